@@ -1,0 +1,20 @@
+"""The camera source interface that decoder plugins implement."""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+
+@runtime_checkable
+class CameraSource(Protocol):
+    """A running connection to one camera, created by the `camera_source` hook.
+
+    The hub calls `async_run()` in a task it owns and cancels it on shutdown
+    or when the camera is removed. `async_run` should only return (or raise)
+    when the stream has ended or failed; the hub then marks the camera offline
+    with the reason.
+    """
+
+    async def async_run(self) -> None:
+        """Pull the stream until cancelled."""
+        ...

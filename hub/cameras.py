@@ -1,0 +1,138 @@
+"""Starts each configured camera's source under a supervisor and tracks its state."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from hub.camera import CameraSource
+from hub.config import CameraConfig
+from hub.redact import redact_url
+
+if TYPE_CHECKING:
+    from hub.core import Hub
+
+_LOGGER = logging.getLogger(__name__)
+BACKOFF_MIN = 1.0
+BACKOFF_MAX = 30.0
+
+
+def entity_id(camera_id: str) -> str:
+    """The state entity of a camera."""
+    return f"camera.{camera_id}"
+
+
+def backoff_delay(attempt: int) -> float:
+    """Exponential back-off from 1 s to 30 s with full jitter on the upper half."""
+    ceiling = min(BACKOFF_MAX, BACKOFF_MIN * 2.0 ** max(attempt - 1, 0))
+    return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+@dataclass
+class CameraRuntime:
+    """One camera's config, source and supervising task."""
+
+    camera_id: str
+    config: CameraConfig
+    source: CameraSource | None = None
+    task: asyncio.Task[None] | None = None
+    failures: int = 0
+
+    @property
+    def name(self) -> str:
+        """Display name."""
+        return self.config.name or self.camera_id
+
+    def as_dict(self, hub: Hub) -> dict[str, object]:
+        """JSON-ready public view: URLs have their passwords removed."""
+        state = hub.states.get(entity_id(self.camera_id))
+        return {
+            "id": self.camera_id,
+            "name": self.name,
+            "enabled": self.config.enabled,
+            "url": hub.redactor(redact_url(self.config.url)),
+            "detect_url": hub.redactor(redact_url(self.config.detect_url))
+            if self.config.detect_url
+            else None,
+            "record_mode": self.config.record.mode,
+            "state": state.state if state else "unknown",
+            "reason": state.attributes.get("reason") if state else None,
+        }
+
+
+class CameraManager:
+    """Creates sources through the `camera_source` hook and keeps them running."""
+
+    def __init__(self, hub: Hub):
+        self.hub = hub
+        self.cameras: dict[str, CameraRuntime] = {
+            camera_id: CameraRuntime(camera_id, config)
+            for camera_id, config in hub.config.cameras.items()
+        }
+
+    def _set(self, camera_id: str, state: str, reason: str | None = None) -> None:
+        attributes = {"reason": self.hub.redactor(reason)} if reason else {}
+        self.hub.states.async_set(entity_id(camera_id), state, attributes)
+
+    def async_start(self) -> None:
+        """Ask plugins for a source for each enabled camera and start supervising it."""
+        for runtime in self.cameras.values():
+            if not runtime.config.enabled:
+                self._set(runtime.camera_id, "disabled")
+                continue
+            source = self.hub.plugins.hook.camera_source(
+                hub=self.hub, camera_id=runtime.camera_id, config=runtime.config
+            )
+            if source is None:
+                scheme = (
+                    runtime.config.url.partition("://")[0]
+                    if "://" in runtime.config.url
+                    else "file"
+                )
+                self._set(runtime.camera_id, "error", f"no source plugin opens {scheme} URLs")
+                continue
+            runtime.source = source
+            self._set(runtime.camera_id, "starting")
+            runtime.task = self.hub.async_create_task(
+                self._supervise(runtime), f"camera:{runtime.camera_id}"
+            )
+
+    async def _supervise(self, runtime: CameraRuntime) -> None:
+        assert runtime.source is not None
+        while True:
+            try:
+                await runtime.source.async_run()
+                reason = "stream ended"
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                reason = f"{type(exc).__name__}: {exc}"
+            runtime.failures += 1
+            delay = backoff_delay(runtime.failures)
+            _LOGGER.warning(
+                "Camera %s offline (%s); retrying in %.1f s",
+                runtime.camera_id,
+                self.hub.redactor(reason),
+                delay,
+            )
+            self._set(runtime.camera_id, "offline", reason)
+            await asyncio.sleep(delay)
+
+    def mark_online(self, camera_id: str) -> None:
+        """Sources call this once frames flow; resets the back-off."""
+        runtime = self.cameras[camera_id]
+        runtime.failures = 0
+        self._set(camera_id, "online")
+
+    async def async_stop(self, timeout: float) -> None:
+        """Cancel every camera task and wait up to `timeout` seconds for them."""
+        tasks = [r.task for r in self.cameras.values() if r.task is not None]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=timeout)
+            for task in pending:
+                _LOGGER.error("Camera task %s did not stop in %.1f s", task.get_name(), timeout)

@@ -1,0 +1,413 @@
+"""Strict configuration models and loading with errors that name the key and the line."""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from hub.redact import Redactor
+from hub.yamlsource import KeyPath, YamlSource, line_of, parse_yaml, path_to_str
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8470
+SOURCE_SCHEMES = ("rtsp", "rtsps", "http", "https", "file", "demo")
+
+
+class StrictModel(BaseModel):
+    """Base for every config section: unknown keys are errors, values are checked."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+def _check_polygon(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    if len(points) < 3:
+        raise ValueError(f"a polygon needs at least 3 points (got {len(points)})")
+    for x, y in points:
+        if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
+            raise ValueError(f"points are normalised to 0..1 (got [{x}, {y}])")
+    return points
+
+
+Point = tuple[float, float]
+
+
+class ServerConfig(StrictModel):
+    """Where the web panel and API listen."""
+
+    host: str = Field(DEFAULT_HOST, description="Address to bind; 0.0.0.0 exposes the LAN.")
+    port: int = Field(DEFAULT_PORT, ge=1, le=65535, description="TCP port of the panel and API.")
+
+
+class StorageConfig(StrictModel):
+    """Where the database and footage live."""
+
+    path: str | None = Field(
+        None, description="Data directory; `--data` overrides it. Default: ~/.local/share/camhub."
+    )
+
+
+class DetectConfig(StrictModel):
+    """Frames handed to detectors."""
+
+    enabled: bool = Field(True, description="Run motion/object detection on this camera.")
+    fps: float = Field(5.0, gt=0, le=30, description="Frames per second decoded for detection.")
+    height: int = Field(360, ge=64, le=2160, description="Detection frames are scaled to this.")
+
+
+class RecordConfig(StrictModel):
+    """How footage is kept."""
+
+    mode: Literal["off", "events", "continuous"] = Field(
+        "events", description="off: never record; events: around events; continuous: always."
+    )
+    segment_seconds: float = Field(10.0, gt=0, le=600, description="Target MP4 segment length.")
+    pre_seconds: float = Field(5.0, ge=0, le=60, description="Footage kept before an event.")
+    post_seconds: float = Field(5.0, ge=0, le=600, description="Footage kept after an event.")
+    max_days: float | None = Field(None, gt=0, description="Delete footage older than this.")
+    max_gb: float | None = Field(None, gt=0, description="Keep at most this much footage.")
+
+
+class Zone(StrictModel):
+    """A named area; objects whose bottom centre is inside are 'in' the zone."""
+
+    points: list[Point] = Field(description="Polygon corners, normalised 0..1 (x, y).")
+    labels: list[str] = Field(default_factory=list, description="Only these labels count here.")
+
+    _points = field_validator("points")(_check_polygon)
+
+
+class CameraConfig(StrictModel):
+    """One camera."""
+
+    name: str | None = Field(None, description="Display name; defaults to the camera id.")
+    enabled: bool = Field(True, description="Start this camera.")
+    url: str = Field(description="Main stream: rtsp://, rtsps://, http(s)://, a file, demo://.")
+    detect_url: str | None = Field(None, description="Optional sub-stream decoded for detection.")
+    detect: DetectConfig = Field(default_factory=DetectConfig)
+    record: RecordConfig = Field(default_factory=RecordConfig)
+    zones: dict[str, Zone] = Field(default_factory=dict, description="Named zones.")
+    masks: list[list[Point]] = Field(
+        default_factory=list, description="Polygons ignored by motion detection."
+    )
+
+    @field_validator("url", "detect_url")
+    @classmethod
+    def _known_scheme(cls, url: str | None) -> str | None:
+        if url is None:
+            return url
+        scheme, sep, _ = url.partition("://")
+        if not sep:
+            return url  # a local file path
+        if scheme.lower() not in SOURCE_SCHEMES:
+            raise ValueError(
+                f"unsupported scheme '{scheme}://' (use one of "
+                + ", ".join(f"{s}://" for s in SOURCE_SCHEMES)
+                + ")"
+            )
+        return url
+
+    @field_validator("masks")
+    @classmethod
+    def _valid_masks(cls, masks: list[list[Point]]) -> list[list[Point]]:
+        for polygon in masks:
+            _check_polygon(polygon)
+        return masks
+
+
+class TypedSection(BaseModel):
+    """A section whose options depend on its `type`; the plugin for that type checks them."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    type: str = Field(description="Which plugin handles this entry.")
+
+    def options(self) -> dict[str, Any]:
+        """Every key except `type`."""
+        return dict(self.model_extra or {})
+
+
+class AutomationConfig(StrictModel):
+    """An automation; triggers, conditions and actions are checked by the automation engine."""
+
+    id: str = Field(min_length=1, description="Stable identifier, used in URLs and traces.")
+    alias: str | None = Field(None, description="Human name shown in the panel.")
+    description: str | None = None
+    enabled: bool = True
+    mode: Literal["single", "restart", "queued", "parallel"] = "single"
+    max: int = Field(10, ge=1, le=1000, description="Runs allowed at once (queued/parallel).")
+    variables: dict[str, Any] = Field(default_factory=dict)
+    triggers: list[dict[str, Any]] = Field(min_length=1)
+    conditions: list[dict[str, Any]] = Field(default_factory=list)
+    actions: list[dict[str, Any]] = Field(min_length=1)
+
+
+class DiscoveryConfig(StrictModel):
+    """Finding cameras on the LAN."""
+
+    enabled: bool = Field(True, description="Browse mDNS and probe WS-Discovery in the background.")
+    interfaces: list[str] = Field(
+        default_factory=list, description="Interface addresses to use; empty means all."
+    )
+
+
+class LocationConfig(StrictModel):
+    """Where the house is: time zone for schedules, coordinates for sunrise/sunset."""
+
+    time_zone: str | None = Field(None, description="IANA name, e.g. Europe/Paris; default: local.")
+    latitude: float | None = Field(None, ge=-90, le=90)
+    longitude: float | None = Field(None, ge=-180, le=180)
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, name: str | None) -> str | None:
+        if name is None:
+            return name
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone '{name}'") from None
+        return name
+
+
+class LoggingConfig(StrictModel):
+    """Log verbosity."""
+
+    level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+class PluginsConfig(StrictModel):
+    """Plugin loading."""
+
+    disabled: list[str] = Field(default_factory=list, description="Plugin names not to load.")
+
+
+class HubConfig(StrictModel):
+    """The whole configuration file."""
+
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    location: LocationConfig = Field(default_factory=LocationConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    discovery: DiscoveryConfig = Field(default_factory=DiscoveryConfig)
+    plugins: PluginsConfig = Field(default_factory=PluginsConfig)
+    plugins_dir: str | None = Field(None, description="Folder of single-file local plugins.")
+    cameras: dict[Annotated[str, Field(pattern=r"^[a-z0-9_]+$", max_length=64)], CameraConfig] = (
+        Field(default_factory=dict, description="Cameras by id (lowercase, digits, _).")
+    )
+    detectors: dict[str, TypedSection] = Field(default_factory=dict)
+    notifiers: dict[str, TypedSection] = Field(default_factory=dict)
+    automations: list[AutomationConfig] = Field(default_factory=list)
+
+
+# ---------------------------------------------------------------- errors
+
+
+@dataclass(frozen=True)
+class ConfigIssue:
+    """One config problem, located by file, line and key path."""
+
+    filename: str
+    line: int | None
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.filename}:{self.line}" if self.line else self.filename
+        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+
+
+class ConfigError(Exception):
+    """The config is invalid; `issues` lists every problem found."""
+
+    def __init__(self, issues: list[ConfigIssue]):
+        self.issues = issues
+        super().__init__("\n".join(str(issue) for issue in issues))
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        return f"'{value}'"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, dict | list):
+        return "a mapping" if isinstance(value, dict) else "a list"
+    return str(value)
+
+
+_BOUNDS = {
+    "greater_than": ">",
+    "greater_than_equal": ">=",
+    "less_than": "<",
+    "less_than_equal": "<=",
+}
+_TYPE_NAMES = {
+    "int": "an integer",
+    "float": "a number",
+    "bool": "true or false",
+    "string": "a string",
+    "dict": "a mapping",
+    "list": "a list",
+    "tuple": "a list",
+}
+
+
+def _unwrap_optional(annotation: Any) -> Any:
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    is_union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
+    return args[0] if is_union and len(args) == 1 else annotation
+
+
+def _model_at(path: KeyPath) -> type[BaseModel] | None:
+    """The model class whose fields are the keys at `path` (for 'did you mean')."""
+    current: Any = HubConfig
+    for part in path:
+        current = _unwrap_optional(current)
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(str(part))
+            if field is None:
+                return None
+            current = field.annotation
+        elif typing.get_origin(current) in (dict, list):
+            current = typing.get_args(current)[-1]
+        else:
+            return None
+    current = _unwrap_optional(current)
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def describe_error(error: Any, path: KeyPath, parent: type[BaseModel] | None = None) -> str:
+    """A short user-facing message for one pydantic error; `parent` helps suggest keys."""
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    got = error.get("input")
+    if kind == "extra_forbidden":
+        key = str(path[-1]) if path else ""
+        model = parent or _model_at(path[:-1])
+        hint = ""
+        if model is not None:
+            close = difflib.get_close_matches(key, list(model.model_fields), n=1)
+            if close:
+                hint = f" (did you mean '{close[0]}'?)"
+        return f"unknown key{hint}"
+    if kind == "missing":
+        return "required key is missing"
+    if kind in _BOUNDS:
+        bound = next(iter(ctx.values()))
+        if isinstance(bound, float) and bound.is_integer():
+            bound = int(bound)
+        return f"must be {_BOUNDS[kind]} {bound} (got {_show(got)})"
+    if kind == "literal_error":
+        return f"must be one of {ctx.get('expected')} (got {_show(got)})"
+    for suffix in ("_type", "_parsing"):
+        if kind.endswith(suffix) and kind.removesuffix(suffix) in _TYPE_NAMES:
+            return f"must be {_TYPE_NAMES[kind.removesuffix(suffix)]} (got {_show(got)})"
+    if kind == "string_pattern_mismatch":
+        return f"must match {ctx.get('pattern')} (got {_show(got)})"
+    if kind in ("too_short", "too_long") and "min_length" in ctx:
+        return f"needs at least {ctx['min_length']} item(s)"
+    if kind == "value_error":
+        return str(ctx.get("error", error["msg"]))
+    message = str(error["msg"])
+    return message[:1].lower() + message[1:]
+
+
+def _issues_from_validation(exc: ValidationError, source: YamlSource) -> list[ConfigIssue]:
+    issues = []
+    for error in exc.errors(include_url=False):
+        raw = tuple(error["loc"])
+        # Dict keys checked by a pattern report the key with a '[key]' suffix.
+        path: KeyPath = tuple(p for p in raw if p != "[key]")
+        message = describe_error(error, path)
+        if "[key]" in raw:
+            message = f"ids use lowercase letters, digits and _ (got {_show(path[-1])})"
+        issues.append(
+            ConfigIssue(source.filename, source.line_of(path), path_to_str(path), message)
+        )
+    return issues
+
+
+def validate_source(source: YamlSource) -> HubConfig:
+    """Validate parsed YAML; raises ConfigError listing every problem found."""
+    issues = [
+        ConfigIssue(source.filename, issue.line, path_to_str(issue.path), issue.message)
+        for issue in source.issues
+    ]
+    data = source.data
+    if data is None and not issues:
+        data = {}
+    if data is not None and not isinstance(data, dict):
+        issues.append(ConfigIssue(source.filename, 1, "", "the config must be a mapping of keys"))
+        data = None
+    config: HubConfig | None = None
+    if data is not None:
+        try:
+            config = HubConfig.model_validate(data)
+        except ValidationError as exc:
+            issues.extend(_issues_from_validation(exc, source))
+    ids = [a.id for a in config.automations] if config else []
+    for index, auto_id in enumerate(ids):
+        if auto_id in ids[:index]:
+            path: KeyPath = ("automations", index, "id")
+            issues.append(
+                ConfigIssue(
+                    source.filename,
+                    source.line_of(path),
+                    path_to_str(path),
+                    f"duplicate automation id '{auto_id}'",
+                )
+            )
+    if issues:
+        redact = Redactor(source.secret_values)
+        issues = [
+            ConfigIssue(i.filename, i.line, i.path, redact(i.message))
+            for i in sorted(issues, key=lambda issue: issue.line or 0)
+        ]
+        raise ConfigError(issues)
+    assert config is not None
+    return config
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    """A validated config plus where it came from, its key lines and which values are secret."""
+
+    config: HubConfig
+    path: Path | None
+    secret_values: frozenset[str] = frozenset()
+    lines: Mapping[KeyPath, int] = field(default_factory=dict)
+
+    def issue(self, path: KeyPath, message: str) -> ConfigIssue:
+        """A ConfigIssue located in this file (used for checks made after loading)."""
+        line = line_of(self.lines, path)
+        filename = self.path.name if self.path else "<default config>"
+        return ConfigIssue(filename, line, path_to_str(path), message)
+
+
+def load_config(path: Path) -> LoadedConfig:
+    """Read, parse and validate a config file; raises ConfigError for any problem."""
+    name = path.name
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([ConfigIssue(str(path), None, "", "config file not found")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError([ConfigIssue(str(path), None, "", f"cannot read: {reason}")]) from None
+    source = parse_yaml(text, name, path.parent / "secrets.yaml")
+    config = validate_source(source)
+    return LoadedConfig(config, path, frozenset(source.secret_values), dict(source.lines))
+
+
+def default_config() -> LoadedConfig:
+    """The embedded default used when `camhub run` is given no config."""
+    return LoadedConfig(HubConfig(), None)

@@ -1,0 +1,252 @@
+"""The Hub: the one root object owning config, plugins, bus, states, storage and cameras."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Coroutine, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+from hub.bus import EventBus
+from hub.cameras import CameraManager
+from hub.config import ConfigIssue, LoadedConfig
+from hub.discovery import DiscoveredDevice, merge_devices
+from hub.events import DeviceDiscovered, Event, HubStarted, HubStopping, PluginFailed
+from hub.plugins import PluginInfo, PluginManager
+from hub.redact import Redactor
+from hub.registry import AutomationType, TypeSpec
+from hub.states import StateRegistry
+from hub.storage import Migration, Storage
+from hub.typed_sections import check_section, types_by_name
+
+_LOGGER = logging.getLogger(__name__)
+T = TypeVar("T")
+
+DB_FILENAME = "camhub.db"
+CAMERA_STOP_SECONDS = 1.5
+PLUGIN_SHUTDOWN_SECONDS = 1.5
+PLUGIN_STARTUP_SECONDS = 10.0
+
+
+class HubStartError(Exception):
+    """The hub cannot start; the message says why in one sentence."""
+
+
+def default_data_dir() -> Path:
+    """`$XDG_DATA_HOME/camhub`, or `~/.local/share/camhub`."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "camhub"
+
+
+def prepare_data_dir(path: Path) -> Path:
+    """Create the data dir if needed and prove it is writable, or raise HubStartError."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".write-test-"):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise HubStartError(f"data dir {path} is not writable: {reason}") from None
+    return path
+
+
+def load_plugins(loaded: LoadedConfig, on_failed: Any = None) -> PluginManager:
+    """A plugin manager with built-in, entry-point and `plugins_dir` plugins loaded."""
+    manager = PluginManager(on_failed=on_failed)
+    plugins_dir = None
+    if loaded.config.plugins_dir:
+        plugins_dir = Path(loaded.config.plugins_dir).expanduser()
+        if not plugins_dir.is_absolute() and loaded.path is not None:
+            plugins_dir = loaded.path.parent / plugins_dir
+    manager.load_all(plugins_dir, tuple(loaded.config.plugins.disabled))
+    return manager
+
+
+def check_plugin_sections(loaded: LoadedConfig, manager: PluginManager) -> list[ConfigIssue]:
+    """Config issues that need plugins to find: unknown notifier/detector types, bad options."""
+    issues: list[ConfigIssue] = []
+    for section, hook in (("notifiers", "notifier_types"), ("detectors", "detector_types")):
+        types = types_by_name(manager.call_collect(hook))
+        _, found = check_section(loaded, section, getattr(loaded.config, section), types)
+        issues.extend(found)
+    return issues
+
+
+class Hub:
+    """Owns everything that lives as long as the process; passed first to every plugin hook."""
+
+    def __init__(
+        self,
+        loaded: LoadedConfig,
+        data_dir: Path,
+        plugins: PluginManager | None = None,
+        redactor: Redactor | None = None,
+    ):
+        self.loaded = loaded
+        self.config = loaded.config
+        self.data_dir = data_dir
+        self.redactor = redactor or Redactor(loaded.secret_values)
+        self.bus = EventBus()
+        self.states = StateRegistry(self.bus)
+        self.plugins = plugins or load_plugins(loaded)
+        self.plugins.on_failed = self._plugin_failed
+        self.storage = Storage(data_dir / DB_FILENAME)
+        self.cameras = CameraManager(self)
+        self.notifiers: dict[str, Any] = {}
+        self.detectors: dict[str, Any] = {}
+        self.notifier_types: dict[str, TypeSpec] = {}
+        self.detector_types: dict[str, TypeSpec] = {}
+        self.automation_types: dict[tuple[str, str], AutomationType] = {}
+        self.problems: list[str] = []
+        self.discovered: dict[str, DiscoveredDevice] = {}
+        self.started_at: float | None = None
+        self.running = False
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._stop_listeners: list[Any] = []
+
+    # ---------------------------------------------------------- lifecycle
+
+    async def async_start(self) -> None:
+        """Open storage, build plugin sections, run `startup` hooks and start cameras."""
+        prepare_data_dir(self.data_dir)
+        migrations: list[Migration] = []
+        for plugin, migration in self.plugins.call_collect("storage_migrations"):
+            if isinstance(migration, Migration):
+                migrations.append(Migration(f"{plugin}:{migration.name}", migration.apply))
+        try:
+            await self.storage.async_open(migrations)
+        except Exception as exc:
+            raise HubStartError(f"cannot open the database in {self.data_dir}: {exc}") from exc
+        self._build_typed_sections()
+        self._collect_automation_types()
+        self._stop_listeners.append(
+            self.bus.async_listen("plugins:event_published", self._forward_event)
+        )
+        await self.plugins.async_call("startup", time_limit=PLUGIN_STARTUP_SECONDS, hub=self)
+        self.cameras.async_start()
+        self.running = True
+        self.started_at = time.time()
+        self.bus.publish(HubStarted())
+        _LOGGER.info(
+            "Hub started: %d camera(s), %d plugin(s), data in %s",
+            len(self.cameras.cameras),
+            len(self.plugins.infos),
+            self.data_dir,
+        )
+
+    async def async_stop(self) -> None:
+        """Staged stop: cameras, then plugins, then queued writes; well within 5 s."""
+        if not self.running:
+            await self.storage.async_close()
+            return
+        self.running = False
+        started = time.monotonic()
+        self.bus.publish(HubStopping())
+        await self.cameras.async_stop(CAMERA_STOP_SECONDS)
+        await self.plugins.async_call("shutdown", time_limit=PLUGIN_SHUTDOWN_SECONDS, hub=self)
+        for stop in self._stop_listeners:
+            stop()
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self.bus.async_close()
+        await self.storage.async_close()
+        _LOGGER.info("Hub stopped in %.2f s", time.monotonic() - started)
+
+    def async_create_task(self, coro: Coroutine[Any, Any, T], name: str) -> asyncio.Task[T]:
+        """Start a task the hub owns: kept referenced, cancelled on stop, errors logged."""
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            _LOGGER.error("Task %s failed", task.get_name(), exc_info=task.exception())
+
+    # ---------------------------------------------------------- plugins
+
+    def _plugin_failed(self, info: PluginInfo) -> None:
+        self.problems.append(f"plugin {info.name} disabled after repeated failures: {info.error}")
+        self.bus.publish(PluginFailed(plugin=info.name, reason=info.error or ""))
+
+    async def _forward_event(self, event: Event) -> None:
+        await self.plugins.async_call("event_published", hub=self, event=event)
+
+    def _build_typed_sections(self) -> None:
+        sections = (
+            ("notifiers", "notifier_types", self.notifier_types, self.notifiers),
+            ("detectors", "detector_types", self.detector_types, self.detectors),
+        )
+        for section, hook, types, built in sections:
+            types.update(types_by_name(self.plugins.call_collect(hook)))
+            good, issues = check_section(self.loaded, section, getattr(self.config, section), types)
+            for issue in issues:
+                # A bad notifier must not stop the cameras: report it and go on.
+                self.problems.append(str(issue))
+                _LOGGER.error("%s", issue)
+            for entry in good:
+                try:
+                    built[entry.entry_id] = entry.spec.create(self, entry.entry_id, entry.options)
+                except Exception as exc:
+                    message = f"{section}.{entry.entry_id}: could not start: {exc}"
+                    self.problems.append(self.redactor(message))
+                    _LOGGER.exception("%s", self.redactor(message))
+
+    def _collect_automation_types(self) -> None:
+        for plugin, spec in self.plugins.call_collect("automation_types"):
+            if isinstance(spec, AutomationType):
+                self.automation_types.setdefault((spec.kind, spec.name), spec)
+                _LOGGER.debug("Automation %s type %s from %s", spec.kind, spec.name, plugin)
+
+    # ---------------------------------------------------------- services
+
+    async def async_discover(self, timeout: float) -> list[DiscoveredDevice]:
+        """Ask every discovery plugin to scan for `timeout` s; merge and remember the result."""
+        found: list[DiscoveredDevice] = []
+        answers = await self.plugins.async_call(
+            "discover_devices", time_limit=timeout + 5, hub=self, timeout=timeout
+        )
+        for answer in answers:
+            found.extend(d for d in answer if isinstance(d, DiscoveredDevice))
+        devices = merge_devices(found)
+        for device in devices:
+            if device.id not in self.discovered and self.running:
+                self.bus.publish(
+                    DeviceDiscovered(
+                        device_id=device.id,
+                        name=device.name,
+                        host=device.host,
+                        source=device.source,
+                    )
+                )
+            self.discovered[device.id] = device
+        return devices
+
+    async def async_insert(self, table: str, record: Mapping[str, Any]) -> None:
+        """Write one row through the single writer, then tell `event_stored` plugins."""
+        row = {k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in record.items()}
+        await self.storage.async_write(lambda db: db.table(table).insert(row))
+        await self.plugins.async_call("event_stored", hub=self, table=table, record=dict(record))
+
+    def health(self) -> dict[str, Any]:
+        """Liveness and a summary for `/api/health` (no secrets, no footage)."""
+        failed = [i.name for i in self.plugins.list_plugins() if i.state in ("failed", "error")]
+        return {
+            "status": "ok" if self.running else "stopped",
+            "uptime": round(time.time() - self.started_at, 1) if self.started_at else 0.0,
+            "cameras": {s.entity_id: s.state for s in self.states.all("camera")},
+            "plugins_failed": failed,
+            "problems": [self.redactor(p) for p in self.problems],
+            "bus": {
+                "published": self.bus.published,
+                "dropped": sum(s.dropped for s in self.bus.stats()),
+            },
+        }

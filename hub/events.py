@@ -1,0 +1,86 @@
+"""Typed, frozen events carried by the bus, each with a context linking cause and effect."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar
+
+
+def new_id() -> str:
+    """A short random id for contexts and events."""
+    return uuid.uuid4().hex[:16]
+
+
+@dataclass(frozen=True)
+class Context:
+    """Who or what caused an event; actions carry their trigger's context as `parent_id`."""
+
+    id: str = field(default_factory=new_id)
+    parent_id: str | None = None
+    user_id: str | None = None
+
+    def child(self) -> Context:
+        """A new context caused by this one (an automation run started by a trigger)."""
+        return Context(parent_id=self.id, user_id=self.user_id)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event:
+    """Base of every bus event. Subclasses set `event_type` and add their fields."""
+
+    event_type: ClassVar[str] = "event"
+    context: Context = field(default_factory=Context)
+    time_fired: float = field(default_factory=time.time)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form used by the API, the WebSocket push and storage."""
+        data = asdict(self)
+        data["event_type"] = self.event_type
+        return data
+
+
+@dataclass(frozen=True, kw_only=True)
+class HubStarted(Event):
+    """The hub finished starting: storage open, plugins started, cameras launched."""
+
+    event_type: ClassVar[str] = "hub_started"
+
+
+@dataclass(frozen=True, kw_only=True)
+class HubStopping(Event):
+    """Shutdown began; long-running work should wind down."""
+
+    event_type: ClassVar[str] = "hub_stopping"
+
+
+@dataclass(frozen=True, kw_only=True)
+class StateChanged(Event):
+    """An entity's state or attributes really changed (never sent for a no-op write)."""
+
+    event_type: ClassVar[str] = "state_changed"
+    entity_id: str
+    old_state: str | None
+    new_state: str
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PluginFailed(Event):
+    """A plugin hit its failure limit and was disabled."""
+
+    event_type: ClassVar[str] = "plugin_failed"
+    plugin: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeviceDiscovered(Event):
+    """A discovery plugin found a device on the LAN."""
+
+    event_type: ClassVar[str] = "device_discovered"
+    device_id: str
+    name: str
+    host: str
+    source: str

@@ -1,0 +1,136 @@
+"""Every hook a camhub plugin can implement, grouped by pipeline stage.
+
+A hook implementation may return a value, or an awaitable of it; the hub awaits
+where needed. Hooks marked `firstresult` stop at the first non-None answer.
+An implementation that raises is logged with the plugin's name and isolated;
+a plugin that keeps failing is disabled (state `failed`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from hub.camera import CameraSource
+    from hub.config import CameraConfig
+    from hub.core import Hub
+    from hub.discovery import DiscoveredDevice
+    from hub.events import Event
+    from hub.registry import AutomationType, Route, TypeSpec
+    from hub.storage import Migration
+
+PROJECT = "camhub"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+# ---------------------------------------------------------------- startup
+
+
+@hookspec
+def startup(hub: Hub) -> Awaitable[None] | None:
+    """Called once the hub is running (database open, bus up), before cameras start.
+
+    Start background work here and keep a reference to it; stop it in `shutdown`.
+    """
+
+
+@hookspec
+def shutdown(hub: Hub) -> Awaitable[None] | None:
+    """Called during shutdown, after cameras stopped and before the database closes.
+
+    Each implementation gets at most two seconds; the hub must stop within five.
+    """
+
+
+# ---------------------------------------------------------------- discovery
+
+
+@hookspec
+def discover_devices(
+    hub: Hub, timeout: float
+) -> list[DiscoveredDevice] | Awaitable[list[DiscoveredDevice]]:
+    """Scan the LAN for cameras for up to `timeout` seconds and return what was found.
+
+    Used by `camhub discover` and `/api/discovery`. The hub merges the answers of
+    every plugin, deduplicating by `DiscoveredDevice.id`.
+    """
+
+
+# ---------------------------------------------------------------- decoding / sources
+
+
+@hookspec(firstresult=True)
+def camera_source(hub: Hub, camera_id: str, config: CameraConfig) -> CameraSource | None:
+    """Return a CameraSource for this camera if this plugin can open its URL, else None.
+
+    Called once per enabled camera at start. The first plugin to answer owns the
+    camera; with no answer the camera is shown as `error` ("no source plugin").
+    """
+
+
+# ---------------------------------------------------------------- detection
+
+
+@hookspec
+def detector_types() -> list[TypeSpec]:
+    """Return detector types this plugin provides (`detectors.<id>.type`).
+
+    `create(hub, detector_id, options)` builds the detector object.
+    """
+
+
+# ---------------------------------------------------------------- events
+
+
+@hookspec
+def event_published(hub: Hub, event: Event) -> Awaitable[None] | None:
+    """Called for every event on the bus, in the order published, from one bus listener.
+
+    Slow implementations delay only this listener (its queue is bounded and drops
+    the oldest events when full); they never block the publisher.
+    """
+
+
+# ---------------------------------------------------------------- notification
+
+
+@hookspec
+def notifier_types() -> list[TypeSpec]:
+    """Return notifier types this plugin provides (`notifiers.<id>.type`).
+
+    `create(hub, notifier_id, options)` must return an object with
+    `async_send(message: hub.notify.Message)`.
+    """
+
+
+# ---------------------------------------------------------------- storage
+
+
+@hookspec
+def storage_migrations() -> list[Migration]:
+    """Return named schema migrations this plugin needs; each runs once, in list order."""
+
+
+@hookspec
+def event_stored(hub: Hub, table: str, record: Mapping[str, Any]) -> Awaitable[None] | None:
+    """Called after a row was written to `table` (e.g. `events`): mirror it elsewhere."""
+
+
+# ---------------------------------------------------------------- automation
+
+
+@hookspec
+def automation_types() -> list[AutomationType]:
+    """Return trigger, condition and action types this plugin adds to automations."""
+
+
+# ---------------------------------------------------------------- web
+
+
+@hookspec
+def register_routes(hub: Hub) -> list[Route]:
+    """Return HTTP routes to mount under `/api/x/<plugin name>/` (same auth as the API)."""

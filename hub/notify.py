@@ -1,0 +1,44 @@
+"""What a notifier plugin receives and the errors it raises."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from hub.events import Context
+
+
+@dataclass(frozen=True)
+class Message:
+    """One notification: text, optional picture and link, and the context that caused it."""
+
+    title: str
+    body: str
+    priority: int = 3
+    """1 (lowest) to 5 (urgent), as in ntfy."""
+    tags: tuple[str, ...] = ()
+    snapshot_jpeg: bytes | None = None
+    clip_url: str | None = None
+    event_id: str | None = None
+    context: Context = field(default_factory=Context)
+
+
+class NotifyError(Exception):
+    """Delivery failed."""
+
+
+class TemporaryNotifyError(NotifyError):
+    """Delivery failed but may succeed later (timeout, 5xx, broker down): retry."""
+
+
+class PermanentNotifyError(NotifyError):
+    """Delivery can never succeed as configured (401, bad address): do not retry."""
+
+
+@runtime_checkable
+class Notifier(Protocol):
+    """A configured notifier (`notifiers.<id>`), built by its type's `create`."""
+
+    async def async_send(self, message: Message) -> None:
+        """Deliver `message` or raise a NotifyError subclass."""
+        ...

@@ -1,0 +1,51 @@
+"""Named types that plugins contribute: notifiers, detectors, automation building blocks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+
+class PluginOptions(BaseModel):
+    """Base for a plugin type's options: unknown keys are errors, like the rest of the config."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass(frozen=True)
+class TypeSpec:
+    """One named type a plugin offers.
+
+    `options` validates the config entry (everything but `type`), and `create`
+    builds the working object from the hub, the entry's id and the validated
+    options. The schema of `options` is what the panel turns into a form.
+    """
+
+    name: str
+    options: type[PluginOptions]
+    create: Callable[..., Any]
+    description: str = ""
+    plugin: str = field(default="", compare=False)
+
+    def schema(self) -> dict[str, Any]:
+        """JSON schema of the options, for forms and docs."""
+        return self.options.model_json_schema()
+
+
+@dataclass(frozen=True)
+class AutomationType(TypeSpec):
+    """A trigger, condition or action type for automations."""
+
+    kind: Literal["trigger", "condition", "action"] = "action"
+
+
+@dataclass(frozen=True)
+class Route:
+    """An HTTP route a plugin adds under `/api/x/<plugin>/` (the web layer mounts it)."""
+
+    method: str
+    path: str
+    handler: Callable[..., Any]

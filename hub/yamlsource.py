@@ -1,0 +1,211 @@
+"""Read YAML config text into plain data, remembering the line of every key path.
+
+Supports `!secret name` (looked up in `secrets.yaml` beside the config) and
+`${ENV_VAR}` / `${ENV_VAR:-default}` expansion inside strings. Every value that
+came from a secret or an environment variable is collected so the hub can
+redact it from logs and API answers.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+KeyPath = tuple[str | int, ...]
+
+_ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+# Short values ("on", "1") would redact half of every log line; they are not secrets.
+MIN_SECRET_LENGTH = 4
+
+
+@dataclass
+class SourceIssue:
+    """One problem found while reading the YAML itself (before model validation)."""
+
+    line: int | None
+    path: KeyPath
+    message: str
+
+
+@dataclass
+class YamlSource:
+    """The parsed data plus what was learned while parsing it."""
+
+    data: Any
+    filename: str
+    lines: dict[KeyPath, int] = field(default_factory=dict)
+    secret_values: set[str] = field(default_factory=set)
+    issues: list[SourceIssue] = field(default_factory=list)
+
+    def line_of(self, path: KeyPath) -> int | None:
+        """Line of the deepest known key on `path`."""
+        return line_of(self.lines, path)
+
+
+def line_of(lines: Mapping[KeyPath, int], path: KeyPath) -> int | None:
+    """Line of the deepest known key on `path` (a missing key reports its parent)."""
+    for end in range(len(path), 0, -1):
+        line = lines.get(path[:end])
+        if line is not None:
+            return line
+    return None
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that keeps `!secret` nodes for the walker to resolve."""
+
+
+def _keep_secret_tag(loader: yaml.SafeLoader, node: yaml.Node) -> _SecretRef:
+    return _SecretRef(str(loader.construct_scalar(node)))  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class _SecretRef:
+    name: str
+
+
+_Loader.add_constructor("!secret", _keep_secret_tag)
+
+
+def path_to_str(path: KeyPath) -> str:
+    """Format a key path the way users write it: `cameras.front.zones[0]`."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+class _Walker:
+    """Builds Python data from a composed node tree, recording lines as it goes."""
+
+    def __init__(self, loader: _Loader, source: YamlSource, secrets: Mapping[str, Any] | None):
+        self.loader = loader
+        self.source = source
+        self.secrets = secrets
+        self.env = os.environ
+
+    def walk(self, node: yaml.Node, path: KeyPath) -> Any:
+        if isinstance(node, yaml.MappingNode):
+            self.loader.flatten_mapping(node)
+            out: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                key = self.loader.construct_object(key_node, deep=True)
+                if not isinstance(key, str | int | float | bool) or key is None:
+                    self.source.issues.append(
+                        SourceIssue(
+                            key_node.start_mark.line + 1, path, "keys must be plain scalars"
+                        )
+                    )
+                    continue
+                key = str(key) if not isinstance(key, str) else key
+                child = (*path, key)
+                if key in out:
+                    self.source.issues.append(
+                        SourceIssue(key_node.start_mark.line + 1, child, "duplicate key")
+                    )
+                self.source.lines[child] = key_node.start_mark.line + 1
+                out[key] = self.walk(value_node, child)
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            items = []
+            for index, item_node in enumerate(node.value):
+                child = (*path, index)
+                self.source.lines[child] = item_node.start_mark.line + 1
+                items.append(self.walk(item_node, child))
+            return items
+        value = self.loader.construct_object(node, deep=True)
+        line = node.start_mark.line + 1
+        if isinstance(value, _SecretRef):
+            return self._secret(value.name, path, line)
+        if isinstance(value, str) and "${" in value:
+            return self._expand_env(value, path, line)
+        return value
+
+    def _secret(self, name: str, path: KeyPath, line: int) -> Any:
+        if self.secrets is None:
+            self.source.issues.append(
+                SourceIssue(line, path, f"!secret {name}: no secrets.yaml beside the config")
+            )
+            return None
+        if name not in self.secrets:
+            self.source.issues.append(
+                SourceIssue(line, path, f"!secret {name}: not defined in secrets.yaml")
+            )
+            return None
+        value = self.secrets[name]
+        self._remember(value)
+        return value
+
+    def _expand_env(self, text: str, path: KeyPath, line: int) -> str:
+        def substitute(match: re.Match[str]) -> str:
+            name, default = match.group(1), match.group(2)
+            if name in self.env:
+                value = self.env[name]
+            elif default is not None:
+                value = default
+            else:
+                self.source.issues.append(
+                    SourceIssue(line, path, f"environment variable {name} is not set")
+                )
+                return ""
+            self._remember(value)
+            return value
+
+        return _ENV_RE.sub(substitute, text)
+
+    def _remember(self, value: Any) -> None:
+        if isinstance(value, str | int) and len(str(value)) >= MIN_SECRET_LENGTH:
+            self.source.secret_values.add(str(value))
+
+
+def _load_secrets(path: Path) -> tuple[Mapping[str, Any] | None, list[SourceIssue]]:
+    if not path.exists():
+        return None, []
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, [SourceIssue(None, (), f"{path.name}: cannot read: {exc}")]
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        return None, [SourceIssue(None, (), f"{path.name}{where}: invalid YAML")]
+    if data is None:
+        return {}, []
+    if not isinstance(data, dict):
+        return None, [SourceIssue(None, (), f"{path.name}: must be a mapping of name: value")]
+    return data, []
+
+
+def parse_yaml(text: str, filename: str, secrets_path: Path | None = None) -> YamlSource:
+    """Parse config text; YAML syntax errors become issues, never exceptions."""
+    source = YamlSource(data=None, filename=filename)
+    secrets: Mapping[str, Any] | None = None
+    if secrets_path is not None:
+        secrets, secret_issues = _load_secrets(secrets_path)
+        source.issues.extend(secret_issues)
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            source.data = {}
+            return source
+        source.data = _Walker(loader, source, secrets).walk(node, ())
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        problem = exc.problem or exc.context or "invalid YAML"
+        source.issues.append(SourceIssue(line, (), f"invalid YAML: {problem}"))
+    except yaml.YAMLError as exc:
+        source.issues.append(SourceIssue(None, (), f"invalid YAML: {exc}"))
+    finally:
+        loader.dispose()
+    return source
