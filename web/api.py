@@ -1,0 +1,93 @@
+"""Core JSON API routes: health, cameras, plugins, discovery."""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from aiohttp import web
+
+from web.keys import HUB_KEY
+
+routes = web.RouteTableDef()
+
+
+def camhub_version() -> str:
+    """The installed distribution's version."""
+    try:
+        return version("camhub")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+@routes.get("/api/health")
+async def health(request: web.Request) -> web.Response:
+    """Liveness and a summary; no auth, no secrets, no footage."""
+    data = request.app[HUB_KEY].health()
+    data["version"] = camhub_version()
+    return web.json_response(data)
+
+
+@routes.get("/api/cameras")
+async def cameras(request: web.Request) -> web.Response:
+    """Configured cameras with their state; URLs have passwords removed."""
+    hub = request.app[HUB_KEY]
+    return web.json_response({"cameras": [c.as_dict(hub) for c in hub.cameras.cameras.values()]})
+
+
+@routes.get("/api/plugins")
+async def plugins(request: web.Request) -> web.Response:
+    """Every plugin seen: name, version, source, hooks and state."""
+    hub = request.app[HUB_KEY]
+    return web.json_response({"plugins": [p.as_dict() for p in hub.plugins.list_plugins()]})
+
+
+@routes.get("/api/discovery")
+async def discovery(request: web.Request) -> web.Response:
+    """Devices found so far; `?scan=SECONDS` runs a fresh scan first (at most 30 s)."""
+    hub = request.app[HUB_KEY]
+    scan = request.query.get("scan")
+    if scan is not None:
+        try:
+            seconds = float(scan)
+        except ValueError:
+            raise web.HTTPBadRequest(text="scan must be a number of seconds") from None
+        if not 0 < seconds <= 30:
+            raise web.HTTPBadRequest(text="scan must be between 0 and 30 seconds")
+        devices = await hub.async_discover(seconds)
+    else:
+        devices = list(hub.discovered.values())
+    return web.json_response({"devices": [d.as_dict() for d in devices]})
+
+
+@routes.get("/metrics")
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus text format: bus traffic and drops, plugin failures, camera states."""
+    hub = request.app[HUB_KEY]
+    lines = [
+        "# HELP camhub_bus_published_total Events published on the bus.",
+        "# TYPE camhub_bus_published_total counter",
+        f"camhub_bus_published_total {hub.bus.published}",
+        "# HELP camhub_bus_dropped_total Events dropped because a subscriber was slow.",
+        "# TYPE camhub_bus_dropped_total counter",
+    ]
+    lines += [
+        f'camhub_bus_dropped_total{{subscriber="{s.name}"}} {s.dropped}' for s in hub.bus.stats()
+    ]
+    lines += [
+        "# HELP camhub_plugin_failures_total Exceptions raised by a plugin's hooks.",
+        "# TYPE camhub_plugin_failures_total counter",
+    ]
+    lines += [
+        f'camhub_plugin_failures_total{{plugin="{p.name}",state="{p.state}"}} {p.failures}'
+        for p in hub.plugins.list_plugins()
+    ]
+    lines += [
+        "# HELP camhub_camera_online 1 when the camera delivers video.",
+        "# TYPE camhub_camera_online gauge",
+    ]
+    lines += [
+        f'camhub_camera_online{{camera="{s.entity_id.split(".", 1)[1]}"}} '
+        f"{int(s.state == 'online')}"
+        for s in hub.states.all("camera")
+    ]
+    return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")

@@ -1,0 +1,65 @@
+"""Runs a hub with its web panel until SIGINT/SIGTERM, then stops it in stages."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import signal
+from collections.abc import Callable
+
+from aiohttp import web
+
+from hub.core import Hub, HubStartError
+from web.app import create_app
+
+_LOGGER = logging.getLogger(__name__)
+HTTP_SHUTDOWN_SECONDS = 1.0
+
+
+def panel_url(host: str, port: int) -> str:
+    """The URL a person types to open the panel."""
+    shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
+    shown = f"[{shown}]" if ":" in shown else shown
+    return f"http://{shown}:{port}"
+
+
+async def async_serve(hub: Hub, on_ready: Callable[[str], None] | None = None) -> None:
+    """Bind the panel, start the hub, wait for a stop signal, then stop both."""
+    server = hub.config.server
+    app = create_app(hub)
+    runner = web.AppRunner(
+        app, handle_signals=False, access_log=None, shutdown_timeout=HTTP_SHUTDOWN_SECONDS
+    )
+    await runner.setup()
+    site = web.TCPSite(runner, server.host, server.port)
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        await hub.storage.async_close()
+        if exc.errno == errno.EADDRINUSE:
+            raise HubStartError(
+                f"cannot listen on {server.host}:{server.port}: the port is already in use "
+                "(stop the other program or set server.port)"
+            ) from None
+        raise HubStartError(
+            f"cannot listen on {server.host}:{server.port}: {exc.strerror or exc}"
+        ) from None
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await hub.async_start()
+        url = panel_url(server.host, server.port)
+        _LOGGER.info("Panel at %s", url)
+        if on_ready is not None:
+            on_ready(url)
+        await stop.wait()
+        _LOGGER.info("Stopping")
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        await runner.cleanup()
+        await hub.async_stop()
