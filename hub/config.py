@@ -11,7 +11,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 
 from hub.redact import Redactor
 from hub.yamlsource import KeyPath, YamlSource, line_of, parse_yaml, path_to_str
@@ -36,7 +44,16 @@ def _check_polygon(points: list[tuple[float, float]]) -> list[tuple[float, float
     return points
 
 
-Point = tuple[float, float]
+def _check_pair(value: Any) -> Any:
+    # Without this, [0.5] reads "points[2][1]: required key is missing".
+    if isinstance(value, list | tuple) and len(value) != 2:
+        raise ValueError(f"a point is [x, y] (got {len(value)} value(s))")
+    return value
+
+
+Point = Annotated[tuple[float, float], BeforeValidator(_check_pair)]
+# Checked one by one so an error names the polygon: `masks[1]`, not `masks`.
+Polygon = Annotated[list[Point], AfterValidator(_check_polygon)]
 
 
 class ServerConfig(StrictModel):
@@ -91,10 +108,12 @@ class CameraConfig(StrictModel):
     enabled: bool = Field(True, description="Start this camera.")
     url: str = Field(description="Main stream: rtsp://, rtsps://, http(s)://, a file, demo://.")
     detect_url: str | None = Field(None, description="Optional sub-stream decoded for detection.")
-    detect: DetectConfig = Field(default_factory=DetectConfig)
-    record: RecordConfig = Field(default_factory=RecordConfig)
+    detect: DetectConfig = Field(
+        default_factory=DetectConfig, description="Frames handed to motion/object detection."
+    )
+    record: RecordConfig = Field(default_factory=RecordConfig, description="How footage is kept.")
     zones: dict[str, Zone] = Field(default_factory=dict, description="Named zones.")
-    masks: list[list[Point]] = Field(
+    masks: list[Polygon] = Field(
         default_factory=list, description="Polygons ignored by motion detection."
     )
 
@@ -114,13 +133,6 @@ class CameraConfig(StrictModel):
             )
         return url
 
-    @field_validator("masks")
-    @classmethod
-    def _valid_masks(cls, masks: list[list[Point]]) -> list[list[Point]]:
-        for polygon in masks:
-            _check_polygon(polygon)
-        return masks
-
 
 class TypedSection(BaseModel):
     """A section whose options depend on its `type`; the plugin for that type checks them."""
@@ -139,14 +151,24 @@ class AutomationConfig(StrictModel):
 
     id: str = Field(min_length=1, description="Stable identifier, used in URLs and traces.")
     alias: str | None = Field(None, description="Human name shown in the panel.")
-    description: str | None = None
-    enabled: bool = True
-    mode: Literal["single", "restart", "queued", "parallel"] = "single"
+    description: str | None = Field(None, description="Free text: what it is for.")
+    enabled: bool = Field(True, description="Run this automation.")
+    mode: Literal["single", "restart", "queued", "parallel"] = Field(
+        "single",
+        description="When triggered while running: single ignores, restart stops the old run, "
+        "queued waits, parallel runs alongside.",
+    )
     max: int = Field(10, ge=1, le=1000, description="Runs allowed at once (queued/parallel).")
-    variables: dict[str, Any] = Field(default_factory=dict)
-    triggers: list[dict[str, Any]] = Field(min_length=1)
-    conditions: list[dict[str, Any]] = Field(default_factory=list)
-    actions: list[dict[str, Any]] = Field(min_length=1)
+    variables: dict[str, Any] = Field(
+        default_factory=dict, description="Values the triggers, conditions and actions can use."
+    )
+    triggers: list[dict[str, Any]] = Field(
+        min_length=1, description="What starts it; any one trigger is enough."
+    )
+    conditions: list[dict[str, Any]] = Field(
+        default_factory=list, description="Checks that must all pass for the actions to run."
+    )
+    actions: list[dict[str, Any]] = Field(min_length=1, description="What it does, in order.")
 
 
 class DiscoveryConfig(StrictModel):
@@ -162,8 +184,12 @@ class LocationConfig(StrictModel):
     """Where the house is: time zone for schedules, coordinates for sunrise/sunset."""
 
     time_zone: str | None = Field(None, description="IANA name, e.g. Europe/Paris; default: local.")
-    latitude: float | None = Field(None, ge=-90, le=90)
-    longitude: float | None = Field(None, ge=-180, le=180)
+    latitude: float | None = Field(
+        None, ge=-90, le=90, description="Degrees north (negative: south), for sunrise/sunset."
+    )
+    longitude: float | None = Field(
+        None, ge=-180, le=180, description="Degrees east (negative: west), for sunrise/sunset."
+    )
 
     @field_validator("time_zone")
     @classmethod
@@ -180,7 +206,9 @@ class LocationConfig(StrictModel):
 class LoggingConfig(StrictModel):
     """Log verbosity."""
 
-    level: Literal["debug", "info", "warning", "error"] = "info"
+    level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="Least severe messages written to the log; `-v` forces debug."
+    )
 
 
 class PluginsConfig(StrictModel):
@@ -192,19 +220,33 @@ class PluginsConfig(StrictModel):
 class HubConfig(StrictModel):
     """The whole configuration file."""
 
-    server: ServerConfig = Field(default_factory=ServerConfig)
-    storage: StorageConfig = Field(default_factory=StorageConfig)
-    location: LocationConfig = Field(default_factory=LocationConfig)
-    logging: LoggingConfig = Field(default_factory=LoggingConfig)
-    discovery: DiscoveryConfig = Field(default_factory=DiscoveryConfig)
-    plugins: PluginsConfig = Field(default_factory=PluginsConfig)
+    server: ServerConfig = Field(
+        default_factory=ServerConfig, description="Where the web panel and API listen."
+    )
+    storage: StorageConfig = Field(
+        default_factory=StorageConfig, description="Where the database and footage live."
+    )
+    location: LocationConfig = Field(
+        default_factory=LocationConfig, description="Time zone and coordinates of the house."
+    )
+    logging: LoggingConfig = Field(default_factory=LoggingConfig, description="Log verbosity.")
+    discovery: DiscoveryConfig = Field(
+        default_factory=DiscoveryConfig, description="Finding cameras on the LAN."
+    )
+    plugins: PluginsConfig = Field(default_factory=PluginsConfig, description="Plugin loading.")
     plugins_dir: str | None = Field(None, description="Folder of single-file local plugins.")
     cameras: dict[Annotated[str, Field(pattern=r"^[a-z0-9_]+$", max_length=64)], CameraConfig] = (
         Field(default_factory=dict, description="Cameras by id (lowercase, digits, _).")
     )
-    detectors: dict[str, TypedSection] = Field(default_factory=dict)
-    notifiers: dict[str, TypedSection] = Field(default_factory=dict)
-    automations: list[AutomationConfig] = Field(default_factory=list)
+    detectors: dict[str, TypedSection] = Field(
+        default_factory=dict, description="Object detectors by id; options depend on `type`."
+    )
+    notifiers: dict[str, TypedSection] = Field(
+        default_factory=dict, description="Notification channels by id; options depend on `type`."
+    )
+    automations: list[AutomationConfig] = Field(
+        default_factory=list, description="Automations: when something happens, do something."
+    )
 
 
 # ---------------------------------------------------------------- errors
@@ -256,6 +298,7 @@ _TYPE_NAMES = {
     "bool": "true or false",
     "string": "a string",
     "dict": "a mapping",
+    "model": "a mapping",
     "list": "a list",
     "tuple": "a list",
 }
@@ -313,8 +356,10 @@ def describe_error(error: Any, path: KeyPath, parent: type[BaseModel] | None = N
             return f"must be {_TYPE_NAMES[kind.removesuffix(suffix)]} (got {_show(got)})"
     if kind == "string_pattern_mismatch":
         return f"must match {ctx.get('pattern')} (got {_show(got)})"
-    if kind in ("too_short", "too_long") and "min_length" in ctx:
+    if kind == "too_short" and "min_length" in ctx:
         return f"needs at least {ctx['min_length']} item(s)"
+    if kind == "too_long" and "max_length" in ctx:
+        return f"allows at most {ctx['max_length']} item(s)"
     if kind == "value_error":
         return str(ctx.get("error", error["msg"]))
     message = str(error["msg"])
@@ -327,12 +372,35 @@ def _issues_from_validation(exc: ValidationError, source: YamlSource) -> list[Co
         raw = tuple(error["loc"])
         # Dict keys checked by a pattern report the key with a '[key]' suffix.
         path: KeyPath = tuple(p for p in raw if p != "[key]")
+        if path in source.unresolved:
+            continue  # the missing secret or variable is already reported; its stand-in is noise
         message = describe_error(error, path)
         if "[key]" in raw:
             message = f"ids use lowercase letters, digits and _ (got {_show(path[-1])})"
         issues.append(
             ConfigIssue(source.filename, source.line_of(path), path_to_str(path), message)
         )
+    return issues
+
+
+def _duplicate_automation_ids(data: Any, source: YamlSource) -> list[ConfigIssue]:
+    # Read from the raw data so duplicates are reported even when other keys are invalid.
+    automations = data.get("automations") if isinstance(data, dict) else None
+    if not isinstance(automations, list):
+        return []
+    issues: list[ConfigIssue] = []
+    seen: set[str] = set()
+    for index, item in enumerate(automations):
+        auto_id = item.get("id") if isinstance(item, dict) else None
+        if not isinstance(auto_id, str) or not auto_id:
+            continue
+        if auto_id in seen:
+            path: KeyPath = ("automations", index, "id")
+            message = f"duplicate automation id '{auto_id}'"
+            issues.append(
+                ConfigIssue(source.filename, source.line_of(path), path_to_str(path), message)
+            )
+        seen.add(auto_id)
     return issues
 
 
@@ -354,18 +422,7 @@ def validate_source(source: YamlSource) -> HubConfig:
             config = HubConfig.model_validate(data)
         except ValidationError as exc:
             issues.extend(_issues_from_validation(exc, source))
-    ids = [a.id for a in config.automations] if config else []
-    for index, auto_id in enumerate(ids):
-        if auto_id in ids[:index]:
-            path: KeyPath = ("automations", index, "id")
-            issues.append(
-                ConfigIssue(
-                    source.filename,
-                    source.line_of(path),
-                    path_to_str(path),
-                    f"duplicate automation id '{auto_id}'",
-                )
-            )
+    issues.extend(_duplicate_automation_ids(data, source))
     if issues:
         redact = Redactor(source.secret_values)
         issues = [
@@ -390,7 +447,9 @@ class LoadedConfig:
         """A ConfigIssue located in this file (used for checks made after loading)."""
         line = line_of(self.lines, path)
         filename = self.path.name if self.path else "<default config>"
-        return ConfigIssue(filename, line, path_to_str(path), message)
+        # Plugin option errors quote the bad value, which may have come from a secret.
+        redact = Redactor(self.secret_values)
+        return ConfigIssue(filename, line, path_to_str(path), redact(message))
 
 
 def load_config(path: Path) -> LoadedConfig:

@@ -182,7 +182,7 @@ class Storage:
             outcome: Any = None
             failure: BaseException | None = None
             try:
-                with db.conn:
+                with db.atomic():
                     outcome = work(db)
             except Exception as exc:
                 failure = exc

@@ -42,6 +42,8 @@ class YamlSource:
     lines: dict[KeyPath, int] = field(default_factory=dict)
     secret_values: set[str] = field(default_factory=set)
     issues: list[SourceIssue] = field(default_factory=list)
+    # Values whose secret or variable was missing; their stand-in is not worth checking.
+    unresolved: set[KeyPath] = field(default_factory=set)
 
     def line_of(self, path: KeyPath) -> int | None:
         """Line of the deepest known key on `path`."""
@@ -135,11 +137,13 @@ class _Walker:
             self.source.issues.append(
                 SourceIssue(line, path, f"!secret {name}: no secrets.yaml beside the config")
             )
+            self.source.unresolved.add(path)
             return None
         if name not in self.secrets:
             self.source.issues.append(
                 SourceIssue(line, path, f"!secret {name}: not defined in secrets.yaml")
             )
+            self.source.unresolved.add(path)
             return None
         value = self.secrets[name]
         self._remember(value)
@@ -156,6 +160,7 @@ class _Walker:
                 self.source.issues.append(
                     SourceIssue(line, path, f"environment variable {name} is not set")
                 )
+                self.source.unresolved.add(path)
                 return ""
             self._remember(value)
             return value
