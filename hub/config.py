@@ -95,7 +95,9 @@ class RecordConfig(StrictModel):
 class Zone(StrictModel):
     """A named area; objects whose bottom centre is inside are 'in' the zone."""
 
-    points: list[Point] = Field(description="Polygon corners, normalised 0..1 (x, y).")
+    points: list[Point] = Field(
+        description="Polygon corners, at least 3, each [x, y] from 0..1 (top left is [0, 0])."
+    )
     labels: list[str] = Field(default_factory=list, description="Only these labels count here.")
 
     _points = field_validator("points")(_check_polygon)
@@ -114,7 +116,8 @@ class CameraConfig(StrictModel):
     record: RecordConfig = Field(default_factory=RecordConfig, description="How footage is kept.")
     zones: dict[str, Zone] = Field(default_factory=dict, description="Named zones.")
     masks: list[Polygon] = Field(
-        default_factory=list, description="Polygons ignored by motion detection."
+        default_factory=list,
+        description="Polygons ignored by motion detection; corners written like zone points.",
     )
 
     @field_validator("url", "detect_url")
