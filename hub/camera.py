@@ -18,3 +18,11 @@ class CameraSource(Protocol):
     async def async_run(self) -> None:
         """Pull the stream until cancelled."""
         ...
+
+
+class SnapshotSource(Protocol):
+    """A source that can also give a JPEG of the current picture (optional)."""
+
+    async def async_snapshot(self) -> bytes | None:
+        """JPEG bytes of the newest frame, or None when none can be had in time."""
+        ...

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from hub.camera import CameraSource
 from hub.config import CameraConfig
+from hub.frames import FrameSlot
 from hub.redact import redact_url
 
 if TYPE_CHECKING:
@@ -40,6 +41,10 @@ class CameraRuntime:
     source: CameraSource | None = None
     task: asyncio.Task[None] | None = None
     failures: int = 0
+    frames: FrameSlot = field(default_factory=FrameSlot)
+    """Detection frames from the source; detectors attach to it."""
+    record_until: float = 0.0
+    """In `events` mode, keep recording until this wall-clock time."""
 
     @property
     def name(self) -> str:
@@ -120,6 +125,20 @@ class CameraManager:
             )
             self._set(runtime.camera_id, "offline", reason)
             await asyncio.sleep(delay)
+
+    def hold_recording(self, camera_id: str, until: float) -> None:
+        """Keep recording a camera in `events` mode until `until` (extends, never shortens)."""
+        runtime = self.cameras[camera_id]
+        runtime.record_until = max(runtime.record_until, until)
+
+    async def async_snapshot(self, camera_id: str) -> bytes | None:
+        """A JPEG of the camera's current picture, or None if its source cannot give one."""
+        runtime = self.cameras.get(camera_id)
+        snapshot = getattr(runtime.source, "async_snapshot", None) if runtime else None
+        if snapshot is None:
+            return None
+        result: bytes | None = await snapshot()
+        return result
 
     def mark_online(self, camera_id: str) -> None:
         """Sources call this once frames flow; resets the back-off."""

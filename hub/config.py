@@ -69,6 +69,21 @@ class StorageConfig(StrictModel):
     path: str | None = Field(
         None, description="Data directory; `--data` overrides it. Default: ~/.local/share/camhub."
     )
+    max_days: float | None = Field(
+        None, gt=0, description="Delete footage of any camera older than this many days."
+    )
+    max_gb: float | None = Field(
+        None, gt=0, description="Keep at most this many GB of footage over all cameras."
+    )
+    min_free_gb: float = Field(
+        1.0,
+        ge=0,
+        description="Free disk space to keep; below it the oldest footage goes, and if that "
+        "is not enough, recording pauses until space returns.",
+    )
+    retention_check_seconds: float = Field(
+        300.0, ge=10, le=86400, description="How often retention limits are enforced."
+    )
 
 
 class DetectConfig(StrictModel):
@@ -110,6 +125,18 @@ class CameraConfig(StrictModel):
     enabled: bool = Field(True, description="Start this camera.")
     url: str = Field(description="Main stream: rtsp://, rtsps://, http(s)://, a file, demo://.")
     detect_url: str | None = Field(None, description="Optional sub-stream decoded for detection.")
+    rtsp_transport: Literal["tcp", "udp"] = Field(
+        "tcp", description="RTSP over TCP (reliable through Wi-Fi) or UDP (lower latency)."
+    )
+    open_timeout: float = Field(
+        10.0, gt=0, le=120, description="Seconds to wait for the camera to answer when connecting."
+    )
+    stall_seconds: float = Field(
+        10.0,
+        gt=0,
+        le=300,
+        description="Reconnect when the stream delivers nothing for this many seconds.",
+    )
     detect: DetectConfig = Field(
         default_factory=DetectConfig, description="Frames handed to motion/object detection."
     )
@@ -471,5 +498,11 @@ def load_config(path: Path) -> LoadedConfig:
 
 
 def default_config() -> LoadedConfig:
-    """The embedded default used when `camhub run` is given no config."""
-    return LoadedConfig(HubConfig(), None)
+    """The embedded default used when `camhub run` is given no config: one demo camera."""
+    demo = CameraConfig(
+        name="Demo camera",
+        url="demo://",
+        # Continuous, but small: the demo shows recordings without filling the disk.
+        record=RecordConfig(mode="continuous", max_days=1, max_gb=0.5),
+    )
+    return LoadedConfig(HubConfig(cameras={"demo": demo}), None)

@@ -16,10 +16,20 @@ from hub.bus import EventBus
 from hub.cameras import CameraManager
 from hub.config import ConfigIssue, LoadedConfig
 from hub.discovery import DiscoveredDevice, merge_devices
-from hub.events import DeviceDiscovered, Event, HubStarted, HubStopping, PluginFailed
-from hub.plugins import PluginInfo, PluginManager
+from hub.events import (
+    DeviceDiscovered,
+    Event,
+    HubStarted,
+    HubStopping,
+    PluginFailed,
+    RecordingSaved,
+)
+from hub.footage import FootageStore
+from hub.plugins import PluginInfo, PluginManager, await_me_maybe
+from hub.recordings import RecordingIndex, RecordingSegment
 from hub.redact import Redactor
 from hub.registry import AutomationType, TypeSpec
+from hub.retention import RetentionManager
 from hub.states import StateRegistry
 from hub.storage import Migration, Storage
 from hub.typed_sections import check_section, types_by_name
@@ -28,6 +38,8 @@ _LOGGER = logging.getLogger(__name__)
 T = TypeVar("T")
 
 DB_FILENAME = "camhub.db"
+FOOTAGE_DIRNAME = "footage"
+INDEX_FLUSH_SECONDS = 1.0
 CAMERA_STOP_SECONDS = 1.5
 PLUGIN_SHUTDOWN_SECONDS = 1.5
 PLUGIN_STARTUP_SECONDS = 10.0
@@ -96,6 +108,9 @@ class Hub:
         self.plugins = plugins or load_plugins(loaded)
         self.plugins.on_failed = self._plugin_failed
         self.storage = Storage(data_dir / DB_FILENAME)
+        self.footage = FootageStore(data_dir / FOOTAGE_DIRNAME)
+        self.recordings = RecordingIndex(self.storage)
+        self.retention = RetentionManager(self)
         self.cameras = CameraManager(self)
         self.notifiers: dict[str, Any] = {}
         self.detectors: dict[str, Any] = {}
@@ -107,6 +122,8 @@ class Hub:
         self.started_at: float | None = None
         self.running = False
         self._tasks: set[asyncio.Task[Any]] = set()
+        # Index writes of finished segments: awaited, not cancelled, at stop.
+        self._index_writes: set[asyncio.Task[None]] = set()
         self._stop_listeners: list[Any] = []
 
     # ---------------------------------------------------------- lifecycle
@@ -129,6 +146,7 @@ class Hub:
         )
         await self.plugins.async_call("startup", time_limit=PLUGIN_STARTUP_SECONDS, hub=self)
         self.cameras.async_start()
+        self.async_create_task(self.retention.async_run(), "retention")
         self.running = True
         self.started_at = time.time()
         self.bus.publish(HubStarted())
@@ -148,6 +166,8 @@ class Hub:
         started = time.monotonic()
         self.bus.publish(HubStopping())
         await self.cameras.async_stop(CAMERA_STOP_SECONDS)
+        if self._index_writes:
+            await asyncio.wait(self._index_writes, timeout=INDEX_FLUSH_SECONDS)
         await self.plugins.async_call("shutdown", time_limit=PLUGIN_SHUTDOWN_SECONDS, hub=self)
         for stop in self._stop_listeners:
             stop()
@@ -229,6 +249,51 @@ class Hub:
                 )
             self.discovered[device.id] = device
         return devices
+
+    def recording_finished(self, segment: RecordingSegment) -> None:
+        """Sources call this (on the loop) when a segment file is complete: index it."""
+        task = asyncio.get_running_loop().create_task(self._index_segment(segment))
+        self._index_writes.add(task)
+        task.add_done_callback(self._index_writes.discard)
+
+    async def _index_segment(self, segment: RecordingSegment) -> None:
+        try:
+            segment_id = await self.recordings.async_add(segment)
+        except Exception:
+            _LOGGER.exception("Could not index segment %s", segment.path)
+            return
+        self.bus.publish(
+            RecordingSaved(
+                camera=segment.camera,
+                segment_id=segment_id,
+                start=segment.start,
+                end=segment.end,
+                bytes=segment.bytes,
+            )
+        )
+        await self.plugins.async_call(
+            "event_stored", hub=self, table="recordings", record=segment.as_dict()
+        )
+
+    async def async_event_clip(self, event: Mapping[str, Any]) -> str | None:
+        """Footage path of an event's clip (pre/post roll included), made on first request."""
+        camera = self.cameras.cameras.get(str(event["camera"]))
+        record = camera.config.record if camera else None
+        pre = record.pre_seconds if record else 0.0
+        post = record.post_seconds if record else 0.0
+        start = float(event["start"]) - pre
+        end = float(event["end"] or event["start"]) + post
+        relpath = f"clips/{event['camera']}/{event['id']}.mp4"
+        if self.footage.exists(relpath):
+            return relpath
+        segments = await self.recordings.async_segments(str(event["camera"]), start, end)
+        if not segments:
+            return None
+        answer = self.plugins.hook.export_clip(
+            hub=self, segments=segments, start=start, end=end, relpath=relpath
+        )
+        result = await await_me_maybe(answer)
+        return str(result) if result else None
 
     async def async_insert(self, table: str, record: Mapping[str, Any]) -> None:
         """Write one row through the single writer, then tell `event_stored` plugins."""

@@ -84,3 +84,15 @@ class DeviceDiscovered(Event):
     name: str
     host: str
     source: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordingSaved(Event):
+    """A recording segment was finished and indexed."""
+
+    event_type: ClassVar[str] = "recording_saved"
+    camera: str
+    segment_id: int
+    start: float
+    end: float
+    bytes: int

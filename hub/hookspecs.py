@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from hub.core import Hub
     from hub.discovery import DiscoveredDevice
     from hub.events import Event
+    from hub.recordings import RecordingSegment
     from hub.registry import AutomationType, Route, TypeSpec
     from hub.storage import Migration
 
@@ -69,6 +70,18 @@ def camera_source(hub: Hub, camera_id: str, config: CameraConfig) -> CameraSourc
 
     Called once per enabled camera at start. The first plugin to answer owns the
     camera; with no answer the camera is shown as `error` ("no source plugin").
+    """
+
+
+@hookspec(firstresult=True)
+def export_clip(
+    hub: Hub, segments: list[RecordingSegment], start: float, end: float, relpath: str
+) -> str | Awaitable[str | None] | None:
+    """Join recorded `segments` into one MP4 covering `start`..`end` (wall clock) at `relpath`.
+
+    `relpath` is a path in `hub.footage`; write it with `hub.footage.create`. Return
+    `relpath` when done, or None if this plugin cannot read these segments. Used
+    for event clips and exports; the first plugin to answer wins.
     """
 
 

@@ -95,7 +95,10 @@ async def test_hub_start_fails_cleanly_on_bad_data_dir(tmp_path, write_config):
 
 
 async def test_camera_without_source_plugin_is_an_error_state_not_a_crash(make_hub):
-    hub = make_hub("cameras:\n  gate:\n    url: rtsp://u:p4ssw0rd@192.0.2.1/s\n")
+    hub = make_hub(
+        "plugins:\n  disabled: [pyav_source]\n"
+        "cameras:\n  gate:\n    url: rtsp://u:p4ssw0rd@192.0.2.1/s\n"
+    )
     await hub.async_start()
     state = hub.states.get("camera.gate")
     assert state is not None and state.state == "error"

@@ -42,6 +42,7 @@ async def test_health_says_ok_with_version(client_for):
 
 async def test_cameras_list_states_and_never_passwords(client_for):
     client = await client_for(
+        "plugins:\n  disabled: [pyav_source]\n"
         "cameras:\n"
         "  front:\n"
         "    name: Front door\n"

@@ -1,0 +1,207 @@
+"""Retention: delete the oldest footage by age, by size and for free space; never kept events.
+
+Per camera `record.max_days` / `record.max_gb` and global `storage.max_days` /
+`storage.max_gb` all apply (the strictest wins). When free disk space falls
+below `storage.min_free_gb`, the oldest unprotected segments go first; if that
+is not enough, recording pauses (state `storage.disk` = `full`) and resumes by
+itself once space returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from hub.recordings import RecordingSegment
+
+if TYPE_CHECKING:
+    from hub.core import Hub
+
+_LOGGER = logging.getLogger(__name__)
+GB = 1024**3
+DAY = 86400.0
+BATCH = 200
+FREE_SPACE_POLL_SECONDS = 30.0
+DISK_ENTITY = "storage.disk"
+
+
+@dataclass
+class RetentionReport:
+    """What one pass deleted and why."""
+
+    deleted: dict[str, int] = field(default_factory=dict)
+    """Segments deleted per reason: `age`, `size`, `free_space`."""
+    freed_bytes: int = 0
+    paused: bool = False
+
+    def count(self, reason: str, segments: list[RecordingSegment]) -> None:
+        """Record deletions."""
+        self.deleted[reason] = self.deleted.get(reason, 0) + len(segments)
+        self.freed_bytes += sum(s.bytes for s in segments)
+
+
+# A segment is protected when it overlaps a kept event, padded by that camera's pre/post roll.
+_UNPROTECTED = """
+NOT EXISTS (
+    SELECT 1 FROM events e
+    WHERE e.keep = 1 AND e.camera = recordings.camera
+      AND recordings."end" > e.start - :pad
+      AND recordings.start < COALESCE(e."end", e.start) + :pad
+)
+"""
+
+
+class RetentionManager:
+    """Runs retention passes on a schedule and on low disk space."""
+
+    def __init__(self, hub: Hub):
+        self.hub = hub
+        self.paused = False
+        self.last_report: RetentionReport | None = None
+        self._lock = asyncio.Lock()
+
+    def _pad(self) -> float:
+        """Widest pre/post roll of any camera: what a kept event's clip may reach."""
+        rolls = [
+            max(c.config.record.pre_seconds, c.config.record.post_seconds)
+            for c in self.hub.cameras.cameras.values()
+        ]
+        return max(rolls, default=0.0)
+
+    async def _oldest(
+        self, camera: str | None, before: float | None, limit: int
+    ) -> list[RecordingSegment]:
+        where = [_UNPROTECTED]
+        params: dict[str, Any] = {"pad": self._pad(), "limit": limit}
+        if camera is not None:
+            where.append("camera = :camera")
+            params["camera"] = camera
+        if before is not None:
+            where.append('"end" < :before')
+            params["before"] = before
+        sql = f"SELECT * FROM recordings WHERE {' AND '.join(where)} ORDER BY start LIMIT :limit"
+
+        def read(db: Any) -> list[RecordingSegment]:
+            return [
+                RecordingSegment(
+                    camera=r["camera"],
+                    start=r["start"],
+                    end=r["end"],
+                    path=r["path"],
+                    bytes=r["bytes"] or 0,
+                    has_motion=bool(r["has_motion"]),
+                    id=r["id"],
+                )
+                for r in db.query(sql, params)
+            ]
+
+        return await self.hub.storage.async_read(read)
+
+    async def _delete(self, segments: list[RecordingSegment]) -> None:
+        store = self.hub.footage
+
+        def remove_files() -> None:
+            for segment in segments:
+                store.delete(segment.path)
+
+        await asyncio.to_thread(remove_files)
+        await self.hub.recordings.async_delete([s.id for s in segments if s.id is not None])
+
+    async def _by_age(
+        self, camera: str | None, max_days: float, now: float, report: RetentionReport
+    ) -> None:
+        while batch := await self._oldest(camera, now - max_days * DAY, BATCH):
+            await self._delete(batch)
+            report.count("age", batch)
+
+    async def _by_size(self, camera: str | None, max_gb: float, report: RetentionReport) -> None:
+        excess = await self.hub.recordings.async_total_bytes(camera) - int(max_gb * GB)
+        while excess > 0:
+            batch = await self._oldest(camera, None, BATCH)
+            if not batch:
+                break
+            chosen = []
+            for segment in batch:
+                chosen.append(segment)
+                excess -= segment.bytes
+                if excess <= 0:
+                    break
+            await self._delete(chosen)
+            report.count("size", chosen)
+
+    async def _for_free_space(self, report: RetentionReport) -> bool:
+        """Delete oldest footage until the floor is met; False if it cannot be met."""
+        floor = int(self.hub.config.storage.min_free_gb * GB)
+        store = self.hub.footage
+        while (free := await asyncio.to_thread(store.free_bytes)) < floor:
+            batch = await self._oldest(None, None, BATCH)
+            if not batch:
+                return False
+            need, chosen = floor - free, []
+            for segment in batch:
+                chosen.append(segment)
+                need -= segment.bytes
+                if need <= 0:
+                    break
+            await self._delete(chosen)
+            report.count("free_space", chosen)
+        return True
+
+    async def async_enforce(self, now: float | None = None) -> RetentionReport:
+        """One full pass: per camera, then global limits, then the free-space floor."""
+        now = time.time() if now is None else now
+        report = RetentionReport()
+        async with self._lock:
+            for camera_id, runtime in self.hub.cameras.cameras.items():
+                record = runtime.config.record
+                if record.max_days is not None:
+                    await self._by_age(camera_id, record.max_days, now, report)
+                if record.max_gb is not None:
+                    await self._by_size(camera_id, record.max_gb, report)
+            storage = self.hub.config.storage
+            if storage.max_days is not None:
+                await self._by_age(None, storage.max_days, now, report)
+            if storage.max_gb is not None:
+                await self._by_size(None, storage.max_gb, report)
+            enough = await self._for_free_space(report)
+            self._set_paused(not enough)
+            report.paused = self.paused
+        if report.deleted:
+            _LOGGER.info(
+                "Retention deleted %s (%.1f MB)",
+                ", ".join(f"{n} by {why}" for why, n in report.deleted.items()),
+                report.freed_bytes / 1024**2,
+            )
+        self.last_report = report
+        return report
+
+    def _set_paused(self, paused: bool) -> None:
+        free = self.hub.footage.free_bytes()
+        if paused and not self.paused:
+            _LOGGER.error(
+                "Disk full: %.2f GB free, below storage.min_free_gb; recording paused",
+                free / GB,
+            )
+        elif self.paused and not paused:
+            _LOGGER.warning("Disk space is back (%.2f GB free); recording resumes", free / GB)
+        self.paused = paused
+        self.hub.states.async_set(DISK_ENTITY, "full" if paused else "ok", {"free_bytes": free})
+
+    async def async_run(self) -> None:
+        """Enforce at start, every `storage.retention_check_seconds`, and on low free space."""
+        interval = self.hub.config.storage.retention_check_seconds
+        floor = self.hub.config.storage.min_free_gb * GB
+        next_full = 0.0
+        while True:
+            now = time.monotonic()
+            low = await asyncio.to_thread(self.hub.footage.free_bytes) < floor
+            if now >= next_full or low or self.paused:
+                try:
+                    await self.async_enforce()
+                except Exception:
+                    _LOGGER.exception("Retention pass failed")
+                next_full = now + interval
+            await asyncio.sleep(FREE_SPACE_POLL_SECONDS)

@@ -1,0 +1,50 @@
+"""PyAV camera source plugin: opens cameras, records by stream copy, makes snapshots and clips."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from hub.camera import CameraSource
+from hub.config import CameraConfig
+from hub.hookspecs import hookimpl
+from hub.recordings import RecordingSegment
+from plugins.pyav_source.clips import export_clip as _export_clip
+from plugins.pyav_source.repair import repair_footage
+from plugins.pyav_source.source import PyAVSource
+
+__version__ = "1.0.0"
+_LOGGER = logging.getLogger(__name__)
+
+SCHEMES = ("rtsp", "rtsps", "http", "https", "file", "demo")
+
+
+@hookimpl
+def camera_source(hub: Any, camera_id: str, config: CameraConfig) -> CameraSource | None:
+    """Open every URL scheme the config accepts, and plain file paths."""
+    scheme = config.url.partition("://")[0].lower() if "://" in config.url else "file"
+    if scheme not in SCHEMES:
+        return None
+    return PyAVSource(hub, hub.cameras.cameras[camera_id])
+
+
+@hookimpl
+async def startup(hub: Any) -> None:
+    """Repair footage a crash left behind, before any camera starts writing."""
+    indexed = await hub.recordings.async_indexed_paths()
+    segments = await asyncio.to_thread(repair_footage, hub.footage, indexed)
+    for segment in segments:
+        await hub.recordings.async_add(segment)
+    gone = await hub.recordings.async_reconcile(hub.footage)
+    if gone:
+        _LOGGER.warning("%d indexed segment(s) had no file and were dropped", len(gone))
+
+
+@hookimpl
+async def export_clip(
+    hub: Any, segments: list[RecordingSegment], start: float, end: float, relpath: str
+) -> str:
+    """Join the segments into one MP4 at `relpath` by stream copy."""
+    await asyncio.to_thread(_export_clip, hub.footage, segments, start, end, relpath)
+    return relpath

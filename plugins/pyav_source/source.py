@@ -1,0 +1,377 @@
+"""A camera source on PyAV: demux in a worker thread, record by stream copy, decode for detection.
+
+One connection serves recording and detection unless the camera has a
+`detect_url`, in which case that sub-stream is opened (and decoded) in a second
+thread while the main stream is only demuxed and recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+import av
+import numpy as np
+
+from hub.cameras import CameraRuntime
+from hub.config import CameraConfig
+from hub.frames import Frame
+from hub.recordings import RecordingSegment
+from hub.redact import redact_url
+from plugins.pyav_source import demo
+from plugins.pyav_source.recorder import SegmentRecorder, TimedPacket
+
+_LOGGER = logging.getLogger(__name__)
+
+# A timestamp further than this from the wall clock is a jump: re-anchor, new segment.
+MAX_CLOCK_SKEW_SECONDS = 10.0
+SNAPSHOT_FRESH_SECONDS = 2.0
+
+
+class CameraStreamError(Exception):
+    """The stream could not be opened or broke; the message is safe to show (no password)."""
+
+
+def describe_av_error(exc: BaseException, url: str) -> str:
+    """A short, password-free reason for a PyAV/FFmpeg failure."""
+    if isinstance(exc, av.error.HTTPUnauthorizedError) or "401" in str(exc):
+        return "the camera refused the username or password (401)"
+    if isinstance(exc, av.error.ExitError):
+        return "no data from the camera in time (stalled or unreachable)"
+    if isinstance(exc, ConnectionRefusedError | av.error.ConnectionRefusedError):
+        return "connection refused"
+    message = getattr(exc, "strerror", None) or str(exc)
+    return redact_url(str(message)).replace(url, redact_url(url))
+
+
+@dataclass
+class SourceStats:
+    """Counters for one camera's source."""
+
+    packets: int = 0
+    bad_packets: int = 0
+    frames_decoded: int = 0
+    detect_frames: int = 0
+    reconnects: int = 0
+    last_packet: float = 0.0
+    resolution: tuple[int, int] = (0, 0)
+    codec: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _open_options(config: CameraConfig) -> dict[str, str]:
+    return {
+        "rtsp_transport": config.rtsp_transport,
+        # Ask for timestamps from the camera's clock, and keep latency low.
+        "fflags": "nobuffer",
+        "analyzeduration": "1000000",
+        "probesize": "1000000",
+    }
+
+
+@contextmanager
+def open_stream(url: str, config: CameraConfig) -> Iterator[Any]:
+    """Open a camera URL (or `demo://`) with timeouts; yields a PyAV input container."""
+    stop_demo: Callable[[], None] | None = None
+    try:
+        if url.startswith("demo://"):
+            reader, stop_demo = demo.open_demo()
+            container = av.open(
+                reader,
+                format="mpegts",
+                # Probing 0.5 s (not FFmpeg's default 5) still finds the frame rate.
+                options={"analyzeduration": "500000"},
+                timeout=(config.open_timeout, config.stall_seconds),
+            )
+        else:
+            options = _open_options(config) if url.lower().startswith(("rtsp", "rtsps")) else {}
+            container = av.open(
+                url, options=options, timeout=(config.open_timeout, config.stall_seconds)
+            )
+    except (av.error.FFmpegError, OSError) as exc:
+        if stop_demo is not None:
+            stop_demo()
+        raise CameraStreamError(
+            f"cannot open {redact_url(url)}: {describe_av_error(exc, url)}"
+        ) from None
+    try:
+        yield container
+    finally:
+        try:
+            container.close()
+        finally:
+            if stop_demo is not None:
+                stop_demo()
+
+
+class WallClock:
+    """Maps a stream's timestamps to wall-clock time, re-anchoring on jumps."""
+
+    def __init__(self) -> None:
+        self._anchor: tuple[float, float] | None = None  # (stream seconds, wall seconds)
+
+    def wall(self, stream_seconds: float, now: float) -> tuple[float, bool]:
+        """Wall time of a timestamp, and whether the stream's clock jumped (re-anchored)."""
+        if self._anchor is None:
+            self._anchor = (stream_seconds, now)
+            return now, False
+        wall = self._anchor[1] + (stream_seconds - self._anchor[0])
+        if abs(wall - now) > MAX_CLOCK_SKEW_SECONDS:
+            self._anchor = (stream_seconds, now)
+            return now, True
+        return wall, False
+
+
+class FrameSampler:
+    """Turns decoded frames into detection frames at `fps`, scaled to `height`."""
+
+    def __init__(self, camera_id: str, fps: float, height: int):
+        self.camera_id = camera_id
+        self.interval = 1.0 / fps
+        self.height = height
+        self._next = 0.0
+
+    def due(self, wall: float) -> bool:
+        """True if a frame at `wall` should go to detection."""
+        if wall + 1e-3 < self._next:
+            return False
+        # When behind by more than one interval, skip ahead rather than burst.
+        self._next = max(self._next + self.interval, wall + self.interval / 2)
+        return True
+
+    def make(self, frame: Any, wall: float) -> Frame:
+        """Scale a decoded frame's luma plane; RGB is produced only when asked for."""
+        height = min(self.height, frame.height)
+        width = max(2, round(frame.width * height / frame.height / 2) * 2)
+        small = frame.reformat(
+            width=width, height=height, format="gray", interpolation="FAST_BILINEAR"
+        )
+        gray = np.ascontiguousarray(small.to_ndarray())
+
+        def rgb() -> np.ndarray:
+            out = frame.reformat(width=width, height=height, format="rgb24")
+            return np.ascontiguousarray(out.to_ndarray())
+
+        return Frame(self.camera_id, wall, gray, rgb, (frame.width, frame.height))
+
+
+def encode_jpeg(frame: Any, quality: int = 4) -> bytes:
+    """JPEG bytes of a decoded frame (PyAV's mjpeg encoder; `quality` 2 best .. 31 worst)."""
+    codec = av.CodecContext.create("mjpeg", "w")
+    codec.width, codec.height = frame.width, frame.height
+    codec.pix_fmt = "yuvj420p"
+    codec.time_base = Fraction(1, 25)
+    codec.options = {"qmin": str(quality), "qmax": str(quality)}
+    converted = frame.reformat(format="yuvj420p")
+    converted.pts = 0
+    data = b"".join(bytes(p) for p in codec.encode(converted))
+    data += b"".join(bytes(p) for p in codec.encode(None))
+    return data
+
+
+class PyAVSource:
+    """The CameraSource for one camera: owns its threads, recorder and latest frame."""
+
+    def __init__(self, hub: Any, runtime: CameraRuntime):
+        self.hub = hub
+        self.runtime = runtime
+        self.camera_id = runtime.camera_id
+        self.config: CameraConfig = runtime.config
+        self.stats = SourceStats()
+        self._stop = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._latest: Any = None
+        self._latest_time = 0.0
+        self._lock = threading.Lock()
+        self._snapshot_waiters: list[asyncio.Future[None]] = []
+        self.recorder = SegmentRecorder(
+            self.camera_id,
+            self.config.record,
+            hub.footage,
+            self._segment_done,
+            lambda: runtime.record_until,
+            lambda: not hub.retention.paused,
+        )
+
+    # ------------------------------------------------------------ lifecycle
+
+    async def async_run(self) -> None:
+        """Run the demux thread(s) until the stream fails or the task is cancelled."""
+        self._loop = asyncio.get_running_loop()
+        self._stop.clear()
+        self.runtime.frames.bind(self._loop)
+        done: asyncio.Future[None] = self._loop.create_future()
+        threads = [self._spawn(self._main_thread, done, "main")]
+        if self.config.detect_url and self.config.detect.enabled:
+            threads.append(self._spawn(self._detect_thread, done, "detect"))
+        try:
+            await asyncio.shield(done)
+        finally:
+            self._stop.set()
+            # Give the threads a moment to close the open segment cleanly.
+            deadline = time.monotonic() + 1.0
+            for thread in threads:
+                await asyncio.to_thread(thread.join, max(0.0, deadline - time.monotonic()))
+
+    def _spawn(
+        self, target: Callable[[], None], done: asyncio.Future[None], role: str
+    ) -> threading.Thread:
+        def run() -> None:
+            error: BaseException | None = None
+            try:
+                target()
+            except BaseException as exc:  # reported to the supervisor, never lost
+                error = exc
+            if not self._stop.is_set():
+                self._call_soon(_settle, done, error or CameraStreamError("stream ended"))
+
+        thread = threading.Thread(target=run, name=f"cam-{self.camera_id}-{role}", daemon=True)
+        thread.start()
+        return thread
+
+    def _call_soon(self, callback: Callable[..., Any], *args: Any) -> None:
+        if self._loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop closed at shutdown
+                self._loop.call_soon_threadsafe(callback, *args)
+
+    # ------------------------------------------------------------ threads
+
+    def _main_thread(self) -> None:
+        decode_here = not self.config.detect_url
+        self._pump(self.config.url, record=True, decode=decode_here)
+
+    def _detect_thread(self) -> None:
+        assert self.config.detect_url is not None
+        self._pump(self.config.detect_url, record=False, decode=True)
+
+    def _pump(self, url: str, record: bool, decode: bool) -> None:
+        with open_stream(url, self.config) as container:
+            video = next((s for s in container.streams if s.type == "video"), None)
+            if video is None:
+                raise CameraStreamError("the stream has no video")
+            audio = next((s for s in container.streams if s.type == "audio"), None)
+            streams = [video] + ([audio] if audio is not None and record else [])
+            video.thread_type = "AUTO"
+            if record:
+                self.recorder.set_streams(streams)
+                self.stats.codec = video.codec_context.name
+            clock = WallClock()
+            sampler = FrameSampler(
+                self.camera_id, self.config.detect.fps, self.config.detect.height
+            )
+            decoding = False
+            online = False
+            size = (video.codec_context.width, video.codec_context.height)
+            try:
+                for packet in container.demux(*streams):
+                    if self._stop.is_set():
+                        return
+                    if packet.dts is None or packet.size == 0:
+                        if packet.size:
+                            self._bad_packet("packet without timestamps")
+                        continue
+                    now = time.time()
+                    wall, jumped = clock.wall(float(packet.dts * packet.time_base), now)
+                    if jumped:
+                        _LOGGER.warning(
+                            "Camera %s: timestamp jump; starting a new segment", self.camera_id
+                        )
+                        if record:
+                            self.recorder.set_streams(streams)
+                    is_video = packet.stream is video
+                    if not online and is_video:
+                        online = True
+                        self._call_soon(self.hub.cameras.mark_online, self.camera_id)
+                    # Decode first: muxing re-targets the packet at the recorder's stream.
+                    if decode and is_video:
+                        want = self.runtime.frames.wanted or bool(self._snapshot_waiters)
+                        if want and not decoding and packet.is_keyframe:
+                            decoding = True
+                        elif not want and decoding:
+                            decoding = False
+                        new_size = self._decode(packet, wall, sampler) if decoding else None
+                        if new_size is not None and new_size != size:
+                            _LOGGER.warning(
+                                "Camera %s: resolution changed %sx%s -> %sx%s; new segment",
+                                self.camera_id,
+                                *size,
+                                *new_size,
+                            )
+                            size = new_size
+                            if record:
+                                self.recorder.set_streams(streams)
+                    if record:
+                        self.stats.packets += 1
+                        self.stats.last_packet = now
+                        self.recorder.handle(TimedPacket(packet, wall, is_video))
+            finally:
+                if record:
+                    self.recorder.close()
+
+    def _decode(self, packet: Any, wall: float, sampler: FrameSampler) -> tuple[int, int] | None:
+        size = None
+        try:
+            frames = packet.decode()
+        except av.error.FFmpegError as exc:
+            self._bad_packet(f"undecodable packet: {exc}")
+            return None
+        for frame in frames:
+            self.stats.frames_decoded += 1
+            size = (frame.width, frame.height)
+            self.stats.resolution = size
+            if self._snapshot_waiters:
+                self._latest, self._latest_time = frame, wall
+                with self._lock:
+                    waiters, self._snapshot_waiters = self._snapshot_waiters, []
+                for waiter in waiters:
+                    self._call_soon(_settle, waiter, None)
+            if self.runtime.frames.wanted and sampler.due(wall):
+                self._latest, self._latest_time = frame, wall
+                self.stats.detect_frames += 1
+                self.runtime.frames.put_threadsafe(sampler.make(frame, wall))
+        return size
+
+    def _bad_packet(self, reason: str) -> None:
+        self.stats.bad_packets += 1
+        if self.stats.bad_packets <= 10 or self.stats.bad_packets % 1000 == 0:
+            _LOGGER.warning(
+                "Camera %s: %s (skipped; %d so far)", self.camera_id, reason, self.stats.bad_packets
+            )
+
+    def _segment_done(self, segment: RecordingSegment) -> None:
+        self._call_soon(self.hub.recording_finished, segment)
+
+    # ------------------------------------------------------------ snapshots
+
+    async def async_snapshot(self, timeout: float = 10.0) -> bytes | None:
+        """A JPEG of the newest frame, decoding one if none is fresh enough."""
+        if self._latest is None or time.time() - self._latest_time > SNAPSHOT_FRESH_SECONDS:
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            with self._lock:
+                self._snapshot_waiters.append(waiter)
+            try:
+                await asyncio.wait_for(waiter, timeout)
+            except TimeoutError:
+                return None
+            finally:
+                with self._lock:
+                    if waiter in self._snapshot_waiters:
+                        self._snapshot_waiters.remove(waiter)
+        frame = self._latest
+        return await asyncio.to_thread(encode_jpeg, frame)
+
+
+def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
+    if not future.done():
+        if error is None:
+            future.set_result(None)
+        else:
+            future.set_exception(error)

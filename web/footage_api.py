@@ -1,0 +1,167 @@
+"""Footage routes: recordings, camera snapshots, events, and event clips with Range support."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from web.keys import HUB_KEY
+
+routes = web.RouteTableDef()
+MAX_PAGE = 500
+
+
+def _float_param(request: web.Request, name: str) -> float | None:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        raise web.HTTPBadRequest(
+            text=f"{name} must be a number (seconds since the epoch)"
+        ) from None
+
+
+def _int_param(request: web.Request, name: str, default: int, upper: int) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise web.HTTPBadRequest(text=f"{name} must be a whole number") from None
+    if not 0 <= value <= upper:
+        raise web.HTTPBadRequest(text=f"{name} must be between 0 and {upper}")
+    return value
+
+
+def _camera_param(request: web.Request, name: str = "camera") -> str | None:
+    camera = request.query.get(name) or request.match_info.get(name)
+    if camera is not None and camera not in request.app[HUB_KEY].cameras.cameras:
+        raise web.HTTPNotFound(text=f"no camera '{camera}'")
+    return camera
+
+
+def _video_response(request: web.Request, relpath: str, filename: str) -> web.FileResponse:
+    """Serve a footage file; aiohttp's FileResponse answers Range requests (206)."""
+    store = request.app[HUB_KEY].footage
+    if not store.exists(relpath):
+        raise web.HTTPNotFound(text="footage file is missing")
+    response = web.FileResponse(store.path_of(relpath))
+    response.content_type = "video/mp4"
+    response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+@routes.get("/api/recordings")
+async def recordings(request: web.Request) -> web.Response:
+    """Recorded ranges (`?segments=1` for the segments themselves), filtered by camera and time."""
+    hub = request.app[HUB_KEY]
+    camera = _camera_param(request)
+    start, end = _float_param(request, "start"), _float_param(request, "end")
+    if request.query.get("segments") in ("1", "true"):
+        limit = _int_param(request, "limit", 100, MAX_PAGE)
+        segments = await hub.recordings.async_segments(camera, start, end, limit)
+        return web.json_response({"segments": [s.as_dict() for s in segments]})
+    return web.json_response({"ranges": await hub.recordings.async_ranges(camera, start, end)})
+
+
+@routes.get("/api/recordings/{segment_id:\\d+}/video.mp4")
+async def recording_video(request: web.Request) -> web.FileResponse:
+    """One segment's MP4."""
+    hub = request.app[HUB_KEY]
+    segment = await hub.recordings.async_get(int(request.match_info["segment_id"]))
+    if segment is None:
+        raise web.HTTPNotFound(text="no such recording")
+    return _video_response(request, segment.path, f"{segment.camera}-{int(segment.start)}.mp4")
+
+
+@routes.get("/api/cameras/{camera}/snapshot.jpg")
+async def camera_snapshot(request: web.Request) -> web.Response:
+    """A JPEG of the camera's picture now."""
+    hub = request.app[HUB_KEY]
+    camera = _camera_param(request)
+    assert camera is not None
+    jpeg = await hub.cameras.async_snapshot(camera)
+    if jpeg is None:
+        raise web.HTTPServiceUnavailable(text="the camera has no picture right now")
+    return web.Response(body=jpeg, content_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+
+def _event_json(row: dict[str, Any]) -> dict[str, Any]:
+    data = dict(row)
+    for key in ("zones", "data"):
+        if isinstance(data.get(key), str):
+            data[key] = json.loads(data[key])
+    data["keep"] = bool(data.get("keep"))
+    data.pop("snapshot_path", None)
+    return data
+
+
+@routes.get("/api/events")
+async def events(request: web.Request) -> web.Response:
+    """Events, newest first; filters: camera, label, zone, start, end; paging: limit, offset."""
+    hub = request.app[HUB_KEY]
+    camera = _camera_param(request)
+    where: list[str] = ["1 = 1"]
+    params: list[Any] = []
+    if camera is not None:
+        where.append("camera = ?")
+        params.append(camera)
+    if label := request.query.get("label"):
+        where.append("label = ?")
+        params.append(label)
+    if zone := request.query.get("zone"):
+        where.append("EXISTS (SELECT 1 FROM json_each(events.zones) WHERE value = ?)")
+        params.append(zone)
+    if (start := _float_param(request, "start")) is not None:
+        where.append('COALESCE("end", start) >= ?')
+        params.append(start)
+    if (end := _float_param(request, "end")) is not None:
+        where.append("start <= ?")
+        params.append(end)
+    limit = _int_param(request, "limit", 50, MAX_PAGE)
+    offset = _int_param(request, "offset", 0, 10**9)
+    sql = (
+        f"SELECT * FROM events WHERE {' AND '.join(where)} "
+        f"ORDER BY start DESC LIMIT {limit} OFFSET {offset}"
+    )
+    rows = await hub.storage.async_read(lambda db: [dict(r) for r in db.query(sql, params)])
+    return web.json_response({"events": [_event_json(r) for r in rows]})
+
+
+async def _event(request: web.Request) -> dict[str, Any]:
+    hub = request.app[HUB_KEY]
+    event_id = request.match_info["event_id"]
+    rows = await hub.storage.async_read(
+        lambda db: [dict(r) for r in db.query("SELECT * FROM events WHERE id = ?", [event_id])]
+    )
+    if not rows:
+        raise web.HTTPNotFound(text="no such event")
+    return rows[0]
+
+
+@routes.get("/api/events/{event_id}/snapshot.jpg")
+async def event_snapshot(request: web.Request) -> web.StreamResponse:
+    """The event's best snapshot."""
+    event = await _event(request)
+    relpath = event.get("snapshot_path")
+    store = request.app[HUB_KEY].footage
+    if not relpath or not store.exists(relpath):
+        raise web.HTTPNotFound(text="this event has no snapshot")
+    return web.FileResponse(store.path_of(relpath), headers={"Content-Type": "image/jpeg"})
+
+
+@routes.get("/api/events/{event_id}/clip.mp4")
+async def event_clip(request: web.Request) -> web.FileResponse:
+    """The event's footage (plus pre/post roll) joined into one MP4, made once then cached."""
+    hub = request.app[HUB_KEY]
+    event = await _event(request)
+    relpath = await hub.async_event_clip(event)
+    if relpath is None:
+        raise web.HTTPNotFound(text="no recording covers this event")
+    return _video_response(request, relpath, f"{event['camera']}-{event['id']}.mp4")
