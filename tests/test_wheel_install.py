@@ -10,7 +10,6 @@ import sys
 import time
 import urllib.request
 import zipfile
-from pathlib import Path
 
 from tests.conftest import REPO, free_port
 
@@ -33,7 +32,18 @@ def fetch(url: str) -> tuple[int, bytes]:
 def test_wheel_installs_into_fresh_venv_and_serves_the_panel(tmp_path):
     source = tmp_path / "src"
     shutil.copytree(REPO, source, ignore=IGNORED)
-    run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", str(tmp_path / "dist"), str(source)])
+    run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "-w",
+            str(tmp_path / "dist"),
+            str(source),
+        ]
+    )
     wheel = next((tmp_path / "dist").glob("camhub-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     assert {"web/static/index.html", "web/static/app.js", "web/static/style.css"} <= set(names)
@@ -48,7 +58,14 @@ def test_wheel_installs_into_fresh_venv_and_serves_the_panel(tmp_path):
     config.write_text(f"server:\n  port: {port}\n")
     # Run from a folder without the sources, so only the installed package can answer.
     process = subprocess.Popen(
-        [str(venv / "bin" / "camhub"), "run", "--config", str(config), "--data", str(tmp_path / "d")],
+        [
+            str(venv / "bin" / "camhub"),
+            "run",
+            "--config",
+            str(config),
+            "--data",
+            str(tmp_path / "d"),
+        ],
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -158,9 +158,11 @@ def test_user_add_reads_password_from_stdin(tmp_path):
         timeout=30,
     )
     assert created.returncode == 0, created.stderr
-    row = sqlite3.connect(data / "camhub.db").execute(
-        "select name, role, password_hash from users"
-    ).fetchone()
+    row = (
+        sqlite3.connect(data / "camhub.db")
+        .execute("select name, role, password_hash from users")
+        .fetchone()
+    )
     assert row[:2] == ("alice", "admin")
     assert row[2].startswith("scrypt$") and "correct horse" not in row[2]
     again = subprocess.run(

@@ -68,7 +68,12 @@ def test_local_file_plugins_load_from_plugins_dir(tmp_path):
     manager = PluginManager()
     manager.load_all(plugins_dir=tmp_path)
     info = manager.infos["porch_light"]
-    assert (info.source, info.state, info.version, info.hooks) == ("file", "active", "0.3", ["shutdown"])
+    assert (info.source, info.state, info.version, info.hooks) == (
+        "file",
+        "active",
+        "0.3",
+        ["shutdown"],
+    )
     assert "_private" not in manager.infos
 
 

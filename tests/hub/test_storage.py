@@ -81,7 +81,9 @@ async def test_failed_write_rolls_back_and_reports(tmp_path):
     count = await storage.async_read(lambda db: db.table("audit_log").count)
     assert count == 0
     # The writer survives a failed job.
-    await storage.async_write(lambda db: db.table("audit_log").insert({"time": 2, "action": "y", "hash": "h"}))
+    await storage.async_write(
+        lambda db: db.table("audit_log").insert({"time": 2, "action": "y", "hash": "h"})
+    )
     assert await storage.async_read(lambda db: db.table("audit_log").count) == 1
     await storage.async_close()
 
@@ -93,7 +95,9 @@ async def test_close_flushes_queued_writes(tmp_path):
     pending = [
         asyncio.ensure_future(
             storage.async_write(
-                lambda db, n=n: db.table("audit_log").insert({"time": n, "action": "a", "hash": "h"})
+                lambda db, n=n: db.table("audit_log").insert(
+                    {"time": n, "action": "a", "hash": "h"}
+                )
             )
         )
         for n in range(50)
