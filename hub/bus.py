@@ -47,6 +47,7 @@ class Subscription:
         """Queue an event; when full, the oldest queued event is dropped and counted."""
         if self._queue.full():
             self._queue.get_nowait()
+            self._queue.task_done()
             self.stats.dropped += 1
             if self.stats.dropped in (1, 100) or self.stats.dropped % 1000 == 0:
                 _LOGGER.warning(
@@ -61,6 +62,14 @@ class Subscription:
         self.stats.delivered += 1
         self.stats.queued = self._queue.qsize()
         return event
+
+    def task_done(self) -> None:
+        """Mark the last event from `get` as handled (listeners do; see `EventBus.async_drain`)."""
+        self._queue.task_done()
+
+    async def async_join(self) -> None:
+        """Wait until every queued event was handled."""
+        await self._queue.join()
 
     def close(self) -> None:
         """Stop receiving events."""
@@ -77,6 +86,7 @@ class EventBus:
     def __init__(self) -> None:
         self._subscriptions: list[Subscription] = []
         self._tasks: set[asyncio.Task[None]] = set()
+        self._listeners: dict[object, tuple[Subscription, asyncio.Task[None]]] = {}
         self.published = 0
 
     def subscribe(
@@ -120,16 +130,32 @@ class EventBus:
                     raise
                 except Exception:
                     _LOGGER.exception("Bus listener %s failed on %s", name, event.event_type)
+                finally:
+                    subscription.task_done()
 
         task = asyncio.get_running_loop().create_task(consume(), name=f"bus:{name}")
         self._tasks.add(task)
+        key = object()
+        self._listeners[key] = (subscription, task)
 
         def stop() -> None:
             subscription.close()
             task.cancel()
             self._tasks.discard(task)
+            self._listeners.pop(key, None)
 
         return stop
+
+    async def async_drain(self, timeout: float) -> bool:
+        """Wait up to `timeout` s for listeners to handle what is queued; False if they did not."""
+        joins = [s.async_join() for s, _ in self._listeners.values()]
+        if not joins:
+            return True
+        try:
+            await asyncio.wait_for(asyncio.gather(*joins), timeout)
+        except TimeoutError:
+            return False
+        return True
 
     def publish(self, event: Event) -> None:
         """Deliver to every interested subscription without waiting (loop thread only)."""
@@ -149,4 +175,5 @@ class EventBus:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._tasks.clear()
+        self._listeners.clear()
         self._subscriptions.clear()

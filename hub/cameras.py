@@ -82,13 +82,14 @@ class CameraManager:
         attributes = {"reason": self.hub.redactor(reason)} if reason else {}
         self.hub.states.async_set(entity_id(camera_id), state, attributes)
 
-    def async_start(self) -> None:
+    async def async_start(self) -> None:
         """Ask plugins for a source for each enabled camera and start supervising it."""
         for runtime in self.cameras.values():
             if not runtime.config.enabled:
                 self._set(runtime.camera_id, "disabled")
                 continue
-            source = self.hub.plugins.hook.camera_source(
+            source = await self.hub.plugins.async_call_first(
+                "camera_source",
                 hub=self.hub, camera_id=runtime.camera_id, config=runtime.config
             )
             if source is None:

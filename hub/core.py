@@ -25,7 +25,7 @@ from hub.events import (
     RecordingSaved,
 )
 from hub.footage import FootageStore
-from hub.plugins import PluginInfo, PluginManager, await_me_maybe
+from hub.plugins import PluginInfo, PluginManager
 from hub.recordings import RecordingIndex, RecordingSegment
 from hub.redact import Redactor
 from hub.registry import AutomationType, TypeSpec
@@ -43,6 +43,7 @@ INDEX_FLUSH_SECONDS = 1.0
 CAMERA_STOP_SECONDS = 1.5
 PLUGIN_SHUTDOWN_SECONDS = 1.5
 PLUGIN_STARTUP_SECONDS = 10.0
+BUS_DRAIN_SECONDS = 0.5
 
 
 class HubStartError(Exception):
@@ -145,7 +146,7 @@ class Hub:
             self.bus.async_listen("plugins:event_published", self._forward_event)
         )
         await self.plugins.async_call("startup", time_limit=PLUGIN_STARTUP_SECONDS, hub=self)
-        self.cameras.async_start()
+        await self.cameras.async_start()
         self.async_create_task(self.retention.async_run(), "retention")
         self.running = True
         self.started_at = time.time()
@@ -168,6 +169,8 @@ class Hub:
         await self.cameras.async_stop(CAMERA_STOP_SECONDS)
         if self._index_writes:
             await asyncio.wait(self._index_writes, timeout=INDEX_FLUSH_SECONDS)
+        # Let plugins see hub_stopping and the cameras going down before they stop.
+        await self.bus.async_drain(BUS_DRAIN_SECONDS)
         await self.plugins.async_call("shutdown", time_limit=PLUGIN_SHUTDOWN_SECONDS, hub=self)
         for stop in self._stop_listeners:
             stop()
@@ -289,10 +292,9 @@ class Hub:
         segments = await self.recordings.async_segments(str(event["camera"]), start, end)
         if not segments:
             return None
-        answer = self.plugins.hook.export_clip(
-            hub=self, segments=segments, start=start, end=end, relpath=relpath
+        result = await self.plugins.async_call_first(
+            "export_clip", hub=self, segments=segments, start=start, end=end, relpath=relpath
         )
-        result = await await_me_maybe(answer)
         return str(result) if result else None
 
     async def async_insert(self, table: str, record: Mapping[str, Any]) -> None:

@@ -43,7 +43,7 @@ def startup(hub: Hub) -> Awaitable[None] | None:
 def shutdown(hub: Hub) -> Awaitable[None] | None:
     """Called during shutdown, after cameras stopped and before the database closes.
 
-    Each implementation gets at most two seconds; the hub must stop within five.
+    Implementations run concurrently and each gets at most 1.5 s; the hub stops within five.
     """
 
 

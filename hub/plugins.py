@@ -224,41 +224,72 @@ class PluginManager:
 
     # ---------------------------------------------------------- calling
 
-    def _answers(self, hook_name: str, kwargs: dict[str, Any]) -> list[tuple[PluginInfo, Any]]:
-        """Call each implementation of a hook in pluggy's order, keeping who answered."""
+    def _implementations(self, hook_name: str) -> list[tuple[PluginInfo, Any]]:
+        """(plugin, impl) for each ordinary implementation, in pluggy's call order."""
         caller = getattr(self.pm.hook, hook_name)
+        return [
+            (self.infos[impl.plugin_name], impl)
+            for impl in reversed(caller.get_hookimpls())
+            if not (impl.hookwrapper or impl.wrapper)
+        ]
+
+    def _answers(self, hook_name: str, kwargs: dict[str, Any]) -> list[tuple[PluginInfo, Any]]:
+        """Call each implementation of a hook, keeping who answered what (None dropped)."""
         answers = []
-        for impl in reversed(caller.get_hookimpls()):
-            info = self.infos[impl.plugin_name]
+        for info, impl in self._implementations(hook_name):
             answer = impl.function(*[kwargs[name] for name in impl.argnames])
             if answer is not None:
                 answers.append((info, answer))
         return answers
 
+    async def _settle(
+        self, info: PluginInfo, hook_name: str, answer: Any, time_limit: float | None
+    ) -> Any:
+        """Await an answer if it is awaitable; an overrun counts as a failure of its plugin."""
+        if not inspect.isawaitable(answer):
+            return answer
+        try:
+            return await asyncio.wait_for(_as_coroutine(answer), time_limit)
+        except TimeoutError:
+            self._failed(info, hook_name, TimeoutError(f"no answer within {time_limit} s"))
+            return None
+
     async def async_call(
         self, hook_name: str, time_limit: float | None = None, **kwargs: Any
     ) -> list[Any]:
-        """Call a hook and await every awaitable answer; None answers are dropped.
+        """Call a hook; awaitable answers run concurrently; None answers are dropped.
 
         With `time_limit`, each implementation gets that long, and one that overruns
-        counts as a failure of its plugin.
+        counts as a failure of its plugin. Results keep pluggy's order.
         """
-        results = []
-        for info, answer in self._answers(hook_name, kwargs):
-            if inspect.isawaitable(answer):
-                try:
-                    answer = await asyncio.wait_for(_as_coroutine(answer), time_limit)
-                except TimeoutError:
-                    self._failed(info, hook_name, TimeoutError(f"no answer within {time_limit} s"))
-                    continue
-            if answer is not None:
-                results.append(answer)
-        return results
+        answers = self._answers(hook_name, kwargs)
+        settled = await asyncio.gather(
+            *(self._settle(info, hook_name, answer, time_limit) for info, answer in answers)
+        )
+        return [result for result in settled if result is not None]
+
+    async def async_call_first(self, hook_name: str, **kwargs: Any) -> Any:
+        """A `firstresult` hook for async implementations: the first non-None awaited answer.
+
+        Implementations are tried one at a time, so one that declines (returns None,
+        even after awaiting) or fails hands over to the next.
+        """
+        for info, impl in self._implementations(hook_name):
+            answer = impl.function(*[kwargs[name] for name in impl.argnames])
+            result = await self._settle(info, hook_name, answer, None)
+            if result is not None:
+                return result
+        return None
 
     def call_collect(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
         """Call a synchronous list-returning hook; returns (plugin name, item) pairs."""
         pairs: list[tuple[str, Any]] = []
         for info, answer in self._answers(hook_name, kwargs):
+            if inspect.isawaitable(answer):
+                if inspect.iscoroutine(answer):
+                    answer.close()  # never awaited: close it so Python does not warn
+                self._failed(info, hook_name, TypeError("must return a list, not an awaitable"))
+                continue
             try:
                 pairs.extend((info.name, item) for item in answer)
             except TypeError as exc:

@@ -7,8 +7,6 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-import pytest
-
 from hub.hookspecs import hookimpl
 
 # The built-in pyav_source opens every scheme; switched off, only test plugins answer.
@@ -155,11 +153,6 @@ async def test_a_source_that_ends_makes_the_camera_offline_with_the_reason(make_
         await hub.async_stop()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="camera_source is called synchronously: an async implementation's coroutine "
-    "is taken as the source (AttributeError: 'coroutine' object has no attribute 'async_run')",
-)
 async def test_an_async_camera_source_is_awaited(make_hub):
     class AsyncPlugin:
         @hookimpl

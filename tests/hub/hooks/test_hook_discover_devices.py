@@ -6,8 +6,6 @@ import asyncio
 import time
 from typing import Any
 
-import pytest
-
 from hub.discovery import DiscoveredDevice
 from hub.events import DeviceDiscovered
 from hub.hookspecs import hookimpl
@@ -144,11 +142,6 @@ async def test_only_three_failures_in_a_row_disable_a_discovery_plugin(make_hub)
     assert await hub.async_discover(0.1) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="PluginManager.async_call awaits discovery plugins one after another, "
-    "so a scan takes (plugins x timeout), not timeout",
-)
 async def test_plugins_scan_at_the_same_time(make_hub):
     class Slow:
         @hookimpl

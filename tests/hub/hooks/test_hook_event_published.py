@@ -8,7 +8,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from hub.events import Event, PluginFailed
@@ -136,11 +135,6 @@ async def test_a_plugin_that_keeps_failing_is_disabled_and_the_api_shows_it(make
         await hub.async_stop()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Hub.async_stop publishes hub_stopping, then stops the plugins' bus listener "
-    "without yielding to it, so plugins never see hub_stopping",
-)
 async def test_plugins_see_hub_stopping(make_hub):
     hub = make_hub()
     listener = Listener()

@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import pytest
-
 from hub.hookspecs import hookimpl
 from hub.recordings import RecordingSegment
 
@@ -139,11 +137,6 @@ async def test_a_failing_export_is_counted_and_gives_no_clip(make_hub):
         await hub.async_stop()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="export_clip is firstresult but called synchronously: an async implementation "
-    "that resolves to None still ends the search, so no other plugin is asked",
-)
 async def test_an_async_plugin_that_declines_lets_the_next_one_answer(make_hub):
     class AsyncPicky:
         @hookimpl
