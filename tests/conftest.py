@@ -58,3 +58,6 @@ async def started_hub(make_hub) -> AsyncIterator[Hub]:
     await hub.async_start()
     yield hub
     await hub.async_stop()
+
+
+from tests.servers.fixtures import garbage_server, rtsp_server  # noqa: F401, E402
