@@ -89,8 +89,7 @@ class CameraManager:
                 self._set(runtime.camera_id, "disabled")
                 continue
             source = await self.hub.plugins.async_call_first(
-                "camera_source",
-                hub=self.hub, camera_id=runtime.camera_id, config=runtime.config
+                "camera_source", hub=self.hub, camera_id=runtime.camera_id, config=runtime.config
             )
             if source is None:
                 scheme = (

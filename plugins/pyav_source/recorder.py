@@ -50,10 +50,35 @@ class RecorderStats:
     bytes_written: int = 0
 
 
+# NAL unit types that carry parameter sets: H.264 SPS/PPS, HEVC VPS/SPS/PPS.
+_H264_PARAMETER_SETS = {7, 8}
+_HEVC_PARAMETER_SETS = {32, 33, 34}
+
+
+def annexb_parameter_sets(data: bytes, hevc: bool = False) -> bytes | None:
+    """The SPS/PPS (and VPS) NAL units of an Annex B access unit, as Annex B extradata."""
+    found = []
+    for unit in data.split(b"\x00\x00\x01"):
+        unit = unit.rstrip(b"\x00")  # a 4-byte start code leaves a zero on the unit before
+        if not unit:
+            continue
+        kind = (unit[0] >> 1) & 0x3F if hevc else unit[0] & 0x1F
+        if kind in (_HEVC_PARAMETER_SETS if hevc else _H264_PARAMETER_SETS):
+            found.append(b"\x00\x00\x00\x01" + unit)
+    return b"".join(found) if len(found) >= 2 else None
+
+
 class _OpenSegment:
     """One MP4 being written: container, output streams and timestamp origin."""
 
-    def __init__(self, store: FootageStore, relpath: str, streams: list[Any], start_wall: float):
+    def __init__(
+        self,
+        store: FootageStore,
+        relpath: str,
+        streams: list[Any],
+        start_wall: float,
+        parameter_sets: bytes | None = None,
+    ):
         self.file: FootageFile = store.create(relpath)
         self.relpath = relpath
         self.start_wall = start_wall
@@ -62,6 +87,13 @@ class _OpenSegment:
         self.outputs: dict[int, Any] = {
             s.index: self.container.add_stream_from_template(s) for s in streams
         }
+        if parameter_sets is not None:
+            video = next(
+                o for s, o in zip(streams, self.outputs.values(), strict=True) if s.type == "video"
+            )
+            # The moov is written up front (empty_moov): it needs the new SPS/PPS now, not
+            # the stale ones the input stream was opened with.
+            video.codec_context.extradata = parameter_sets
         self.origin: float | None = None  # seconds of the first video dts
         self.last_dts: dict[int, int] = {}
 
@@ -82,9 +114,15 @@ class _OpenSegment:
         packet.stream = output
         self.container.mux(packet)
         self.last_dts[output.index] = dts
-        duration = float((packet.duration or 0) * time_base)
-        self.end_wall = max(self.end_wall, item.wall + duration)
+        # End = start + media time, so the index always matches what the file holds.
+        media_end = float((dts + (packet.duration or 0)) * time_base)
+        self.end_wall = max(self.end_wall, self.start_wall + media_end)
         return True
+
+    @property
+    def media_seconds(self) -> float:
+        """Length of the media written so far."""
+        return self.end_wall - self.start_wall
 
     def close(self) -> tuple[int, float]:
         self.container.close()
@@ -119,6 +157,10 @@ class SegmentRecorder:
         self.stats = RecorderStats()
         self._streams: list[Any] = []
         self._segment: _OpenSegment | None = None
+        # In-band SPS/PPS of the last keyframe, and new ones after a mid-stream change.
+        self._parameter_sets: bytes | None = None
+        self._changed_sets: bytes | None = None
+        self._continue_at: float | None = None
         self._preroll: collections.deque[list[TimedPacket]] = collections.deque()
 
     def set_streams(self, streams: list[Any]) -> None:
@@ -126,6 +168,9 @@ class SegmentRecorder:
         self.close()
         self._preroll.clear()
         self._streams = list(streams)
+        self._parameter_sets = None
+        self._changed_sets = None
+        self._continue_at = None
 
     def _recording_wanted(self, now: float) -> bool:
         if not self.allowed():
@@ -138,10 +183,14 @@ class SegmentRecorder:
         if self.config.mode == "off" or not self._streams:
             return
         keyframe = item.is_video and bool(item.packet.is_keyframe)
+        if keyframe and self._parameters_changed(item):
+            self._roll_over()
+            self._preroll.clear()
         if self._segment is None:
             if self.config.mode == "events":
                 self._remember(item, keyframe)
-            if keyframe and self._recording_wanted(item.wall):
+            # Start at once from the pre-roll (it begins with a keyframe), else at a keyframe.
+            if (self._preroll or keyframe) and self._recording_wanted(item.wall):
                 gops = list(self._preroll) or [[item]]
                 self._preroll.clear()
                 self._open([p for gop in gops for p in gop])
@@ -150,11 +199,17 @@ class SegmentRecorder:
             self.close()
             self._remember(item, keyframe)
             return
-        if keyframe and item.wall - self._segment.start_wall >= self.config.segment_seconds:
-            self.close()
+        if keyframe and self._segment.media_seconds >= self.config.segment_seconds:
+            self._roll_over()
             self._open([item])
             return
         self._write(item)
+
+    def _roll_over(self) -> None:
+        """Close the segment; the next one continues it seamlessly in time."""
+        if self._segment is not None:
+            self._continue_at = self._segment.end_wall
+        self.close()
 
     def _remember(self, item: TimedPacket, keyframe: bool) -> None:
         """Keep whole GOPs reaching back to a keyframe at least `pre_seconds` old."""
@@ -170,16 +225,36 @@ class SegmentRecorder:
                 self._preroll.clear()
 
     def _open(self, packets: list[TimedPacket]) -> None:
-        start_wall = packets[0].wall
+        # A segment that continues the last one starts where it ended (one timeline per
+        # connection); otherwise at its first packet's wall-clock time.
+        start_wall = self._continue_at if self._continue_at is not None else packets[0].wall
+        self._continue_at = None
         stamp = time.strftime("%Y-%m-%d/%H", time.localtime(start_wall))
         name = f"{self.camera_id}/{stamp}/{start_wall:.3f}.mp4"
         try:
-            self._segment = _OpenSegment(self.store, name, self._streams, start_wall)
+            self._segment = _OpenSegment(
+                self.store, name, self._streams, start_wall, self._changed_sets
+            )
         except (OSError, av.error.FFmpegError) as exc:
             _LOGGER.error("Camera %s: cannot start segment %s: %s", self.camera_id, name, exc)
             return
         for item in packets:
             self._write(item)
+
+    def _parameters_changed(self, item: TimedPacket) -> bool:
+        """True when a keyframe carries other SPS/PPS than the last (resolution, profile)."""
+        found = annexb_parameter_sets(bytes(item.packet))
+        if found is None:
+            return False
+        changed = self._parameter_sets is not None and found != self._parameter_sets
+        self._parameter_sets = found
+        if changed:
+            _LOGGER.warning(
+                "Camera %s: stream parameters changed mid-stream (resolution?); new segment",
+                self.camera_id,
+            )
+            self._changed_sets = found
+        return changed
 
     def _write(self, item: TimedPacket) -> None:
         assert self._segment is not None

@@ -77,6 +77,11 @@ def _open_options(config: CameraConfig) -> dict[str, str]:
     }
 
 
+def is_local_file(url: str) -> bool:
+    """True for a file path or file:// URL (read as fast as the disk allows unless paced)."""
+    return "://" not in url or url.lower().startswith("file://")
+
+
 @contextmanager
 def open_stream(url: str, config: CameraConfig) -> Iterator[Any]:
     """Open a camera URL (or `demo://`) with timeouts; yields a PyAV input container."""
@@ -113,21 +118,36 @@ def open_stream(url: str, config: CameraConfig) -> Iterator[Any]:
 
 
 class WallClock:
-    """Maps a stream's timestamps to wall-clock time, re-anchoring on jumps."""
+    """Maps a stream's timestamps to wall-clock time, re-anchoring on jumps.
 
-    def __init__(self) -> None:
-        self._anchor: tuple[float, float] | None = None  # (stream seconds, wall seconds)
+    A live stream arrives with some latency, and in bursts after probing or a
+    network stall. The mapping keeps the smallest arrival-minus-timestamp seen,
+    so a late, buffered packet is dated when it was filmed, not when it was
+    read. A paced source (a local file) keeps its first anchor instead, so the
+    reader can sleep until each packet is due.
+    """
+
+    def __init__(self, paced: bool = False) -> None:
+        self.paced = paced
+        self._offset: float | None = None  # wall seconds minus stream seconds
+
+    def reset(self) -> None:
+        """Forget the anchor (the stream's clock restarted)."""
+        self._offset = None
 
     def wall(self, stream_seconds: float, now: float) -> tuple[float, bool]:
         """Wall time of a timestamp, and whether the stream's clock jumped (re-anchored)."""
-        if self._anchor is None:
-            self._anchor = (stream_seconds, now)
+        if self._offset is None:
+            self._offset = now - stream_seconds
             return now, False
-        wall = self._anchor[1] + (stream_seconds - self._anchor[0])
-        if abs(wall - now) > MAX_CLOCK_SKEW_SECONDS:
-            self._anchor = (stream_seconds, now)
+        expected = stream_seconds + self._offset
+        if abs(expected - now) > MAX_CLOCK_SKEW_SECONDS:
+            self._offset = now - stream_seconds
             return now, True
-        return wall, False
+        if expected > now and not self.paced:
+            self._offset = now - stream_seconds  # less latency than assumed so far
+            return now, False
+        return expected, False
 
 
 class FrameSampler:
@@ -263,55 +283,11 @@ class PyAVSource:
             if record:
                 self.recorder.set_streams(streams)
                 self.stats.codec = video.codec_context.name
-            clock = WallClock()
-            sampler = FrameSampler(
-                self.camera_id, self.config.detect.fps, self.config.detect.height
-            )
-            decoding = False
-            online = False
-            size = (video.codec_context.width, video.codec_context.height)
+            connection = _Connection(self, streams, record, decode, paced=is_local_file(url))
             try:
                 for packet in container.demux(*streams):
-                    if self._stop.is_set():
+                    if self._stop.is_set() or not connection.feed(packet):
                         return
-                    if packet.dts is None or packet.size == 0:
-                        if packet.size:
-                            self._bad_packet("packet without timestamps")
-                        continue
-                    now = time.time()
-                    wall, jumped = clock.wall(float(packet.dts * packet.time_base), now)
-                    if jumped:
-                        _LOGGER.warning(
-                            "Camera %s: timestamp jump; starting a new segment", self.camera_id
-                        )
-                        if record:
-                            self.recorder.set_streams(streams)
-                    is_video = packet.stream is video
-                    if not online and is_video:
-                        online = True
-                        self._call_soon(self.hub.cameras.mark_online, self.camera_id)
-                    # Decode first: muxing re-targets the packet at the recorder's stream.
-                    if decode and is_video:
-                        want = self.runtime.frames.wanted or bool(self._snapshot_waiters)
-                        if want and not decoding and packet.is_keyframe:
-                            decoding = True
-                        elif not want and decoding:
-                            decoding = False
-                        new_size = self._decode(packet, wall, sampler) if decoding else None
-                        if new_size is not None and new_size != size:
-                            _LOGGER.warning(
-                                "Camera %s: resolution changed %sx%s -> %sx%s; new segment",
-                                self.camera_id,
-                                *size,
-                                *new_size,
-                            )
-                            size = new_size
-                            if record:
-                                self.recorder.set_streams(streams)
-                    if record:
-                        self.stats.packets += 1
-                        self.stats.last_packet = now
-                        self.recorder.handle(TimedPacket(packet, wall, is_video))
             finally:
                 if record:
                     self.recorder.close()
@@ -367,6 +343,90 @@ class PyAVSource:
                         self._snapshot_waiters.remove(waiter)
         frame = self._latest
         return await asyncio.to_thread(encode_jpeg, frame)
+
+
+class _Connection:
+    """Per-connection state of the demux loop: clocks, decoding switch, picture size."""
+
+    def __init__(
+        self, source: PyAVSource, streams: list[Any], record: bool, decode: bool, paced: bool
+    ):
+        self.source = source
+        self.streams = streams
+        self.video = streams[0]
+        self.record = record
+        self.decode = decode
+        self.paced = paced
+        self.clock = WallClock(paced)
+        config = source.config.detect
+        self.sampler = FrameSampler(source.camera_id, config.fps, config.height)
+        self.decoding = False
+        self.online = False
+        self.size = (self.video.codec_context.width, self.video.codec_context.height)
+        self.last_dts: dict[int, int] = {}
+
+    def feed(self, packet: Any) -> bool:
+        """Handle one demuxed packet; False to stop reading."""
+        source = self.source
+        if packet.dts is None or packet.size == 0:
+            if packet.size:
+                source._bad_packet("packet without timestamps")
+            return True
+        now = time.time()
+        wall = self._wall(packet, now)
+        if self.paced and wall > now and source._stop.wait(wall - now):
+            return False
+        is_video = packet.stream is self.video
+        if not self.online and is_video:
+            self.online = True
+            source._call_soon(source.hub.cameras.mark_online, source.camera_id)
+        # Decode first: muxing re-targets the packet at the recorder's stream.
+        if self.decode and is_video:
+            self._maybe_decode(packet, wall)
+        if self.record:
+            source.stats.packets += 1
+            source.stats.last_packet = now
+            source.recorder.handle(TimedPacket(packet, wall, is_video))
+        return True
+
+    def _wall(self, packet: Any, now: float) -> float:
+        """Wall time of a packet; a timestamp jump either way starts a new segment."""
+        index = packet.stream.index
+        backwards = packet.dts < self.last_dts.get(index, packet.dts)
+        self.last_dts[index] = packet.dts
+        if backwards:
+            self.clock.reset()
+        wall, jumped = self.clock.wall(float(packet.dts * packet.time_base), now)
+        if jumped or backwards:
+            _LOGGER.warning(
+                "Camera %s: timestamps jumped %s; starting a new segment",
+                self.source.camera_id,
+                "back" if backwards else "ahead",
+            )
+            if self.record:
+                self.source.recorder.set_streams(self.streams)
+        return wall
+
+    def _maybe_decode(self, packet: Any, wall: float) -> None:
+        source = self.source
+        want = source.runtime.frames.wanted or bool(source._snapshot_waiters)
+        if want and not self.decoding and packet.is_keyframe:
+            self.decoding = True
+        elif not want:
+            self.decoding = False
+        if not self.decoding:
+            return
+        new_size = source._decode(packet, wall, self.sampler)
+        if new_size is None or new_size == self.size:
+            return
+        # The recorder cuts its segment on the new SPS; here it only matters for the log.
+        _LOGGER.warning(
+            "Camera %s: resolution changed %sx%s -> %sx%s",
+            source.camera_id,
+            *self.size,
+            *new_size,
+        )
+        self.size = new_size
 
 
 def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
