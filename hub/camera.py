@@ -5,6 +5,10 @@ from __future__ import annotations
 from typing import Protocol, runtime_checkable
 
 
+class CameraError(Exception):
+    """A camera failure whose message is fit to show a user as is (no password, no jargon)."""
+
+
 @runtime_checkable
 class CameraSource(Protocol):
     """A running connection to one camera, created by the `camera_source` hook.

@@ -8,7 +8,7 @@ import random
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from hub.camera import CameraSource
+from hub.camera import CameraError, CameraSource
 from hub.config import CameraConfig
 from hub.frames import FrameSlot
 from hub.redact import redact_url
@@ -113,6 +113,8 @@ class CameraManager:
                 reason = "stream ended"
             except asyncio.CancelledError:
                 raise
+            except CameraError as exc:
+                reason = str(exc)
             except Exception as exc:
                 reason = f"{type(exc).__name__}: {exc}"
             runtime.failures += 1

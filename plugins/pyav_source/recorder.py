@@ -11,6 +11,7 @@ start-up repair finishes or discards such files.
 from __future__ import annotations
 
 import collections
+import io
 import logging
 import time
 from collections.abc import Callable
@@ -66,6 +67,25 @@ def annexb_parameter_sets(data: bytes, hevc: bool = False) -> bytes | None:
         if kind in (_HEVC_PARAMETER_SETS if hevc else _H264_PARAMETER_SETS):
             found.append(b"\x00\x00\x00\x01" + unit)
     return b"".join(found) if len(found) >= 2 else None
+
+
+def mp4_compatible(camera_id: str, streams: list[Any]) -> list[Any]:
+    """The streams MP4 can hold by stream copy; others (G.711 audio) are left out, said once."""
+    probe = av.open(io.BytesIO(), mode="w", format="mp4")
+    kept = []
+    try:
+        for stream in streams:
+            try:
+                probe.add_stream_from_template(stream)
+            except ValueError as exc:
+                _LOGGER.warning(
+                    "Camera %s: %s stream not recorded: %s", camera_id, stream.type, exc
+                )
+                continue
+            kept.append(stream)
+    finally:
+        probe.close()
+    return kept
 
 
 class _OpenSegment:
@@ -167,7 +187,7 @@ class SegmentRecorder:
         """Use these input streams as templates; closes any open segment (new stream = new file)."""
         self.close()
         self._preroll.clear()
-        self._streams = list(streams)
+        self._streams = mp4_compatible(self.camera_id, streams)
         self._parameter_sets = None
         self._changed_sets = None
         self._continue_at = None

@@ -21,6 +21,7 @@ from typing import Any
 import av
 import numpy as np
 
+from hub.camera import CameraError
 from hub.cameras import CameraRuntime
 from hub.config import CameraConfig
 from hub.frames import Frame
@@ -36,7 +37,7 @@ MAX_CLOCK_SKEW_SECONDS = 10.0
 SNAPSHOT_FRESH_SECONDS = 2.0
 
 
-class CameraStreamError(Exception):
+class CameraStreamError(CameraError):
     """The stream could not be opened or broke; the message is safe to show (no password)."""
 
 
@@ -45,7 +46,7 @@ def describe_av_error(exc: BaseException, url: str) -> str:
     if isinstance(exc, av.error.HTTPUnauthorizedError) or "401" in str(exc):
         return "the camera refused the username or password (401)"
     if isinstance(exc, av.error.ExitError):
-        return "no data from the camera in time (stalled or unreachable)"
+        return "no data from the camera in time (stalled)"
     if isinstance(exc, ConnectionRefusedError | av.error.ConnectionRefusedError):
         return "connection refused"
     message = getattr(exc, "strerror", None) or str(exc)
@@ -288,6 +289,8 @@ class PyAVSource:
                 for packet in container.demux(*streams):
                     if self._stop.is_set() or not connection.feed(packet):
                         return
+            except av.error.FFmpegError as exc:
+                raise CameraStreamError(describe_av_error(exc, url)) from None
             finally:
                 if record:
                     self.recorder.close()

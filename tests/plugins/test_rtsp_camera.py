@@ -1,0 +1,190 @@
+"""Cameras on a real RTSP server (gst-rtsp-server): recording, faults, reconnects, watchdog."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import time
+from pathlib import Path
+
+import av
+import pytest
+
+from hub.config import load_config
+from hub.core import Hub
+from tests.servers.fixtures import Auth, Mount
+
+FAST_OPEN = "    open_timeout: 3\n"
+
+
+def make(tmp_path: Path, text: str) -> Hub:
+    config = tmp_path / "config.yaml"
+    config.write_text(text)
+    return Hub(load_config(config), tmp_path / "data")
+
+
+def camera_yaml(url: str, extra: str = "", record: str = "continuous") -> str:
+    return (
+        "cameras:\n  porch:\n"
+        f"    url: '{url}'\n{FAST_OPEN}{extra}"
+        f"    record:\n      mode: {record}\n      segment_seconds: 2\n"
+    )
+
+
+async def wait_for_state(hub: Hub, state: str, timeout: float = 20.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        current = hub.states.get("camera.porch")
+        if current is not None and current.state == state:
+            return dict(current.attributes)
+        if time.monotonic() > deadline:
+            raise AssertionError(f"camera never became {state}; now {current}")
+        await asyncio.sleep(0.05)
+
+
+async def indexed(tmp_path: Path):
+    hub = make(tmp_path, "{}\n")
+    await hub.async_start()
+    segments = await hub.recordings.async_segments()
+    await hub.async_stop()
+    return hub, segments
+
+
+def decode_all(path: Path) -> tuple[int, tuple[int, int], list[str]]:
+    """Frames decoded (every one, errors raise), size, and the stream types in the file."""
+    with av.open(str(path)) as container:
+        types = [s.type for s in container.streams]
+        frames = list(container.decode(container.streams.video[0]))
+    return len(frames), (frames[0].width, frames[0].height), types
+
+
+async def test_records_rtsp_by_stream_copy_with_audio(rtsp_server, tmp_path):
+    server = rtsp_server(Mount("/cam1", width=640, height=360, fps=15, gop=15, audio="aac"))
+    hub = make(tmp_path, camera_yaml(server.url("/cam1")))
+    await hub.async_start()
+    await wait_for_state(hub, "online")
+    await asyncio.sleep(5.5)
+    source = hub.cameras.cameras["porch"].source
+    assert source is not None
+    await hub.async_stop()
+    hub, segments = await indexed(tmp_path)
+    assert len(segments) >= 2
+    for segment in segments[:-1]:
+        frames, size, types = decode_all(hub.footage.path_of(segment.path))
+        assert size == (640, 360) and types == ["video", "audio"]
+        # 15 fps, cut at the first keyframe (1 s GOP) after 2 s of media.
+        assert frames == pytest.approx(segment.duration * 15, abs=2)
+        assert segment.duration == pytest.approx(2.0, abs=0.1)
+    assert source.recorder.stats.packets_skipped == 0
+
+
+async def test_g711_audio_is_left_out_and_video_still_recorded(rtsp_server, tmp_path, caplog):
+    server = rtsp_server(Mount("/cam1", fps=15, gop=15, audio="pcma"))
+    hub = make(tmp_path, camera_yaml(server.url("/cam1")))
+    await hub.async_start()
+    await wait_for_state(hub, "online")
+    await asyncio.sleep(3)
+    await hub.async_stop()
+    hub, segments = await indexed(tmp_path)
+    assert segments
+    assert decode_all(hub.footage.path_of(segments[0].path))[2] == ["video"]
+    assert "audio stream not recorded" in caplog.text
+
+
+async def test_server_crash_and_restart_resumes_recording_without_corrupt_files(
+    rtsp_server, tmp_path, monkeypatch
+):
+    monkeypatch.setattr("hub.cameras.backoff_delay", lambda attempt: 0.5)
+    server = rtsp_server(Mount("/cam1", fps=15, gop=15))
+    hub = make(tmp_path, camera_yaml(server.url("/cam1"), "    stall_seconds: 2\n"))
+    await hub.async_start()
+    await wait_for_state(hub, "online")
+    await asyncio.sleep(3)
+    server.kill()  # the camera loses power: no RTSP teardown
+    reason = (await wait_for_state(hub, "offline"))["reason"]
+    assert reason
+    await asyncio.sleep(1)
+    server.restart()
+    went_back = time.monotonic()
+    await wait_for_state(hub, "online", timeout=15)
+    resumed_after = time.monotonic() - went_back
+    await asyncio.sleep(3)
+    await hub.async_stop()
+    hub, segments = await indexed(tmp_path)
+    # Recording before and after the outage, and every file decodes from start to end.
+    assert segments[0].end < segments[-1].start
+    for segment in segments:
+        frames, _, _ = decode_all(hub.footage.path_of(segment.path))
+        assert frames >= 1
+    assert not list((tmp_path / "data" / "footage").rglob("*.partial"))
+    assert resumed_after < 8
+
+
+async def test_wrong_password_is_reported_without_the_password(rtsp_server, tmp_path, caplog):
+    caplog.set_level(logging.INFO)
+    server = rtsp_server(Mount("/cam1"), auth=Auth("admin", "right-horse-battery"))
+    url = server.url("/cam1", user="admin", password="wrong-staple-secret")
+    hub = make(tmp_path, camera_yaml(url))
+    await hub.async_start()
+    reason = (await wait_for_state(hub, "offline"))["reason"]
+    assert "refused the username or password (401)" in reason
+    assert "wrong-staple-secret" not in reason
+    assert "admin:***@" in reason
+    assert "wrong-staple-secret" not in caplog.text
+    await hub.async_stop()
+
+    hub = make(tmp_path, camera_yaml(server.url("/cam1", "admin", "right-horse-battery")))
+    await hub.async_start()
+    await wait_for_state(hub, "online")
+    await hub.async_stop()
+
+
+@pytest.mark.parametrize("mode", ["random", "malformed", "silent"])
+async def test_garbage_on_the_rtsp_port_is_an_offline_reason_not_a_crash(
+    garbage_server, tmp_path, mode
+):
+    server = garbage_server(mode)
+    hub = make(tmp_path, camera_yaml(server.url("/cam1"), "    stall_seconds: 2\n"))
+    await hub.async_start()
+    reason = (await wait_for_state(hub, "offline"))["reason"]
+    assert reason.startswith("cannot open rtsp://127.0.0.1:")
+    assert hub.running and hub.health()["status"] == "ok"
+    await hub.async_stop()
+
+
+async def test_watchdog_reconnects_a_stalled_stream(rtsp_server, tmp_path, monkeypatch):
+    monkeypatch.setattr("hub.cameras.backoff_delay", lambda attempt: 0.2)
+    server = rtsp_server(Mount("/cam1", fps=15, gop=15))
+    hub = make(tmp_path, camera_yaml(server.url("/cam1"), "    stall_seconds: 2\n"))
+    await hub.async_start()
+    await wait_for_state(hub, "online")
+    pid = server.pid
+    os.kill(pid, signal.SIGSTOP)  # connection open, but nothing arrives
+    try:
+        stalled_at = time.monotonic()
+        reason = (await wait_for_state(hub, "offline", timeout=15))["reason"]
+        assert time.monotonic() - stalled_at < 8
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert "stalled" in reason or "ended" in reason
+    await wait_for_state(hub, "online", timeout=20)
+    await hub.async_stop()
+
+
+async def test_mid_stream_resolution_change_starts_a_segment_that_plays(rtsp_server, tmp_path):
+    server = rtsp_server(
+        Mount("/cam1", width=640, height=360, fps=15, gop=15, resize_after=3, resize_to=(320, 180))
+    )
+    hub = make(
+        tmp_path,
+        camera_yaml(server.url("/cam1")).replace("segment_seconds: 2", "segment_seconds: 30"),
+    )
+    await hub.async_start()
+    await wait_for_state(hub, "online")
+    await asyncio.sleep(6)
+    await hub.async_stop()
+    hub, segments = await indexed(tmp_path)
+    sizes = [decode_all(hub.footage.path_of(s.path))[1] for s in segments]
+    assert sizes[:2] == [(640, 360), (320, 180)]
