@@ -24,6 +24,15 @@ class CameraSource(Protocol):
         ...
 
 
+@runtime_checkable
+class StatsSource(Protocol):
+    """A source that reports counters (packets, bytes recorded, ...) for the API (optional)."""
+
+    def stats_dict(self) -> dict[str, object]:
+        """JSON-ready counters."""
+        ...
+
+
 class SnapshotSource(Protocol):
     """A source that can also give a JPEG of the current picture (optional)."""
 

@@ -8,7 +8,7 @@ import random
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from hub.camera import CameraError, CameraSource
+from hub.camera import CameraError, CameraSource, StatsSource
 from hub.config import CameraConfig
 from hub.frames import FrameSlot
 from hub.redact import redact_url
@@ -65,6 +65,8 @@ class CameraRuntime:
             "record_mode": self.config.record.mode,
             "state": state.state if state else "unknown",
             "reason": state.attributes.get("reason") if state else None,
+            "detect_frames": {"delivered": self.frames.delivered, "dropped": self.frames.dropped},
+            "stats": self.source.stats_dict() if isinstance(self.source, StatsSource) else {},
         }
 
 

@@ -180,6 +180,7 @@ class SegmentRecorder:
         # In-band SPS/PPS of the last keyframe, and new ones after a mid-stream change.
         self._parameter_sets: bytes | None = None
         self._changed_sets: bytes | None = None
+        self._nal_codec: str | None = None
         self._continue_at: float | None = None
         self._preroll: collections.deque[list[TimedPacket]] = collections.deque()
 
@@ -188,6 +189,10 @@ class SegmentRecorder:
         self.close()
         self._preroll.clear()
         self._streams = mp4_compatible(self.camera_id, streams)
+        video = next((s for s in self._streams if s.type == "video"), None)
+        codec = video.codec_context.name if video is not None else ""
+        # Only H.264/HEVC carry in-band parameter sets worth watching.
+        self._nal_codec = codec if codec in ("h264", "hevc") else None
         self._parameter_sets = None
         self._changed_sets = None
         self._continue_at = None
@@ -263,7 +268,9 @@ class SegmentRecorder:
 
     def _parameters_changed(self, item: TimedPacket) -> bool:
         """True when a keyframe carries other SPS/PPS than the last (resolution, profile)."""
-        found = annexb_parameter_sets(bytes(item.packet))
+        if self._nal_codec is None:
+            return False
+        found = annexb_parameter_sets(bytes(item.packet), hevc=self._nal_codec == "hevc")
         if found is None:
             return False
         changed = self._parameter_sets is not None and found != self._parameter_sets

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
@@ -35,6 +35,7 @@ _LOGGER = logging.getLogger(__name__)
 # A timestamp further than this from the wall clock is a jump: re-anchor, new segment.
 MAX_CLOCK_SKEW_SECONDS = 10.0
 SNAPSHOT_FRESH_SECONDS = 2.0
+ARRIVAL_TIME_BASE = Fraction(1, 1000)
 
 
 class CameraStreamError(CameraError):
@@ -61,11 +62,9 @@ class SourceStats:
     bad_packets: int = 0
     frames_decoded: int = 0
     detect_frames: int = 0
-    reconnects: int = 0
     last_packet: float = 0.0
     resolution: tuple[int, int] = (0, 0)
     codec: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _open_options(config: CameraConfig) -> dict[str, str]:
@@ -284,6 +283,7 @@ class PyAVSource:
             if record:
                 self.recorder.set_streams(streams)
                 self.stats.codec = video.codec_context.name
+                self.stats.resolution = (video.codec_context.width, video.codec_context.height)
             connection = _Connection(self, streams, record, decode, paced=is_local_file(url))
             try:
                 for packet in container.demux(*streams):
@@ -328,6 +328,22 @@ class PyAVSource:
     def _segment_done(self, segment: RecordingSegment) -> None:
         self._call_soon(self.hub.recording_finished, segment)
 
+    def stats_dict(self) -> dict[str, object]:
+        """Counters for `/api/cameras`: what arrived, what was recorded, what was skipped."""
+        recorder = self.recorder.stats
+        return {
+            "codec": self.stats.codec,
+            "resolution": list(self.stats.resolution),
+            "packets": self.stats.packets,
+            "bad_packets": self.stats.bad_packets,
+            "frames_decoded": self.stats.frames_decoded,
+            "segments": recorder.segments,
+            "packets_recorded": recorder.packets_written,
+            "packets_refused_by_muxer": recorder.packets_skipped,
+            "bytes_recorded": recorder.bytes_written,
+            "last_packet": self.stats.last_packet,
+        }
+
     # ------------------------------------------------------------ snapshots
 
     async def async_snapshot(self, timeout: float = 10.0) -> bytes | None:
@@ -367,6 +383,9 @@ class _Connection:
         self.online = False
         self.size = (self.video.codec_context.width, self.video.codec_context.height)
         self.last_dts: dict[int, int] = {}
+        # Streams of bare JPEGs over HTTP carry no timestamps: use the arrival time.
+        self.arrival_clock = self.video.codec_context.name == "mjpeg" and not paced
+        self.started: float | None = None
 
     def feed(self, packet: Any) -> bool:
         """Handle one demuxed packet; False to stop reading."""
@@ -376,6 +395,8 @@ class _Connection:
                 source._bad_packet("packet without timestamps")
             return True
         now = time.time()
+        if self.arrival_clock:
+            self._stamp_arrival(packet, now)
         wall = self._wall(packet, now)
         if self.paced and wall > now and source._stop.wait(wall - now):
             return False
@@ -391,6 +412,16 @@ class _Connection:
             source.stats.last_packet = now
             source.recorder.handle(TimedPacket(packet, wall, is_video))
         return True
+
+    def _stamp_arrival(self, packet: Any, now: float) -> None:
+        """Date a packet by its arrival: MJPEG over HTTP has no clock (FFmpeg assumes 25 fps)."""
+        if self.started is None:
+            self.started = now
+        dts = max(
+            round((now - self.started) * 1000), self.last_dts.get(packet.stream.index, -1) + 1
+        )
+        packet.time_base = ARRIVAL_TIME_BASE
+        packet.pts = packet.dts = dts
 
     def _wall(self, packet: Any, now: float) -> float:
         """Wall time of a packet; a timestamp jump either way starts a new segment."""

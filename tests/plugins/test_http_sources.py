@@ -1,0 +1,162 @@
+"""HTTP cameras: MJPEG (multipart/x-mixed-replace) and HLS, served by a real aiohttp server."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from hub.config import load_config
+from hub.core import Hub
+from web.app import create_app
+
+
+def make(tmp_path: Path, text: str) -> Hub:
+    config = tmp_path / "config.yaml"
+    config.write_text(text)
+    return Hub(load_config(config), tmp_path / "data")
+
+
+def jpeg_frames(count: int, size: tuple[int, int] = (320, 240)) -> list[bytes]:
+    codec = av.CodecContext.create("mjpeg", "w")
+    codec.width, codec.height = size
+    codec.pix_fmt = "yuvj420p"
+    codec.time_base = Fraction(1, 10)
+    frames = []
+    for i in range(count):
+        image = np.zeros((size[1], size[0], 3), np.uint8)
+        image[:, (i * 8) % size[0] :][:, :20] = 255  # a moving bar
+        frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="yuvj420p")
+        frame.pts = i
+        frames.append(b"".join(bytes(p) for p in codec.encode(frame)))
+    return frames
+
+
+async def serve(app: web.Application) -> TestServer:
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    return server
+
+
+async def wait_online(hub: Hub, camera: str, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while (state := hub.states.get(f"camera.{camera}")) is None or state.state != "online":
+        assert time.monotonic() < deadline, f"{camera} not online: {state}"
+        await asyncio.sleep(0.05)
+
+
+async def test_mjpeg_camera_records_and_snapshots(tmp_path):
+    frames = jpeg_frames(20)
+
+    async def mjpeg(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(
+            headers={"Content-Type": "multipart/x-mixed-replace; boundary=frame"}
+        )
+        await response.prepare(request)
+        for i in range(600):  # a minute at most
+            jpeg = frames[i % len(frames)]
+            await response.write(
+                b"--frame\r\nContent-Type: image/jpeg\r\n"
+                + f"Content-Length: {len(jpeg)}\r\n\r\n".encode()
+                + jpeg
+                + b"\r\n"
+            )
+            await asyncio.sleep(0.1)
+        return response
+
+    app = web.Application()
+    app.router.add_get("/video.mjpg", mjpeg)
+    server = await serve(app)
+    url = str(server.make_url("/video.mjpg"))
+    hub = make(
+        tmp_path,
+        f"cameras:\n  door:\n    url: '{url}'\n    open_timeout: 5\n"
+        "    record:\n      mode: continuous\n      segment_seconds: 1\n",
+    )
+    await hub.async_start()
+    client = TestClient(TestServer(create_app(hub)))
+    await client.start_server()
+    try:
+        await wait_online(hub, "door")
+        snapshot = await client.get("/api/cameras/door/snapshot.jpg")
+        assert snapshot.status == 200 and snapshot.content_type == "image/jpeg"
+        assert (await snapshot.read())[:2] == b"\xff\xd8"
+        await asyncio.sleep(3)
+        cameras = (await (await client.get("/api/cameras")).json())["cameras"]
+        stats = cameras[0]["stats"]
+        assert stats["codec"] == "mjpeg" and stats["packets"] > 20
+        assert (await client.get("/api/cameras/nope/snapshot.jpg")).status == 404
+    finally:
+        await client.close()
+        await hub.async_stop()
+        await server.close()
+    segments = await _segments(tmp_path)
+    assert segments
+    with av.open(str(tmp_path / "data" / "footage" / segments[0].path)) as recorded:
+        decoded = list(recorded.decode(video=0))
+    # Every MJPEG frame is a keyframe: a 1 s segment holds about 10 of them.
+    assert len(decoded) == pytest.approx(10, abs=3)
+    assert (decoded[0].width, decoded[0].height) == (320, 240)
+
+
+async def _segments(tmp_path: Path):
+    hub = make(tmp_path, "{}\n")
+    await hub.async_start()
+    segments = await hub.recordings.async_segments()
+    await hub.async_stop()
+    return segments
+
+
+def write_hls(folder: Path, seconds: int) -> None:
+    """An HLS playlist of one-second MPEG-TS segments of H.264, written with PyAV."""
+    folder.mkdir()
+    lines = ["#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-TARGETDURATION:1", "#EXT-X-MEDIA-SEQUENCE:0"]
+    for n in range(seconds):
+        with av.open(str(folder / f"s{n}.ts"), "w", format="mpegts") as out:
+            stream = out.add_stream("libx264", rate=10, options={"preset": "ultrafast", "g": "10"})
+            stream.width, stream.height, stream.pix_fmt = 320, 180, "yuv420p"
+            stream.codec_context.time_base = Fraction(1, 10)
+            out.options["mpegts_copyts"] = "1"
+            for i in range(10):
+                image = np.full((180, 320, 3), (n * 10 + i) * 3 % 255, np.uint8)
+                frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+                frame.pts = n * 10 + i
+                out.mux(stream.encode(frame))
+            out.mux(stream.encode(None))
+        lines += ["#EXTINF:1.0,", f"s{n}.ts"]
+    lines.append("#EXT-X-ENDLIST")
+    (folder / "index.m3u8").write_text("\n".join(lines) + "\n")
+
+
+async def test_hls_camera_records(tmp_path):
+    write_hls(tmp_path / "hls", 4)
+    app = web.Application()
+    app.router.add_static("/hls/", tmp_path / "hls")
+    server = await serve(app)
+    url = str(server.make_url("/hls/index.m3u8"))
+    hub = make(
+        tmp_path,
+        f"cameras:\n  drive:\n    url: '{url}'\n    open_timeout: 5\n"
+        "    record:\n      mode: continuous\n      segment_seconds: 2\n",
+    )
+    await hub.async_start()
+    try:
+        await wait_online(hub, "drive")
+        await asyncio.sleep(2)
+    finally:
+        await hub.async_stop()
+        await server.close()
+    segments = await _segments(tmp_path)
+    total = 0
+    for segment in segments:
+        with av.open(str(tmp_path / "data" / "footage" / segment.path)) as recorded:
+            total += sum(1 for _ in recorded.decode(video=0))
+    # The whole 4 s playlist is read (then the stream ends and is retried).
+    assert total >= 38
