@@ -24,6 +24,7 @@ import av
 from hub.config import RecordConfig
 from hub.footage import FootageFile, FootageStore
 from hub.recordings import RecordingSegment
+from plugins.pyav_source.audio import AacTranscoder
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -69,23 +70,33 @@ def annexb_parameter_sets(data: bytes, hevc: bool = False) -> bytes | None:
     return b"".join(found) if len(found) >= 2 else None
 
 
-def mp4_compatible(camera_id: str, streams: list[Any]) -> list[Any]:
-    """The streams MP4 can hold by stream copy; others (G.711 audio) are left out, said once."""
+def mp4_compatible(camera_id: str, streams: list[Any]) -> tuple[list[Any], set[int]]:
+    """Streams to record, and the indexes of audio ones to re-encode as AAC (G.711).
+
+    A stream MP4 cannot hold by copy and that is not audio is left out, said once.
+    """
     probe = av.open(io.BytesIO(), mode="w", format="mp4")
-    kept = []
+    kept, transcode = [], set()
     try:
         for stream in streams:
             try:
                 probe.add_stream_from_template(stream)
             except ValueError as exc:
-                _LOGGER.warning(
-                    "Camera %s: %s stream not recorded: %s", camera_id, stream.type, exc
+                if stream.type != "audio":
+                    _LOGGER.warning(
+                        "Camera %s: %s stream not recorded: %s", camera_id, stream.type, exc
+                    )
+                    continue
+                _LOGGER.info(
+                    "Camera %s: %s audio is re-encoded as AAC for MP4",
+                    camera_id,
+                    stream.codec_context.name,
                 )
-                continue
+                transcode.add(stream.index)
             kept.append(stream)
     finally:
         probe.close()
-    return kept
+    return kept, transcode
 
 
 class _OpenSegment:
@@ -98,6 +109,7 @@ class _OpenSegment:
         streams: list[Any],
         start_wall: float,
         parameter_sets: bytes | None = None,
+        transcode: frozenset[int] = frozenset(),
     ):
         self.file: FootageFile = store.create(relpath)
         self.relpath = relpath
@@ -105,12 +117,15 @@ class _OpenSegment:
         self.end_wall = start_wall
         self.container = av.open(self.file, mode="w", format="mp4", options=MP4_OPTIONS)
         self.outputs: dict[int, Any] = {
-            s.index: self.container.add_stream_from_template(s) for s in streams
+            s.index: self.container.add_stream_from_template(s)
+            for s in streams
+            if s.index not in transcode
+        }
+        self.transcoders = {
+            s.index: AacTranscoder(self.container, s) for s in streams if s.index in transcode
         }
         if parameter_sets is not None:
-            video = next(
-                o for s, o in zip(streams, self.outputs.values(), strict=True) if s.type == "video"
-            )
+            video = next(self.outputs[s.index] for s in streams if s.type == "video")
             # The moov is written up front (empty_moov): it needs the new SPS/PPS now, not
             # the stale ones the input stream was opened with.
             video.codec_context.extradata = parameter_sets
@@ -119,12 +134,15 @@ class _OpenSegment:
 
     def write(self, item: TimedPacket) -> bool:
         packet = item.packet
-        output = self.outputs.get(packet.stream.index)
-        if output is None:
-            return False
         time_base: Fraction = packet.time_base
         if self.origin is None:
             self.origin = float(packet.dts * time_base)
+        transcoder = self.transcoders.get(packet.stream.index)
+        if transcoder is not None:
+            return transcoder.write(packet, self.origin)
+        output = self.outputs.get(packet.stream.index)
+        if output is None:
+            return False
         shift = round(self.origin / time_base)
         dts = packet.dts - shift
         if dts < 0 or dts <= self.last_dts.get(output.index, -1):
@@ -145,6 +163,8 @@ class _OpenSegment:
         return self.end_wall - self.start_wall
 
     def close(self) -> tuple[int, float]:
+        for transcoder in self.transcoders.values():
+            transcoder.flush()
         self.container.close()
         return self.file.finish(), self.end_wall
 
@@ -181,6 +201,7 @@ class SegmentRecorder:
         self._parameter_sets: bytes | None = None
         self._changed_sets: bytes | None = None
         self._nal_codec: str | None = None
+        self._transcode: frozenset[int] = frozenset()
         self._continue_at: float | None = None
         self._preroll: collections.deque[list[TimedPacket]] = collections.deque()
 
@@ -188,7 +209,8 @@ class SegmentRecorder:
         """Use these input streams as templates; closes any open segment (new stream = new file)."""
         self.close()
         self._preroll.clear()
-        self._streams = mp4_compatible(self.camera_id, streams)
+        self._streams, transcode = mp4_compatible(self.camera_id, streams)
+        self._transcode = frozenset(transcode)
         video = next((s for s in self._streams if s.type == "video"), None)
         codec = video.codec_context.name if video is not None else ""
         # Only H.264/HEVC carry in-band parameter sets worth watching.
@@ -258,7 +280,7 @@ class SegmentRecorder:
         name = f"{self.camera_id}/{stamp}/{start_wall:.3f}.mp4"
         try:
             self._segment = _OpenSegment(
-                self.store, name, self._streams, start_wall, self._changed_sets
+                self.store, name, self._streams, start_wall, self._changed_sets, self._transcode
             )
         except (OSError, av.error.FFmpegError) as exc:
             _LOGGER.error("Camera %s: cannot start segment %s: %s", self.camera_id, name, exc)
