@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from hub.camera import CameraError, CameraSource, StatsSource
 from hub.config import CameraConfig
 from hub.frames import FrameSlot
+from hub.motion import MotionTimeline
 from hub.redact import redact_url
 
 if TYPE_CHECKING:
@@ -43,6 +44,8 @@ class CameraRuntime:
     failures: int = 0
     frames: FrameSlot = field(default_factory=FrameSlot)
     """Detection frames from the source; detectors attach to it."""
+    motion: MotionTimeline = field(default_factory=MotionTimeline)
+    """Recent motion intervals, to flag recorded segments."""
     record_until: float = 0.0
     """In `events` mode, keep recording until this wall-clock time."""
 

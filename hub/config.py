@@ -94,6 +94,24 @@ class DetectConfig(StrictModel):
     height: int = Field(360, ge=64, le=2160, description="Detection frames are scaled to this.")
 
 
+class MotionConfig(StrictModel):
+    """Motion detection on the camera's detection frames."""
+
+    enabled: bool = Field(True, description="Look for motion (needs `detect.enabled`).")
+    threshold: int = Field(
+        30, ge=1, le=255, description="Brightness change (0-255) that counts as motion."
+    )
+    min_area: int = Field(
+        10, ge=1, description="Smallest moving blob, in pixels of the working image."
+    )
+    frame_height: int = Field(
+        100, ge=32, le=720, description="Height of the small image motion is computed on."
+    )
+    end_after: float = Field(
+        5.0, gt=0, le=600, description="Seconds without motion before a motion event ends."
+    )
+
+
 class RecordConfig(StrictModel):
     """How footage is kept."""
 
@@ -139,6 +157,9 @@ class CameraConfig(StrictModel):
     )
     detect: DetectConfig = Field(
         default_factory=DetectConfig, description="Frames handed to motion/object detection."
+    )
+    motion: MotionConfig = Field(
+        default_factory=MotionConfig, description="Motion detection settings."
     )
     record: RecordConfig = Field(default_factory=RecordConfig, description="How footage is kept.")
     zones: dict[str, Zone] = Field(default_factory=dict, description="Named zones.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import os
@@ -25,6 +26,7 @@ from hub.events import (
     RecordingSaved,
 )
 from hub.footage import FootageStore
+from hub.motion import CameraMotion, async_start_motion
 from hub.plugins import PluginInfo, PluginManager
 from hub.recordings import RecordingIndex, RecordingSegment
 from hub.redact import Redactor
@@ -119,12 +121,13 @@ class Hub:
         self.detector_types: dict[str, TypeSpec] = {}
         self.automation_types: dict[tuple[str, str], AutomationType] = {}
         self.problems: list[str] = []
+        self.motion: list[CameraMotion] = []
         self.discovered: dict[str, DiscoveredDevice] = {}
         self.started_at: float | None = None
         self.running = False
         self._tasks: set[asyncio.Task[Any]] = set()
         # Index writes of finished segments: awaited, not cancelled, at stop.
-        self._index_writes: set[asyncio.Task[None]] = set()
+        self._pending_writes: set[asyncio.Task[None]] = set()
         self._stop_listeners: list[Any] = []
 
     # ---------------------------------------------------------- lifecycle
@@ -147,6 +150,7 @@ class Hub:
         )
         await self.plugins.async_call("startup", time_limit=PLUGIN_STARTUP_SECONDS, hub=self)
         await self.cameras.async_start()
+        self.motion = await async_start_motion(self)
         self.async_create_task(self.retention.async_run(), "retention")
         self.running = True
         self.started_at = time.time()
@@ -166,9 +170,12 @@ class Hub:
         self.running = False
         started = time.monotonic()
         self.bus.publish(HubStopping())
+        # Motion loops end first, so their last event rows are written before storage closes.
+        for loop in self.motion:
+            loop.stop()
         await self.cameras.async_stop(CAMERA_STOP_SECONDS)
-        if self._index_writes:
-            await asyncio.wait(self._index_writes, timeout=INDEX_FLUSH_SECONDS)
+        if self._pending_writes:
+            await asyncio.wait(self._pending_writes, timeout=INDEX_FLUSH_SECONDS)
         # Let plugins see hub_stopping and the cameras going down before they stop.
         await self.bus.async_drain(BUS_DRAIN_SECONDS)
         await self.plugins.async_call("shutdown", time_limit=PLUGIN_SHUTDOWN_SECONDS, hub=self)
@@ -255,9 +262,10 @@ class Hub:
 
     def recording_finished(self, segment: RecordingSegment) -> None:
         """Sources call this (on the loop) when a segment file is complete: index it."""
-        task = asyncio.get_running_loop().create_task(self._index_segment(segment))
-        self._index_writes.add(task)
-        task.add_done_callback(self._index_writes.discard)
+        runtime = self.cameras.cameras.get(segment.camera)
+        if runtime is not None and runtime.motion.overlaps(segment.start, segment.end):
+            segment = dataclasses.replace(segment, has_motion=True)
+        self._track_write(self._index_segment(segment))
 
     async def _index_segment(self, segment: RecordingSegment) -> None:
         try:
@@ -297,11 +305,28 @@ class Hub:
         )
         return str(result) if result else None
 
-    async def async_insert(self, table: str, record: Mapping[str, Any]) -> None:
-        """Write one row through the single writer, then tell `event_stored` plugins."""
+    async def async_insert(
+        self, table: str, record: Mapping[str, Any], replace: bool = False
+    ) -> None:
+        """Write one row (replacing one with the same key if `replace`) through the single
+        writer, then tell `event_stored` plugins."""
         row = {k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in record.items()}
-        await self.storage.async_write(lambda db: db.table(table).insert(row))
+        await self.storage.async_write(lambda db: db.table(table).insert(row, replace=replace))
         await self.plugins.async_call("event_stored", hub=self, table=table, record=dict(record))
+
+    def async_store_later(self, table: str, record: Mapping[str, Any]) -> None:
+        """Insert-or-replace a row from loop code that cannot await; flushed before stop."""
+        self._track_write(self.async_insert(table, record, replace=True))
+
+    def _track_write(self, write: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(write)
+        self._pending_writes.add(task)
+        task.add_done_callback(self._write_done)
+
+    def _write_done(self, task: asyncio.Task[None]) -> None:
+        self._pending_writes.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            _LOGGER.error("A database write failed", exc_info=task.exception())
 
     def health(self) -> dict[str, Any]:
         """Liveness and a summary for `/api/health` (no secrets, no footage)."""

@@ -96,3 +96,23 @@ class RecordingSaved(Event):
     start: float
     end: float
     bytes: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class MotionStarted(Event):
+    """Motion began on a camera; `boxes` are (x0, y0, x1, y1) in detection-frame pixels."""
+
+    event_type: ClassVar[str] = "motion_started"
+    camera: str
+    event_id: str
+    boxes: tuple[tuple[int, int, int, int], ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class MotionEnded(Event):
+    """Motion on a camera stopped for `motion.end_after` seconds."""
+
+    event_type: ClassVar[str] = "motion_ended"
+    camera: str
+    event_id: str
+    duration: float

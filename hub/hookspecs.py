@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from hub.core import Hub
     from hub.discovery import DiscoveredDevice
     from hub.events import Event
+    from hub.motion import MotionDetector
     from hub.recordings import RecordingSegment
     from hub.registry import AutomationType, Route, TypeSpec
     from hub.storage import Migration
@@ -86,6 +87,16 @@ def export_clip(
 
 
 # ---------------------------------------------------------------- detection
+
+
+@hookspec(firstresult=True)
+def motion_detector(hub: Hub, camera_id: str, config: CameraConfig) -> MotionDetector | None:
+    """Return a motion detector for this camera, or None to let another plugin answer.
+
+    Called once per camera with detection and motion enabled, after its source
+    started. The hub feeds it the camera's detection frames (`detect(gray)` in a
+    worker thread, one frame at a time) and turns its boxes into motion events.
+    """
 
 
 @hookspec
