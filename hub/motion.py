@@ -134,17 +134,20 @@ class CameraMotion:
                 context=self.context,
             )
         )
-        self.hub.async_store_later(
-            "events",
-            {
-                "id": self.event_id,
-                "camera": self.camera_id,
-                "kind": "motion",
-                "label": "motion",
-                "start": now,
-                "context_id": self.context.id,
-            },
-        )
+        self._store(None)
+
+    def _store(self, end: float | None) -> None:
+        assert self.event_id is not None
+        row = {
+            "id": self.event_id,
+            "camera": self.camera_id,
+            "kind": "motion",
+            "label": "motion",
+            "start": self.started,
+            "end": end,
+            "context_id": self.context.id,
+        }
+        self.hub.async_store_later("events", row)
 
     def _end(self, now: float) -> None:
         assert self.event_id is not None
@@ -160,18 +163,7 @@ class CameraMotion:
                 context=self.context,
             )
         )
-        self.hub.async_store_later(
-            "events",
-            {
-                "id": self.event_id,
-                "camera": self.camera_id,
-                "kind": "motion",
-                "label": "motion",
-                "start": self.started,
-                "end": end,
-                "context_id": self.context.id,
-            },
-        )
+        self._store(end)
         self.event_id = None
 
 

@@ -36,7 +36,8 @@ class RecordingSegment:
         return asdict(self)
 
 
-def _segment(row: dict[str, Any]) -> RecordingSegment:
+def segment_from_row(row: dict[str, Any]) -> RecordingSegment:
+    """A RecordingSegment from a `recordings` row."""
     return RecordingSegment(
         camera=row["camera"],
         start=row["start"],
@@ -88,7 +89,7 @@ class RecordingIndex:
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         return await self.storage.async_read(
-            lambda db: [_segment(r) for r in db.query(sql, params)]
+            lambda db: [segment_from_row(r) for r in db.query(sql, params)]
         )
 
     async def async_get(self, segment_id: int) -> RecordingSegment | None:
@@ -96,7 +97,7 @@ class RecordingIndex:
         rows = await self.storage.async_read(
             lambda db: list(db.query("SELECT * FROM recordings WHERE id = ?", [segment_id]))
         )
-        return _segment(rows[0]) if rows else None
+        return segment_from_row(rows[0]) if rows else None
 
     async def async_ranges(
         self, camera: str | None = None, start: float | None = None, end: float | None = None

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from hub.recordings import RecordingSegment
+from hub.recordings import RecordingSegment, segment_from_row
 
 if TYPE_CHECKING:
     from hub.core import Hub
@@ -54,6 +54,17 @@ NOT EXISTS (
 """
 
 
+def _oldest_covering(batch: list[RecordingSegment], need: int) -> list[RecordingSegment]:
+    """The fewest oldest segments of `batch` whose sizes add up to `need` bytes."""
+    chosen = []
+    for segment in batch:
+        chosen.append(segment)
+        need -= segment.bytes
+        if need <= 0:
+            break
+    return chosen
+
+
 class RetentionManager:
     """Runs retention passes on a schedule and on low disk space."""
 
@@ -84,21 +95,9 @@ class RetentionManager:
             params["before"] = before
         sql = f"SELECT * FROM recordings WHERE {' AND '.join(where)} ORDER BY start LIMIT :limit"
 
-        def read(db: Any) -> list[RecordingSegment]:
-            return [
-                RecordingSegment(
-                    camera=r["camera"],
-                    start=r["start"],
-                    end=r["end"],
-                    path=r["path"],
-                    bytes=r["bytes"] or 0,
-                    has_motion=bool(r["has_motion"]),
-                    id=r["id"],
-                )
-                for r in db.query(sql, params)
-            ]
-
-        return await self.hub.storage.async_read(read)
+        return await self.hub.storage.async_read(
+            lambda db: [segment_from_row(r) for r in db.query(sql, params)]
+        )
 
     async def _delete(self, segments: list[RecordingSegment]) -> None:
         store = self.hub.footage
@@ -123,12 +122,8 @@ class RetentionManager:
             batch = await self._oldest(camera, None, BATCH)
             if not batch:
                 break
-            chosen = []
-            for segment in batch:
-                chosen.append(segment)
-                excess -= segment.bytes
-                if excess <= 0:
-                    break
+            chosen = _oldest_covering(batch, excess)
+            excess -= sum(s.bytes for s in chosen)
             await self._delete(chosen)
             report.count("size", chosen)
 
@@ -140,12 +135,7 @@ class RetentionManager:
             batch = await self._oldest(None, None, BATCH)
             if not batch:
                 return False
-            need, chosen = floor - free, []
-            for segment in batch:
-                chosen.append(segment)
-                need -= segment.bytes
-                if need <= 0:
-                    break
+            chosen = _oldest_covering(batch, floor - free)
             await self._delete(chosen)
             report.count("free_space", chosen)
         return True
