@@ -253,7 +253,23 @@ function createCameraTile(id) {
   const media = el("div", { className: "camera-media", "data-slot": "live-view" }, placeholder);
   const details = el("div", { className: "camera-details" });
   const article = el("article", { className: "camera-tile", "data-testid": "camera-tile", "data-camera-id": id }, head, media, details);
-  return { cell: el("li", {}, article), article, head, placeholderName, details };
+  return { cell: el("li", {}, article), article, head, placeholderName, details, media, placeholder, image: null };
+}
+
+// Until live video arrives, an online camera shows a snapshot refreshed with the list.
+function updateSnapshot(tile, camera) {
+  if (camera.state !== "online") {
+    if (tile.image) tile.media.replaceChildren(tile.placeholder);
+    tile.image = null;
+    return;
+  }
+  if (!tile.image) {
+    tile.image = el("img", { className: "camera-snapshot", "data-testid": "camera-snapshot" });
+    tile.image.alt = `Latest picture from ${camera.name || camera.id}`;
+    tile.media.replaceChildren(tile.image);
+  }
+  // A new URL each refresh: the browser must not reuse the previous picture.
+  tile.image.src = `/api/cameras/${encodeURIComponent(camera.id)}/snapshot.jpg?t=${Date.now()}`;
 }
 
 function updateCameraTile(tile, camera) {
@@ -275,6 +291,7 @@ function updateCameraTile(tile, camera) {
   if (camera.detect_url) addFact(facts, "Detect stream", el("code", { className: "camera-url", text: camera.detect_url }));
   details.push(facts);
   tile.details.replaceChildren(...details);
+  updateSnapshot(tile, camera);
 }
 
 function addFact(list, term, value) {
