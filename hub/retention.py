@@ -73,6 +73,7 @@ class RetentionManager:
         self.paused = False
         self.last_report: RetentionReport | None = None
         self._lock = asyncio.Lock()
+        self._deleted: set[int] = set()  # ids deleted in the current pass
 
     def _pad(self) -> float:
         """Widest pre/post roll of any camera: what a kept event's clip may reach."""
@@ -106,8 +107,13 @@ class RetentionManager:
             for segment in segments:
                 store.delete(segment.path)
 
+        ids = [s.id for s in segments if s.id is not None]
+        if self._deleted.intersection(ids):
+            # Every loop here ends because rows go; if they did not, stop rather than spin.
+            raise RuntimeError("retention: deleted segments are still indexed")
+        self._deleted.update(ids)
         await asyncio.to_thread(remove_files)
-        await self.hub.recordings.async_delete([s.id for s in segments if s.id is not None])
+        await self.hub.recordings.async_delete(ids)
 
     async def _by_age(
         self, camera: str | None, max_days: float, now: float, report: RetentionReport
@@ -145,6 +151,7 @@ class RetentionManager:
         now = time.time() if now is None else now
         report = RetentionReport()
         async with self._lock:
+            self._deleted.clear()
             for camera_id, runtime in self.hub.cameras.cameras.items():
                 record = runtime.config.record
                 if record.max_days is not None:
