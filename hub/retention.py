@@ -44,12 +44,14 @@ class RetentionReport:
 
 
 # A segment is protected when it overlaps a kept event, padded by that camera's pre/post roll.
+# A segment is protected when it overlaps a kept event of its camera, widened by that
+# camera's pre roll before and post roll after (what the event's clip shows).
 _UNPROTECTED = """
 NOT EXISTS (
     SELECT 1 FROM events e
     WHERE e.keep = 1 AND e.camera = recordings.camera
-      AND recordings."end" > e.start - :pad
-      AND recordings.start < COALESCE(e."end", e.start) + :pad
+      AND recordings."end" > e.start - {pre}
+      AND recordings.start < COALESCE(e."end", e.start) + {post}
 )
 """
 
@@ -75,19 +77,28 @@ class RetentionManager:
         self._lock = asyncio.Lock()
         self._deleted: set[int] = set()  # ids deleted in the current pass
 
-    def _pad(self) -> float:
-        """Widest pre/post roll of any camera: what a kept event's clip may reach."""
-        rolls = [
-            max(c.config.record.pre_seconds, c.config.record.post_seconds)
-            for c in self.hub.cameras.cameras.values()
-        ]
-        return max(rolls, default=0.0)
+    def _protection(self, params: dict[str, Any]) -> str:
+        """The `_UNPROTECTED` clause with each camera's own rolls (the widest for others)."""
+        records = {cid: c.config.record for cid, c in self.hub.cameras.cameras.items()}
+        widest = max((max(r.pre_seconds, r.post_seconds) for r in records.values()), default=0.0)
+        cases = {"pre": "", "post": ""}
+        for n, (camera_id, record) in enumerate(records.items()):
+            params[f"cam{n}"] = camera_id
+            params[f"pre{n}"], params[f"post{n}"] = record.pre_seconds, record.post_seconds
+            cases["pre"] += f" WHEN :cam{n} THEN :pre{n}"
+            cases["post"] += f" WHEN :cam{n} THEN :post{n}"
+        params["widest"] = widest
+        pre, post = (
+            f"(CASE e.camera{cases[k]} ELSE :widest END)" if cases[k] else ":widest"
+            for k in ("pre", "post")
+        )
+        return _UNPROTECTED.format(pre=pre, post=post)
 
     async def _oldest(
         self, camera: str | None, before: float | None, limit: int
     ) -> list[RecordingSegment]:
-        where = [_UNPROTECTED]
-        params: dict[str, Any] = {"pad": self._pad(), "limit": limit}
+        params: dict[str, Any] = {"limit": limit}
+        where = [self._protection(params)]
         if camera is not None:
             where.append("camera = :camera")
             params["camera"] = camera

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import av
@@ -92,6 +92,9 @@ def repair_footage(store: FootageStore, indexed: set[str]) -> list[RecordingSegm
     """Fix the footage folder after a crash; returns segments that need indexing."""
     to_index: list[RecordingSegment] = []
     for partial in store.partial_files():
+        if partial.startswith(f"{CLIPS_DIR}/"):
+            store.delete(partial)  # a clip export cut short: it is made again on request
+            continue
         final = partial.removesuffix(PARTIAL_SUFFIX)
         path = store.path_of(partial)
         cut = complete_boxes_end(path)
@@ -104,14 +107,17 @@ def repair_footage(store: FootageStore, indexed: set[str]) -> list[RecordingSegm
             store.delete(partial)
             continue
         os.replace(path, store.path_of(final))
+        # Sized under its final name: before the rename no file had that name (size 0).
+        segment = replace(segment, bytes=store.size(final))
         _LOGGER.info(
             "Recovered half-written segment %s (%.1f s)", final, found.duration if found else 0
         )
         to_index.append(segment)
+    recovered = {segment.path for segment in to_index}
     if store.root.is_dir():
         for path in sorted(store.root.rglob("*.mp4")):
             relpath = store.relpath_of(path)
-            if relpath in indexed or relpath.startswith(f"{CLIPS_DIR}/"):
+            if relpath in indexed or relpath in recovered or relpath.startswith(f"{CLIPS_DIR}/"):
                 continue
             found = probe(path)
             segment = _segment_for(store, relpath, found) if found else None
