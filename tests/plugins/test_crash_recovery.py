@@ -379,3 +379,15 @@ def test_repair_reports_each_segment_once_with_its_final_size(sample, tmp_path):
     assert [s.bytes for s in found] == [last_fragment(sample)[0], len(sample)]
     assert [s.bytes for s in found] == [store.size(torn), store.size(stray)]
     assert repair_footage(store, indexed={torn, stray}) == []
+
+
+def test_half_written_clip_is_discarded_not_indexed(sample, tmp_path):
+    store = FootageStore(tmp_path / "footage")
+    # An event id that parses as a number must not pass for a recording of camera "clips".
+    clip = "clips/yard/1700000000.mp4"
+    store.path_of(clip).parent.mkdir(parents=True)
+    store.path_of(clip + PARTIAL_SUFFIX).write_bytes(cut_cases(sample)["half the last mdat"][0])
+
+    assert repair_footage(store, indexed=set()) == []
+    assert store.partial_files() == []
+    assert not store.exists(clip)
