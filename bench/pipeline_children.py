@@ -149,9 +149,9 @@ class HubProbe:
         for camera_id, runtime in self.hub.cameras.cameras.items():
             if not self.consume or camera_id in motion:
                 continue
-            runtime.frames.attach()
+            slot = runtime.frames.attach()
             self.consumers += 1
-            self._tasks.append(loop.create_task(self._consume(runtime.frames), name=camera_id))
+            self._tasks.append(loop.create_task(self._consume(slot), name=camera_id))
         self._tasks.append(loop.create_task(self._watch()))
 
     async def _consume(self, slot: Any) -> None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from hub.camera import CameraError, CameraSource, StatsSource
 from hub.config import CameraConfig
-from hub.frames import FrameSlot
+from hub.frames import FrameFeed
 from hub.motion import MotionTimeline
 from hub.redact import redact_url
 
@@ -42,7 +42,7 @@ class CameraRuntime:
     source: CameraSource | None = None
     task: asyncio.Task[None] | None = None
     failures: int = 0
-    frames: FrameSlot = field(default_factory=FrameSlot)
+    frames: FrameFeed = field(default_factory=FrameFeed)
     """Detection frames from the source; detectors attach to it."""
     motion: MotionTimeline = field(default_factory=MotionTimeline)
     """Recent motion intervals, to flag recorded segments."""

@@ -40,36 +40,15 @@ class Frame:
 
 
 class FrameSlot:
-    """A one-frame mailbox: a new frame replaces an unread one, and that drop is counted.
+    """One consumer's one-frame mailbox: a new frame replaces an unread one, and that drop
+    is counted. Memory stays at one frame however slow the consumer is."""
 
-    Producers run in worker threads and call `put_threadsafe`; one consumer
-    awaits `get`. Memory stays at one frame however slow the consumer is.
-    """
-
-    def __init__(self, loop: asyncio.AbstractEventLoop | None = None):
-        self._loop = loop
+    def __init__(self, feed: FrameFeed):
+        self.feed = feed
         self._frame: Frame | None = None
         self._ready = asyncio.Event()
-        self.consumers = 0
         self.delivered = 0
         self.dropped = 0
-
-    @property
-    def wanted(self) -> bool:
-        """True while a consumer is attached; sources skip decoding for detection otherwise."""
-        return self.consumers > 0
-
-    def attach(self) -> None:
-        """Register a consumer (detectors call this before their first `get`)."""
-        self.consumers += 1
-
-    def detach(self) -> None:
-        """Unregister a consumer."""
-        self.consumers = max(0, self.consumers - 1)
-
-    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Deliver `put_threadsafe` frames on this loop (sources call this as they start)."""
-        self._loop = loop
 
     def put(self, frame: Frame) -> None:
         """Offer a frame (loop thread)."""
@@ -77,13 +56,6 @@ class FrameSlot:
             self.dropped += 1
         self._frame = frame
         self._ready.set()
-
-    def put_threadsafe(self, frame: Frame) -> None:
-        """Offer a frame from a worker thread."""
-        if self._loop is None:
-            raise RuntimeError("FrameSlot has no loop to deliver to")
-        with contextlib.suppress(RuntimeError):  # the loop closed: the frame no longer matters
-            self._loop.call_soon_threadsafe(self.put, frame)
 
     async def get(self) -> Frame:
         """Wait for the newest frame not yet read."""
@@ -93,3 +65,66 @@ class FrameSlot:
         frame, self._frame = self._frame, None
         self.delivered += 1
         return frame
+
+    def detach(self) -> None:
+        """Stop receiving frames."""
+        self.feed.detach(self)
+
+
+class FrameFeed:
+    """A camera's detection frames, fanned out to every attached consumer's FrameSlot.
+
+    The source runs in a worker thread and calls `put_threadsafe`; each consumer
+    (motion, an object detector) attaches its own slot, so a slow one drops its
+    own frames and never another's.
+    """
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.slots: list[FrameSlot] = []
+        self._gone_delivered = 0
+        self._gone_dropped = 0
+
+    @property
+    def wanted(self) -> bool:
+        """True while a consumer is attached; sources skip decoding for detection otherwise."""
+        return bool(self.slots)
+
+    @property
+    def delivered(self) -> int:
+        """Frames read by consumers, over the feed's life."""
+        return self._gone_delivered + sum(s.delivered for s in self.slots)
+
+    @property
+    def dropped(self) -> int:
+        """Frames replaced before a consumer read them, over the feed's life."""
+        return self._gone_dropped + sum(s.dropped for s in self.slots)
+
+    def attach(self) -> FrameSlot:
+        """A new consumer's slot."""
+        slot = FrameSlot(self)
+        self.slots.append(slot)
+        return slot
+
+    def detach(self, slot: FrameSlot) -> None:
+        """Remove a consumer, keeping its counts in the totals."""
+        if slot in self.slots:
+            self.slots.remove(slot)
+            self._gone_delivered += slot.delivered
+            self._gone_dropped += slot.dropped
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Deliver `put_threadsafe` frames on this loop (sources call this as they start)."""
+        self._loop = loop
+
+    def put(self, frame: Frame) -> None:
+        """Offer a frame to every consumer (loop thread)."""
+        for slot in self.slots:
+            slot.put(frame)
+
+    def put_threadsafe(self, frame: Frame) -> None:
+        """Offer a frame from a worker thread."""
+        if self._loop is None:
+            raise RuntimeError("FrameFeed has no loop to deliver to")
+        with contextlib.suppress(RuntimeError):  # the loop closed: the frame no longer matters
+            self._loop.call_soon_threadsafe(self.put, frame)

@@ -83,8 +83,7 @@ class CameraMotion:
 
     async def async_run(self) -> None:
         """Take frames until cancelled; a detector error skips the frame, never the camera."""
-        slot = self.runtime.frames
-        slot.attach()
+        slot = self.runtime.frames.attach()
         self.hub.states.async_set(motion_entity(self.camera_id), "off")
         try:
             while True:

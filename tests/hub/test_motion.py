@@ -124,10 +124,10 @@ async def test_motion_open_at_stop_is_ended_and_stored(make_hub):
 
 
 async def test_no_motion_detector_plugin_means_no_motion_loop(make_hub):
-    hub = make_hub(CONFIG)
+    hub = make_hub("plugins:\n  disabled: [motion]\n" + CONFIG)
     await hub.async_start()
     assert hub.motion == []
-    assert hub.cameras.cameras["yard"].frames.consumers == 0  # nothing decoded for detection
+    assert not hub.cameras.cameras["yard"].frames.wanted  # nothing decoded for detection
     await hub.async_stop()
 
 

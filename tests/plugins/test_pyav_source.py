@@ -158,8 +158,8 @@ async def test_detection_frames_arrive_at_detect_fps_and_drops_are_counted(tmp_p
         "cameras:\n  yard:\n    url: demo://\n    record:\n      mode: 'off'\n"
         "    detect:\n      fps: 4\n      height: 180\n",
     )
-    slot = hub.cameras.cameras["yard"].frames
-    slot.attach()
+    feed = hub.cameras.cameras["yard"].frames
+    slot = feed.attach()
     await hub.async_start()
     first = await asyncio.wait_for(slot.get(), 10)
     began, got = time.monotonic(), [first]
@@ -175,6 +175,7 @@ async def test_detection_frames_arrive_at_detect_fps_and_drops_are_counted(tmp_p
     before = slot.dropped
     await asyncio.sleep(1.5)
     assert slot.dropped - before >= 3
+    assert feed.dropped >= slot.dropped  # the camera's totals include every consumer
     jpeg = await hub.cameras.async_snapshot("yard")
     assert jpeg is not None and jpeg[:2] == b"\xff\xd8"
     await hub.async_stop()
@@ -195,7 +196,9 @@ async def test_snapshot_without_detection_decodes_on_demand(tmp_path):
 async def test_events_mode_records_only_when_held_starting_from_preroll(tmp_path):
     hub = make(
         tmp_path,
-        "cameras:\n  yard:\n    url: demo://\n    record:\n      mode: events\n"
+        # Motion is off: only the hold below may start recording.
+        "cameras:\n  yard:\n    url: demo://\n    motion:\n      enabled: false\n"
+        "    record:\n      mode: events\n"
         "      pre_seconds: 2\n      segment_seconds: 10\n",
     )
     await hub.async_start()
