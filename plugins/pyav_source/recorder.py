@@ -131,19 +131,24 @@ class _OpenSegment:
             video.codec_context.extradata = parameter_sets
         self.origin: float | None = None  # seconds of the first video dts
         self.last_dts: dict[int, int] = {}
+        self.shifts: dict[int, tuple[int, float]] = {}
 
     def write(self, item: TimedPacket) -> bool:
         packet = item.packet
         time_base: Fraction = packet.time_base
         if self.origin is None:
             self.origin = float(packet.dts * time_base)
-        transcoder = self.transcoders.get(packet.stream.index)
+        index = packet.stream.index
+        transcoder = self.transcoders.get(index)
         if transcoder is not None:
             return transcoder.write(packet, self.origin)
-        output = self.outputs.get(packet.stream.index)
+        output = self.outputs.get(index)
         if output is None:
             return False
-        shift = round(self.origin / time_base)
+        # Per packet only integer ticks: the shift and the tick length are worked out once.
+        if index not in self.shifts:
+            self.shifts[index] = (round(self.origin / time_base), float(time_base))
+        shift, tick = self.shifts[index]
         dts = packet.dts - shift
         if dts < 0 or dts <= self.last_dts.get(output.index, -1):
             return False  # audio from before the first keyframe, or a repeated timestamp
@@ -153,7 +158,7 @@ class _OpenSegment:
         self.container.mux(packet)
         self.last_dts[output.index] = dts
         # End = start + media time, so the index always matches what the file holds.
-        media_end = float((dts + (packet.duration or 0)) * time_base)
+        media_end = (dts + (packet.duration or 0)) * tick
         self.end_wall = max(self.end_wall, self.start_wall + media_end)
         return True
 

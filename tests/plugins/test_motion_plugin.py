@@ -25,7 +25,7 @@ async def test_demo_figure_starts_motion_where_the_figure_is(make_hub):
     # The demo's first walk starts 5 s into the stream; the garden is still before that.
     event = await asyncio.wait_for(started.get(), 20)
     assert event.camera == "garden" and len(event.boxes) == 1
-    x0, y0, x1, y1 = event.boxes[0]
+    x0, _, x1, y1 = event.boxes[0]
     # The figure enters from the left, on the lawn (lower half of the 640x360 picture).
     assert x0 < 200 and y1 > 180 and (x1 - x0) < 150
     assert hub.states.get("motion.garden").state == "on"
