@@ -166,6 +166,10 @@ def run_camera_count(
         for name in names:
             record_mode, consume = HUB_VARIANTS[name]
             progress(f"N={count}: {name.replace('_', ' ')}")
+            if not server.running:
+                # gst-rtsp-server has been seen to exit when many clients leave at once.
+                progress("the RTSP server had exited; restarting it on the same port")
+                server.restart()
             hub_spec = {
                 "urls": urls,
                 "seconds": args.seconds,
