@@ -9,6 +9,7 @@ import pytest
 
 from hub.events import MotionEnded, MotionStarted
 from hub.hookspecs import hookimpl
+from tests.helpers import wait_until
 
 
 class Scripted:
@@ -53,20 +54,13 @@ cameras:
 """
 
 
-async def until(predicate, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
-
-
 async def test_motion_starts_holds_recording_ends_and_is_stored(make_hub):
     detector = Scripted()
     hub = make_hub(CONFIG)
     hub.plugins.register(Provider(detector), "scripted")
     events = hub.bus.subscribe("t", (MotionStarted, MotionEnded))
     await hub.async_start()
-    await until(lambda: detector.frames >= 5)
+    await wait_until(lambda: detector.frames >= 5)
     assert hub.states.get("motion.yard").state == "off"
     assert hub.cameras.cameras["yard"].record_until == 0.0  # no motion: nothing held
 
@@ -112,7 +106,7 @@ async def test_motion_open_at_stop_is_ended_and_stored(make_hub):
     hub = make_hub(CONFIG)
     hub.plugins.register(Provider(detector), "scripted")
     await hub.async_start()
-    await until(
+    await wait_until(
         lambda: (
             hub.states.get("motion.yard") is not None
             and hub.states.get("motion.yard").state == "on"

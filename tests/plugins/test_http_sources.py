@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from fractions import Fraction
 from pathlib import Path
 
@@ -13,15 +12,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from hub.config import load_config
-from hub.core import Hub
+from tests.helpers import footage_path, hub_at, indexed_segments, wait_for_state
 from web.app import create_app
-
-
-def make(tmp_path: Path, text: str) -> Hub:
-    config = tmp_path / "config.yaml"
-    config.write_text(text)
-    return Hub(load_config(config), tmp_path / "data")
 
 
 def jpeg_frames(count: int, size: tuple[int, int] = (320, 240)) -> list[bytes]:
@@ -43,13 +35,6 @@ async def serve(app: web.Application) -> TestServer:
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     return server
-
-
-async def wait_online(hub: Hub, camera: str, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while (state := hub.states.get(f"camera.{camera}")) is None or state.state != "online":
-        assert time.monotonic() < deadline, f"{camera} not online: {state}"
-        await asyncio.sleep(0.05)
 
 
 async def test_mjpeg_camera_records_and_snapshots(tmp_path):
@@ -75,7 +60,7 @@ async def test_mjpeg_camera_records_and_snapshots(tmp_path):
     app.router.add_get("/video.mjpg", mjpeg)
     server = await serve(app)
     url = str(server.make_url("/video.mjpg"))
-    hub = make(
+    hub = hub_at(
         tmp_path,
         f"cameras:\n  door:\n    url: '{url}'\n    open_timeout: 5\n"
         "    record:\n      mode: continuous\n      segment_seconds: 1\n",
@@ -84,7 +69,7 @@ async def test_mjpeg_camera_records_and_snapshots(tmp_path):
     client = TestClient(TestServer(create_app(hub)))
     await client.start_server()
     try:
-        await wait_online(hub, "door")
+        await wait_for_state(hub, "camera.door", "online")
         snapshot = await client.get("/api/cameras/door/snapshot.jpg")
         assert snapshot.status == 200 and snapshot.content_type == "image/jpeg"
         assert (await snapshot.read())[:2] == b"\xff\xd8"
@@ -97,21 +82,13 @@ async def test_mjpeg_camera_records_and_snapshots(tmp_path):
         await client.close()
         await hub.async_stop()
         await server.close()
-    segments = await _segments(tmp_path)
+    segments = await indexed_segments(tmp_path)
     assert segments
     with av.open(str(tmp_path / "data" / "footage" / segments[0].path)) as recorded:
         decoded = list(recorded.decode(video=0))
     # Every MJPEG frame is a keyframe: a 1 s segment holds about 10 of them.
     assert len(decoded) == pytest.approx(10, abs=3)
     assert (decoded[0].width, decoded[0].height) == (320, 240)
-
-
-async def _segments(tmp_path: Path):
-    hub = make(tmp_path, "{}\n")
-    await hub.async_start()
-    segments = await hub.recordings.async_segments()
-    await hub.async_stop()
-    return segments
 
 
 def write_hls(folder: Path, seconds: int) -> None:
@@ -141,22 +118,22 @@ async def test_hls_camera_records(tmp_path):
     app.router.add_static("/hls/", tmp_path / "hls")
     server = await serve(app)
     url = str(server.make_url("/hls/index.m3u8"))
-    hub = make(
+    hub = hub_at(
         tmp_path,
         f"cameras:\n  drive:\n    url: '{url}'\n    open_timeout: 5\n"
         "    record:\n      mode: continuous\n      segment_seconds: 2\n",
     )
     await hub.async_start()
     try:
-        await wait_online(hub, "drive")
+        await wait_for_state(hub, "camera.drive", "online")
         await asyncio.sleep(2)
     finally:
         await hub.async_stop()
         await server.close()
-    segments = await _segments(tmp_path)
+    segments = await indexed_segments(tmp_path)
     total = 0
     for segment in segments:
-        with av.open(str(tmp_path / "data" / "footage" / segment.path)) as recorded:
+        with av.open(str(footage_path(tmp_path, segment))) as recorded:
             total += sum(1 for _ in recorded.decode(video=0))
     # The whole 4 s playlist is read (then the stream ends and is retried).
     assert total >= 38

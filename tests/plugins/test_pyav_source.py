@@ -15,10 +15,9 @@ import numpy as np
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from hub.config import load_config
-from hub.core import Hub
 from hub.events import RecordingSaved
 from tests.conftest import free_port
+from tests.helpers import hub_at, indexed_segments, wait_until
 from web.app import create_app
 
 DEMO_RECORDING = """
@@ -31,20 +30,6 @@ cameras:
       pre_seconds: 1
       post_seconds: 1
 """
-
-
-def make(tmp_path: Path, text: str) -> Hub:
-    config = tmp_path / "config.yaml"
-    config.write_text(text)
-    return Hub(load_config(config), tmp_path / "data")
-
-
-async def wait_until(predicate, timeout: float = 15.0, step: float = 0.1) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(step)
 
 
 def video_facts(path: Path) -> tuple[int, float, tuple[int, int], bool]:
@@ -63,7 +48,7 @@ def demo_recording(tmp_path_factory) -> Path:
     tmp_path = tmp_path_factory.mktemp("demo")
 
     async def record() -> list[RecordingSaved]:
-        hub = make(tmp_path, DEMO_RECORDING)
+        hub = hub_at(tmp_path, DEMO_RECORDING)
         saved = hub.bus.subscribe("t", (RecordingSaved,))
         await hub.async_start()
         await asyncio.sleep(7.5)
@@ -79,7 +64,7 @@ def demo_recording(tmp_path_factory) -> Path:
 
 
 async def test_recording_is_segmented_playable_and_indexed(demo_recording):
-    hub = make(demo_recording, "{}\n")
+    hub = hub_at(demo_recording, "{}\n")
     await hub.async_start()
     segments = await hub.recordings.async_segments("yard")
     await hub.async_stop()
@@ -103,7 +88,7 @@ async def test_recording_is_segmented_playable_and_indexed(demo_recording):
 
 
 async def test_event_clip_joins_segments_and_serves_ranges(demo_recording):
-    hub = make(
+    hub = hub_at(
         demo_recording, DEMO_RECORDING.replace("url: demo://", "url: demo://\n    enabled: false")
     )
     await hub.async_start()
@@ -153,7 +138,7 @@ async def test_event_clip_joins_segments_and_serves_ranges(demo_recording):
 
 
 async def test_detection_frames_arrive_at_detect_fps_and_drops_are_counted(tmp_path):
-    hub = make(
+    hub = hub_at(
         tmp_path,
         "cameras:\n  yard:\n    url: demo://\n    record:\n      mode: 'off'\n"
         "    detect:\n      fps: 4\n      height: 180\n",
@@ -182,7 +167,7 @@ async def test_detection_frames_arrive_at_detect_fps_and_drops_are_counted(tmp_p
 
 
 async def test_snapshot_without_detection_decodes_on_demand(tmp_path):
-    hub = make(tmp_path, "cameras:\n  yard:\n    url: demo://\n    record:\n      mode: 'off'\n")
+    hub = hub_at(tmp_path, "cameras:\n  yard:\n    url: demo://\n    record:\n      mode: 'off'\n")
     await hub.async_start()
     await wait_until(lambda: hub.states.get("camera.yard").state == "online")
     jpeg = await hub.cameras.async_snapshot("yard")
@@ -194,7 +179,7 @@ async def test_snapshot_without_detection_decodes_on_demand(tmp_path):
 
 
 async def test_events_mode_records_only_when_held_starting_from_preroll(tmp_path):
-    hub = make(
+    hub = hub_at(
         tmp_path,
         # Motion is off: only the hold below may start recording.
         "cameras:\n  yard:\n    url: demo://\n    motion:\n      enabled: false\n"
@@ -208,20 +193,12 @@ async def test_events_mode_records_only_when_held_starting_from_preroll(tmp_path
     hub.cameras.hold_recording("yard", held_at + 2.0)
     await asyncio.sleep(3.5)
     await hub.async_stop()
-    segments = await _segments_after_restart(tmp_path)
+    segments = await indexed_segments(tmp_path)
     assert len(segments) == 1
     segment = segments[0]
     # The pre-roll reaches back to a keyframe at least pre_seconds before the hold.
     assert held_at - 4.1 <= segment.start <= held_at - 2.0 + 0.2
     assert segment.end == pytest.approx(held_at + 2.0, abs=1.1)
-
-
-async def _segments_after_restart(tmp_path: Path):
-    hub = make(tmp_path, "{}\n")
-    await hub.async_start()
-    segments = await hub.recordings.async_segments()
-    await hub.async_stop()
-    return segments
 
 
 def _encode_ts(path: Path, size: tuple[int, int], first_pts: int, count: int) -> None:
@@ -243,7 +220,7 @@ async def test_file_source_with_mid_stream_resolution_change_starts_a_new_segmen
     _encode_ts(tmp_path / "b.ts", (480, 270), 20, 20)
     clip = tmp_path / "camera.ts"
     clip.write_bytes((tmp_path / "a.ts").read_bytes() + (tmp_path / "b.ts").read_bytes())
-    hub = make(
+    hub = hub_at(
         tmp_path,
         f"cameras:\n  file:\n    url: {clip}\n    record:\n      mode: continuous\n"
         "      segment_seconds: 60\n",
@@ -252,7 +229,7 @@ async def test_file_source_with_mid_stream_resolution_change_starts_a_new_segmen
     await hub.async_start()
     await asyncio.sleep(5.0)  # the file plays at its own pace: 4 s
     await hub.async_stop()
-    segments = await _segments_after_restart(tmp_path)
+    segments = await indexed_segments(tmp_path)
     sizes = [video_facts(hub.footage.path_of(s.path))[2] for s in segments[:2]]
     assert sizes == [(320, 240), (480, 270)]
     counts = [video_facts(hub.footage.path_of(s.path))[0] for s in segments[:2]]
@@ -261,7 +238,7 @@ async def test_file_source_with_mid_stream_resolution_change_starts_a_new_segmen
 
 async def test_unreachable_camera_goes_offline_with_reason_and_no_password(tmp_path):
     port = free_port()
-    hub = make(
+    hub = hub_at(
         tmp_path,
         f"cameras:\n  gone:\n    url: rtsp://admin:hunter2hunter@127.0.0.1:{port}/live\n"
         "    open_timeout: 2\n",

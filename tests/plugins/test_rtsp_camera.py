@@ -12,17 +12,11 @@ from pathlib import Path
 import av
 import pytest
 
-from hub.config import load_config
-from hub.core import Hub
+from tests.helpers import footage_path, hub_at, indexed_segments, wait_for_state
 from tests.servers.fixtures import Auth, Mount
 
 FAST_OPEN = "    open_timeout: 3\n"
-
-
-def make(tmp_path: Path, text: str) -> Hub:
-    config = tmp_path / "config.yaml"
-    config.write_text(text)
-    return Hub(load_config(config), tmp_path / "data")
+PORCH = "camera.porch"
 
 
 def camera_yaml(url: str, extra: str = "", record: str = "continuous") -> str:
@@ -31,25 +25,6 @@ def camera_yaml(url: str, extra: str = "", record: str = "continuous") -> str:
         f"    url: '{url}'\n{FAST_OPEN}{extra}"
         f"    record:\n      mode: {record}\n      segment_seconds: 2\n"
     )
-
-
-async def wait_for_state(hub: Hub, state: str, timeout: float = 20.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        current = hub.states.get("camera.porch")
-        if current is not None and current.state == state:
-            return dict(current.attributes)
-        if time.monotonic() > deadline:
-            raise AssertionError(f"camera never became {state}; now {current}")
-        await asyncio.sleep(0.05)
-
-
-async def indexed(tmp_path: Path):
-    hub = make(tmp_path, "{}\n")
-    await hub.async_start()
-    segments = await hub.recordings.async_segments()
-    await hub.async_stop()
-    return hub, segments
 
 
 def decode_all(path: Path) -> tuple[int, tuple[int, int], list[str]]:
@@ -62,17 +37,17 @@ def decode_all(path: Path) -> tuple[int, tuple[int, int], list[str]]:
 
 async def test_records_rtsp_by_stream_copy_with_audio(rtsp_server, tmp_path):
     server = rtsp_server(Mount("/cam1", width=640, height=360, fps=15, gop=15, audio="aac"))
-    hub = make(tmp_path, camera_yaml(server.url("/cam1")))
+    hub = hub_at(tmp_path, camera_yaml(server.url("/cam1")))
     await hub.async_start()
-    await wait_for_state(hub, "online")
+    await wait_for_state(hub, PORCH, "online")
     await asyncio.sleep(5.5)
     source = hub.cameras.cameras["porch"].source
     assert source is not None
     await hub.async_stop()
-    hub, segments = await indexed(tmp_path)
+    segments = await indexed_segments(tmp_path)
     assert len(segments) >= 2
     for segment in segments[:-1]:
-        frames, size, types = decode_all(hub.footage.path_of(segment.path))
+        frames, size, types = decode_all(footage_path(tmp_path, segment))
         assert size == (640, 360) and types == ["video", "audio"]
         # 15 fps, cut at the first keyframe (1 s GOP) after 2 s of media.
         assert frames == pytest.approx(segment.duration * 15, abs=2)
@@ -82,14 +57,14 @@ async def test_records_rtsp_by_stream_copy_with_audio(rtsp_server, tmp_path):
 
 async def test_g711_audio_is_kept_as_aac(rtsp_server, tmp_path):
     server = rtsp_server(Mount("/cam1", fps=15, gop=15, audio="pcma"))
-    hub = make(tmp_path, camera_yaml(server.url("/cam1")))
+    hub = hub_at(tmp_path, camera_yaml(server.url("/cam1")))
     await hub.async_start()
-    await wait_for_state(hub, "online")
+    await wait_for_state(hub, PORCH, "online")
     await asyncio.sleep(5)
     await hub.async_stop()
-    hub, segments = await indexed(tmp_path)
+    segments = await indexed_segments(tmp_path)
     assert len(segments) >= 2
-    path = hub.footage.path_of(segments[0].path)
+    path = footage_path(tmp_path, segments[0])
     assert decode_all(path)[2] == ["video", "audio"]
     with av.open(str(path)) as container:
         audio = container.streams.audio[0]
@@ -104,25 +79,25 @@ async def test_server_crash_and_restart_resumes_recording_without_corrupt_files(
 ):
     monkeypatch.setattr("hub.cameras.backoff_delay", lambda attempt: 0.5)
     server = rtsp_server(Mount("/cam1", fps=15, gop=15))
-    hub = make(tmp_path, camera_yaml(server.url("/cam1"), "    stall_seconds: 2\n"))
+    hub = hub_at(tmp_path, camera_yaml(server.url("/cam1"), "    stall_seconds: 2\n"))
     await hub.async_start()
-    await wait_for_state(hub, "online")
+    await wait_for_state(hub, PORCH, "online")
     await asyncio.sleep(3)
     server.kill()  # the camera loses power: no RTSP teardown
-    reason = (await wait_for_state(hub, "offline"))["reason"]
+    reason = (await wait_for_state(hub, PORCH, "offline"))["reason"]
     assert reason
     await asyncio.sleep(1)
     server.restart()
     went_back = time.monotonic()
-    await wait_for_state(hub, "online", timeout=15)
+    await wait_for_state(hub, PORCH, "online", timeout=15)
     resumed_after = time.monotonic() - went_back
     await asyncio.sleep(3)
     await hub.async_stop()
-    hub, segments = await indexed(tmp_path)
+    segments = await indexed_segments(tmp_path)
     # Recording before and after the outage, and every file decodes from start to end.
     assert segments[0].end < segments[-1].start
     for segment in segments:
-        frames, _, _ = decode_all(hub.footage.path_of(segment.path))
+        frames, _, _ = decode_all(footage_path(tmp_path, segment))
         assert frames >= 1
     assert not list((tmp_path / "data" / "footage").rglob("*.partial"))
     assert resumed_after < 8
@@ -132,18 +107,18 @@ async def test_wrong_password_is_reported_without_the_password(rtsp_server, tmp_
     caplog.set_level(logging.INFO)
     server = rtsp_server(Mount("/cam1"), auth=Auth("admin", "right-horse-battery"))
     url = server.url("/cam1", user="admin", password="wrong-staple-secret")
-    hub = make(tmp_path, camera_yaml(url))
+    hub = hub_at(tmp_path, camera_yaml(url))
     await hub.async_start()
-    reason = (await wait_for_state(hub, "offline"))["reason"]
+    reason = (await wait_for_state(hub, PORCH, "offline"))["reason"]
     assert "refused the username or password (401)" in reason
     assert "wrong-staple-secret" not in reason
     assert "admin:***@" in reason
     assert "wrong-staple-secret" not in caplog.text
     await hub.async_stop()
 
-    hub = make(tmp_path, camera_yaml(server.url("/cam1", "admin", "right-horse-battery")))
+    hub = hub_at(tmp_path, camera_yaml(server.url("/cam1", "admin", "right-horse-battery")))
     await hub.async_start()
-    await wait_for_state(hub, "online")
+    await wait_for_state(hub, PORCH, "online")
     await hub.async_stop()
 
 
@@ -152,9 +127,9 @@ async def test_garbage_on_the_rtsp_port_is_an_offline_reason_not_a_crash(
     garbage_server, tmp_path, mode
 ):
     server = garbage_server(mode)
-    hub = make(tmp_path, camera_yaml(server.url("/cam1"), "    stall_seconds: 2\n"))
+    hub = hub_at(tmp_path, camera_yaml(server.url("/cam1"), "    stall_seconds: 2\n"))
     await hub.async_start()
-    reason = (await wait_for_state(hub, "offline"))["reason"]
+    reason = (await wait_for_state(hub, PORCH, "offline"))["reason"]
     assert reason.startswith("cannot open rtsp://127.0.0.1:")
     assert hub.running and hub.health()["status"] == "ok"
     await hub.async_stop()
@@ -163,19 +138,19 @@ async def test_garbage_on_the_rtsp_port_is_an_offline_reason_not_a_crash(
 async def test_watchdog_reconnects_a_stalled_stream(rtsp_server, tmp_path, monkeypatch):
     monkeypatch.setattr("hub.cameras.backoff_delay", lambda attempt: 0.2)
     server = rtsp_server(Mount("/cam1", fps=15, gop=15))
-    hub = make(tmp_path, camera_yaml(server.url("/cam1"), "    stall_seconds: 2\n"))
+    hub = hub_at(tmp_path, camera_yaml(server.url("/cam1"), "    stall_seconds: 2\n"))
     await hub.async_start()
-    await wait_for_state(hub, "online")
+    await wait_for_state(hub, PORCH, "online")
     pid = server.pid
     os.kill(pid, signal.SIGSTOP)  # connection open, but nothing arrives
     try:
         stalled_at = time.monotonic()
-        reason = (await wait_for_state(hub, "offline", timeout=15))["reason"]
+        reason = (await wait_for_state(hub, PORCH, "offline", timeout=15))["reason"]
         assert time.monotonic() - stalled_at < 8
     finally:
         os.kill(pid, signal.SIGCONT)
     assert "stalled" in reason or "ended" in reason
-    await wait_for_state(hub, "online", timeout=20)
+    await wait_for_state(hub, PORCH, "online", timeout=20)
     await hub.async_stop()
 
 
@@ -183,14 +158,14 @@ async def test_mid_stream_resolution_change_starts_a_segment_that_plays(rtsp_ser
     server = rtsp_server(
         Mount("/cam1", width=640, height=360, fps=15, gop=15, resize_after=3, resize_to=(320, 180))
     )
-    hub = make(
+    hub = hub_at(
         tmp_path,
         camera_yaml(server.url("/cam1")).replace("segment_seconds: 2", "segment_seconds: 30"),
     )
     await hub.async_start()
-    await wait_for_state(hub, "online")
+    await wait_for_state(hub, PORCH, "online")
     await asyncio.sleep(6)
     await hub.async_stop()
-    hub, segments = await indexed(tmp_path)
-    sizes = [decode_all(hub.footage.path_of(s.path))[1] for s in segments]
+    segments = await indexed_segments(tmp_path)
+    sizes = [decode_all(footage_path(tmp_path, s))[1] for s in segments]
     assert sizes[:2] == [(640, 360), (320, 180)]

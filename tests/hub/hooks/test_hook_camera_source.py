@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Callable
 from typing import Any
 
 from hub.hookspecs import hookimpl
+from tests.helpers import wait_until
 
 # The built-in pyav_source opens every scheme; switched off, only test plugins answer.
 NO_PYAV = "plugins:\n  disabled: [pyav_source]\n"
@@ -24,16 +24,6 @@ cameras:
     enabled: false
 """
 )
-
-
-async def wait_until(predicate: Callable[[], bool], timeout: float = 2.0) -> None:
-    """Poll until `predicate()` is true or fail after `timeout` seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
 
 
 class DemoSource:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -13,6 +12,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from hub.events import Event, PluginFailed
 from hub.hookspecs import hookimpl
 from hub.plugins import MAX_CONSECUTIVE_FAILURES
+from tests.helpers import wait_until
 from web.app import create_app
 
 
@@ -20,16 +20,6 @@ from web.app import create_app
 class Doorbell(Event):
     event_type: ClassVar[str] = "doorbell"
     ring: int
-
-
-async def wait_until(predicate: Callable[[], bool], timeout: float = 2.0) -> None:
-    """Poll until `predicate()` is true or fail after `timeout` seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
 
 
 class Listener:
