@@ -112,6 +112,30 @@ class MotionConfig(StrictModel):
     )
 
 
+class ObjectsConfig(StrictModel):
+    """Object detection around motion, tracking and object events."""
+
+    detector: str | None = Field(
+        None, description="Id of the `detectors` entry to use; default: the only one there is."
+    )
+    labels: list[str] = Field(
+        default_factory=lambda: ["person"], description="Labels that make events."
+    )
+    min_score: float = Field(0.5, ge=0, le=1, description="Ignore detections scored lower.")
+    max_fps: float = Field(
+        2.0, gt=0, le=30, description="Detector calls per second at most for this camera."
+    )
+    min_hits: int = Field(
+        2, ge=1, le=30, description="Frames an object must be seen in before it makes an event."
+    )
+    end_after: float = Field(
+        10.0, gt=0, le=600, description="Seconds without the object before its event ends."
+    )
+    stationary_seconds: float = Field(
+        30.0, gt=0, description="An object still this long (a parked car) stops holding events."
+    )
+
+
 class RecordConfig(StrictModel):
     """How footage is kept."""
 
@@ -160,6 +184,9 @@ class CameraConfig(StrictModel):
     )
     motion: MotionConfig = Field(
         default_factory=MotionConfig, description="Motion detection settings."
+    )
+    objects: ObjectsConfig = Field(
+        default_factory=ObjectsConfig, description="Object detection and object events."
     )
     record: RecordConfig = Field(default_factory=RecordConfig, description="How footage is kept.")
     zones: dict[str, Zone] = Field(default_factory=dict, description="Named zones.")
@@ -455,6 +482,20 @@ def _duplicate_automation_ids(data: Any, source: YamlSource) -> list[ConfigIssue
     return issues
 
 
+def _unknown_detectors(config: HubConfig, source: YamlSource) -> list[ConfigIssue]:
+    issues = []
+    for camera_id, camera in config.cameras.items():
+        wanted = camera.objects.detector
+        if wanted is not None and wanted not in config.detectors:
+            path: KeyPath = ("cameras", camera_id, "objects", "detector")
+            known = ", ".join(sorted(config.detectors)) or "none configured"
+            message = f"unknown detector '{wanted}' (known: {known})"
+            issues.append(
+                ConfigIssue(source.filename, source.line_of(path), path_to_str(path), message)
+            )
+    return issues
+
+
 def validate_source(source: YamlSource) -> HubConfig:
     """Validate parsed YAML; raises ConfigError listing every problem found."""
     issues = [
@@ -474,6 +515,8 @@ def validate_source(source: YamlSource) -> HubConfig:
         except ValidationError as exc:
             issues.extend(_issues_from_validation(exc, source))
     issues.extend(_duplicate_automation_ids(data, source))
+    if config is not None:
+        issues.extend(_unknown_detectors(config, source))
     if issues:
         redact = Redactor(source.secret_values)
         issues = [

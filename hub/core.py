@@ -27,6 +27,7 @@ from hub.events import (
 )
 from hub.footage import FootageStore
 from hub.motion import CameraMotion, async_start_motion
+from hub.object_events import CameraObjects, async_start_objects
 from hub.plugins import PluginInfo, PluginManager
 from hub.recordings import RecordingIndex, RecordingSegment
 from hub.redact import Redactor
@@ -122,6 +123,7 @@ class Hub:
         self.automation_types: dict[tuple[str, str], AutomationType] = {}
         self.problems: list[str] = []
         self.motion: list[CameraMotion] = []
+        self.objects: list[CameraObjects] = []
         self.discovered: dict[str, DiscoveredDevice] = {}
         self.started_at: float | None = None
         self.running = False
@@ -151,6 +153,7 @@ class Hub:
         await self.plugins.async_call("startup", time_limit=PLUGIN_STARTUP_SECONDS, hub=self)
         await self.cameras.async_start()
         self.motion = await async_start_motion(self)
+        self.objects = await async_start_objects(self)
         self.async_create_task(self.retention.async_run(), "retention")
         self.running = True
         self.started_at = time.time()
@@ -171,8 +174,10 @@ class Hub:
         started = time.monotonic()
         self.bus.publish(HubStopping())
         # Motion loops end first, so their last event rows are written before storage closes.
-        for loop in self.motion:
-            loop.stop()
+        for objects in self.objects:
+            objects.stop()
+        for motion in self.motion:
+            motion.stop()
         await self.cameras.async_stop(CAMERA_STOP_SECONDS)
         if self._pending_writes:
             await asyncio.wait(self._pending_writes, timeout=INDEX_FLUSH_SECONDS)

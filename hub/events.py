@@ -116,3 +116,46 @@ class MotionEnded(Event):
     camera: str
     event_id: str
     duration: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class ObjectDetected(Event):
+    """A detector call found wanted objects on a camera (frame pixels, after filtering)."""
+
+    event_type: ClassVar[str] = "object_detected"
+    camera: str
+    detections: tuple[tuple[str, float, tuple[float, float, float, float]], ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ObjectEventChanged(Event):
+    """Base of the object event lifecycle events."""
+
+    camera: str
+    event_id: str
+    label: str
+    top_score: float
+    zones: tuple[str, ...]
+    start: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class EventStarted(ObjectEventChanged):
+    """An object was seen for `objects.min_hits` frames: its event begins."""
+
+    event_type: ClassVar[str] = "event_started"
+
+
+@dataclass(frozen=True, kw_only=True)
+class EventUpdated(ObjectEventChanged):
+    """An ongoing event's top score or zones changed."""
+
+    event_type: ClassVar[str] = "event_updated"
+
+
+@dataclass(frozen=True, kw_only=True)
+class EventEnded(ObjectEventChanged):
+    """The object was not seen for `objects.end_after` seconds."""
+
+    event_type: ClassVar[str] = "event_ended"
+    end: float

@@ -28,6 +28,7 @@ class Frame:
     rgb_factory: Callable[[], npt.NDArray[np.uint8]] = field(repr=False, compare=False)
     source_size: tuple[int, int] = (0, 0)
     """Width and height of the stream before scaling."""
+    jpeg_factory: Callable[[], bytes] | None = field(default=None, repr=False, compare=False)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -37,6 +38,10 @@ class Frame:
     def rgb(self) -> npt.NDArray[np.uint8]:
         """An H x W x 3 RGB array of the same size as `gray`."""
         return self.rgb_factory()
+
+    def jpeg(self) -> bytes | None:
+        """The full-size frame as JPEG (for event snapshots), if the source can make one."""
+        return self.jpeg_factory() if self.jpeg_factory is not None else None
 
 
 class FrameSlot:

@@ -75,6 +75,9 @@ class CameraMotion:
         self.frames = 0
         self.failures = 0
         self.task: asyncio.Task[None] | None = None
+        # The latest boxes: object detection looks around them.
+        self.last_boxes: list[Box] = []
+        self.last_boxes_time = 0.0
 
     def stop(self) -> None:
         """Cancel the loop; an open motion event is ended and stored."""
@@ -110,6 +113,7 @@ class CameraMotion:
         """Advance the state machine with one frame's boxes."""
         if boxes:
             self.last_motion = now
+            self.last_boxes, self.last_boxes_time = boxes, now
             if self.event_id is None:
                 self._start(now, boxes)
             record = self.runtime.config.record

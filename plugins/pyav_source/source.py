@@ -13,6 +13,7 @@ import logging
 import os
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -78,6 +79,39 @@ def _open_options(config: CameraConfig) -> dict[str, str]:
     }
 
 
+DEMO_PARAMETERS = {
+    "width": int,
+    "height": int,
+    "fps": int,
+    "period": float,
+    "walk": float,
+    "first": float,
+}
+
+
+def open_demo_url(url: str) -> tuple[Any, Callable[[], None]]:
+    """Start the demo camera; `demo://?period=30&walk=8&first=5&width=640&height=360&fps=10`."""
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)
+    values: dict[str, Any] = {}
+    for key, raw in query.items():
+        if key not in DEMO_PARAMETERS:
+            raise CameraStreamError(
+                f"unknown demo:// parameter '{key}' (known: {', '.join(DEMO_PARAMETERS)})"
+            )
+        try:
+            values[key] = DEMO_PARAMETERS[key](raw[-1])
+        except ValueError:
+            raise CameraStreamError(f"demo:// parameter {key} must be a number") from None
+    size = (values.get("width", 640), values.get("height", 360))
+    scene = demo.DemoScene(
+        *size,
+        period=values.get("period", 30.0),
+        walk_seconds=values.get("walk", 8.0),
+        first_walk=values.get("first", 5.0),
+    )
+    return demo.open_demo(*size, values.get("fps", 10), scene=scene)
+
+
 def is_local_file(url: str) -> bool:
     """True for a file path or file:// URL (read as fast as the disk allows unless paced)."""
     return "://" not in url or url.lower().startswith("file://")
@@ -89,7 +123,7 @@ def open_stream(url: str, config: CameraConfig) -> Iterator[Any]:
     stop_demo: Callable[[], None] | None = None
     try:
         if url.startswith("demo://"):
-            reader, stop_demo = demo.open_demo()
+            reader, stop_demo = open_demo_url(url)
             container = av.open(
                 reader,
                 format="mpegts",
@@ -193,7 +227,14 @@ class FrameSampler:
             out = frame.reformat(width=width, height=height, format="rgb24")
             return np.ascontiguousarray(out.to_ndarray())
 
-        return Frame(self.camera_id, wall, gray, rgb, (frame.width, frame.height))
+        return Frame(
+            self.camera_id,
+            wall,
+            gray,
+            rgb,
+            (frame.width, frame.height),
+            lambda: encode_jpeg(frame),
+        )
 
     def _picks(self, width: int, height: int, out_w: int, out_h: int) -> tuple[Any, Any]:
         """Row and column indexes (or slices, for whole factors) of the scaled picture."""
