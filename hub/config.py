@@ -98,6 +98,11 @@ class MotionConfig(StrictModel):
     """Motion detection on the camera's detection frames."""
 
     enabled: bool = Field(True, description="Look for motion (needs `detect.enabled`).")
+    source: Literal["hub", "camera"] = Field(
+        "hub",
+        description="hub: find motion in the video; camera: use the camera's own motion "
+        "events (ONVIF), which costs the hub no decoding.",
+    )
     threshold: int = Field(
         30, ge=1, le=255, description="Brightness change (0-255) that counts as motion."
     )

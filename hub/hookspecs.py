@@ -8,7 +8,7 @@ a plugin that keeps failing is disabled (state `failed`).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -96,6 +96,17 @@ def motion_detector(hub: Hub, camera_id: str, config: CameraConfig) -> MotionDet
     Called once per camera with detection and motion enabled, after its source
     started. The hub feeds it the camera's detection frames (`detect(gray)` in a
     worker thread, one frame at a time) and turns its boxes into motion events.
+    """
+
+
+@hookspec(firstresult=True)
+def camera_motion(hub: Hub, camera_id: str, config: CameraConfig) -> AsyncIterator[bool] | None:
+    """Return an async iterator of the camera's own motion signals, or None.
+
+    Called at start for each camera configured `motion.source: camera` (motion
+    detected on board, reported by ONVIF events). Yield True when motion starts
+    and False when it stops; the hub turns them into motion events exactly as
+    for motion it finds itself, and decodes no frames for motion.
     """
 
 

@@ -13,6 +13,7 @@ import asyncio
 import collections
 import logging
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -26,6 +27,9 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 Box = tuple[int, int, int, int]
 RECENT_INTERVALS = 200
+SIGNAL_TICK = 0.5
+SIGNAL_BOX = (0, 0, 0, 0)
+"""Stands for "the camera says something moves" in the box list."""
 
 
 @runtime_checkable
@@ -62,10 +66,18 @@ class MotionTimeline:
 class CameraMotion:
     """The motion loop of one camera."""
 
-    def __init__(self, hub: Hub, runtime: CameraRuntime, detector: MotionDetector):
+    def __init__(
+        self,
+        hub: Hub,
+        runtime: CameraRuntime,
+        detector: MotionDetector | None = None,
+        signals: AsyncIterator[bool] | None = None,
+    ):
         self.hub = hub
         self.runtime = runtime
         self.detector = detector
+        self.signals = signals
+        self.signal_active = False
         self.camera_id = runtime.camera_id
         self.config = runtime.config.motion
         self.event_id: str | None = None
@@ -85,9 +97,34 @@ class CameraMotion:
             self.task.cancel()
 
     async def async_run(self) -> None:
-        """Take frames until cancelled; a detector error skips the frame, never the camera."""
-        slot = self.runtime.frames.attach()
+        """Follow the camera's motion until cancelled; an open motion event is then ended."""
         self.hub.states.async_set(motion_entity(self.camera_id), "off")
+        try:
+            if self.signals is not None:
+                await self._follow_signals(self.signals)
+            else:
+                await self._detect_in_frames()
+        finally:
+            if self.event_id is not None:
+                self._end(time.time())
+
+    async def _follow_signals(self, signals: AsyncIterator[bool]) -> None:
+        """The camera says when motion starts and stops (ONVIF); no frame is decoded."""
+        while True:
+            try:
+                self.signal_active = await asyncio.wait_for(anext(signals), SIGNAL_TICK)
+            except TimeoutError:
+                pass
+            except StopAsyncIteration:
+                _LOGGER.warning("Camera %s stopped sending motion signals", self.camera_id)
+                self.signal_active = False
+                await asyncio.sleep(SIGNAL_TICK)
+            # Motion lasts from "on" to "off": while on, it is seen at every tick.
+            self.update(time.time(), [] if not self.signal_active else [SIGNAL_BOX])
+
+    async def _detect_in_frames(self) -> None:
+        assert self.detector is not None
+        slot = self.runtime.frames.attach()
         try:
             while True:
                 frame = await slot.get()
@@ -106,16 +143,16 @@ class CameraMotion:
                 self.update(frame.time, boxes)
         finally:
             slot.detach()
-            if self.event_id is not None:
-                self._end(time.time())
 
     def update(self, now: float, boxes: list[Box]) -> None:
         """Advance the state machine with one frame's boxes."""
         if boxes:
             self.last_motion = now
-            self.last_boxes, self.last_boxes_time = boxes, now
+            # Camera signals carry no position: object detection then looks at the whole frame.
+            self.last_boxes = [] if boxes == [SIGNAL_BOX] else boxes
+            self.last_boxes_time = now
             if self.event_id is None:
-                self._start(now, boxes)
+                self._start(now, self.last_boxes)
             record = self.runtime.config.record
             self.hub.cameras.hold_recording(
                 self.camera_id, now + self.config.end_after + record.post_seconds
@@ -178,6 +215,21 @@ async def async_start_motion(hub: Hub) -> list[CameraMotion]:
         if not (config.enabled and config.detect.enabled and config.motion.enabled):
             continue
         if runtime.source is None:
+            continue
+        if config.motion.source == "camera":
+            signals = await hub.plugins.async_call_first(
+                "camera_motion", hub=hub, camera_id=camera_id, config=config
+            )
+            if signals is None:
+                problem = (
+                    f"camera {camera_id}: motion.source is camera, but no plugin reads its motion"
+                )
+                hub.problems.append(problem)
+                _LOGGER.error("%s", problem)
+                continue
+            loop = CameraMotion(hub, runtime, signals=signals)
+            loop.task = hub.async_create_task(loop.async_run(), f"motion:{camera_id}")
+            loops.append(loop)
             continue
         detector = await hub.plugins.async_call_first(
             "motion_detector", hub=hub, camera_id=camera_id, config=config
