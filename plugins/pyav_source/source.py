@@ -13,47 +13,30 @@ import logging
 import os
 import threading
 import time
-import urllib.parse
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
 import av
-import numpy as np
 
-from hub.camera import CameraError
 from hub.cameras import CameraRuntime
 from hub.config import CameraConfig
-from hub.frames import Frame
 from hub.recordings import RecordingSegment
-from hub.redact import redact_url
-from plugins.pyav_source import demo
+from plugins.pyav_source.frames import FrameSampler, WallClock, encode_jpeg
+from plugins.pyav_source.opening import (
+    CameraStreamError,
+    describe_av_error,
+    is_local_file,
+    open_stream,
+)
 from plugins.pyav_source.recorder import SegmentRecorder, TimedPacket
 
 _LOGGER = logging.getLogger(__name__)
 
 # A timestamp further than this from the wall clock is a jump: re-anchor, new segment.
-MAX_CLOCK_SKEW_SECONDS = 10.0
 SNAPSHOT_FRESH_SECONDS = 2.0
 ARRIVAL_TIME_BASE = Fraction(1, 1000)
-
-
-class CameraStreamError(CameraError):
-    """The stream could not be opened or broke; the message is safe to show (no password)."""
-
-
-def describe_av_error(exc: BaseException, url: str) -> str:
-    """A short, password-free reason for a PyAV/FFmpeg failure."""
-    if isinstance(exc, av.error.HTTPUnauthorizedError) or "401" in str(exc):
-        return "the camera refused the username or password (401)"
-    if isinstance(exc, av.error.ExitError):
-        return "no data from the camera in time (stalled)"
-    if isinstance(exc, ConnectionRefusedError | av.error.ConnectionRefusedError):
-        return "connection refused"
-    message = getattr(exc, "strerror", None) or str(exc)
-    return redact_url(str(message)).replace(url, redact_url(url))
 
 
 @dataclass
@@ -67,228 +50,6 @@ class SourceStats:
     last_packet: float = 0.0
     resolution: tuple[int, int] = (0, 0)
     codec: str = ""
-
-
-def _open_options(config: CameraConfig) -> dict[str, str]:
-    return {
-        "rtsp_transport": config.rtsp_transport,
-        # Ask for timestamps from the camera's clock, and keep latency low.
-        "fflags": "nobuffer",
-        "analyzeduration": "1000000",
-        "probesize": "1000000",
-    }
-
-
-DEMO_PARAMETERS = {
-    "width": int,
-    "height": int,
-    "fps": int,
-    "period": float,
-    "walk": float,
-    "first": float,
-}
-
-
-def open_demo_url(url: str) -> tuple[Any, Callable[[], None]]:
-    """Start the demo camera; `demo://?period=30&walk=8&first=5&width=640&height=360&fps=10`."""
-    query = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)
-    values: dict[str, Any] = {}
-    for key, raw in query.items():
-        if key not in DEMO_PARAMETERS:
-            raise CameraStreamError(
-                f"unknown demo:// parameter '{key}' (known: {', '.join(DEMO_PARAMETERS)})"
-            )
-        try:
-            values[key] = DEMO_PARAMETERS[key](raw[-1])
-        except ValueError:
-            raise CameraStreamError(f"demo:// parameter {key} must be a number") from None
-    size = (values.get("width", 640), values.get("height", 360))
-    scene = demo.DemoScene(
-        *size,
-        period=values.get("period", 30.0),
-        walk_seconds=values.get("walk", 8.0),
-        first_walk=values.get("first", 5.0),
-    )
-    return demo.open_demo(*size, values.get("fps", 10), scene=scene)
-
-
-def is_local_file(url: str) -> bool:
-    """True for a file path or file:// URL (read as fast as the disk allows unless paced)."""
-    return "://" not in url or url.lower().startswith("file://")
-
-
-@contextmanager
-def open_stream(url: str, config: CameraConfig) -> Iterator[Any]:
-    """Open a camera URL (or `demo://`) with timeouts; yields a PyAV input container."""
-    stop_demo: Callable[[], None] | None = None
-    try:
-        if url.startswith("demo://"):
-            reader, stop_demo = open_demo_url(url)
-            container = av.open(
-                reader,
-                format="mpegts",
-                # Probing 0.5 s (not FFmpeg's default 5) still finds the frame rate.
-                options={"analyzeduration": "500000"},
-                timeout=(config.open_timeout, config.stall_seconds),
-            )
-        else:
-            options = _open_options(config) if url.lower().startswith(("rtsp", "rtsps")) else {}
-            container = av.open(
-                url, options=options, timeout=(config.open_timeout, config.stall_seconds)
-            )
-    except (av.error.FFmpegError, OSError) as exc:
-        if stop_demo is not None:
-            stop_demo()
-        raise CameraStreamError(
-            f"cannot open {redact_url(url)}: {describe_av_error(exc, url)}"
-        ) from None
-    try:
-        yield container
-    finally:
-        try:
-            container.close()
-        finally:
-            if stop_demo is not None:
-                stop_demo()
-
-
-class WallClock:
-    """Maps a stream's timestamps to wall-clock time, re-anchoring on jumps.
-
-    A live stream arrives with some latency, and in bursts after probing or a
-    network stall. The mapping keeps the smallest arrival-minus-timestamp seen,
-    so a late, buffered packet is dated when it was filmed, not when it was
-    read. A paced source (a local file) keeps its first anchor instead, so the
-    reader can sleep until each packet is due.
-    """
-
-    def __init__(self, paced: bool = False) -> None:
-        self.paced = paced
-        self._offset: float | None = None  # wall seconds minus stream seconds
-
-    def reset(self) -> None:
-        """Forget the anchor (the stream's clock restarted)."""
-        self._offset = None
-
-    def at(self, stream_seconds: float, default: float) -> float:
-        """Wall time of a timestamp under the current mapping, without updating it."""
-        return default if self._offset is None else stream_seconds + self._offset
-
-    def wall(self, stream_seconds: float, now: float) -> tuple[float, bool]:
-        """Wall time of a timestamp, and whether the stream's clock jumped (re-anchored)."""
-        if self._offset is None:
-            self._offset = now - stream_seconds
-            return now, False
-        expected = stream_seconds + self._offset
-        if abs(expected - now) > MAX_CLOCK_SKEW_SECONDS:
-            self._offset = now - stream_seconds
-            return now, True
-        if expected > now and not self.paced:
-            self._offset = now - stream_seconds  # less latency than assumed so far
-            return now, False
-        return expected, False
-
-
-class FrameSampler:
-    """Turns decoded frames into detection frames at `fps`, scaled to `height`."""
-
-    def __init__(self, camera_id: str, fps: float, height: int):
-        self.camera_id = camera_id
-        self.interval = 1.0 / fps
-        self.height = height
-        self._next = 0.0
-        self._picks_key: tuple[int, int, int, int] | None = None
-        self._picks_value: tuple[Any, Any] = (slice(None), slice(None))
-
-    def due(self, wall: float) -> bool:
-        """True if a frame at `wall` should go to detection."""
-        if wall + 1e-3 < self._next:
-            return False
-        # When behind by more than one interval, skip ahead rather than burst.
-        self._next = max(self._next + self.interval, wall + self.interval / 2)
-        return True
-
-    def make(self, frame: Any, wall: float) -> Frame:
-        """Scale a decoded frame's luma plane; RGB is produced only when asked for."""
-        height = min(self.height, frame.height)
-        width = max(2, round(frame.width * height / frame.height / 2) * 2)
-        luma = luma_plane(frame)
-        if luma is None:
-            small = frame.reformat(width=width, height=height, format="gray")
-            gray = np.ascontiguousarray(small.to_ndarray())
-        else:
-            # Nearest-neighbour picks from the decoder's own luma plane: no colour
-            # conversion and no swscale pass, 10x cheaper (motion works on a far
-            # smaller picture anyway).
-            rows, cols = self._picks(frame.width, frame.height, width, height)
-            gray = np.ascontiguousarray(luma[rows][:, cols])
-
-        def rgb() -> np.ndarray:
-            out = frame.reformat(width=width, height=height, format="rgb24")
-            return np.ascontiguousarray(out.to_ndarray())
-
-        return Frame(
-            self.camera_id,
-            wall,
-            gray,
-            rgb,
-            (frame.width, frame.height),
-            lambda: encode_jpeg(frame),
-        )
-
-    def _picks(self, width: int, height: int, out_w: int, out_h: int) -> tuple[Any, Any]:
-        """Row and column indexes (or slices, for whole factors) of the scaled picture."""
-        key = (width, height, out_w, out_h)
-        if self._picks_key != key:
-            self._picks_key = key
-            if height % out_h == 0 and width % out_w == 0:
-                self._picks_value = (
-                    slice(None, None, height // out_h),
-                    slice(None, None, width // out_w),
-                )
-            else:
-                self._picks_value = (
-                    np.arange(out_h) * height // out_h,
-                    np.arange(out_w) * width // out_w,
-                )
-        return self._picks_value
-
-
-# 8-bit pixel formats whose first plane is the full-size luma.
-_LUMA_FIRST = {
-    "gray",
-    "nv12",
-    "nv21",
-    "yuv420p",
-    "yuvj420p",
-    "yuv422p",
-    "yuvj422p",
-    "yuv444p",
-    "yuvj444p",
-}
-
-
-def luma_plane(frame: Any) -> Any:
-    """A numpy view of a decoded frame's luma plane, or None for other pixel formats."""
-    if frame.format.name not in _LUMA_FIRST:
-        return None
-    plane = frame.planes[0]
-    data = np.frombuffer(plane, np.uint8, count=plane.line_size * plane.height)
-    return data.reshape(plane.height, plane.line_size)[:, : frame.width]
-
-
-def encode_jpeg(frame: Any, quality: int = 4) -> bytes:
-    """JPEG bytes of a decoded frame (PyAV's mjpeg encoder; `quality` 2 best .. 31 worst)."""
-    codec = av.CodecContext.create("mjpeg", "w")
-    codec.width, codec.height = frame.width, frame.height
-    codec.pix_fmt = "yuvj420p"
-    codec.time_base = Fraction(1, 25)
-    codec.options = {"qmin": str(quality), "qmax": str(quality)}
-    converted = frame.reformat(format="yuvj420p")
-    converted.pts = 0
-    data = b"".join(bytes(p) for p in codec.encode(converted))
-    data += b"".join(bytes(p) for p in codec.encode(None))
-    return data
 
 
 class PyAVSource:
