@@ -29,7 +29,13 @@ DISABLE_AUTOLOAD_ENV = "CAMHUB_DISABLE_PLUGIN_AUTOLOAD"
 MAX_CONSECUTIVE_FAILURES = 3
 
 # Built-in plugins, each an ordinary plugin module, in load order.
-BUILTIN_PLUGINS: tuple[str, ...] = ("plugins.log_notifier", "plugins.pyav_source", "plugins.motion")
+BUILTIN_PLUGINS: tuple[str, ...] = (
+    "plugins.log_notifier",
+    "plugins.pyav_source",
+    "plugins.motion",
+    "plugins.remote_detector",
+    "plugins.onnx_detector",
+)
 
 PluginSource = Literal["builtin", "entrypoint", "file"]
 PluginState = Literal["active", "failed", "error", "disabled"]

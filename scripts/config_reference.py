@@ -101,6 +101,12 @@ def _model(annotation: Any) -> type[BaseModel] | None:
 def type_name(annotation: Any) -> str:
     """A reader's name for a type: `list of [number, number]`, `string or null`."""
     annotation, _ = _strip(annotation)
+    members = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType) and len(members) > 1:
+        # A union of several types (`labels: list | path`): name each one.
+        return " or ".join(
+            "null" if a is type(None) else type_name(a) for a in typing.get_args(annotation)
+        )
     inner, nullable = _optional(annotation)
     if nullable:
         return f"{type_name(inner)} or null"

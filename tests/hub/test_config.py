@@ -565,10 +565,11 @@ def test_notifier_without_type_is_caught_while_loading(write_config):
     assert errors(path) == ["config.yaml:2: notifiers.diary.type: required key is missing"]
 
 
-def test_unknown_detector_type_when_no_detector_plugin_is_loaded(write_config):
+def test_unknown_detector_type_names_the_known_ones(write_config):
     path = write_config("detectors:\n  coral:\n    type: edgetpu\n")
     assert plugin_errors(load_config(path)) == [
-        "config.yaml:3: detectors.coral.type: unknown detector type 'edgetpu' (known: none loaded)"
+        "config.yaml:3: detectors.coral.type: unknown detector type 'edgetpu' "
+        "(known: deepstack, onnx)"
     ]
 
 
@@ -596,4 +597,4 @@ def test_example_config_commented_settings_are_valid_when_switched_on(tmp_path, 
     assert config.location.time_zone == "Europe/Paris"
     assert config.storage.path is not None
     assert config.plugins_dir is not None
-    assert sorted(config.detectors) == ["cpu"]
+    assert sorted(config.detectors) == ["ai_server", "cpu"]

@@ -1,0 +1,46 @@
+"""Built-in `deepstack` detector: object detection by a DeepStack / CodeProject.AI server."""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from typing import Any
+
+from hub.hookspecs import hookimpl
+from hub.registry import TypeSpec
+from plugins.remote_detector.detector import DeepStackDetector
+from plugins.remote_detector.options import DeepStackOptions
+
+__version__ = "1.0.0"
+
+__all__ = ["DeepStackDetector", "DeepStackOptions"]
+
+# Detectors built for each hub, so `shutdown` closes the sessions of that hub only.
+_CREATED: weakref.WeakKeyDictionary[Any, list[DeepStackDetector]] = weakref.WeakKeyDictionary()
+
+
+def _create(hub: Any, detector_id: str, options: DeepStackOptions) -> DeepStackDetector:
+    detector = DeepStackDetector(detector_id, options)
+    _CREATED.setdefault(hub, []).append(detector)
+    return detector
+
+
+@hookimpl
+def detector_types() -> list[TypeSpec]:
+    """Offer the `deepstack` detector type."""
+    return [
+        TypeSpec(
+            name="deepstack",
+            options=DeepStackOptions,
+            create=_create,
+            description="Send images to a DeepStack or CodeProject.AI server "
+            "(POST /v1/vision/detection).",
+        )
+    ]
+
+
+@hookimpl
+async def shutdown(hub: Any) -> None:
+    """Close the HTTP sessions of this hub's `deepstack` detectors."""
+    detectors = _CREATED.pop(hub, [])
+    await asyncio.gather(*(detector.async_close() for detector in detectors))
