@@ -145,7 +145,7 @@ class Hub:
             await self.storage.async_open(migrations)
         except Exception as exc:
             raise HubStartError(f"cannot open the database in {self.data_dir}: {exc}") from exc
-        self._build_typed_sections()
+        await self._async_build_typed_sections()
         self._collect_automation_types()
         self._stop_listeners.append(
             self.bus.async_listen("plugins:event_published", self._forward_event)
@@ -215,7 +215,7 @@ class Hub:
     async def _forward_event(self, event: Event) -> None:
         await self.plugins.async_call("event_published", hub=self, event=event)
 
-    def _build_typed_sections(self) -> None:
+    async def _async_build_typed_sections(self) -> None:
         sections = (
             ("notifiers", "notifier_types", self.notifier_types, self.notifiers),
             ("detectors", "detector_types", self.detector_types, self.detectors),
@@ -229,7 +229,11 @@ class Hub:
                 _LOGGER.error("%s", issue)
             for entry in good:
                 try:
-                    built[entry.entry_id] = entry.spec.create(self, entry.entry_id, entry.options)
+                    # In a thread: loading a model can take seconds on a Pi, and the
+                    # panel is already answering.
+                    built[entry.entry_id] = await asyncio.to_thread(
+                        entry.spec.create, self, entry.entry_id, entry.options
+                    )
                 except Exception as exc:
                     message = f"{section}.{entry.entry_id}: could not start: {exc}"
                     self.problems.append(self.redactor(message))
