@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-from hub.events import Context
+from hub.events import Context, new_id
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,8 @@ class Message:
     clip_url: str | None = None
     event_id: str | None = None
     context: Context = field(default_factory=Context)
+    id: str = field(default_factory=new_id)
+    """Stable across retries and restarts: notifiers send it as an idempotency key."""
 
 
 class NotifyError(Exception):
