@@ -126,6 +126,42 @@ class RetentionManager:
         await asyncio.to_thread(remove_files)
         await self.hub.recordings.async_delete(ids)
 
+    async def _prune_events(
+        self, camera: str | None, before: float, report: RetentionReport
+    ) -> None:
+        """Events (not kept) that ended before `before` go, with their snapshot and clip."""
+        where = 'keep = 0 AND COALESCE("end", start) < ?'
+        params: list[Any] = [before]
+        if camera is not None:
+            where += " AND camera = ?"
+            params.append(camera)
+        rows = await self.hub.storage.async_read(
+            lambda db: [
+                dict(r)
+                for r in db.query(
+                    f"SELECT id, camera, snapshot_path FROM events WHERE {where}", params
+                )
+            ]
+        )
+        if not rows:
+            return
+        store = self.hub.footage
+
+        def remove_files() -> None:
+            for row in rows:
+                if row["snapshot_path"]:
+                    store.delete(row["snapshot_path"])
+                store.delete(f"clips/{row['camera']}/{row['id']}.mp4")
+
+        await asyncio.to_thread(remove_files)
+        ids = [row["id"] for row in rows]
+
+        def delete(db: Any) -> None:
+            db.execute(f"DELETE FROM events WHERE id IN ({','.join('?' * len(ids))})", ids)
+
+        await self.hub.storage.async_write(delete)
+        report.deleted["events"] = report.deleted.get("events", 0) + len(ids)
+
     async def _by_age(
         self, camera: str | None, max_days: float, now: float, report: RetentionReport
     ) -> None:
@@ -167,11 +203,13 @@ class RetentionManager:
                 record = runtime.config.record
                 if record.max_days is not None:
                     await self._by_age(camera_id, record.max_days, now, report)
+                    await self._prune_events(camera_id, now - record.max_days * DAY, report)
                 if record.max_gb is not None:
                     await self._by_size(camera_id, record.max_gb, report)
             storage = self.hub.config.storage
             if storage.max_days is not None:
                 await self._by_age(None, storage.max_days, now, report)
+                await self._prune_events(None, now - storage.max_days * DAY, report)
             if storage.max_gb is not None:
                 await self._by_size(None, storage.max_gb, report)
             enough = await self._for_free_space(report)

@@ -161,6 +161,9 @@ async def event_clip(request: web.Request) -> web.FileResponse:
     """The event's footage (plus pre/post roll) joined into one MP4, made once then cached."""
     hub = request.app[HUB_KEY]
     event = await _event(request)
+    if event.get("end") is None:
+        # A clip made now would be cut short and then served from the cache forever.
+        raise web.HTTPConflict(text="the event is still going on; its clip is made when it ends")
     relpath = await hub.async_event_clip(event)
     if relpath is None:
         raise web.HTTPNotFound(text="no recording covers this event")

@@ -238,9 +238,41 @@ async def test_kept_events_protect_overlapping_segments_padded_by_pre_and_post(s
 
     report = await hub.retention.async_enforce(now=NOW)
 
-    assert report.deleted == {"age": 2}
+    # The old event that was not kept goes too; kept ones stay, whatever their age.
+    assert report.deleted == {"age": 2, "events": 1}
     assert_gone(hub, a, c)
     assert await remaining(hub) == {b.path, d.path}
+    ids = await hub.storage.async_read(
+        lambda db: {r["id"] for r in db.query("select id from events")}
+    )
+    assert ids == {"after-b", "after-c", "before-d", "porch"}
+
+
+async def test_old_events_go_with_their_snapshot_and_clip_new_ones_stay(start_hub):
+    hub = await start_hub(config(cameras("yard", max_days=2)))
+    for event_id, age in (("old", 3), ("new", 1)):
+        start = NOW - age * DAY
+        await add_event(hub, event_id, "yard", start, start + 10, keep=0)
+        for relpath in (f"snapshots/yard/{event_id}.jpg", f"clips/yard/{event_id}.mp4"):
+            file = hub.footage.create(relpath)
+            file.write(b"x")
+            file.finish()
+        await hub.storage.async_write(
+            lambda db, e=event_id: db.execute(
+                "update events set snapshot_path = ? where id = ?", [f"snapshots/yard/{e}.jpg", e]
+            )
+        )
+
+    report = await hub.retention.async_enforce(now=NOW)
+
+    assert report.deleted == {"events": 1}
+    assert not hub.footage.exists("snapshots/yard/old.jpg")
+    assert not hub.footage.exists("clips/yard/old.mp4")
+    assert hub.footage.exists("snapshots/yard/new.jpg") and hub.footage.exists("clips/yard/new.mp4")
+    ids = await hub.storage.async_read(
+        lambda db: [r["id"] for r in db.query("select id from events")]
+    )
+    assert ids == ["new"]
 
 
 async def test_padding_is_the_cameras_own_pre_roll_before_and_post_roll_after(start_hub):
