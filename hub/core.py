@@ -28,6 +28,7 @@ from hub.events import (
 from hub.footage import FootageStore
 from hub.motion import CameraMotion, async_start_motion
 from hub.object_events import CameraObjects, async_start_objects
+from hub.outbox import Outbox
 from hub.plugins import PluginInfo, PluginManager
 from hub.recordings import RecordingIndex, RecordingSegment
 from hub.redact import Redactor
@@ -117,6 +118,7 @@ class Hub:
         self.retention = RetentionManager(self)
         self.cameras = CameraManager(self)
         self.notifiers: dict[str, Any] = {}
+        self.outbox = Outbox(self)
         self.detectors: dict[str, Any] = {}
         self.notifier_types: dict[str, TypeSpec] = {}
         self.detector_types: dict[str, TypeSpec] = {}
@@ -147,6 +149,7 @@ class Hub:
             raise HubStartError(f"cannot open the database in {self.data_dir}: {exc}") from exc
         await self._async_build_typed_sections()
         self._collect_automation_types()
+        await self.outbox.async_start()
         self._stop_listeners.append(
             self.bus.async_listen("plugins:event_published", self._forward_event)
         )
@@ -183,6 +186,7 @@ class Hub:
             await asyncio.wait(self._pending_writes, timeout=INDEX_FLUSH_SECONDS)
         # Let plugins see hub_stopping and the cameras going down before they stop.
         await self.bus.async_drain(BUS_DRAIN_SECONDS)
+        await self.outbox.async_stop()
         await self.plugins.async_call("shutdown", time_limit=PLUGIN_SHUTDOWN_SECONDS, hub=self)
         for stop in self._stop_listeners:
             stop()

@@ -35,6 +35,8 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "plugins.motion",
     "plugins.remote_detector",
     "plugins.onnx_detector",
+    "plugins.webhook_notifier",
+    "plugins.ntfy_notifier",
 )
 
 PluginSource = Literal["builtin", "entrypoint", "file"]

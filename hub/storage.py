@@ -123,7 +123,42 @@ def _core_tables(db: sqlite_utils.Database) -> None:
     db.table("audit_log").create_index(["time"])
 
 
-CORE_MIGRATIONS: tuple[Migration, ...] = (Migration("core:0001_tables", _core_tables),)
+def _notifications_table(db: sqlite_utils.Database) -> None:
+    """The notification outbox and delivery log (hub/outbox.py)."""
+    db.table("notifications").create(
+        {
+            "id": str,
+            "notifier": str,
+            "title": str,
+            "body": str,
+            "priority": int,
+            "tags": str,
+            "clip_url": str,
+            "event_id": str,
+            "context_id": str,
+            "automation_id": str,
+            "snapshot": str,
+            "state": str,
+            "attempts": int,
+            "next_attempt": float,
+            "created": float,
+            "updated": float,
+            "delivered_at": float,
+            "error": str,
+        },
+        pk="id",
+        not_null={"notifier", "state", "created"},
+        defaults={"attempts": 0},
+    )
+    db.table("notifications").create_index(["state", "next_attempt"])
+    db.table("notifications").create_index(["created"])
+    db.table("notifications").create_index(["automation_id", "notifier", "created"])
+
+
+CORE_MIGRATIONS: tuple[Migration, ...] = (
+    Migration("core:0001_tables", _core_tables),
+    Migration("core:0002_notifications", _notifications_table),
+)
 
 
 def _connect(path: Path) -> sqlite_utils.Database:

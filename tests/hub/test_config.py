@@ -553,7 +553,8 @@ def test_unknown_notifier_type_and_bad_options_are_reported_with_their_line(writ
         "    level: warning\n"
     )
     assert plugin_errors(load_config(path)) == [
-        "config.yaml:3: notifiers.pager.type: unknown notifier type 'sms' (known: log)",
+        "config.yaml:3: notifiers.pager.type: "
+        "unknown notifier type 'sms' (known: log, ntfy, webhook)",
         "config.yaml:6: notifiers.diary.level: "
         "must be one of 'debug', 'info', 'warning' or 'error' (got 'loud')",
         "config.yaml:9: notifiers.notes.levle: unknown key (did you mean 'level'?)",

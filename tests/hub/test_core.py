@@ -176,7 +176,8 @@ async def test_unknown_notifier_type_is_a_problem_and_the_hub_runs(make_hub):
     await hub.async_start()
     assert list(hub.notifiers) == ["log"]
     assert hub.problems == [
-        "config.yaml:3: notifiers.phone.type: unknown notifier type 'pager' (known: log)"
+        "config.yaml:3: notifiers.phone.type: "
+        "unknown notifier type 'pager' (known: log, ntfy, webhook)"
     ]
     await hub.async_stop()
 

@@ -35,7 +35,12 @@ async def test_migrations_run_once_in_order(tmp_path):
     migrations = [Migration("p:0001", first), Migration("p:0002", second)]
     storage = Storage(tmp_path / "db.sqlite")
     await storage.async_open(migrations)
-    assert storage.applied == ["core:0001_tables", "p:0001", "p:0002"]
+    assert storage.applied == [
+        "core:0001_tables",
+        "core:0002_notifications",
+        "p:0001",
+        "p:0002",
+    ]
     await storage.async_close()
 
     again = Storage(tmp_path / "db.sqlite")

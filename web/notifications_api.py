@@ -1,0 +1,53 @@
+"""The notification delivery log: `GET /api/notifications`."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from hub.outbox import STATES
+from web.keys import HUB_KEY
+
+routes = web.RouteTableDef()
+
+MAX_LIMIT = 1000
+# Message text and ids only: never notifier options (URLs, tokens, secrets) or pictures.
+FIELDS = (
+    "id",
+    "notifier",
+    "title",
+    "body",
+    "priority",
+    "tags",
+    "clip_url",
+    "event_id",
+    "context_id",
+    "automation_id",
+    "state",
+    "attempts",
+    "next_attempt",
+    "created",
+    "updated",
+    "delivered_at",
+    "error",
+)
+
+
+@routes.get("/api/notifications")
+async def notifications(request: web.Request) -> web.Response:
+    """Notifications newest first; `?state=`, `?notifier=` and `?limit=` (default 100) filter."""
+    hub = request.app[HUB_KEY]
+    state = request.query.get("state") or None
+    if state is not None and state not in STATES:
+        raise web.HTTPBadRequest(text=f"state must be one of {', '.join(STATES)}")
+    try:
+        limit = int(request.query.get("limit", "100"))
+    except ValueError:
+        raise web.HTTPBadRequest(text="limit must be a whole number") from None
+    if not 1 <= limit <= MAX_LIMIT:
+        raise web.HTTPBadRequest(text=f"limit must be between 1 and {MAX_LIMIT}")
+    rows = await hub.outbox.async_list(state, request.query.get("notifier") or None, limit)
+    items = [{key: row[key] for key in FIELDS} for row in rows]
+    for item in items:
+        if item["error"]:
+            item["error"] = hub.redactor(item["error"])
+    return web.json_response({"notifications": items})
