@@ -46,6 +46,8 @@ class CameraRuntime:
     """Detection frames from the source; detectors attach to it."""
     motion: MotionTimeline = field(default_factory=MotionTimeline)
     """Recent motion intervals, to flag recorded segments."""
+    armed: bool = True
+    """Detection runs while armed; disarmed, frames are not examined (recording goes on)."""
     record_until: float = 0.0
     """In `events` mode, keep recording until this wall-clock time."""
 
@@ -132,6 +134,12 @@ class CameraManager:
             )
             self._set(runtime.camera_id, "offline", reason)
             await asyncio.sleep(delay)
+
+    def set_armed(self, camera_id: str, armed: bool) -> None:
+        """Arm or disarm a camera's detection (state `detection.<camera>` on/off)."""
+        runtime = self.cameras[camera_id]
+        runtime.armed = armed
+        self.hub.states.async_set(f"detection.{camera_id}", "on" if armed else "off")
 
     def hold_recording(self, camera_id: str, until: float) -> None:
         """Keep recording a camera in `events` mode until `until` (extends, never shortens)."""

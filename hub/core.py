@@ -18,6 +18,7 @@ from hub.cameras import CameraManager
 from hub.config import ConfigIssue, LoadedConfig
 from hub.discovery import DiscoveredDevice, merge_devices
 from hub.events import (
+    Context,
     DeviceDiscovered,
     Event,
     HubStarted,
@@ -48,6 +49,8 @@ CAMERA_STOP_SECONDS = 1.5
 PLUGIN_SHUTDOWN_SECONDS = 1.5
 PLUGIN_STARTUP_SECONDS = 10.0
 BUS_DRAIN_SECONDS = 0.5
+HOUSE_MODE_ENTITY = "mode.house"
+DEFAULT_HOUSE_MODE = "home"
 
 
 class HubStartError(Exception):
@@ -154,6 +157,9 @@ class Hub:
             self.bus.async_listen("plugins:event_published", self._forward_event)
         )
         await self.plugins.async_call("startup", time_limit=PLUGIN_STARTUP_SECONDS, hub=self)
+        self.async_set_mode(DEFAULT_HOUSE_MODE)
+        for camera_id in self.cameras.cameras:
+            self.cameras.set_armed(camera_id, True)
         await self.cameras.async_start()
         self.motion = await async_start_motion(self)
         self.objects = await async_start_objects(self)
@@ -272,6 +278,16 @@ class Hub:
                 )
             self.discovered[device.id] = device
         return devices
+
+    def async_set_mode(self, mode: str, context: Context | None = None) -> None:
+        """Set the house mode (`home`, `away`, `night`, ...): state `mode.house`."""
+        self.states.async_set(HOUSE_MODE_ENTITY, mode, context=context)
+
+    @property
+    def mode(self) -> str:
+        """The house mode now."""
+        state = self.states.get(HOUSE_MODE_ENTITY)
+        return state.state if state else DEFAULT_HOUSE_MODE
 
     def recording_finished(self, segment: RecordingSegment) -> None:
         """Sources call this (on the loop) when a segment file is complete: index it."""

@@ -128,6 +128,9 @@ class CameraMotion:
         try:
             while True:
                 frame = await slot.get()
+                if not self.runtime.armed:
+                    self.update(frame.time, [])  # an open motion event still ends
+                    continue
                 try:
                     boxes = await asyncio.to_thread(self.detector.detect, frame.gray)
                 except Exception:

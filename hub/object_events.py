@@ -141,7 +141,7 @@ class CameraObjects:
         try:
             while True:
                 frame = await slot.get()
-                if not self._busy(frame.time):
+                if not self.runtime.armed or not self._busy(frame.time):
                     self._advance(frame, [])
                     continue
                 started = time.monotonic()

@@ -133,3 +133,24 @@ async def test_motion_disabled_per_camera(make_hub):
     await asyncio.sleep(1)
     assert hub.motion == [] and detector.frames == 0
     await hub.async_stop()
+
+
+async def test_disarmed_camera_examines_no_frames_and_rearms(make_hub):
+    detector = Scripted()
+    detector.moving = True
+    hub = make_hub(CONFIG)
+    hub.plugins.register(Provider(detector), "scripted")
+    await hub.async_start()
+    assert hub.states.get("detection.yard").state == "on"
+    assert hub.mode == "home" and hub.states.get("mode.house").state == "home"
+    hub.cameras.set_armed("yard", False)
+    await asyncio.sleep(0.3)
+    examined = detector.frames
+    await asyncio.sleep(1.0)
+    assert detector.frames == examined  # frames arrive, none is examined
+    assert hub.states.get("detection.yard").state == "off"
+    hub.cameras.set_armed("yard", True)
+    await wait_until(lambda: hub.states.get("motion.yard").state == "on", 5)
+    hub.async_set_mode("away")
+    assert hub.mode == "away"
+    await hub.async_stop()
