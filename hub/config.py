@@ -574,4 +574,6 @@ def default_config() -> LoadedConfig:
         # Continuous, but small: the demo shows recordings without filling the disk.
         record=RecordConfig(mode="continuous", max_days=1, max_gb=0.5),
     )
-    return LoadedConfig(HubConfig(cameras={"demo": demo}), None)
+    # Notifications show up live in the panel: the one notifier that needs no setup.
+    panel = TypedSection(type="panel")
+    return LoadedConfig(HubConfig(cameras={"demo": demo}, notifiers={"panel": panel}), None)

@@ -159,3 +159,18 @@ class EventEnded(ObjectEventChanged):
 
     event_type: ClassVar[str] = "event_ended"
     end: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class NotificationPosted(Event):
+    """A notification for the people looking at the panel (the `panel` notifier)."""
+
+    event_type: ClassVar[str] = "notification_posted"
+    notifier: str
+    message_id: str
+    title: str
+    body: str
+    priority: int = 3
+    tags: tuple[str, ...] = ()
+    event_id: str | None = None
+    clip_url: str | None = None

@@ -31,12 +31,15 @@ MAX_CONSECUTIVE_FAILURES = 3
 # Built-in plugins, each an ordinary plugin module, in load order.
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "plugins.log_notifier",
+    "plugins.panel_notifier",
     "plugins.pyav_source",
     "plugins.motion",
     "plugins.remote_detector",
     "plugins.onnx_detector",
     "plugins.webhook_notifier",
     "plugins.ntfy_notifier",
+    "plugins.mqtt",
+    "plugins.email_notifier",
 )
 
 PluginSource = Literal["builtin", "entrypoint", "file"]

@@ -61,3 +61,4 @@ async def started_hub(make_hub) -> AsyncIterator[Hub]:
 
 
 from tests.servers.fixtures import garbage_server, rtsp_server  # noqa: F401, E402
+from tests.servers.mosquitto import mqtt_broker  # noqa: F401, E402

@@ -78,7 +78,7 @@ def test_plugin_section_problems_are_printed_with_their_lines(write_config):
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
         "config.yaml:3: notifiers.pager.type: "
-        "unknown notifier type 'sms' (known: log, ntfy, webhook)",
+        "unknown notifier type 'sms' (known: email, log, mqtt, ntfy, panel, webhook)",
         "config.yaml:6: notifiers.diary.level: "
         "must be one of 'debug', 'info', 'warning' or 'error' (got 'loud')",
         f"{path}: 2 problem(s)",

@@ -554,7 +554,7 @@ def test_unknown_notifier_type_and_bad_options_are_reported_with_their_line(writ
     )
     assert plugin_errors(load_config(path)) == [
         "config.yaml:3: notifiers.pager.type: "
-        "unknown notifier type 'sms' (known: log, ntfy, webhook)",
+        "unknown notifier type 'sms' (known: email, log, mqtt, ntfy, panel, webhook)",
         "config.yaml:6: notifiers.diary.level: "
         "must be one of 'debug', 'info', 'warning' or 'error' (got 'loud')",
         "config.yaml:9: notifiers.notes.levle: unknown key (did you mean 'level'?)",

@@ -177,7 +177,7 @@ async def test_unknown_notifier_type_is_a_problem_and_the_hub_runs(make_hub):
     assert list(hub.notifiers) == ["log"]
     assert hub.problems == [
         "config.yaml:3: notifiers.phone.type: "
-        "unknown notifier type 'pager' (known: log, ntfy, webhook)"
+        "unknown notifier type 'pager' (known: email, log, mqtt, ntfy, panel, webhook)"
     ]
     await hub.async_stop()
 

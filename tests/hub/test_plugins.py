@@ -103,7 +103,7 @@ def test_disabled_plugins_are_listed_but_not_loaded():
     manager.load_all(disabled=("log_notifier",))
     assert manager.infos["log_notifier"].state == "disabled"
     names = sorted(spec.name for _, spec in manager.call_collect("notifier_types"))
-    assert names == ["ntfy", "webhook"]
+    assert names == ["email", "mqtt", "ntfy", "panel", "webhook"]
 
 
 class Flaky:

@@ -445,6 +445,39 @@ function pauseWhileHidden() {
   }
 }
 
+// Live notifications from the `panel` notifier arrive over the WebSocket as small toasts.
+const TOAST_MS = 10000;
+const MAX_TOASTS = 4;
+
+function showToast(note) {
+  const area = document.querySelector(".toasts");
+  const toast = el(
+    "article",
+    { className: `toast priority-${Number(note.priority) || 3}`, "data-testid": "toast" },
+    el("h2", { text: String(note.title ?? "") }),
+    el("p", { text: String(note.body ?? "") }),
+  );
+  area.prepend(toast);
+  while (area.children.length > MAX_TOASTS) area.lastElementChild.remove();
+  setTimeout(() => toast.remove(), TOAST_MS);
+}
+
+function connectLive(delay = 1000) {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  const socket = new WebSocket(`${scheme}://${location.host}/api/ws?types=notification_posted`);
+  socket.addEventListener("message", (message) => {
+    try {
+      const event = JSON.parse(message.data);
+      if (event.event_type === "notification_posted") showToast(event);
+    } catch {
+      // A malformed frame is ignored; the next one may be fine.
+    }
+  });
+  // Reconnect with back-off so a hub restart does not need a page reload.
+  socket.addEventListener("close", () => setTimeout(() => connectLive(Math.min(delay * 2, 30000)), delay));
+  socket.addEventListener("open", () => { delay = 1000; });
+}
+
 function start() {
   // Routes use the hash, so the skip link must move focus itself instead of changing it.
   document.querySelector(".skip-link").addEventListener("click", (event) => {
@@ -454,6 +487,7 @@ function start() {
   window.addEventListener("hashchange", () => activateRoute({ moveFocus: true }));
   document.addEventListener("visibilitychange", pauseWhileHidden);
   activateRoute({ moveFocus: false });
+  connectLive();
 }
 
 start();

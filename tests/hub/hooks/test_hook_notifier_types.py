@@ -76,7 +76,7 @@ async def test_notifier_entries_are_built_and_bad_ones_reported_with_their_line(
 
         problems = "\n".join(hub.problems)
         assert "config.yaml:9: notifiers.fax.type: unknown notifier type 'fax'" in problems
-        assert "(known: log, ntfy, pager, webhook)" in problems
+        assert "(known: email, log, mqtt, ntfy, pager, panel, webhook)" in problems
         assert "config.yaml:10: notifiers.day.number: required key is missing" in problems
         assert "config.yaml:15: notifiers.loud.priority_floor: must be <= 5 (got 9)" in problems
     finally:

@@ -1,0 +1,368 @@
+"""One shared MQTT connection per `mqtt` notifier: states, events, notifications, commands."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import ssl
+from collections import OrderedDict
+from typing import Any
+
+import aiomqtt
+
+from hub.events import (
+    Context,
+    Event,
+    EventEnded,
+    EventStarted,
+    MotionEnded,
+    MotionStarted,
+    StateChanged,
+    new_id,
+)
+from hub.notify import Message, TemporaryNotifyError
+from plugins.mqtt.discovery import (
+    MOTION_EVENT_TYPE,
+    OFF,
+    OFFLINE,
+    ON,
+    ONLINE,
+    Topics,
+    camera_configs,
+)
+from plugins.mqtt.options import MqttOptions
+
+_LOGGER = logging.getLogger(__name__)
+
+BACKOFF_MIN = 1.0
+BACKOFF_MAX = 30.0
+PUBLISH_TIMEOUT = 5.0
+INDEX_READ_TIMEOUT = 5.0
+STOP_TIMEOUT = 0.5
+KNOWN_EVENTS = 1000
+"""Event ids remembered to find the camera of a notification's snapshot."""
+HOUSE_MODE_ENTITY = "mode.house"
+
+
+def backoff_delay(attempt: int) -> float:
+    """Seconds before reconnect try `attempt + 1`: 1, 2, 4, ... capped at 30."""
+    return float(min(BACKOFF_MAX, BACKOFF_MIN * 2.0 ** max(attempt - 1, 0)))
+
+
+def tls_context(options: MqttOptions) -> ssl.SSLContext | None:
+    """The TLS context for `tls: true` (reads `ca_file`: call off the loop)."""
+    if not options.tls:
+        return None
+    return ssl.create_default_context(cafile=options.ca_file)
+
+
+def _switch(payload: str) -> bool | None:
+    value = payload.strip().lower()
+    if value in ("on", "true", "1"):
+        return True
+    if value in ("off", "false", "0"):
+        return False
+    return None
+
+
+class MqttNotifier:
+    """Publishes camhub to an MQTT broker (Home Assistant discovery included) and obeys it."""
+
+    def __init__(self, notifier_id: str, options: MqttOptions, tls: ssl.SSLContext | None):
+        self.notifier_id = notifier_id
+        self.options = options
+        self.topics = Topics(options.topic_prefix)
+        self._tls = tls
+        self.hub: Any = None
+        self.connected = False
+        self.connections = 0
+        self._client: aiomqtt.Client | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._stop_listener: Any = None
+        self._motion: dict[str, bool] = {}
+        self._ongoing: dict[tuple[str, str], set[str]] = {}
+        self._event_cameras: OrderedDict[str, str] = OrderedDict()
+
+    # ---------------------------------------------------------- lifecycle
+
+    def start(self, hub: Any) -> None:
+        """Listen on the bus and start the connection task (on the loop, from `startup`)."""
+        self.hub = hub
+        self._stop_listener = hub.bus.async_listen(
+            f"mqtt:{self.notifier_id}",
+            self._async_on_event,
+            (MotionStarted, MotionEnded, EventStarted, EventEnded, StateChanged),
+        )
+        self._task = hub.async_create_task(self._async_run(), f"mqtt:{self.notifier_id}")
+
+    async def async_stop(self) -> None:
+        """Say `offline` (a clean disconnect sends no will) and close the connection."""
+        if self._stop_listener is not None:
+            self._stop_listener()
+            self._stop_listener = None
+        client = self._client
+        if client is not None:
+            with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
+                await client.publish(
+                    self.topics.availability, OFFLINE, qos=1, retain=True, timeout=STOP_TIMEOUT
+                )
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.wait([self._task], timeout=1.0)
+            self._task = None
+
+    def _new_client(self) -> aiomqtt.Client:
+        return aiomqtt.Client(
+            self.options.host,
+            self.options.port,
+            username=self.options.username,
+            password=self.options.password,
+            identifier=self.options.client_id,
+            keepalive=self.options.keepalive,
+            tls_context=self._tls,
+            will=aiomqtt.Will(self.topics.availability, OFFLINE, qos=1, retain=True),
+            timeout=PUBLISH_TIMEOUT,
+        )
+
+    async def _async_run(self) -> None:
+        attempt = 0
+        where = f"{self.options.host}:{self.options.port}"
+        while True:
+            try:
+                async with self._new_client() as client:
+                    attempt = 0
+                    await self._async_on_connect(client)
+                    self._client = client
+                    self.connected = True
+                    self.connections += 1
+                    _LOGGER.info("MQTT %s: connected to %s", self.notifier_id, where)
+                    async for message in client.messages:
+                        await self._async_on_command(message)
+            except aiomqtt.MqttError as exc:
+                if self.connected:
+                    _LOGGER.warning("MQTT %s: lost %s: %s", self.notifier_id, where, exc)
+                else:
+                    _LOGGER.debug("MQTT %s: cannot connect to %s: %s", self.notifier_id, where, exc)
+            finally:
+                self._client = None
+                self.connected = False
+            attempt += 1
+            await asyncio.sleep(backoff_delay(attempt))
+
+    # ---------------------------------------------------------- on (re)connect
+
+    async def _async_on_connect(self, client: aiomqtt.Client) -> None:
+        """Announce `online`, (re)publish discovery and every current state, subscribe."""
+        topics = self.topics
+        await client.publish(topics.availability, ONLINE, qos=1, retain=True)
+        previous = await self._async_read_index(client)
+        index = []
+        published: set[str] = set()
+        for camera_id, runtime in self.hub.cameras.cameras.items():
+            labels = list(runtime.config.objects.labels)
+            retained = await self._async_publish_camera(client, camera_id, runtime.name, labels)
+            published.update(retained)
+            index.append({"id": camera_id, "name": runtime.name, "retained": retained})
+        for entry in previous:
+            for topic in entry.get("retained", []):
+                if isinstance(topic, str) and topic not in published:
+                    await client.publish(topic, b"", qos=1, retain=True)
+        await client.publish(topics.index, json.dumps(index), qos=1, retain=True)
+        await client.publish(topics.mode, str(self.hub.mode), qos=1, retain=True)
+        await client.subscribe(topics.mode_set, qos=1)
+        await client.subscribe(topics.detection_set_filter, qos=1)
+
+    async def _async_read_index(self, client: aiomqtt.Client) -> list[dict[str, Any]]:
+        """The retained camera index left by an earlier run, or [] if there is none.
+
+        The broker sends retained messages in order with what follows, so a message of
+        our own published after subscribing marks the end of what is retained.
+        """
+        marker = f"{self.topics.prefix}/sync/{new_id()}"
+        token = new_id().encode()
+        await client.subscribe(self.topics.index, qos=1)
+        await client.subscribe(marker, qos=1)
+        await client.publish(marker, token, qos=1)
+        previous: list[dict[str, Any]] = []
+        try:
+            async with asyncio.timeout(INDEX_READ_TIMEOUT):
+                async for message in client.messages:
+                    if message.topic.matches(marker) and message.payload == token:
+                        break
+                    if message.topic.matches(self.topics.index):
+                        previous = self._parse_index(message.payload)
+        except TimeoutError:
+            _LOGGER.warning("MQTT %s: no answer reading %s", self.notifier_id, self.topics.index)
+        await client.unsubscribe(self.topics.index)
+        await client.unsubscribe(marker)
+        return previous
+
+    @staticmethod
+    def _parse_index(payload: Any) -> list[dict[str, Any]]:
+        try:
+            data = json.loads(payload) if payload else []
+        except (TypeError, ValueError):
+            return []
+        if not isinstance(data, list):
+            return []
+        return [entry for entry in data if isinstance(entry, dict)]
+
+    async def _async_publish_camera(
+        self, client: aiomqtt.Client, camera_id: str, name: str, labels: list[str]
+    ) -> list[str]:
+        """Publish a camera's discovery configs and states; returns the retained topics."""
+        retained: list[str] = []
+
+        async def put(topic: str, payload: str | bytes) -> None:
+            await client.publish(topic, payload, qos=1, retain=True)
+            retained.append(topic)
+
+        if self.options.discovery:
+            configs = camera_configs(
+                self.options.discovery_prefix, self.topics, camera_id, name, labels
+            )
+            for topic, config in configs.items():
+                await put(topic, json.dumps(config))
+        await put(
+            self.topics.camera(camera_id, "motion"), ON if self._motion_on(camera_id) else OFF
+        )
+        for label in labels:
+            count = len(self._ongoing.get((camera_id, label), ()))
+            await put(self.topics.camera(camera_id, label), str(count))
+        detection = self.hub.states.get(f"detection.{camera_id}")
+        armed = detection is None or detection.state == "on"
+        await put(self.topics.camera(camera_id, "detection"), ON if armed else OFF)
+        retained.append(self.topics.camera(camera_id, "snapshot"))
+        return retained
+
+    def _motion_on(self, camera_id: str) -> bool:
+        if camera_id in self._motion:
+            return self._motion[camera_id]
+        state = self.hub.states.get(f"motion.{camera_id}")
+        return state is not None and state.state == "on"
+
+    # ---------------------------------------------------------- bus -> MQTT
+
+    async def _async_publish(self, topic: str, payload: str | bytes, retain: bool) -> None:
+        """Publish if connected; a lost update is republished as current state on reconnect."""
+        client = self._client
+        if client is None:
+            return
+        try:
+            await client.publish(topic, payload, qos=1, retain=retain)
+        except aiomqtt.MqttError as exc:
+            _LOGGER.debug("MQTT %s: %s not published: %s", self.notifier_id, topic, exc)
+
+    def _remember(self, event_id: str, camera_id: str) -> None:
+        self._event_cameras[event_id] = camera_id
+        while len(self._event_cameras) > KNOWN_EVENTS:
+            self._event_cameras.popitem(last=False)
+
+    async def _async_on_event(self, event: Event) -> None:
+        topics = self.topics
+        if isinstance(event, MotionStarted | MotionEnded):
+            started = isinstance(event, MotionStarted)
+            self._motion[event.camera] = started
+            self._remember(event.event_id, event.camera)
+            await self._async_publish(
+                topics.camera(event.camera, "motion"), ON if started else OFF, retain=True
+            )
+            if started:
+                await self._async_publish_event_type(event.camera, MOTION_EVENT_TYPE)
+        elif isinstance(event, EventStarted | EventEnded):
+            ongoing = self._ongoing.setdefault((event.camera, event.label), set())
+            started = isinstance(event, EventStarted)
+            if started:
+                ongoing.add(event.event_id)
+            else:
+                ongoing.discard(event.event_id)
+            self._remember(event.event_id, event.camera)
+            await self._async_publish(
+                topics.camera(event.camera, event.label), str(len(ongoing)), retain=True
+            )
+            data = {
+                "type": "start" if started else "end",
+                "camera": event.camera,
+                "event_id": event.event_id,
+                "label": event.label,
+                "top_score": event.top_score,
+                "zones": list(event.zones),
+                "start": event.start,
+                "end": event.end if isinstance(event, EventEnded) else None,
+            }
+            await self._async_publish(topics.events, json.dumps(data), retain=False)
+            if started:
+                await self._async_publish_event_type(event.camera, event.label)
+        elif isinstance(event, StateChanged):
+            await self._async_on_state(event)
+
+    async def _async_publish_event_type(self, camera_id: str, event_type: str) -> None:
+        payload = json.dumps({"event_type": event_type})
+        await self._async_publish(self.topics.camera(camera_id, "event"), payload, retain=False)
+
+    async def _async_on_state(self, event: StateChanged) -> None:
+        if event.entity_id == HOUSE_MODE_ENTITY:
+            await self._async_publish(self.topics.mode, event.new_state, retain=True)
+        elif event.entity_id.startswith("detection."):
+            camera_id = event.entity_id.partition(".")[2]
+            payload = ON if event.new_state == "on" else OFF
+            await self._async_publish(
+                self.topics.camera(camera_id, "detection"), payload, retain=True
+            )
+
+    # ---------------------------------------------------------- MQTT -> hub
+
+    async def _async_on_command(self, message: aiomqtt.Message) -> None:
+        payload = message.payload
+        text = payload.decode(errors="replace") if isinstance(payload, bytes) else str(payload)
+        topic = message.topic.value
+        context = Context()
+        if message.topic.matches(self.topics.mode_set):
+            mode = text.strip()
+            if not mode or len(mode) > 32:
+                _LOGGER.warning("MQTT %s: ignored house mode %r", self.notifier_id, mode[:40])
+                return
+            _LOGGER.info("MQTT %s: house mode set to %s", self.notifier_id, mode)
+            self.hub.async_set_mode(mode, context=context)
+        elif message.topic.matches(self.topics.detection_set_filter):
+            camera_id = topic[len(self.topics.prefix) + 1 :].split("/")[0]
+            armed = _switch(text)
+            if camera_id not in self.hub.cameras.cameras or armed is None:
+                _LOGGER.warning("MQTT %s: ignored %s = %r", self.notifier_id, topic, text[:40])
+                return
+            _LOGGER.info("MQTT %s: detection of %s %s", self.notifier_id, camera_id, text)
+            self.hub.cameras.set_armed(camera_id, armed)
+
+    # ---------------------------------------------------------- notifications
+
+    async def async_send(self, message: Message) -> None:
+        """Publish to `<prefix>/notify` (and the snapshot); a temporary error when offline."""
+        client = self._client
+        if client is None:
+            raise TemporaryNotifyError(
+                f"not connected to MQTT broker {self.options.host}:{self.options.port}"
+            )
+        data = {
+            "id": message.id,
+            "title": message.title,
+            "body": message.body,
+            "priority": message.priority,
+            "tags": list(message.tags),
+            "event_id": message.event_id,
+            "context_id": message.context.id,
+            "clip_url": message.clip_url,
+        }
+        camera_id = self._event_cameras.get(message.event_id) if message.event_id else None
+        try:
+            if message.snapshot_jpeg and camera_id is not None:
+                await client.publish(
+                    self.topics.camera(camera_id, "snapshot"),
+                    message.snapshot_jpeg,
+                    qos=1,
+                    retain=True,
+                )
+            await client.publish(self.topics.notify, json.dumps(data), qos=1)
+        except aiomqtt.MqttError as exc:
+            raise TemporaryNotifyError(f"MQTT publish failed: {exc}") from None

@@ -1,0 +1,46 @@
+"""Options of an `mqtt` notifier (`notifiers.<id>` with `type: mqtt`)."""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+
+from hub.registry import PluginOptions
+
+
+def _topic_prefix(value: str) -> str:
+    value = value.strip()
+    if not value or value.startswith("/") or value.endswith("/") or set(value) & {"+", "#"}:
+        raise ValueError("must be a topic without wildcards (+, #) or a leading/trailing /")
+    return value
+
+
+class MqttOptions(PluginOptions):
+    """Options of an `mqtt` notifier."""
+
+    host: str = Field(description="Host name or address of the MQTT broker.")
+    port: int = Field(1883, ge=1, le=65535, description="Broker port (8883 is usual with TLS).")
+    username: str | None = Field(None, description="User name, if the broker asks for one.")
+    password: str | None = Field(
+        None, repr=False, description="Password for `username`; best kept in secrets.yaml."
+    )
+    tls: bool = Field(False, description="Connect with TLS, checking the broker's certificate.")
+    ca_file: str | None = Field(
+        None,
+        description="CA certificate file (PEM) to check the broker with; default: the system's.",
+    )
+    client_id: str | None = Field(
+        None, description="MQTT client id; default: a random one for each connection."
+    )
+    discovery: bool = Field(
+        True, description="Publish Home Assistant MQTT discovery configs for every camera."
+    )
+    discovery_prefix: str = Field("homeassistant", description="Home Assistant's discovery prefix.")
+    topic_prefix: str = Field(
+        "camhub", description="First level of every topic camhub publishes and listens to."
+    )
+    keepalive: int = Field(
+        30, ge=5, le=3600, description="Seconds between keep-alive pings to the broker."
+    )
+
+    _check_discovery_prefix = field_validator("discovery_prefix")(_topic_prefix)
+    _check_topic_prefix = field_validator("topic_prefix")(_topic_prefix)

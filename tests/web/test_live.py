@@ -1,0 +1,81 @@
+"""`/api/ws`: bus events reach the panel live; the `panel` notifier's messages among them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from aiohttp.test_utils import TestClient, TestServer
+
+import plugins.panel_notifier
+from hub.events import HubStopping, MotionStarted
+from hub.notify import Message
+from web.app import create_app
+from web.keys import HUB_KEY
+
+CONFIG = "notifiers:\n  screen:\n    type: panel\n"
+
+
+async def start(make_hub) -> TestClient:
+    hub = make_hub(CONFIG)
+    hub.plugins.register(plugins.panel_notifier, "panel_notifier")
+    await hub.async_start()
+    client = TestClient(TestServer(create_app(hub)))
+    await client.start_server()
+    return client
+
+
+async def stop(client: TestClient) -> None:
+    hub = client.app[HUB_KEY]
+    await client.close()
+    await hub.async_stop()
+
+
+async def test_events_and_panel_notifications_arrive_as_json(make_hub):
+    client = await start(make_hub)
+    hub = client.app[HUB_KEY]
+    try:
+        socket = await client.ws_connect("/api/ws?types=motion_started,notification_posted")
+        await asyncio.sleep(0.05)  # subscribed
+        hub.bus.publish(HubStopping())  # filtered out
+        hub.bus.publish(MotionStarted(camera="porch", event_id="m1", boxes=((1, 2, 3, 4),)))
+        first = json.loads((await socket.receive(timeout=5)).data)
+        assert first["event_type"] == "motion_started"
+        assert first["camera"] == "porch" and first["boxes"] == [[1, 2, 3, 4]]
+
+        message = Message(title="Someone at the door", body="porch, 21:14", snapshot_jpeg=b"\xff")
+        assert await hub.outbox.async_enqueue("screen", message) == message.id
+        posted = json.loads((await socket.receive(timeout=10)).data)
+        assert posted["event_type"] == "notification_posted"
+        assert (posted["title"], posted["body"], posted["message_id"]) == (
+            "Someone at the door",
+            "porch, 21:14",
+            message.id,
+        )
+        assert "snapshot" not in json.dumps(posted)  # pictures never travel inside events
+        await socket.close()
+    finally:
+        await stop(client)
+
+
+async def test_a_client_that_never_reads_costs_the_hub_nothing_but_its_queue(make_hub):
+    client = await start(make_hub)
+    hub = client.app[HUB_KEY]
+    try:
+        socket = await client.ws_connect("/api/ws")
+        await asyncio.sleep(0.05)
+        for n in range(2000):  # publish never waits for the socket
+            hub.bus.publish(MotionStarted(camera="porch", event_id=str(n)))
+        await asyncio.sleep(0.2)
+        assert hub.health()["status"] == "ok"
+        await socket.close()
+        await asyncio.sleep(0.1)
+        assert not any(s.name.startswith("ws:") for s in hub.bus.stats())  # unsubscribed
+    finally:
+        await stop(client)
+
+
+async def test_embedded_default_has_the_panel_notifier():
+    from hub.config import default_config
+
+    assert default_config().config.notifiers["panel"].type == "panel"
