@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from hub.notify import Message
 from hub.outbox import STATES
 from web.keys import HUB_KEY
 
@@ -51,3 +52,19 @@ async def notifications(request: web.Request) -> web.Response:
         if item["error"]:
             item["error"] = hub.redactor(item["error"])
     return web.json_response({"notifications": items})
+
+
+@routes.post("/api/notifiers/{notifier_id}/test")
+async def send_test(request: web.Request) -> web.Response:
+    """Queue a test message for one notifier (the panel's "send a test"); 202 with its id."""
+    hub = request.app[HUB_KEY]
+    notifier_id = request.match_info["notifier_id"]
+    if notifier_id not in hub.notifiers:
+        raise web.HTTPNotFound(text=f"no running notifier '{notifier_id}'")
+    message = Message(
+        title="camhub test notification",
+        body=f"If you can read this, the notifier '{notifier_id}' works.",
+        tags=("test",),
+    )
+    message_id = await hub.outbox.async_enqueue(notifier_id, message)
+    return web.json_response({"id": message_id}, status=202)

@@ -79,3 +79,19 @@ async def test_embedded_default_has_the_panel_notifier():
     from hub.config import default_config
 
     assert default_config().config.notifiers["panel"].type == "panel"
+
+
+async def test_send_a_test_notification_from_the_panel(make_hub):
+    client = await start(make_hub)
+    try:
+        socket = await client.ws_connect("/api/ws?types=notification_posted")
+        await asyncio.sleep(0.05)
+        response = await client.post("/api/notifiers/screen/test")
+        assert response.status == 202
+        message_id = (await response.json())["id"]
+        posted = json.loads((await socket.receive(timeout=10)).data)
+        assert posted["message_id"] == message_id and posted["title"] == "camhub test notification"
+        assert (await client.post("/api/notifiers/nope/test")).status == 404
+        await socket.close()
+    finally:
+        await stop(client)

@@ -1,0 +1,100 @@
+"""A real `camhub run` killed with a notification undelivered: after a restart it arrives once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from tests.conftest import free_port
+
+CAMHUB = str(Path(sys.executable).with_name("camhub"))
+
+
+def start_hub(config: Path, data: Path) -> subprocess.Popen[str]:
+    process = subprocess.Popen(
+        [CAMHUB, "run", "--config", str(config), "--data", str(data)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdout is not None
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if "panel at" in line:
+            return process
+        assert line, "camhub exited before serving"
+    raise AssertionError("camhub did not start")
+
+
+def post(url: str) -> dict:
+    request = urllib.request.Request(url, method="POST", data=b"")
+    with urllib.request.urlopen(request, timeout=5) as response:
+        assert response.status == 202
+        return json.load(response)
+
+
+def row_state(data: Path, message_id: str) -> str:
+    with sqlite3.connect(data / "camhub.db") as db:
+        return db.execute("select state from notifications where id = ?", [message_id]).fetchone()[
+            0
+        ]
+
+
+async def test_kill_9_with_an_undelivered_message_then_restart_delivers_it_once(tmp_path):
+    receiver_port, hub_port = free_port(), free_port()
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"server:\n  port: {hub_port}\n"
+        f"notifiers:\n  hook:\n    type: webhook\n    url: http://127.0.0.1:{receiver_port}/hook\n"
+    )
+    data = tmp_path / "data"
+    first = start_hub(config, data)
+    try:
+        # The receiver is down: the message stays in the outbox, waiting to be retried.
+        message_id = await asyncio.to_thread(
+            post, f"http://127.0.0.1:{hub_port}/api/notifiers/hook/test"
+        )
+        message_id = message_id["id"]
+        for _ in range(50):
+            if row_state(data, message_id) == "pending":
+                break
+            await asyncio.sleep(0.1)
+        assert row_state(data, message_id) == "pending"
+    finally:
+        first.send_signal(signal.SIGKILL)  # a crash: no clean stop
+        first.communicate(timeout=10)
+
+    received: list[str] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        received.append(request.headers["X-Camhub-Id"])
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    receiver = TestServer(app, host="127.0.0.1", port=receiver_port)
+    await receiver.start_server()
+    second = start_hub(config, data)
+    try:
+        for _ in range(100):
+            if received and row_state(data, message_id) == "delivered":
+                break
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(0.5)  # room for a duplicate, were one to come
+        assert received == [message_id]
+        assert row_state(data, message_id) == "delivered"
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.communicate(timeout=10)
+        await receiver.close()
