@@ -194,6 +194,7 @@ class Hub:
         await self.bus.async_drain(BUS_DRAIN_SECONDS)
         await self.outbox.async_stop()
         await self.plugins.async_call("shutdown", time_limit=PLUGIN_SHUTDOWN_SECONDS, hub=self)
+        await self._async_close_built()
         for stop in self._stop_listeners:
             stop()
         tasks = list(self._tasks)
@@ -248,6 +249,20 @@ class Hub:
                     message = f"{section}.{entry.entry_id}: could not start: {exc}"
                     self.problems.append(self.redactor(message))
                     _LOGGER.exception("%s", self.redactor(message))
+
+    async def _async_close_built(self) -> None:
+        """Close every notifier and detector that has `async_close` (sessions, connections)."""
+        built = [*self.notifiers.items(), *self.detectors.items()]
+        closers = [(name, obj.async_close()) for name, obj in built if hasattr(obj, "async_close")]
+        if not closers:
+            return
+        results = await asyncio.gather(
+            *(asyncio.wait_for(closing, PLUGIN_SHUTDOWN_SECONDS) for _, closing in closers),
+            return_exceptions=True,
+        )
+        for (name, _), result in zip(closers, results, strict=True):
+            if isinstance(result, BaseException):
+                _LOGGER.warning("Closing %s failed: %r", name, result)
 
     def _collect_automation_types(self) -> None:
         for plugin, spec in self.plugins.call_collect("automation_types"):

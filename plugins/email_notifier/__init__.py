@@ -10,7 +10,6 @@ import smtplib
 import socket
 import ssl
 import threading
-import weakref
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate
@@ -265,12 +264,8 @@ class EmailNotifier:
                 sock.shutdown(socket.SHUT_RDWR)
 
 
-_CREATED: weakref.WeakKeyDictionary[Any, list[EmailNotifier]] = weakref.WeakKeyDictionary()
-
-
 def _create(hub: Any, notifier_id: str, options: EmailOptions) -> EmailNotifier:
     notifier = EmailNotifier(notifier_id, options, tls_context(options))
-    _CREATED.setdefault(hub, []).append(notifier)
     return notifier
 
 
@@ -285,10 +280,3 @@ def notifier_types() -> list[TypeSpec]:
             description="Send a mail (text, HTML and the snapshot) through an SMTP server.",
         )
     ]
-
-
-@hookimpl
-async def shutdown(hub: Any) -> None:
-    """Cut off mails this hub's email notifiers are still sending."""
-    notifiers = _CREATED.pop(hub, [])
-    await asyncio.gather(*(notifier.async_close() for notifier in notifiers))

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import weakref
 from typing import Any
 
 import aiohttp
@@ -128,12 +126,8 @@ class NtfyNotifier:
             await self._session.close()
 
 
-_CREATED: weakref.WeakKeyDictionary[Any, list[NtfyNotifier]] = weakref.WeakKeyDictionary()
-
-
 def _create(hub: Any, notifier_id: str, options: NtfyOptions) -> NtfyNotifier:
     notifier = NtfyNotifier(notifier_id, options)
-    _CREATED.setdefault(hub, []).append(notifier)
     return notifier
 
 
@@ -148,10 +142,3 @@ def notifier_types() -> list[TypeSpec]:
             description="Push to phones through a self-hosted ntfy server.",
         )
     ]
-
-
-@hookimpl
-async def shutdown(hub: Any) -> None:
-    """Close the HTTP sessions of this hub's ntfy notifiers."""
-    notifiers = _CREATED.pop(hub, [])
-    await asyncio.gather(*(notifier.async_close() for notifier in notifiers))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import weakref
 from typing import Any
 
 from hub.hookspecs import hookimpl
@@ -16,12 +14,10 @@ __version__ = "1.0.0"
 __all__ = ["DeepStackDetector", "DeepStackOptions"]
 
 # Detectors built for each hub, so `shutdown` closes the sessions of that hub only.
-_CREATED: weakref.WeakKeyDictionary[Any, list[DeepStackDetector]] = weakref.WeakKeyDictionary()
 
 
 def _create(hub: Any, detector_id: str, options: DeepStackOptions) -> DeepStackDetector:
     detector = DeepStackDetector(detector_id, options)
-    _CREATED.setdefault(hub, []).append(detector)
     return detector
 
 
@@ -37,10 +33,3 @@ def detector_types() -> list[TypeSpec]:
             "(POST /v1/vision/detection).",
         )
     ]
-
-
-@hookimpl
-async def shutdown(hub: Any) -> None:
-    """Close the HTTP sessions of this hub's `deepstack` detectors."""
-    detectors = _CREATED.pop(hub, [])
-    await asyncio.gather(*(detector.async_close() for detector in detectors))

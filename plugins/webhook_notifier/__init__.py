@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import hmac
 import json
 import time
-import weakref
 from typing import Any
 
 import aiohttp
@@ -129,12 +127,8 @@ class WebhookNotifier:
             await self._session.close()
 
 
-_CREATED: weakref.WeakKeyDictionary[Any, list[WebhookNotifier]] = weakref.WeakKeyDictionary()
-
-
 def _create(hub: Any, notifier_id: str, options: WebhookOptions) -> WebhookNotifier:
     notifier = WebhookNotifier(notifier_id, options)
-    _CREATED.setdefault(hub, []).append(notifier)
     return notifier
 
 
@@ -149,10 +143,3 @@ def notifier_types() -> list[TypeSpec]:
             description="POST a signed JSON message to a URL.",
         )
     ]
-
-
-@hookimpl
-async def shutdown(hub: Any) -> None:
-    """Close the HTTP sessions of this hub's webhook notifiers."""
-    notifiers = _CREATED.pop(hub, [])
-    await asyncio.gather(*(notifier.async_close() for notifier in notifiers))
