@@ -37,6 +37,17 @@ class PermanentNotifyError(NotifyError):
     """Delivery can never succeed as configured (401, bad address): do not retry."""
 
 
+def raise_for_status(where: str, status: int, reason: str) -> None:
+    """The delivery error an answer's status code means, for notifiers that speak HTTP.
+
+    5xx, 408 and 429 may pass (retry); any other 4xx will not (give up).
+    """
+    if status >= 500 or status in (408, 429):
+        raise TemporaryNotifyError(f"{where} answered HTTP {status}: {reason}")
+    if status >= 400:
+        raise PermanentNotifyError(f"{where} answered HTTP {status}: {reason}")
+
+
 @runtime_checkable
 class Notifier(Protocol):
     """A configured notifier (`notifiers.<id>`), built by its type's `create`."""

@@ -14,7 +14,7 @@ from pydantic import Field, field_validator
 from yarl import URL
 
 from hub.hookspecs import hookimpl
-from hub.notify import Message, PermanentNotifyError, TemporaryNotifyError
+from hub.notify import Message, TemporaryNotifyError, raise_for_status
 from hub.redact import redact_url
 from hub.registry import PluginOptions, TypeSpec
 
@@ -116,10 +116,7 @@ class WebhookNotifier:
                 reason = (await answer.text())[:200]
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise TemporaryNotifyError(f"{where}: {type(exc).__name__}: {exc}") from None
-        if status >= 500 or status in (408, 429):
-            raise TemporaryNotifyError(f"{where} answered HTTP {status}: {reason}")
-        if status >= 400:
-            raise PermanentNotifyError(f"{where} answered HTTP {status}: {reason}")
+        raise_for_status(where, status, reason)
 
     async def async_close(self) -> None:
         """Close the HTTP session."""
