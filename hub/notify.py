@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from hub.events import Context, new_id
 
@@ -23,6 +23,19 @@ class Message:
     context: Context = field(default_factory=Context)
     id: str = field(default_factory=new_id)
     """Stable across retries and restarts: notifiers send it as an idempotency key."""
+
+    def as_dict(self) -> dict[str, Any]:
+        """The text fields as JSON-ready data (the picture travels separately)."""
+        return {
+            "id": self.id,
+            "title": self.title,
+            "body": self.body,
+            "priority": self.priority,
+            "tags": list(self.tags),
+            "event_id": self.event_id,
+            "context_id": self.context.id,
+            "clip_url": self.clip_url,
+        }
 
 
 class NotifyError(Exception):

@@ -265,8 +265,7 @@ class EmailNotifier:
 
 
 def _create(hub: Any, notifier_id: str, options: EmailOptions) -> EmailNotifier:
-    notifier = EmailNotifier(notifier_id, options, tls_context(options))
-    return notifier
+    return EmailNotifier(notifier_id, options, tls_context(options))
 
 
 @hookimpl

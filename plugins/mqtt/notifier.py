@@ -344,16 +344,7 @@ class MqttNotifier:
             raise TemporaryNotifyError(
                 f"not connected to MQTT broker {self.options.host}:{self.options.port}"
             )
-        data = {
-            "id": message.id,
-            "title": message.title,
-            "body": message.body,
-            "priority": message.priority,
-            "tags": list(message.tags),
-            "event_id": message.event_id,
-            "context_id": message.context.id,
-            "clip_url": message.clip_url,
-        }
+        data = message.as_dict()
         camera_id = self._event_cameras.get(message.event_id) if message.event_id else None
         try:
             if message.snapshot_jpeg and camera_id is not None:

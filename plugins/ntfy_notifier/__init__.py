@@ -124,8 +124,7 @@ class NtfyNotifier:
 
 
 def _create(hub: Any, notifier_id: str, options: NtfyOptions) -> NtfyNotifier:
-    notifier = NtfyNotifier(notifier_id, options)
-    return notifier
+    return NtfyNotifier(notifier_id, options)
 
 
 @hookimpl

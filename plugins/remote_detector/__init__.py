@@ -17,8 +17,7 @@ __all__ = ["DeepStackDetector", "DeepStackOptions"]
 
 
 def _create(hub: Any, detector_id: str, options: DeepStackOptions) -> DeepStackDetector:
-    detector = DeepStackDetector(detector_id, options)
-    return detector
+    return DeepStackDetector(detector_id, options)
 
 
 @hookimpl

@@ -65,16 +65,7 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
 
 def payload(message: Message) -> dict[str, Any]:
     """The JSON object POSTed for `message`."""
-    data: dict[str, Any] = {
-        "id": message.id,
-        "title": message.title,
-        "body": message.body,
-        "priority": message.priority,
-        "tags": list(message.tags),
-        "event_id": message.event_id,
-        "context_id": message.context.id,
-        "clip_url": message.clip_url,
-    }
+    data = message.as_dict()
     if message.snapshot_jpeg:
         data["snapshot_base64"] = base64.b64encode(message.snapshot_jpeg).decode()
     return data
@@ -125,8 +116,7 @@ class WebhookNotifier:
 
 
 def _create(hub: Any, notifier_id: str, options: WebhookOptions) -> WebhookNotifier:
-    notifier = WebhookNotifier(notifier_id, options)
-    return notifier
+    return WebhookNotifier(notifier_id, options)
 
 
 @hookimpl
