@@ -126,8 +126,12 @@ def test_two_clients_share_one_encoder(rtsp_server):
         results[i] = record(server.url(), 1.5, FAST)
 
     threads = [threading.Thread(target=client, args=(i,)) for i in range(2)]
-    for thread in threads:
-        thread.start()
+    threads[0].start()
+    # The second client joins once the shared pipeline exists: gst-rtsp-server has been
+    # seen to refuse (EPERM) a client that arrives while the shared media is preparing.
+    server.wait_event("media", 10)
+    time.sleep(0.5)  # "media" is announced as the pipeline is built, before it plays
+    threads[1].start()
     for thread in threads:
         thread.join(20)
 
