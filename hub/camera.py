@@ -33,6 +33,7 @@ class StatsSource(Protocol):
         ...
 
 
+@runtime_checkable
 class SnapshotSource(Protocol):
     """A source that can also give a JPEG of the current picture (optional)."""
 

@@ -8,7 +8,7 @@ import random
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from hub.camera import CameraError, CameraSource, StatsSource
+from hub.camera import CameraError, CameraSource, SnapshotSource, StatsSource
 from hub.config import CameraConfig
 from hub.frames import FrameFeed
 from hub.motion import MotionTimeline
@@ -149,11 +149,9 @@ class CameraManager:
     async def async_snapshot(self, camera_id: str) -> bytes | None:
         """A JPEG of the camera's current picture, or None if its source cannot give one."""
         runtime = self.cameras.get(camera_id)
-        snapshot = getattr(runtime.source, "async_snapshot", None) if runtime else None
-        if snapshot is None:
+        if runtime is None or not isinstance(runtime.source, SnapshotSource):
             return None
-        result: bytes | None = await snapshot()
-        return result
+        return await runtime.source.async_snapshot()
 
     def mark_online(self, camera_id: str) -> None:
         """Sources call this once frames flow; resets the back-off."""

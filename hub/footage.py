@@ -29,13 +29,10 @@ class FootageFile:
         self.partial = self.final.with_name(self.final.name + PARTIAL_SUFFIX)
         self.final.parent.mkdir(parents=True, exist_ok=True)
         self.file: BinaryIO = open(self.partial, "wb")  # noqa: SIM115 - closed by finish/abort
-        self.bytes_written = 0
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
         """Write bytes (file-object protocol, so muxers can write here directly)."""
-        count = self.file.write(data)
-        self.bytes_written += count
-        return count
+        return self.file.write(data)
 
     def flush(self) -> None:
         """Flush Python's buffer to the OS."""

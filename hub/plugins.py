@@ -73,15 +73,6 @@ class PluginInfo:
         }
 
 
-async def await_me_maybe(value: Any) -> Any:
-    """Await `value` if it is awaitable, call it first if it is a coroutine function."""
-    if callable(value) and inspect.iscoroutinefunction(value):
-        value = value()
-    if inspect.isawaitable(value):
-        value = await value
-    return value
-
-
 class PluginManager:
     """pluggy's manager plus loading from three sources and per-plugin failure isolation."""
 
