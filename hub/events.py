@@ -87,6 +87,30 @@ class DeviceDiscovered(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class DeviceLost(Event):
+    """A discovered device said goodbye (WS-Discovery Bye, mDNS removal) or stopped answering."""
+
+    event_type: ClassVar[str] = "device_lost"
+    device_id: str
+    source: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class OnvifEvent(Event):
+    """A notification pulled from a camera's ONVIF event service, for automations.
+
+    `topic` is normalised without namespace prefixes (`RuleEngine/CellMotionDetector/Motion`);
+    `data` holds the message's Data items (e.g. `{"IsMotion": "true"}`), `source` its Source items.
+    """
+
+    event_type: ClassVar[str] = "onvif_event"
+    camera: str
+    topic: str
+    data: dict[str, str] = field(default_factory=dict)
+    source: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
 class RecordingSaved(Event):
     """A recording segment was finished and indexed."""
 

@@ -37,7 +37,18 @@ class TypeSpec:
 
 @dataclass(frozen=True)
 class AutomationType(TypeSpec):
-    """A trigger, condition or action type for automations."""
+    """A trigger, condition or action type for automations.
+
+    `create(hub, automation_id, options)` returns, by `kind`:
+
+    - trigger: an object with `attach(fire) -> detach`, where
+      `fire(variables: dict[str, Any], context: Context | None)` starts a run and
+      `detach()` stops listening;
+    - condition: an object with `check(variables: Mapping[str, Any]) -> bool`;
+    - action: an object with
+      `async async_run(variables: Mapping[str, Any], context: Context) -> Mapping[str, Any] | None`
+      whose result is stored in the run's trace; raising marks the step failed.
+    """
 
     kind: Literal["trigger", "condition", "action"] = "action"
 
