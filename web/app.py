@@ -10,7 +10,7 @@ from aiohttp.typedefs import Handler
 
 from hub.core import Hub
 from hub.registry import Route
-from web import api, footage_api, live, notifications_api
+from web import api, footage_api, live, live_video, notifications_api
 from web.keys import HUB_KEY
 
 _LOGGER = logging.getLogger(__name__)
@@ -52,6 +52,7 @@ def create_app(hub: Hub) -> web.Application:
     app.add_routes(footage_api.routes)
     app.add_routes(notifications_api.routes)
     app.add_routes(live.routes)
+    app.add_routes(live_video.routes)
     _plugin_routes(hub, app)
     app.router.add_get("/", _index)
     app.router.add_static("/static/", STATIC_DIR, follow_symlinks=False)

@@ -20,10 +20,12 @@ from typing import Any
 
 import av
 
+from hub.camera import LiveSubscription
 from hub.cameras import CameraRuntime
 from hub.config import CameraConfig
 from hub.recordings import RecordingSegment
 from plugins.pyav_source.frames import FrameSampler, WallClock, encode_jpeg
+from plugins.pyav_source.live import LiveStream
 from plugins.pyav_source.opening import (
     CameraStreamError,
     describe_av_error,
@@ -67,6 +69,7 @@ class PyAVSource:
         self._latest_time = 0.0
         self._lock = threading.Lock()
         self._snapshot_waiters: list[asyncio.Future[None]] = []
+        self.live = LiveStream(self.camera_id)
         self.recorder = SegmentRecorder(
             self.camera_id,
             self.config.record,
@@ -83,6 +86,7 @@ class PyAVSource:
         self._loop = asyncio.get_running_loop()
         self._stop.clear()
         self.runtime.frames.bind(self._loop)
+        self.live.bind(self._loop)
         done: asyncio.Future[None] = self._loop.create_future()
         threads = [self._spawn(self._main_thread, done, "main")]
         if self.config.detect_url and self.config.detect.enabled:
@@ -142,6 +146,7 @@ class PyAVSource:
                 self.recorder.set_streams(streams)
                 self.stats.codec = video.codec_context.name
                 self.stats.resolution = (video.codec_context.width, video.codec_context.height)
+                self.live.set_stream(video)
             connection = _Connection(self, streams, record, decode, paced=is_local_file(url))
             try:
                 for packet in container.demux(*streams):
@@ -152,6 +157,7 @@ class PyAVSource:
             finally:
                 if record:
                     self.recorder.close()
+                    self.live.stop()
 
     def _decode(
         self, packet: Any, wall: float, sampler: FrameSampler, clock: WallClock
@@ -206,6 +212,10 @@ class PyAVSource:
             "bytes_recorded": recorder.bytes_written,
             "last_packet": self.stats.last_packet,
         }
+
+    def live_subscribe(self) -> LiveSubscription:
+        """A live fMP4 feed of the main stream for one viewer (stream copy, no decoding)."""
+        return self.live.subscribe()
 
     # ------------------------------------------------------------ snapshots
 
@@ -271,6 +281,8 @@ class _Connection:
         if self.decode and is_video:
             self._maybe_decode(packet, wall)
         if self.record:
+            if is_video:
+                source.live.feed(packet)  # a copy is muxed; the recorder keeps the original
             source.stats.packets += 1
             source.stats.last_packet = now
             source.recorder.handle(TimedPacket(packet, wall, is_video))
