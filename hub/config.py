@@ -56,11 +56,53 @@ Point = Annotated[tuple[float, float], BeforeValidator(_check_pair)]
 Polygon = Annotated[list[Point], AfterValidator(_check_polygon)]
 
 
+class TlsConfig(StrictModel):
+    """HTTPS for the panel and API (both files or neither)."""
+
+    cert: str | None = Field(
+        None, description="PEM certificate (chain) file; relative paths are from the config file."
+    )
+    key: str | None = Field(None, description="PEM private key file of that certificate.")
+
+    @field_validator("key")
+    @classmethod
+    def _both_or_neither(cls, key: str | None, info: Any) -> str | None:
+        if (key is None) != (info.data.get("cert") is None):
+            raise ValueError("set both server.tls.cert and server.tls.key, or neither")
+        return key
+
+
+class AuthConfig(StrictModel):
+    """Sign-in sessions and login throttling."""
+
+    session_idle_hours: float = Field(
+        24.0, gt=0, description="A session unused this long ends; the user signs in again."
+    )
+    session_max_days: float = Field(
+        30.0, gt=0, description="A session ends this long after sign-in, used or not."
+    )
+    max_login_failures: int = Field(
+        5, ge=1, description="Failed logins in a row (per address or user) before a lock."
+    )
+    lockout_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="First lock after too many failures; each further failure doubles it "
+        "(at most one hour).",
+    )
+
+
 class ServerConfig(StrictModel):
     """Where the web panel and API listen."""
 
     host: str = Field(DEFAULT_HOST, description="Address to bind; 0.0.0.0 exposes the LAN.")
     port: int = Field(DEFAULT_PORT, ge=1, le=65535, description="TCP port of the panel and API.")
+    tls: TlsConfig = Field(
+        default_factory=TlsConfig, description="Serve HTTPS with this certificate and key."
+    )
+    auth: AuthConfig = Field(
+        default_factory=AuthConfig, description="Session lifetimes and login throttling."
+    )
 
 
 class StorageConfig(StrictModel):

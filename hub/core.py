@@ -13,6 +13,7 @@ from collections.abc import Coroutine, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
+from hub.audit import AuditLog
 from hub.bus import EventBus
 from hub.cameras import CameraManager
 from hub.config import ConfigIssue, LoadedConfig
@@ -116,6 +117,7 @@ class Hub:
         self.plugins = plugins or load_plugins(loaded)
         self.plugins.on_failed = self._plugin_failed
         self.storage = Storage(data_dir / DB_FILENAME)
+        self.audit = AuditLog(self.storage)
         self.footage = FootageStore(data_dir / FOOTAGE_DIRNAME)
         self.recordings = RecordingIndex(self.storage)
         self.retention = RetentionManager(self)

@@ -60,3 +60,7 @@ class Route:
     method: str
     path: str
     handler: Callable[..., Any]
+    access: Literal["public", "admin", "viewer"] = "admin"
+    """Who may call it: admins only unless the plugin says otherwise. A `viewer` route
+    serving one camera must check `web.access.can_view` itself (plugins see the
+    principal as `request["camhub.principal"]`)."""

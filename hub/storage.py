@@ -155,9 +155,57 @@ def _notifications_table(db: sqlite_utils.Database) -> None:
     db.table("notifications").create_index(["automation_id", "notifier", "created"])
 
 
+def _audit_indexes(db: sqlite_utils.Database) -> None:
+    """The `/api/audit` filters (by user, by action) stay fast on a long log."""
+    db.table("audit_log").create_index(["user", "time"], if_not_exists=True)
+    db.table("audit_log").create_index(["action", "time"], if_not_exists=True)
+
+
+def _auth_tables(db: sqlite_utils.Database) -> None:
+    """Per-camera grants, login sessions and API tokens (hub/users.py, hub/sessions.py).
+
+    Sessions and tokens are stored as SHA-256 of the secret: a copied database
+    file does not let anyone in.
+    """
+    db.table("users").add_column("cameras", str, not_null_default="[]")
+    db.table("sessions").create(
+        {
+            "id": str,
+            "user_id": int,
+            "csrf_token": str,
+            "created": float,
+            "last_seen": float,
+            "expires": float,
+            "address": str,
+            "user_agent": str,
+        },
+        pk="id",
+        not_null={"user_id", "csrf_token", "created", "last_seen", "expires"},
+    )
+    db.table("sessions").create_index(["user_id"])
+    db.table("api_tokens").create(
+        {
+            "id": int,
+            "name": str,
+            "token_hash": str,
+            "scopes": str,
+            "cameras": str,
+            "created_by": str,
+            "created": float,
+            "last_used": float,
+            "expires": float,
+        },
+        pk="id",
+        not_null={"name", "token_hash", "scopes", "created"},
+    )
+    db.table("api_tokens").create_index(["token_hash"], unique=True)
+
+
 CORE_MIGRATIONS: tuple[Migration, ...] = (
     Migration("core:0001_tables", _core_tables),
     Migration("core:0002_notifications", _notifications_table),
+    Migration("core:0003_audit_indexes", _audit_indexes),
+    Migration("core:0004_auth", _auth_tables),
 )
 
 

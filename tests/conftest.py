@@ -12,6 +12,7 @@ import pytest
 from hub.config import LoadedConfig, load_config
 from hub.core import Hub
 from hub.plugins import DISABLE_AUTOLOAD_ENV
+from tests.web_clients import AuthedClient, anonymous_client, signed_in_client
 
 # Tests must not pick up whatever plugins happen to be installed on the machine.
 os.environ[DISABLE_AUTOLOAD_ENV] = "1"
@@ -58,6 +59,53 @@ async def started_hub(make_hub) -> AsyncIterator[Hub]:
     await hub.async_start()
     yield hub
     await hub.async_stop()
+
+
+@pytest.fixture
+async def make_api_client(make_hub):
+    """Signed-in API clients, closed after the test (hubs it started are stopped too).
+
+    `await make_api_client()` starts a hub on the default config and signs in an admin;
+    `config=` / `plugins={name: plugin}` shape that hub; `hub=` reuses a started hub;
+    `role="viewer", cameras=[...]` signs in a viewer with those grants;
+    `role=None` gives a client that is not signed in.
+    """
+    clients: list[AuthedClient] = []
+    hubs: list[Hub] = []
+
+    async def make(
+        config: str = "{}\n",
+        plugins: dict[str, object] | None = None,
+        hub: Hub | None = None,
+        role: str | None = "admin",
+        cameras: tuple[str, ...] | list[str] = (),
+        username: str | None = None,
+    ) -> AuthedClient:
+        if hub is None:
+            hub = make_hub(config)
+            for name, plugin in (plugins or {}).items():
+                hub.plugins.register(plugin, name)
+            await hub.async_start()
+            hubs.append(hub)
+        if role is None:
+            client = await anonymous_client(hub)
+        else:
+            client = await signed_in_client(hub, role, cameras, username)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        await client.close()
+    for hub in hubs:
+        await hub.async_stop()
+
+
+@pytest.fixture
+async def api_client(make_api_client) -> AuthedClient:
+    """An admin signed in to a started hub on the default config (hub: `client.app[HUB_KEY]`);
+    its POST/PUT/PATCH/DELETE carry X-CSRF-Token."""
+    return await make_api_client()
 
 
 from tests.servers.fixtures import garbage_server, rtsp_server  # noqa: F401, E402

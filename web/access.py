@@ -15,6 +15,8 @@ from typing import Literal, TypeVar
 
 from aiohttp import web
 
+from web.keys import HUB_KEY
+
 Rule = Literal["public", "admin", "viewer"]
 HandlerT = TypeVar("HandlerT", bound=Callable[..., Awaitable[web.StreamResponse]])
 _RULE_ATTR = "__camhub_access__"
@@ -78,3 +80,11 @@ def require_camera(request: web.Request, camera_id: str) -> None:
     """Raise 403 unless the caller may see this camera."""
     if not can_view(request, camera_id):
         raise web.HTTPForbidden(text="not allowed to view this camera")
+
+
+async def audit(request: web.Request, action: str, target: str = "", **details: object) -> None:
+    """Write an audit row for this request: who (the principal), from where (the peer)."""
+    who = principal(request)
+    await request.app[HUB_KEY].audit.async_log(
+        who.name if who else None, action, target, request.remote, **details
+    )

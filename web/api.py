@@ -6,6 +6,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from aiohttp import web
 
+from web import access
 from web.keys import HUB_KEY
 
 routes = web.RouteTableDef()
@@ -20,6 +21,7 @@ def camhub_version() -> str:
 
 
 @routes.get("/api/health")
+@access.public
 async def health(request: web.Request) -> web.Response:
     """Liveness and a summary; no auth, no secrets, no footage."""
     data = request.app[HUB_KEY].health()
@@ -28,6 +30,7 @@ async def health(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/cameras")
+@access.viewer
 async def cameras(request: web.Request) -> web.Response:
     """Configured cameras with their state; URLs have passwords removed."""
     hub = request.app[HUB_KEY]
@@ -35,6 +38,7 @@ async def cameras(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/plugins")
+@access.admin
 async def plugins(request: web.Request) -> web.Response:
     """Every plugin seen: name, version, source, hooks and state."""
     hub = request.app[HUB_KEY]
@@ -42,6 +46,7 @@ async def plugins(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/discovery")
+@access.admin
 async def discovery(request: web.Request) -> web.Response:
     """Devices found so far; `?scan=SECONDS` runs a fresh scan first (at most 30 s)."""
     hub = request.app[HUB_KEY]
@@ -60,6 +65,7 @@ async def discovery(request: web.Request) -> web.Response:
 
 
 @routes.get("/metrics")
+@access.admin
 async def metrics(request: web.Request) -> web.Response:
     """Prometheus text format: bus traffic and drops, plugin failures, camera states."""
     hub = request.app[HUB_KEY]

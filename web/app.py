@@ -10,13 +10,14 @@ from aiohttp.typedefs import Handler
 
 from hub.core import Hub
 from hub.registry import Route
-from web import api, footage_api, live, live_video, notifications_api
+from web import access, api, auth, footage_api, live, live_video, notifications_api
 from web.keys import HUB_KEY
 
 _LOGGER = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).parent / "static"
 
 
+@access.public
 async def _index(request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC_DIR / "index.html")
 
@@ -41,13 +42,27 @@ def _plugin_routes(hub: Hub, app: web.Application) -> None:
             _LOGGER.error("Plugin %s returned a route that is not a hub.registry.Route", plugin)
             continue
         path = f"/api/x/{plugin}/{route.path.lstrip('/')}"
-        app.router.add_route(route.method.upper(), path, route.handler)
+        app.router.add_route(route.method.upper(), path, _with_rule(route.handler, route.access))
+
+
+def _with_rule(handler: Handler, rule: access.Rule) -> Handler:
+    """The plugin's handler under its declared rule (a wrapper: the plugin's function may
+    be shared or bound, so it is not marked itself)."""
+
+    async def guarded(request: web.Request) -> web.StreamResponse:
+        return await handler(request)
+
+    marks = {"public": access.public, "admin": access.admin, "viewer": access.viewer}
+    return marks.get(rule, access.admin)(guarded)
 
 
 def create_app(hub: Hub) -> web.Application:
     """Build the web application around a (started or starting) hub."""
-    app = web.Application(middlewares=[_security_headers], client_max_size=4 * 1024**2)
+    app = web.Application(
+        middlewares=[_security_headers, auth.auth_middleware], client_max_size=4 * 1024**2
+    )
     app[HUB_KEY] = hub
+    auth.setup_auth(app, hub)
     app.add_routes(api.routes)
     app.add_routes(footage_api.routes)
     app.add_routes(notifications_api.routes)
@@ -56,4 +71,5 @@ def create_app(hub: Hub) -> web.Application:
     _plugin_routes(hub, app)
     app.router.add_get("/", _index)
     app.router.add_static("/static/", STATIC_DIR, follow_symlinks=False)
+    auth.check_rules(app)
     return app

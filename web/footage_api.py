@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from web import access
 from web.keys import HUB_KEY
 
 routes = web.RouteTableDef()
@@ -45,6 +46,25 @@ def _camera_param(request: web.Request, name: str = "camera") -> str | None:
     return camera
 
 
+def _visible(request: web.Request, camera: str | None) -> list[str] | None:
+    """Cameras a listing covers: the one asked for (if allowed), else all (None) for admins
+    and the granted ones for viewers."""
+    if camera is not None:
+        access.require_camera(request, camera)
+        return [camera]
+    who = access.principal(request)
+    if who is not None and who.role == "admin":
+        return None
+    return sorted(c for c in request.app[HUB_KEY].cameras.cameras if access.can_view(request, c))
+
+
+def first_view(request: web.Request) -> bool:
+    """Whether a footage request starts a view (not a player's follow-up Range request):
+    one audit row per look, not one per seek."""
+    ranges = request.headers.get("Range", "").replace(" ", "")
+    return ranges in ("", "bytes=0-") or not ranges.startswith("bytes=")
+
+
 def _video_response(request: web.Request, relpath: str, filename: str) -> web.FileResponse:
     """Serve a footage file; aiohttp's FileResponse answers Range requests (206)."""
     store = request.app[HUB_KEY].footage
@@ -58,34 +78,50 @@ def _video_response(request: web.Request, relpath: str, filename: str) -> web.Fi
 
 
 @routes.get("/api/recordings")
+@access.viewer
 async def recordings(request: web.Request) -> web.Response:
     """Recorded ranges (`?segments=1` for the segments themselves), filtered by camera and time."""
     hub = request.app[HUB_KEY]
-    camera = _camera_param(request)
+    cameras = _visible(request, _camera_param(request))
     start, end = _float_param(request, "start"), _float_param(request, "end")
     if request.query.get("segments") in ("1", "true"):
         limit = _int_param(request, "limit", 100, MAX_PAGE)
-        segments = await hub.recordings.async_segments(camera, start, end, limit)
+        segments = []
+        for camera in cameras if cameras is not None else [None]:
+            segments += await hub.recordings.async_segments(camera, start, end, limit)
+        segments = sorted(segments, key=lambda s: s.start)[:limit]
         return web.json_response({"segments": [s.as_dict() for s in segments]})
-    return web.json_response({"ranges": await hub.recordings.async_ranges(camera, start, end)})
+    ranges = []
+    for camera in cameras if cameras is not None else [None]:
+        ranges += await hub.recordings.async_ranges(camera, start, end)
+    return web.json_response({"ranges": ranges})
 
 
 @routes.get("/api/recordings/{segment_id:\\d+}/video.mp4")
+@access.viewer
 async def recording_video(request: web.Request) -> web.FileResponse:
     """One segment's MP4."""
     hub = request.app[HUB_KEY]
     segment = await hub.recordings.async_get(int(request.match_info["segment_id"]))
     if segment is None:
         raise web.HTTPNotFound(text="no such recording")
+    access.require_camera(request, segment.camera)
+    if first_view(request):
+        await access.audit(
+            request, "recording.view", f"{segment.camera}/{segment.id}", start=segment.start
+        )
     return _video_response(request, segment.path, f"{segment.camera}-{int(segment.start)}.mp4")
 
 
 @routes.get("/api/cameras/{camera}/snapshot.jpg")
+@access.viewer
 async def camera_snapshot(request: web.Request) -> web.Response:
     """A JPEG of the camera's picture now."""
     hub = request.app[HUB_KEY]
     camera = _camera_param(request)
     assert camera is not None
+    access.require_camera(request, camera)
+    await access.audit(request, "snapshot.view", camera)
     jpeg = await hub.cameras.async_snapshot(camera)
     if jpeg is None:
         raise web.HTTPServiceUnavailable(text="the camera has no picture right now")
@@ -103,15 +139,16 @@ def _event_json(row: dict[str, Any]) -> dict[str, Any]:
 
 
 @routes.get("/api/events")
+@access.viewer
 async def events(request: web.Request) -> web.Response:
     """Events, newest first; filters: camera, label, zone, start, end; paging: limit, offset."""
     hub = request.app[HUB_KEY]
-    camera = _camera_param(request)
+    cameras = _visible(request, _camera_param(request))
     where: list[str] = ["1 = 1"]
     params: list[Any] = []
-    if camera is not None:
-        where.append("camera = ?")
-        params.append(camera)
+    if cameras is not None:
+        where.append(f"camera IN ({', '.join('?' * len(cameras))})")
+        params.extend(cameras)
     if label := request.query.get("label"):
         where.append("label = ?")
         params.append(label)
@@ -135,6 +172,7 @@ async def events(request: web.Request) -> web.Response:
 
 
 async def _event(request: web.Request) -> dict[str, Any]:
+    """The event in the path, if the caller may see its camera (403 otherwise)."""
     hub = request.app[HUB_KEY]
     event_id = request.match_info["event_id"]
     rows = await hub.storage.async_read(
@@ -142,10 +180,12 @@ async def _event(request: web.Request) -> dict[str, Any]:
     )
     if not rows:
         raise web.HTTPNotFound(text="no such event")
+    access.require_camera(request, str(rows[0]["camera"]))
     return rows[0]
 
 
 @routes.get("/api/events/{event_id}/snapshot.jpg")
+@access.viewer
 async def event_snapshot(request: web.Request) -> web.StreamResponse:
     """The event's best snapshot."""
     event = await _event(request)
@@ -153,10 +193,12 @@ async def event_snapshot(request: web.Request) -> web.StreamResponse:
     store = request.app[HUB_KEY].footage
     if not relpath or not store.exists(relpath):
         raise web.HTTPNotFound(text="this event has no snapshot")
+    await access.audit(request, "event.snapshot.view", f"{event['camera']}/{event['id']}")
     return web.FileResponse(store.path_of(relpath), headers={"Content-Type": "image/jpeg"})
 
 
 @routes.get("/api/events/{event_id}/clip.mp4")
+@access.viewer
 async def event_clip(request: web.Request) -> web.FileResponse:
     """The event's footage (plus pre/post roll) joined into one MP4, made once then cached."""
     hub = request.app[HUB_KEY]
@@ -167,4 +209,6 @@ async def event_clip(request: web.Request) -> web.FileResponse:
     relpath = await hub.async_event_clip(event)
     if relpath is None:
         raise web.HTTPNotFound(text="no recording covers this event")
+    if first_view(request):
+        await access.audit(request, "clip.view", f"{event['camera']}/{event['id']}")
     return _video_response(request, relpath, f"{event['camera']}-{event['id']}.mp4")

@@ -11,6 +11,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from hub.events import Event
+from web import access
 from web.keys import HUB_KEY
 
 _LOGGER = logging.getLogger(__name__)
@@ -33,6 +34,7 @@ def event_json(event: Event) -> str:
 
 
 @routes.get("/api/ws")
+@access.viewer
 async def live(request: web.Request) -> web.WebSocketResponse:
     """Stream bus events; `?types=a,b` keeps only those event types.
 
@@ -46,9 +48,15 @@ async def live(request: web.Request) -> web.WebSocketResponse:
     peer = request.remote or "?"
     subscription = hub.bus.subscribe(f"ws:{peer}:{id(socket)}", maxsize=QUEUE_SIZE)
 
+    who = access.principal(request)
+
     async def forward() -> None:
         async for event in subscription:
             if wanted and event.event_type not in wanted:
+                continue
+            # A viewer hears nothing about cameras not granted to them.
+            camera = getattr(event, "camera", None)
+            if isinstance(camera, str) and (who is None or not who.can_view(camera)):
                 continue
             await socket.send_str(event_json(event))
 

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from hub.notify import Message
 from hub.outbox import STATES
+from web import access
 from web.keys import HUB_KEY
 
 routes = web.RouteTableDef()
@@ -34,6 +35,7 @@ FIELDS = (
 
 
 @routes.get("/api/notifications")
+@access.admin
 async def notifications(request: web.Request) -> web.Response:
     """Notifications newest first; `?state=`, `?notifier=` and `?limit=` (default 100) filter."""
     hub = request.app[HUB_KEY]
@@ -55,6 +57,7 @@ async def notifications(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/notifiers/{notifier_id}/test")
+@access.admin
 async def send_test(request: web.Request) -> web.Response:
     """Queue a test message for one notifier (the panel's "send a test"); 202 with its id."""
     hub = request.app[HUB_KEY]
@@ -67,4 +70,5 @@ async def send_test(request: web.Request) -> web.Response:
         tags=("test",),
     )
     message_id = await hub.outbox.async_enqueue(notifier_id, message)
+    await access.audit(request, "notifier.test", notifier_id)
     return web.json_response({"id": message_id}, status=202)

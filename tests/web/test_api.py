@@ -3,32 +3,17 @@
 from __future__ import annotations
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 
 from hub.discovery import DiscoveredDevice
 from hub.hookspecs import hookimpl
-from web.app import create_app
-from web.keys import HUB_KEY
 
 
 @pytest.fixture
-async def client_for(make_hub):
-    clients: list[TestClient] = []
+def client_for(make_api_client):
+    async def make(config: str = "{}\n", plugins: dict | None = None):
+        return await make_api_client(config=config, plugins=plugins)
 
-    async def make(config: str = "{}\n", plugins: dict | None = None) -> TestClient:
-        hub = make_hub(config)
-        for name, plugin in (plugins or {}).items():
-            hub.plugins.register(plugin, name)
-        await hub.async_start()
-        client = TestClient(TestServer(create_app(hub)))
-        await client.start_server()
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        await client.close()
-        await client.app[HUB_KEY].async_stop()
+    return make
 
 
 async def test_health_says_ok_with_version(client_for):

@@ -1,0 +1,305 @@
+"""Authentication: first-run setup, login/logout, sessions, API tokens, and the middleware
+that enforces every route's access rule (deny by default) and CSRF on writes."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from hub.core import Hub
+from hub.sessions import ApiToken, Session, SessionStore, async_lookup_token
+from hub.throttle import LoginThrottle
+from hub.users import (
+    User,
+    UserError,
+    async_add_user,
+    async_authenticate,
+    async_count_users,
+    async_set_password,
+)
+from web import access
+from web.body import read_json_object, string_field
+from web.keys import HUB_KEY
+
+_LOGGER = logging.getLogger(__name__)
+routes = web.RouteTableDef()
+
+SESSION_COOKIE = "camhub_session"
+CSRF_HEADER = "X-CSRF-Token"
+SESSION_KEY = "camhub.session"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+AUTH_BODY_BYTES = 8 * 1024
+SESSIONS_KEY = web.AppKey("sessions", SessionStore)
+THROTTLE_KEY = web.AppKey("login_throttle", LoginThrottle)
+_CSRF_EXEMPT = "__camhub_csrf_exempt__"
+# Paths an `events`-scoped token may read: the event list, its pictures and clips, the feed.
+EVENT_PATHS = ("/api/events", "/api/ws")
+
+
+def csrf_exempt(handler: Any) -> Any:
+    """Mark a handler that establishes a session (login, setup): there is no token yet."""
+    setattr(handler, _CSRF_EXEMPT, True)
+    return handler
+
+
+def setup_auth(app: web.Application, hub: Hub) -> None:
+    """Give the app its session store, login throttle and auth routes."""
+    settings = hub.config.server.auth
+    app[SESSIONS_KEY] = SessionStore(
+        hub.storage,
+        idle_seconds=settings.session_idle_hours * 3600,
+        max_seconds=settings.session_max_days * 86400,
+    )
+    app[THROTTLE_KEY] = LoginThrottle(
+        max_failures=settings.max_login_failures, base_lock=settings.lockout_seconds
+    )
+    app.add_routes(routes)
+
+
+# ------------------------------------------------------------------ middleware
+
+
+def route_rule(request: web.Request) -> access.Rule | None:
+    """The rule of the route this request matched (static files are public)."""
+    route = request.match_info.route
+    if isinstance(route.resource, web.StaticResource):
+        return "public"
+    return access.rule_of(request.match_info.handler)
+
+
+def token_allows(token: ApiToken, method: str, path: str, rule: access.Rule) -> bool:
+    """Scopes: `admin` may do anything; `read` may GET any viewer route; `events` may GET
+    the event list, event snapshots and clips, and the live feed."""
+    if "admin" in token.scopes:
+        return True
+    if rule == "admin" or method not in SAFE_METHODS:
+        return False
+    if "read" in token.scopes:
+        return True
+    return "events" in token.scopes and any(
+        path == prefix or path.startswith(prefix + "/") for prefix in EVENT_PATHS
+    )
+
+
+def _token_principal(hub: Hub, token: ApiToken) -> access.Principal:
+    cameras = token.cameras or tuple(hub.cameras.cameras)
+    role: Any = "admin" if "admin" in token.scopes else "viewer"
+    return access.Principal(f"token:{token.name}", role, frozenset(cameras), token=token.name)
+
+
+def session_principal(user: User) -> access.Principal:
+    """The principal of a signed-in user."""
+    return access.Principal(user.name, user.role, frozenset(user.cameras))
+
+
+def _cross_origin(request: web.Request) -> bool:
+    """A browser request from another site (the Origin header names a different host)."""
+    origin = request.headers.get("Origin")
+    if not origin or origin == "null":
+        return origin == "null"
+    return urlsplit(origin).netloc.lower() != request.host.lower()
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """401 without a session or token, 403 for a wrong role, scope, CSRF token or origin."""
+    if request.match_info.http_exception is not None:
+        return await handler(request)  # 404/405: nothing to protect
+    rule = route_rule(request)
+    if rule is None:
+        _LOGGER.error("Route %s %s declares no access rule: refused", request.method, request.path)
+        raise web.HTTPInternalServerError(text="this route declares no access rule")
+    unsafe = request.method not in SAFE_METHODS
+    if (unsafe or request.headers.get("Upgrade", "").lower() == "websocket") and _cross_origin(
+        request
+    ):
+        raise web.HTTPForbidden(text="cross-origin request refused")
+    hub = request.app[HUB_KEY]
+    token: ApiToken | None = None
+    authorization = request.headers.get("Authorization", "")
+    if authorization:
+        scheme, _, secret = authorization.partition(" ")
+        if scheme.lower() == "bearer" and secret:
+            token = await async_lookup_token(hub.storage, secret.strip())
+        if token is None and rule != "public":
+            raise web.HTTPUnauthorized(
+                text="invalid or expired API token", headers={"WWW-Authenticate": "Bearer"}
+            )
+    if token is not None:
+        request[access.PRINCIPAL_KEY] = _token_principal(hub, token)
+    elif cookie := request.cookies.get(SESSION_COOKIE):
+        session = await request.app[SESSIONS_KEY].async_lookup(cookie)
+        if session is not None:
+            if unsafe and not getattr(request.match_info.handler, _CSRF_EXEMPT, False):
+                sent = request.headers.get(CSRF_HEADER, "")
+                if not hmac.compare_digest(sent.encode(), session.csrf_token.encode()):
+                    raise web.HTTPForbidden(text="missing or wrong X-CSRF-Token header")
+            request[SESSION_KEY] = session
+            request[access.PRINCIPAL_KEY] = session_principal(session.user)
+    if rule == "public":
+        return await handler(request)
+    who = access.principal(request)
+    if who is None:
+        raise web.HTTPUnauthorized(text="sign in first (or send an API token)")
+    if token is not None and not token_allows(token, request.method, request.path, rule):
+        raise web.HTTPForbidden(text="this API token's scopes do not allow that")
+    if rule == "admin" and who.role != "admin":
+        raise web.HTTPForbidden(text="admins only")
+    return await handler(request)
+
+
+def check_rules(app: web.Application) -> list[str]:
+    """Routes without an access rule (logged at startup; the middleware refuses them)."""
+    missing = []
+    for route in app.router.routes():
+        if isinstance(route.resource, web.StaticResource):
+            continue
+        if access.rule_of(route.handler) is None:
+            missing.append(f"{route.method} {route.resource.canonical if route.resource else ''}")
+    for name in missing:
+        _LOGGER.error("Route %s declares no access rule; every request to it will fail", name)
+    return missing
+
+
+# ------------------------------------------------------------------ routes
+
+
+def _session_of(request: web.Request) -> Session | None:
+    found = request.get(SESSION_KEY)
+    return found if isinstance(found, Session) else None
+
+
+async def _start_session(request: web.Request, user: User, status: int = 200) -> web.Response:
+    """A new session (never the one the browser brought) in a cookie, plus its CSRF token."""
+    store = request.app[SESSIONS_KEY]
+    if (old := request.cookies.get(SESSION_COOKIE)) is not None:
+        await store.async_revoke(old)
+    secret, session = await store.async_create(
+        user, request.remote, request.headers.get("User-Agent", "")
+    )
+    response = web.json_response(
+        {"csrf_token": session.csrf_token, "user": user.as_dict()}, status=status
+    )
+    response.set_cookie(
+        SESSION_COOKIE,
+        secret,
+        httponly=True,
+        samesite="Strict",
+        secure=request.secure,
+        path="/",
+        max_age=int(store.max_seconds),
+    )
+    return response
+
+
+@routes.get("/api/auth/setup")
+@access.public
+async def setup_state(request: web.Request) -> web.Response:
+    """Whether the first-run setup is still open (no user exists yet)."""
+    hub = request.app[HUB_KEY]
+    return web.json_response({"needed": await async_count_users(hub.storage) == 0})
+
+
+@routes.post("/api/auth/setup")
+@access.public
+@csrf_exempt
+async def setup(request: web.Request) -> web.Response:
+    """Create the first admin (only while no user exists) and sign them in."""
+    hub = request.app[HUB_KEY]
+    body = await read_json_object(request, AUTH_BODY_BYTES)
+    name = string_field(body, "username", 64)
+    password = string_field(body, "password", 1024)
+    try:
+        await async_add_user(hub.storage, name, password, "admin", only_if_no_users=True)
+    except UserError as exc:
+        if await async_count_users(hub.storage):
+            raise web.HTTPConflict(text=str(exc)) from None
+        raise web.HTTPBadRequest(text=str(exc)) from None
+    await hub.audit.async_log(name, "user.setup", name, request.remote, role="admin")
+    user = await async_authenticate(hub.storage, name, password)
+    assert user is not None
+    return await _start_session(request, user, status=201)
+
+
+@routes.post("/api/auth/login")
+@access.public
+@csrf_exempt
+async def login(request: web.Request) -> web.Response:
+    """`{"username", "password"}` -> session cookie and `{"csrf_token", "user"}`."""
+    hub = request.app[HUB_KEY]
+    body = await read_json_object(request, AUTH_BODY_BYTES)
+    name = string_field(body, "username", 64)
+    password = string_field(body, "password", 1024)
+    throttle = request.app[THROTTLE_KEY]
+    keys = (f"address:{request.remote}", f"user:{name.casefold()}")
+    wait = throttle.locked_for(*keys)
+    if wait > 0:
+        await hub.audit.async_log(name, "login.locked", name, request.remote)
+        raise web.HTTPTooManyRequests(
+            text=f"too many failed logins; try again in {int(wait) + 1} s",
+            headers={"Retry-After": str(int(wait) + 1)},
+        )
+    user = await async_authenticate(hub.storage, name, password)
+    if user is None:
+        locked = throttle.failed(*keys)
+        await hub.audit.async_log(name, "login.failed", name, request.remote, locked=locked)
+        raise web.HTTPUnauthorized(text="wrong user name or password")
+    throttle.succeeded(*keys)
+    await hub.audit.async_log(name, "login.ok", name, request.remote)
+    return await _start_session(request, user)
+
+
+@routes.post("/api/auth/logout")
+@access.public
+async def logout(request: web.Request) -> web.Response:
+    """End this browser's session and drop its cookie."""
+    session = _session_of(request)
+    if session is not None:
+        await request.app[SESSIONS_KEY].async_revoke(request.cookies[SESSION_COOKIE])
+        await access.audit(request, "logout", session.user.name)
+    response = web.json_response({"ok": True})
+    response.del_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@routes.get("/api/auth/me")
+@access.public
+async def me(request: web.Request) -> web.Response:
+    """Who is signed in, with the CSRF token the panel needs after a reload (401 if nobody)."""
+    who = access.principal(request)
+    if who is None:
+        raise web.HTTPUnauthorized(text="not signed in")
+    session = _session_of(request)
+    return web.json_response(
+        {
+            "user": {"name": who.name, "role": who.role, "cameras": sorted(who.cameras)},
+            "csrf_token": session.csrf_token if session else None,
+        }
+    )
+
+
+@routes.post("/api/auth/password")
+@access.viewer
+async def change_password(request: web.Request) -> web.Response:
+    """`{"current_password", "new_password"}`: ends every session, then starts a new one."""
+    hub = request.app[HUB_KEY]
+    session = _session_of(request)
+    if session is None:
+        raise web.HTTPForbidden(text="API tokens have no password")
+    body = await read_json_object(request, AUTH_BODY_BYTES)
+    current = string_field(body, "current_password", 1024)
+    new = string_field(body, "new_password", 1024)
+    if await async_authenticate(hub.storage, session.user.name, current) is None:
+        await access.audit(request, "password.change_failed", session.user.name)
+        raise web.HTTPForbidden(text="the current password is wrong")
+    try:
+        await async_set_password(hub.storage, session.user.name, new)
+    except UserError as exc:
+        raise web.HTTPBadRequest(text=str(exc)) from None
+    await access.audit(request, "password.change", session.user.name)
+    return await _start_session(request, session.user)
