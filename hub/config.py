@@ -105,6 +105,18 @@ class ServerConfig(StrictModel):
     )
 
 
+class EncryptionConfig(StrictModel):
+    """Encryption of footage at rest (segments, snapshots, clips)."""
+
+    mode: Literal["off", "key", "sealed"] = Field(
+        "off",
+        description="`off`: plain files. `key`: AES-256-GCM with a master key kept in the data "
+        "dir (stops only someone copying the footage folder alone). `sealed`: encrypted to a "
+        "public key; footage can be read only after an admin unlocks with the passphrase "
+        "(`camhub keys init` first).",
+    )
+
+
 class StorageConfig(StrictModel):
     """Where the database and footage live."""
 
@@ -125,6 +137,9 @@ class StorageConfig(StrictModel):
     )
     retention_check_seconds: float = Field(
         300.0, ge=10, le=86400, description="How often retention limits are enforced."
+    )
+    encryption: EncryptionConfig = Field(
+        default_factory=EncryptionConfig, description="Encryption of footage at rest."
     )
 
 

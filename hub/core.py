@@ -28,6 +28,7 @@ from hub.events import (
     RecordingSaved,
 )
 from hub.footage import FootageStore
+from hub.keyring import KEYS_DIRNAME, Keyring, KeyringError
 from hub.motion import CameraMotion, async_start_motion
 from hub.object_events import CameraObjects, async_start_objects
 from hub.outbox import Outbox
@@ -118,7 +119,10 @@ class Hub:
         self.plugins.on_failed = self._plugin_failed
         self.storage = Storage(data_dir / DB_FILENAME)
         self.audit = AuditLog(self.storage)
-        self.footage = FootageStore(data_dir / FOOTAGE_DIRNAME)
+        self.footage = FootageStore(
+            data_dir / FOOTAGE_DIRNAME,
+            Keyring(data_dir / KEYS_DIRNAME, self.config.storage.encryption.mode),
+        )
         self.recordings = RecordingIndex(self.storage)
         self.retention = RetentionManager(self)
         self.cameras = CameraManager(self)
@@ -152,6 +156,10 @@ class Hub:
             await self.storage.async_open(migrations)
         except Exception as exc:
             raise HubStartError(f"cannot open the database in {self.data_dir}: {exc}") from exc
+        try:
+            await asyncio.to_thread(self.footage.keyring.ensure_ready)
+        except KeyringError as exc:
+            raise HubStartError(str(exc)) from None
         await self._async_build_typed_sections()
         self._collect_automation_types()
         await self.outbox.async_start()

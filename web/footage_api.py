@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from web import access
+from web.footage_stream import footage_response, require_unlocked
 from web.keys import HUB_KEY
 
 routes = web.RouteTableDef()
@@ -65,16 +66,13 @@ def first_view(request: web.Request) -> bool:
     return ranges in ("", "bytes=0-") or not ranges.startswith("bytes=")
 
 
-def _video_response(request: web.Request, relpath: str, filename: str) -> web.FileResponse:
-    """Serve a footage file; aiohttp's FileResponse answers Range requests (206)."""
-    store = request.app[HUB_KEY].footage
-    if not store.exists(relpath):
-        raise web.HTTPNotFound(text="footage file is missing")
-    response = web.FileResponse(store.path_of(relpath))
-    response.content_type = "video/mp4"
-    response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
-    response.headers["Cache-Control"] = "private, max-age=3600"
-    return response
+async def _video_response(request: web.Request, relpath: str, filename: str) -> web.StreamResponse:
+    """Serve a footage file with Range support (206), decrypted if encrypted at rest."""
+    headers = {
+        "Content-Disposition": f'inline; filename="{filename}"',
+        "Cache-Control": "private, max-age=3600",
+    }
+    return await footage_response(request, relpath, "video/mp4", headers)
 
 
 @routes.get("/api/recordings")
@@ -99,7 +97,7 @@ async def recordings(request: web.Request) -> web.Response:
 
 @routes.get("/api/recordings/{segment_id:\\d+}/video.mp4")
 @access.viewer
-async def recording_video(request: web.Request) -> web.FileResponse:
+async def recording_video(request: web.Request) -> web.StreamResponse:
     """One segment's MP4."""
     hub = request.app[HUB_KEY]
     segment = await hub.recordings.async_get(int(request.match_info["segment_id"]))
@@ -110,7 +108,9 @@ async def recording_video(request: web.Request) -> web.FileResponse:
         await access.audit(
             request, "recording.view", f"{segment.camera}/{segment.id}", start=segment.start
         )
-    return _video_response(request, segment.path, f"{segment.camera}-{int(segment.start)}.mp4")
+    return await _video_response(
+        request, segment.path, f"{segment.camera}-{int(segment.start)}.mp4"
+    )
 
 
 @routes.get("/api/cameras/{camera}/snapshot.jpg")
@@ -194,21 +194,22 @@ async def event_snapshot(request: web.Request) -> web.StreamResponse:
     if not relpath or not store.exists(relpath):
         raise web.HTTPNotFound(text="this event has no snapshot")
     await access.audit(request, "event.snapshot.view", f"{event['camera']}/{event['id']}")
-    return web.FileResponse(store.path_of(relpath), headers={"Content-Type": "image/jpeg"})
+    return await footage_response(request, relpath, "image/jpeg")
 
 
 @routes.get("/api/events/{event_id}/clip.mp4")
 @access.viewer
-async def event_clip(request: web.Request) -> web.FileResponse:
+async def event_clip(request: web.Request) -> web.StreamResponse:
     """The event's footage (plus pre/post roll) joined into one MP4, made once then cached."""
     hub = request.app[HUB_KEY]
     event = await _event(request)
     if event.get("end") is None:
         # A clip made now would be cut short and then served from the cache forever.
         raise web.HTTPConflict(text="the event is still going on; its clip is made when it ends")
+    require_unlocked(hub.footage)  # making the clip reads (decrypts) the segments
     relpath = await hub.async_event_clip(event)
     if relpath is None:
         raise web.HTTPNotFound(text="no recording covers this event")
     if first_view(request):
         await access.audit(request, "clip.view", f"{event['camera']}/{event['id']}")
-    return _video_response(request, relpath, f"{event['camera']}-{event['id']}.mp4")
+    return await _video_response(request, relpath, f"{event['camera']}-{event['id']}.mp4")

@@ -55,7 +55,8 @@ def _packets(store: FootageStore, segments: list[RecordingSegment]) -> Iterator[
     """(wall time, packet) of every video packet, segment after segment, one stream format."""
     template: Any = None
     for segment in segments:
-        with av.open(str(store.path_of(segment.path))) as source:
+        # Through the store: segments may be encrypted at rest (decrypted as PyAV reads).
+        with store.open_read(segment.path) as file, av.open(file, mode="r") as source:
             video = next((s for s in source.streams if s.type == "video"), None)
             if video is None:
                 continue

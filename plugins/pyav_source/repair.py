@@ -7,10 +7,11 @@ import os
 import struct
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import BinaryIO
 
 import av
 
-from hub.footage import PARTIAL_SUFFIX, FootageStore
+from hub.footage import PARTIAL_SUFFIX, UNREADABLE_ERRORS, FootageLocked, FootageStore
 from hub.recordings import RecordingSegment
 
 _LOGGER = logging.getLogger(__name__)
@@ -26,34 +27,44 @@ class Probe:
 
 
 def complete_boxes_end(path: Path) -> int:
-    """Byte offset just past the last complete media fragment (`mdat`) of an MP4 file.
+    """Byte offset just past the last complete media fragment (`mdat`) of a plain MP4 file."""
+    with path.open("rb") as file:
+        return boxes_end_in(file, path.stat().st_size)
+
+
+def boxes_end_in(file: BinaryIO, size: int) -> int:
+    """Offset just past the last complete media fragment (`mdat`) of MP4 data in `file`.
 
     A crash leaves a fragmented MP4 with a torn last box; cutting there leaves
     only whole boxes, which every player accepts.
     """
-    size = path.stat().st_size
     offset = last_good = 0
-    with path.open("rb") as f:
-        while offset + 8 <= size:
-            f.seek(offset)
-            header = f.read(16)
-            box_size, box_type = struct.unpack(">I4s", header[:8])
-            if box_size == 1 and len(header) == 16:
-                box_size = struct.unpack(">Q", header[8:16])[0]
-            elif box_size == 0:
-                box_size = size - offset
-            if box_size < 8 or offset + box_size > size:
-                break
-            offset += box_size
-            if box_type in (b"mdat", b"mfra"):
-                last_good = offset
+    while offset + 8 <= size:
+        file.seek(offset)
+        header = file.read(16)
+        if len(header) < 8:
+            break
+        box_size, box_type = struct.unpack(">I4s", header[:8])
+        if box_size == 1 and len(header) == 16:
+            box_size = struct.unpack(">Q", header[8:16])[0]
+        elif box_size == 0:
+            box_size = size - offset
+        if box_size < 8 or offset + box_size > size:
+            break
+        offset += box_size
+        if box_type in (b"mdat", b"mfra"):
+            last_good = offset
     return last_good
 
 
-def probe(path: Path) -> Probe | None:
-    """Duration and video frame count by demuxing (no decoding); None if unreadable."""
+def probe(store: FootageStore, relpath: str) -> Probe | None:
+    """Duration and video frame count by demuxing (no decoding); None if unreadable.
+
+    Raises FootageLocked (sealed, not unlocked) and FootageCorrupt (cannot be
+    decrypted): such files are kept, never deleted as unreadable.
+    """
     try:
-        with av.open(str(path)) as container:
+        with store.open_read(relpath) as file, av.open(file, mode="r") as container:
             video = next((s for s in container.streams if s.type == "video"), None)
             if video is None:
                 return None
@@ -88,43 +99,74 @@ def _segment_for(store: FootageStore, relpath: str, found: Probe) -> RecordingSe
     )
 
 
+def _recover_partial(store: FootageStore, partial: str) -> RecordingSegment | None:
+    """Cut a half-written segment to its last whole fragment and give it its final name."""
+    final = partial.removesuffix(PARTIAL_SUFFIX)
+    reader, size = store.open_unfinished(partial)
+    with reader:
+        cut = boxes_end_in(reader, size)
+    if cut:
+        store.cut_unfinished(partial, cut)
+    found = probe(store, partial) if cut else None
+    segment = _segment_for(store, final, found) if found else None
+    if segment is None:
+        _LOGGER.warning("Removing unreadable half-written segment %s", partial)
+        store.delete(partial)
+        return None
+    os.replace(store.path_of(partial), store.path_of(final))
+    # Sized under its final name: before the rename no file had that name (size 0).
+    segment = replace(segment, bytes=store.size(final))
+    _LOGGER.info(
+        "Recovered half-written segment %s (%.1f s)", final, found.duration if found else 0
+    )
+    return segment
+
+
+def _stray(store: FootageStore, relpath: str) -> RecordingSegment | None:
+    found = probe(store, relpath)
+    segment = _segment_for(store, relpath, found) if found else None
+    if segment is None:
+        _LOGGER.warning("Removing unreadable segment %s", relpath)
+        store.delete(relpath)
+        return None
+    _LOGGER.info("Indexing segment %s found on disk", relpath)
+    return segment
+
+
 def repair_footage(store: FootageStore, indexed: set[str]) -> list[RecordingSegment]:
-    """Fix the footage folder after a crash; returns segments that need indexing."""
+    """Fix the footage folder after a crash; returns segments that need indexing.
+
+    Encrypted files that cannot be read now (sealed and locked, or a key missing)
+    are left as they are, never deleted: they are repaired once readable.
+    """
     to_index: list[RecordingSegment] = []
     for partial in store.partial_files():
         if partial.startswith(f"{CLIPS_DIR}/"):
             store.delete(partial)  # a clip export cut short: it is made again on request
             continue
-        final = partial.removesuffix(PARTIAL_SUFFIX)
-        path = store.path_of(partial)
-        cut = complete_boxes_end(path)
-        if cut:
-            os.truncate(path, cut)
-        found = probe(path) if cut else None
-        segment = _segment_for(store, final, found) if found else None
-        if segment is None:
-            _LOGGER.warning("Removing unreadable half-written segment %s", partial)
-            store.delete(partial)
+        try:
+            segment = _recover_partial(store, partial)
+        except FootageLocked:
+            _LOGGER.info("Half-written segment %s waits for the footage to be unlocked", partial)
             continue
-        os.replace(path, store.path_of(final))
-        # Sized under its final name: before the rename no file had that name (size 0).
-        segment = replace(segment, bytes=store.size(final))
-        _LOGGER.info(
-            "Recovered half-written segment %s (%.1f s)", final, found.duration if found else 0
-        )
-        to_index.append(segment)
+        except UNREADABLE_ERRORS as exc:
+            _LOGGER.error("Half-written segment %s cannot be decrypted; kept: %s", partial, exc)
+            continue
+        if segment is not None:
+            to_index.append(segment)
     recovered = {segment.path for segment in to_index}
     if store.root.is_dir():
         for path in sorted(store.root.rglob("*.mp4")):
             relpath = store.relpath_of(path)
             if relpath in indexed or relpath in recovered or relpath.startswith(f"{CLIPS_DIR}/"):
                 continue
-            found = probe(path)
-            segment = _segment_for(store, relpath, found) if found else None
-            if segment is None:
-                _LOGGER.warning("Removing unreadable segment %s", relpath)
-                store.delete(relpath)
+            try:
+                segment = _stray(store, relpath)
+            except FootageLocked:
                 continue
-            _LOGGER.info("Indexing segment %s found on disk", relpath)
-            to_index.append(segment)
+            except UNREADABLE_ERRORS as exc:
+                _LOGGER.error("Segment %s cannot be decrypted; kept: %s", relpath, exc)
+                continue
+            if segment is not None:
+                to_index.append(segment)
     return to_index
