@@ -6,14 +6,13 @@ import asyncio
 
 import numpy as np
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 
 from hub.events import EventEnded, EventStarted, EventUpdated, ObjectDetected
 from hub.hookspecs import hookimpl
 from hub.object_events import point_in_polygon, regions_for
 from hub.objects import Detection, DetectorError
 from hub.registry import PluginOptions, TypeSpec
-from web.app import create_app
+from tests.web_clients import signed_in_client
 
 
 def test_point_in_polygon_even_odd():
@@ -131,8 +130,7 @@ async def test_walker_makes_one_event_with_zones_snapshot_and_clip(make_hub):
     # Only crops around motion were sent, never a full 640x360 frame.
     assert all(shape != (360, 640) for call in FINDER.calls for shape in call)
 
-    client = TestClient(TestServer(create_app(hub)))
-    await client.start_server()
+    client = await signed_in_client(hub)
     try:
         for _ in range(50):  # the snapshot is written just after the end
             rows = await hub.storage.async_read(

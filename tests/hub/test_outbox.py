@@ -8,12 +8,12 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestServer
 
 from hub.notify import Message
 from tests.conftest import free_port
 from tests.plugins.test_notify_webhook import SECRET, Receiver, hook_config, wait_for_row
-from web.app import create_app
+from tests.web_clients import signed_in_client
 
 SECRETS = f"hook: {SECRET}\n"
 
@@ -109,8 +109,7 @@ async def test_api_lists_the_delivery_log_without_secrets(make_hub, receiver):
     receiver.statuses = [404]
     hub = make_hub(hook_config(receiver.url) + "  hub_log:\n    type: log\n", SECRETS)
     await hub.async_start()
-    client = TestClient(TestServer(create_app(hub)))
-    await client.start_server()
+    client = await signed_in_client(hub)
     try:
         failed = await hub.outbox.async_enqueue("hook", Message("to hook", "b"))
         delivered = await hub.outbox.async_enqueue("hub_log", Message("to log", "b"))

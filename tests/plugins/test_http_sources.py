@@ -10,10 +10,10 @@ import av
 import numpy as np
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestServer
 
 from tests.helpers import footage_path, hub_at, indexed_segments, wait_for_state
-from web.app import create_app
+from tests.web_clients import signed_in_client
 
 
 def jpeg_frames(count: int, size: tuple[int, int] = (320, 240)) -> list[bytes]:
@@ -66,8 +66,7 @@ async def test_mjpeg_camera_records_and_snapshots(tmp_path):
         "    record:\n      mode: continuous\n      segment_seconds: 1\n",
     )
     await hub.async_start()
-    client = TestClient(TestServer(create_app(hub)))
-    await client.start_server()
+    client = await signed_in_client(hub)
     try:
         await wait_for_state(hub, "camera.door", "online")
         snapshot = await client.get("/api/cameras/door/snapshot.jpg")

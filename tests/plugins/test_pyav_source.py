@@ -13,12 +13,11 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 
 from hub.events import RecordingSaved
 from tests.conftest import free_port
 from tests.helpers import hub_at, indexed_segments, wait_until
-from web.app import create_app
+from tests.web_clients import signed_in_client
 
 DEMO_RECORDING = """
 cameras:
@@ -106,8 +105,7 @@ async def test_event_clip_joins_segments_and_serves_ranges(demo_recording):
             "end": end,
         },
     )
-    client = TestClient(TestServer(create_app(hub)))
-    await client.start_server()
+    client = await signed_in_client(hub)
     try:
         response = await client.get("/api/events/walk1/clip.mp4")
         assert response.status == 200 and response.content_type == "video/mp4"

@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 import plugins.panel_notifier
 from hub.events import HubStopping, MotionStarted
 from hub.notify import Message
-from web.app import create_app
+from tests.web_clients import signed_in_client
 from web.keys import HUB_KEY
 
 CONFIG = "notifiers:\n  screen:\n    type: panel\n"
@@ -20,8 +20,7 @@ async def start(make_hub) -> TestClient:
     hub = make_hub(CONFIG)
     hub.plugins.register(plugins.panel_notifier, "panel_notifier")
     await hub.async_start()
-    client = TestClient(TestServer(create_app(hub)))
-    await client.start_server()
+    client = await signed_in_client(hub)
     return client
 
 

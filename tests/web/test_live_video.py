@@ -7,12 +7,11 @@ import json
 
 import av
 import numpy as np
-from aiohttp import WSMsgType, web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp import WSMsgType
+from aiohttp.test_utils import TestClient
 
 from tests.helpers import wait_until
-from web import access
-from web.app import create_app
+from tests.web_clients import signed_in_client
 from web.keys import HUB_KEY
 
 CONFIG = (
@@ -24,21 +23,10 @@ CONFIG = (
 )
 
 
-@web.middleware
-async def _as_admin(request: web.Request, handler):
-    # Until the auth middleware lands: every request is an admin's.
-    request[access.PRINCIPAL_KEY] = access.Principal("tester", "admin")
-    return await handler(request)
-
-
 async def start(make_hub, config: str = CONFIG) -> TestClient:
     hub = make_hub(config)
     await hub.async_start()
-    app = create_app(hub)
-    app.middlewares.append(_as_admin)
-    client = TestClient(TestServer(app))
-    await client.start_server()
-    return client
+    return await signed_in_client(hub)
 
 
 async def stop(client: TestClient) -> None:

@@ -7,13 +7,11 @@ import json
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from aiohttp.test_utils import TestClient, TestServer
-
 from hub.events import Event, PluginFailed
 from hub.hookspecs import hookimpl
 from hub.plugins import MAX_CONSECUTIVE_FAILURES
 from tests.helpers import wait_until
-from web.app import create_app
+from tests.web_clients import signed_in_client
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -112,7 +110,7 @@ async def test_a_plugin_that_keeps_failing_is_disabled_and_the_api_shows_it(make
         assert any("plugin crashy disabled" in p for p in hub.problems)
         assert hub.health()["plugins_failed"] == ["crashy"]
 
-        async with TestClient(TestServer(create_app(hub))) as client:
+        async with await signed_in_client(hub) as client:
             response = await client.get("/api/plugins")
             assert response.status == 200
             plugins = {p["name"]: p for p in (await response.json())["plugins"]}

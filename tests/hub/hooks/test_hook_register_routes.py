@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
 
 from hub.hookspecs import hookimpl
 from hub.registry import Route
-from web.app import create_app
+from tests.web_clients import signed_in_client
 
 
 class Greeter:
@@ -39,7 +38,7 @@ async def test_routes_are_mounted_under_the_plugin_name(make_hub):
     hub.plugins.register(greeter, "greeter")
     await hub.async_start()
     try:
-        async with TestClient(TestServer(create_app(hub))) as client:
+        async with await signed_in_client(hub) as client:
             response = await client.get("/api/x/greeter/hello/ada")
             assert response.status == 200
             assert await response.json() == {"hello": "ada", "running": True}
@@ -68,7 +67,7 @@ async def test_a_failed_register_routes_mounts_nothing_and_the_app_still_builds(
     hub.plugins.register(Greeter(), "greeter")
     await hub.async_start()
     try:
-        async with TestClient(TestServer(create_app(hub))) as client:
+        async with await signed_in_client(hub) as client:
             assert (await client.get("/api/x/greeter/hello/bob")).status == 200
         assert hub.plugins.infos["broken"].failures == 1
     finally:
