@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 
 from aiohttp import WSMsgType, web
 
@@ -19,18 +18,8 @@ from hub.camera import LiveSource, LiveSubscription
 from web import access
 from web.keys import HUB_KEY
 
-_LOGGER = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 HEARTBEAT_SECONDS = 20.0
-
-
-async def _audit_view(request: web.Request, camera_id: str) -> None:
-    who = access.principal(request)
-    audit = getattr(request.app[HUB_KEY], "audit", None)
-    if audit is not None:
-        await audit.async_log(
-            who.name if who else None, "live.view", camera_id, address=request.remote
-        )
 
 
 async def _forward(socket: web.WebSocketResponse, subscription: LiveSubscription) -> None:
@@ -62,7 +51,12 @@ async def live_video(request: web.Request) -> web.WebSocketResponse:
         raise web.HTTPNotFound(text="this camera has no live video; use its snapshots")
     socket = web.WebSocketResponse(heartbeat=HEARTBEAT_SECONDS, max_msg_size=4096)
     await socket.prepare(request)
-    await _audit_view(request, camera_id)
+    await access.audit(request, "live.view", camera_id)
+    if runtime.config.privacy_masks:
+        # The camera's own bytes would show what the masks hide: snapshots are masked.
+        await socket.send_json({"type": "unsupported", "reason": "privacy masks"})
+        await socket.close()
+        return socket
     subscription = source.live_subscribe()
     sender = asyncio.get_running_loop().create_task(
         _forward(socket, subscription), name=f"live:{camera_id}"

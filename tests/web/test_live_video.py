@@ -93,3 +93,30 @@ async def test_unknown_camera_is_404(make_hub):
         assert response.status == 404
     finally:
         await stop(client)
+
+
+async def test_each_view_is_audited_and_a_viewer_needs_a_grant(make_hub):
+    client = await start(make_hub)
+    hub = client.app[HUB_KEY]
+    try:
+        await receive_video(client, fragments=1)
+        rows = await hub.audit.async_query(action="live.view")
+        assert [(r["user"], r["target"]) for r in rows] == [(client.username, "yard")]
+        stranger = await signed_in_client(hub, role="viewer", cameras=["other"])
+        response = await stranger.get("/api/cameras/yard/live")
+        assert response.status == 403
+        await stranger.close()
+    finally:
+        await stop(client)
+
+
+async def test_camera_with_privacy_masks_sends_no_raw_video(make_hub):
+    masked = CONFIG + "    privacy_masks:\n      - [[0, 0], [0.5, 0], [0.5, 0.5]]\n"
+    client = await start(make_hub, masked)
+    try:
+        socket = await client.ws_connect("/api/cameras/yard/live")
+        message = json.loads((await socket.receive(timeout=20)).data)
+        assert message == {"type": "unsupported", "reason": "privacy masks"}
+        assert (await socket.receive(timeout=5)).type in (WSMsgType.CLOSE, WSMsgType.CLOSED)
+    finally:
+        await stop(client)
