@@ -13,8 +13,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from hub.cli_keys import KeysError, add_keys_parser, keys_command, read_secret
 from hub.config import ConfigError, LoadedConfig, default_config, load_config
 from hub.core import Hub, HubStartError, check_plugin_sections, default_data_dir, load_plugins
+from hub.keyring import KeyringError
 from hub.redact import RedactingFilter, Redactor
 from hub.storage import Storage
 from hub.users import ROLES, UserError, async_add_user
@@ -37,7 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="camhub", description="Self-hosted, privacy-first hub for home IP cameras."
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    commands.add_parser("run", parents=[common], help="start the hub and its web panel")
+    run = commands.add_parser("run", parents=[common], help="start the hub and its web panel")
+    run.add_argument(
+        "--unlock", action="store_true", help="ask the passphrase of sealed footage at start"
+    )
     check = commands.add_parser("check-config", parents=[common], help="validate a config file")
     check.add_argument("path", type=Path, nargs="?", help="config file to check")
     plugins = commands.add_parser("plugins", parents=[common], help="list plugins and states")
@@ -50,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     add = user_commands.add_parser("add", parents=[common], help="create a user")
     add.add_argument("name")
     add.add_argument("--role", choices=ROLES, default="viewer")
+    add_keys_parser(commands, common)
     return parser
 
 
@@ -95,6 +101,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"camhub: config: {source}", flush=True)
     print(f"camhub: data dir: {data_dir}", flush=True)
     hub = Hub(loaded, data_dir, redactor=redactor)
+    if args.unlock:
+        try:
+            hub.footage.keyring.unlock(read_secret("Passphrase of the sealed footage: "))
+        except KeyringError as exc:
+            raise CliError(f"cannot unlock the footage: {exc}") from None
     # The composition root: the core itself knows no HTTP; only `run` adds the web layer.
     server = importlib.import_module("web.server")
 
@@ -206,7 +217,17 @@ def cmd_user(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_keys(args: argparse.Namespace) -> int:
+    """`keys init|rotate|status`: the keys that encrypt footage at rest."""
+    loaded = _load(args)
+    try:
+        return keys_command(args, _data_dir(args, loaded), loaded.config.storage.encryption.mode)
+    except KeysError as exc:
+        raise CliError(str(exc)) from None
+
+
 COMMANDS: dict[str, Any] = {
+    "keys": cmd_keys,
     "run": cmd_run,
     "check-config": cmd_check_config,
     "plugins": cmd_plugins,

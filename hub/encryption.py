@@ -287,17 +287,19 @@ class DecryptingReader(io.RawIOBase):
         return plain
 
     def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
-        """Fill `buffer` from the current position (within one chunk; short reads are fine)."""
-        if self._pos >= self.size or len(buffer) == 0:
-            return 0
-        index, offset = divmod(self._pos, self._chunks.size)
-        plain = self._chunk(index)
-        take = min(len(buffer), len(plain) - offset, self.size - self._pos)
-        if take <= 0:
-            return 0
-        memoryview(buffer).cast("B")[:take] = plain[offset : offset + take]
-        self._pos += take
-        return take
+        """Fill `buffer` from the current position; short only at the end of the file."""
+        out = memoryview(buffer).cast("B")
+        done = 0
+        while done < len(out) and self._pos < self.size:
+            index, offset = divmod(self._pos, self._chunks.size)
+            plain = self._chunk(index)
+            take = min(len(out) - done, len(plain) - offset, self.size - self._pos)
+            if take <= 0:
+                break
+            out[done : done + take] = plain[offset : offset + take]
+            self._pos += take
+            done += take
+        return done
 
     def read_range(self, start: int, stop: int) -> bytes:
         """Plaintext bytes [start, stop), decrypting only the chunks that cover them."""

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import sqlite_utils
 
 from hub.events import Context
+from hub.footage import UNREADABLE_ERRORS, FootageError
 from hub.notify import Message, PermanentNotifyError
 
 if TYPE_CHECKING:
@@ -318,7 +319,11 @@ class Outbox:
     async def _async_message(self, row: dict[str, Any]) -> Message:
         snapshot = None
         if row["snapshot"] and self.hub.footage.exists(row["snapshot"]):
-            snapshot = await asyncio.to_thread(self.hub.footage.path_of(row["snapshot"]).read_bytes)
+            try:
+                snapshot = await asyncio.to_thread(self.hub.footage.read_bytes, row["snapshot"])
+            except (FootageError, *UNREADABLE_ERRORS) as exc:
+                # Sealed and locked (or damaged): the message still goes, without the picture.
+                _LOGGER.warning("Notification %s sent without its snapshot: %s", row["id"], exc)
         return Message(
             title=row["title"] or "",
             body=row["body"] or "",

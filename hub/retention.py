@@ -135,6 +135,12 @@ class RetentionManager:
         if camera is not None:
             where += " AND camera = ?"
             params.append(camera)
+        report.deleted["events"] = report.deleted.get("events", 0) + await self._delete_events(
+            where, params
+        )
+
+    async def _delete_events(self, where: str, params: list[Any]) -> int:
+        """Delete the events matching `where` with their snapshot and clip; returns how many."""
         rows = await self.hub.storage.async_read(
             lambda db: [
                 dict(r)
@@ -144,7 +150,7 @@ class RetentionManager:
             ]
         )
         if not rows:
-            return
+            return 0
         store = self.hub.footage
 
         def remove_files() -> None:
@@ -160,7 +166,55 @@ class RetentionManager:
             db.execute(f"DELETE FROM events WHERE id IN ({','.join('?' * len(ids))})", ids)
 
         await self.hub.storage.async_write(delete)
-        report.deleted["events"] = report.deleted.get("events", 0) + len(ids)
+        return len(ids)
+
+    async def async_erase(
+        self, start: float, end: float, cameras: list[str] | None = None
+    ) -> dict[str, Any]:
+        """Erase the footage and events of a time range (all cameras, or these), now.
+
+        Whole segments overlapping the range go (a segment is the smallest unit
+        on disk, so a little before and after may go too). Events on legal hold
+        (`keep`) and the footage around them stay: release the hold to erase them.
+        """
+        async with self._lock:
+            self._deleted.clear()
+            params: dict[str, Any] = {"start": start, "end": end}
+            overlap = 'recordings."end" >= :start AND recordings.start <= :end'
+            where = [overlap, self._protection(params)]
+            event_where = 'COALESCE("end", start) >= ? AND start <= ?'
+            event_params: list[Any] = [start, end]
+            if cameras is not None:
+                marks = ",".join(f":c{n}" for n in range(len(cameras)))
+                where.append(f"camera IN ({marks})")
+                params.update({f"c{n}": c for n, c in enumerate(cameras)})
+                event_where += f" AND camera IN ({','.join('?' * len(cameras))})"
+                event_params += cameras
+            sql = f"SELECT * FROM recordings WHERE {' AND '.join(where)} ORDER BY start"
+            segments = await self.hub.storage.async_read(
+                lambda db: [segment_from_row(r) for r in db.query(sql, params)]
+            )
+            for first in range(0, len(segments), BATCH):
+                await self._delete(segments[first : first + BATCH])
+            events = await self._delete_events(f"keep = 0 AND {event_where}", event_params)
+            held = await self.hub.storage.async_read(
+                lambda db: db.execute(
+                    f"SELECT COUNT(*) FROM events WHERE keep = 1 AND {event_where}", event_params
+                ).fetchone()[0]
+            )
+        result = {
+            "segments": len(segments),
+            "bytes": sum(s.bytes for s in segments),
+            "events": events,
+            "held_events": int(held),
+            "erased_from": min((s.start for s in segments), default=None),
+            "erased_to": max((s.end for s in segments), default=None),
+        }
+        _LOGGER.warning(
+            "Erased %d segment(s) and %d event(s) between %s and %s (%d event(s) on hold kept)",
+            result["segments"], events, start, end, result["held_events"],
+        )  # fmt: skip
+        return result
 
     async def _by_age(
         self, camera: str | None, max_days: float, now: float, report: RetentionReport

@@ -10,7 +10,7 @@ from aiohttp.typedefs import Handler
 
 from hub.core import Hub
 from hub.registry import Route
-from web import access, api, auth, footage_api, live, live_video, notifications_api
+from web import access, api, auth, footage_api, live, live_video, notifications_api, privacy_api
 from web.keys import HUB_KEY
 
 _LOGGER = logging.getLogger(__name__)
@@ -65,6 +65,7 @@ def create_app(hub: Hub) -> web.Application:
     auth.setup_auth(app, hub)
     app.add_routes(api.routes)
     app.add_routes(footage_api.routes)
+    app.add_routes(privacy_api.routes)
     app.add_routes(notifications_api.routes)
     app.add_routes(live.routes)
     app.add_routes(live_video.routes)
