@@ -256,6 +256,20 @@ class CameraConfig(StrictModel):
         default_factory=list,
         description="Polygons ignored by motion detection; corners written like zone points.",
     )
+    privacy_masks: list[Polygon] = Field(
+        default_factory=list,
+        description=(
+            "Polygons filled with black before anything is recorded, shown, snapshotted or "
+            "detected (the hub re-encodes this camera's stream); corners like zone points."
+        ),
+    )
+    face_blur: bool = Field(
+        False,
+        description=(
+            "Blur faces in this camera's snapshots and exported clips (needs "
+            "`camhub models install centerface`); without a working face blur they are withheld."
+        ),
+    )
 
     @field_validator("url", "detect_url")
     @classmethod

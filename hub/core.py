@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from hub.audit import AuditLog
+from hub.automations import AutomationEngine
 from hub.bus import EventBus
 from hub.cameras import CameraManager
 from hub.config import ConfigIssue, LoadedConfig
@@ -131,6 +132,7 @@ class Hub:
         self.detectors: dict[str, Any] = {}
         self.notifier_types: dict[str, TypeSpec] = {}
         self.detector_types: dict[str, TypeSpec] = {}
+        self.automations = AutomationEngine(self)
         self.automation_types: dict[tuple[str, str], AutomationType] = {}
         self.problems: list[str] = []
         self.motion: list[CameraMotion] = []
@@ -169,6 +171,8 @@ class Hub:
         await self.plugins.async_call("startup", time_limit=PLUGIN_STARTUP_SECONDS, hub=self)
         self.async_set_mode(DEFAULT_HOUSE_MODE)
         for camera_id in self.cameras.cameras:
+        # Before the cameras, so their first state changes can trigger automations.
+        await self._async_start_automations()
             self.cameras.set_armed(camera_id, True)
         await self.cameras.async_start()
         self.motion = await async_start_motion(self)
@@ -191,6 +195,8 @@ class Hub:
             return
         self.running = False
         started = time.monotonic()
+        # First: a camera going down at shutdown is no reason to notify anyone.
+        await self.automations.async_stop()
         self.bus.publish(HubStopping())
         # Motion loops end first, so their last event rows are written before storage closes.
         for objects in self.objects:
@@ -273,6 +279,14 @@ class Hub:
         for (name, _), result in zip(closers, results, strict=True):
             if isinstance(result, BaseException):
                 _LOGGER.warning("Closing %s failed: %r", name, result)
+    async def _async_start_automations(self) -> None:
+        try:
+            await self.automations.async_start()
+        except Exception as exc:
+            # Automations are worth a lot, but not the cameras: report and go on.
+            self.problems.append(self.redactor(f"automations could not start: {exc}"))
+            _LOGGER.exception("Automations could not start")
+
 
     def _collect_automation_types(self) -> None:
         for plugin, spec in self.plugins.call_collect("automation_types"):

@@ -201,11 +201,19 @@ def _auth_tables(db: sqlite_utils.Database) -> None:
     db.table("api_tokens").create_index(["token_hash"], unique=True)
 
 
+def _automation_tables(db: sqlite_utils.Database) -> None:
+    """Durable automation runs and richer traces (hub/automations/store.py)."""
+    from hub.automations.store import migrate
+
+    migrate(db)
+
+
 CORE_MIGRATIONS: tuple[Migration, ...] = (
     Migration("core:0001_tables", _core_tables),
     Migration("core:0002_notifications", _notifications_table),
     Migration("core:0003_audit_indexes", _audit_indexes),
     Migration("core:0004_auth", _auth_tables),
+    Migration("core:automations_0001_runs", _automation_tables),
 )
 
 

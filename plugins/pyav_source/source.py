@@ -32,6 +32,7 @@ from plugins.pyav_source.opening import (
     is_local_file,
     open_stream,
 )
+from plugins.pyav_source.privacy import masked_stream
 from plugins.pyav_source.recorder import SegmentRecorder, TimedPacket
 
 _LOGGER = logging.getLogger(__name__)
@@ -132,7 +133,12 @@ class PyAVSource:
         self._pump(self.config.detect_url, record=False, decode=True)
 
     def _pump(self, url: str, record: bool, decode: bool) -> None:
-        with open_stream(url, self.config) as container:
+        masks = self.config.privacy_masks
+        # With privacy masks every reader below sees only the masked, re-encoded stream.
+        with (
+            open_stream(url, self.config) as raw,
+            masked_stream(raw, self.camera_id, masks) as container,
+        ):
             video = next((s for s in container.streams if s.type == "video"), None)
             if video is None:
                 raise CameraStreamError("the stream has no video")

@@ -1,0 +1,519 @@
+"""The automations engine: builds automations, routes events to triggers, applies run modes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from hub.automations import store
+from hub.automations.builder import Builder, Built, Issue
+from hub.automations.catalog import builtin_types, type_info
+from hub.automations.clock import Clock, RealClock
+from hub.automations.model import CheckEnv
+from hub.automations.runner import Resume, Run, check_all
+from hub.automations.schedule import house_zone
+from hub.automations.trace import Trace
+from hub.automations.triggers import EventDispatcher
+from hub.events import (
+    Context,
+    Event,
+    EventEnded,
+    EventStarted,
+    EventUpdated,
+    MotionEnded,
+    MotionStarted,
+    OnvifEvent,
+    StateChanged,
+)
+from hub.registry import AutomationType
+
+if TYPE_CHECKING:
+    from hub.core import Hub
+
+_LOGGER = logging.getLogger(__name__)
+LISTENED_EVENTS = (
+    MotionStarted,
+    MotionEnded,
+    EventStarted,
+    EventUpdated,
+    EventEnded,
+    StateChanged,
+    OnvifEvent,
+)
+EVENT_QUEUE_SIZE = 10_000
+TRACE_FLUSH_SECONDS = 0.5
+CONTEXT_MEMORY = 2000
+"""Run contexts remembered to link a run to the run of another automation that caused it."""
+Webhook = Callable[[Any, Context], None]
+
+
+class AutomationRuntime:
+    """One automation as the engine holds it: config, state, built parts, runs."""
+
+    def __init__(self, engine: AutomationEngine, row: dict[str, Any]):
+        self.engine = engine
+        self.id: str = row["id"]
+        self.config: dict[str, Any] = row["config"]
+        self.enabled: bool = row["enabled"]
+        self.snoozed_until: float | None = row.get("snoozed_until")
+        self.last_triggered: float | None = row.get("last_triggered")
+        self.built: Built | None = None
+        self.issues: list[Issue] = []
+        self.runs: list[Run] = []
+        self.queue: deque[Run] = deque()
+        self._detach: list[Callable[[], None]] = []
+
+    @property
+    def keep(self) -> int:
+        """How many traces to keep."""
+        return self.built.config.trace.keep if self.built else 50
+
+    def as_dict(self) -> dict[str, Any]:
+        """The API view."""
+        config = self.built.config if self.built else None
+        if self.issues:
+            state = "invalid"
+        elif not self.enabled:
+            state = "off"
+        elif self.snoozed_until and self.snoozed_until > self.engine.clock.now():
+            state = "snoozed"
+        else:
+            state = "on"
+        return {
+            "id": self.id,
+            "alias": config.alias if config else self.config.get("alias"),
+            "description": config.description if config else self.config.get("description"),
+            "mode": config.mode if config else self.config.get("mode"),
+            "enabled": self.enabled,
+            "state": state,
+            "snoozed_until": self.snoozed_until,
+            "last_triggered": self.last_triggered,
+            "running": len(self.runs),
+            "queued": len(self.queue),
+            "errors": [issue.as_dict() for issue in self.issues],
+            "config": self.config,
+        }
+
+    def build(self) -> None:
+        """Check and build; on problems, report them and stay off."""
+        builder = Builder(self.engine, self.engine.check_env())
+        self.built = builder.automation(self.config)
+        self.issues = builder.issues
+        if self.issues:
+            message = f"automation {self.id} disabled: " + "; ".join(map(str, self.issues))
+            self.engine.hub.problems.append(self.engine.hub.redactor(message))
+            _LOGGER.error("%s", message)
+
+    def start(self) -> None:
+        """Attach the triggers when enabled and valid."""
+        if not self.enabled or self.built is None:
+            return
+        for index, trigger in enumerate(self.built.triggers):
+            fire = self._make_fire(index, trigger.trigger_id)
+            try:
+                self._detach.append(trigger.obj.attach(fire))
+            except Exception:
+                _LOGGER.exception("Automation %s: %s could not attach", self.id, trigger.path)
+
+    def _make_fire(self, index: int, trigger_id: str | None) -> Any:
+        def fire(variables: dict[str, Any], context: Context | None) -> None:
+            variables = {**variables, "trigger_index": index, "trigger_id": trigger_id or ""}
+            self.trigger(variables, context)
+
+        return fire
+
+    def stop(self, reason: str) -> None:
+        """Detach triggers and cancel runs."""
+        for detach in self._detach:
+            try:
+                detach()
+            except Exception:
+                _LOGGER.exception("Automation %s: detaching a trigger failed", self.id)
+        self._detach.clear()
+        self.queue.clear()
+        for run in list(self.runs):
+            run.cancel(reason)
+
+    def trigger(
+        self,
+        variables: dict[str, Any],
+        context: Context | None,
+        skip_conditions: bool = False,
+        manual: bool = False,
+    ) -> Trace | None:
+        """Start a run under the automation's mode; returns its trace (None if dropped)."""
+        engine = self.engine
+        now = engine.clock.now()
+        if self.built is None or (not manual and not self.enabled):
+            return None
+        if not manual and self.snoozed_until and now < self.snoozed_until:
+            return None
+        config = self.built.config
+        run_context = context.child() if context is not None else Context()
+        full = {
+            **config.variables,
+            "automation": self.id,
+            "alias": config.alias or self.id,
+            **variables,
+        }
+        trigger_info = {k: v for k, v in full.items() if k not in config.variables}
+        trace = Trace(
+            automation_id=self.id,
+            context_id=run_context.id,
+            parent_id=run_context.parent_id,
+            trigger={**trigger_info, "context_id": context.id if context else None},
+            started=now,
+            caused_by=engine.cause_of(run_context.parent_id),
+        )
+        if not skip_conditions:
+            trace.conditions = check_all(self.built.conditions, full)
+            if not all(result["result"] for result in trace.conditions):
+                trace.state = "not_met"
+                trace.finished = now
+                engine.trace_done(trace)
+                return trace
+        self.last_triggered = now
+        engine.note_triggered(self)
+        run = Run(self, full, run_context, trace)
+        mode, limit = config.mode, config.max
+        if mode == "single" and self.runs:
+            _LOGGER.warning("Automation %s is already running: trigger ignored", self.id)
+            return None
+        if mode == "restart":
+            for old in list(self.runs):
+                old.cancel("restarted")
+        if mode == "queued":
+            if len(self.runs) + len(self.queue) >= limit:
+                _LOGGER.warning("Automation %s: queue full (%d): trigger dropped", self.id, limit)
+                return None
+            if self.runs:
+                trace.state = "queued"
+                self.queue.append(run)
+                return trace
+        if mode == "parallel" and len(self.runs) >= limit:
+            _LOGGER.warning("Automation %s: %d runs already: trigger dropped", self.id, limit)
+            return None
+        self.launch(run)
+        return trace
+
+    def launch(self, run: Run, resume: Resume | None = None) -> None:
+        """Start the run's task; the queue moves on when it ends."""
+        run.trace.state = "running"
+        self.runs.append(run)
+        self.engine.remember_context(run)
+        run.task = self.engine.spawn(run.execute(resume), f"automation:{self.id}")
+        run.task.add_done_callback(lambda _: self._run_done(run))
+
+    def _run_done(self, run: Run) -> None:
+        if run in self.runs:
+            self.runs.remove(run)
+        if self.queue and self.engine.running and run.cancel_reason != "shutdown":
+            self.launch(self.queue.popleft())
+
+
+class AutomationEngine:
+    """Owns every automation; `hub.automations`."""
+
+    def __init__(self, hub: Hub, clock: Clock | None = None):
+        self.hub = hub
+        self.clock: Clock = clock or RealClock()
+        self.tz = house_zone(hub.config.location.time_zone)
+        self.dispatcher = EventDispatcher()
+        self.types: dict[tuple[str, str], AutomationType] = {}
+        self.automations: dict[str, AutomationRuntime] = {}
+        self.running = False
+        self._webhooks: dict[str, Webhook] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._pending_traces: dict[str, Trace] = {}
+        self._contexts: OrderedDict[str, dict[str, str]] = OrderedDict()
+        self._stop_listener: Callable[[], None] | None = None
+        self._flush_task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+
+    # ---------------------------------------------------------- lifecycle
+
+    async def async_start(self) -> None:
+        """Load (importing YAML on first start), build, attach, resume waiting runs."""
+        for spec in builtin_types():
+            self.types[(spec.kind, spec.name)] = spec
+        for key, spec in self.hub.automation_types.items():
+            if key in self.types:
+                _LOGGER.warning("Plugin %s: %s type %s is built in", spec.plugin, *key)
+                continue
+            self.types[key] = spec
+        storage = self.hub.storage
+        if not await storage.async_read(store.was_imported):
+            configs = [
+                a.model_dump(by_alias=True, exclude_unset=True) for a in self.hub.config.automations
+            ]
+            count = await storage.async_write(lambda db: store.import_yaml(db, configs))
+            _LOGGER.info("Imported %d automation(s) from the config file", count)
+        rows = await storage.async_read(store.load_automations)
+        self.running = True
+        for row in rows:
+            runtime = AutomationRuntime(self, row)
+            self.automations[runtime.id] = runtime
+            runtime.build()
+            runtime.start()
+        await self._async_resume_runs()
+        self._stop_listener = self.hub.bus.async_listen(
+            "automations", self._on_event, LISTENED_EVENTS, EVENT_QUEUE_SIZE
+        )
+        self._flush_task = asyncio.get_running_loop().create_task(self._flush_loop())
+
+    async def async_stop(self) -> None:
+        """Detach everything; waiting runs stay stored and resume at the next start."""
+        if not self.running:
+            return
+        self.running = False
+        if self._stop_listener is not None:
+            self._stop_listener()
+        for runtime in self.automations.values():
+            runtime.stop("shutdown")
+        tasks = list(self._tasks)
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self._flush_task is not None:
+            self._flush_task.cancel()
+            await asyncio.gather(self._flush_task, return_exceptions=True)
+        await self.async_flush()
+
+    def spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
+        """A task the engine owns."""
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def _on_event(self, event: Event) -> None:
+        try:
+            self.dispatcher.dispatch(event)
+        except Exception:
+            _LOGGER.exception("An automation trigger failed on %s", event.event_type)
+
+    # ---------------------------------------------------------- building
+
+    def check_env(self) -> CheckEnv:
+        """What automations are checked against now."""
+        location = self.hub.config.location
+        return CheckEnv(
+            cameras={
+                camera_id: frozenset(runtime.config.zones)
+                for camera_id, runtime in self.hub.cameras.cameras.items()
+            },
+            notifiers=frozenset(self.hub.notifiers),
+            has_location=location.latitude is not None and location.longitude is not None,
+        )
+
+    def validate(self, data: Any) -> list[Issue]:
+        """Every problem with an automation, without building anything."""
+        builder = Builder(self, self.check_env(), build=False)
+        builder.automation(data)
+        return builder.issues
+
+    # ---------------------------------------------------------- changes (API)
+
+    async def async_save(self, data: dict[str, Any], create: bool) -> list[Issue]:
+        """Create or replace an automation; applies at once. Returns issues (nothing saved)."""
+        issues = self.validate(data)
+        automation_id = data.get("id")
+        if not issues and create and automation_id in self.automations:
+            issues = [Issue("id", f"an automation '{automation_id}' exists already")]
+        if issues:
+            return issues
+        enabled = bool(data.get("enabled", True))
+        async with self._lock:
+            await self.hub.storage.async_write(lambda db: store.save_automation(db, data, enabled))
+            old = self.automations.get(str(automation_id))
+            if old is not None:
+                old.stop("changed")
+            row = {"id": str(automation_id), "config": data, "enabled": enabled}
+            if old is not None:
+                row.update(snoozed_until=old.snoozed_until, last_triggered=old.last_triggered)
+            runtime = AutomationRuntime(self, row)
+            self.automations[runtime.id] = runtime
+            runtime.build()
+            runtime.start()
+        return []
+
+    async def async_delete(self, automation_id: str) -> bool:
+        """Remove an automation, its traces and waiting runs."""
+        runtime = self.automations.pop(automation_id, None)
+        if runtime is None:
+            return False
+        runtime.stop("deleted")
+        await asyncio.gather(*(r.task for r in runtime.runs if r.task), return_exceptions=True)
+        self._pending_traces = {
+            k: t for k, t in self._pending_traces.items() if t.automation_id != automation_id
+        }
+        await self.hub.storage.async_write(lambda db: store.delete_automation(db, automation_id))
+        return True
+
+    async def async_set_enabled(self, automation_id: str, enabled: bool) -> None:
+        """Turn on or off (off cancels running runs)."""
+        runtime = self.automations[automation_id]
+        config = {**runtime.config, "enabled": enabled}
+        runtime.config = config
+        runtime.enabled = enabled
+        runtime.stop("disabled")
+        await self.hub.storage.async_write(lambda db: store.save_automation(db, config, enabled))
+        runtime.start()
+
+    async def async_snooze(self, automation_id: str, until: float | None) -> None:
+        """Ignore triggers until `until` (None: wake up now)."""
+        runtime = self.automations[automation_id]
+        runtime.snoozed_until = until
+        await self.hub.storage.async_write(
+            lambda db: store.set_fields(db, automation_id, snoozed_until=until)
+        )
+
+    def async_run(
+        self, automation_id: str, variables: dict[str, Any], skip_conditions: bool, context: Context
+    ) -> Trace | None:
+        """Trigger by hand (the API's `run`)."""
+        runtime = self.automations[automation_id]
+        base = {"trigger": "manual", **variables}
+        return runtime.trigger(base, context, skip_conditions=skip_conditions, manual=True)
+
+    # ---------------------------------------------------------- webhooks
+
+    def register_webhook(self, webhook_id: str, callback: Webhook) -> Callable[[], None]:
+        """Route calls of /api/webhook/<webhook_id> to `callback` until detached."""
+        self._webhooks[webhook_id] = callback
+
+        def detach() -> None:
+            if self._webhooks.get(webhook_id) is callback:
+                del self._webhooks[webhook_id]
+
+        return detach
+
+    def call_webhook(self, webhook_id: str, payload: Any) -> bool:
+        """Fire the trigger behind a webhook id; False if no automation listens on it."""
+        callback = self._webhooks.get(webhook_id)
+        if callback is None:
+            return False
+        callback(payload, Context())
+        return True
+
+    # ---------------------------------------------------------- traces
+
+    def cause_of(self, parent_id: str | None) -> dict[str, str] | None:
+        """The run (automation and trace) whose context caused this one, if known."""
+        return self._contexts.get(parent_id) if parent_id else None
+
+    def remember_context(self, run: Run) -> None:
+        """Keep a run's context to link what it causes."""
+        self._contexts[run.context.id] = {"automation_id": run.runtime.id, "trace_id": run.trace.id}
+        while len(self._contexts) > CONTEXT_MEMORY:
+            self._contexts.popitem(last=False)
+
+    def note_triggered(self, runtime: AutomationRuntime) -> None:
+        """last_triggered is written with the next trace flush."""
+
+    def trace_done(self, trace: Trace) -> None:
+        """Queue a finished trace for the next batched write."""
+        self._pending_traces[trace.id] = trace
+
+    def active_traces(self, automation_id: str) -> list[Trace]:
+        """Traces of runs still going or queued, and of those not yet written."""
+        runtime = self.automations.get(automation_id)
+        live = [r.trace for r in runtime.runs] + [r.trace for r in runtime.queue] if runtime else []
+        pending = [t for t in self._pending_traces.values() if t.automation_id == automation_id]
+        return live + pending
+
+    async def async_traces(self, automation_id: str, limit: int = 50) -> list[dict[str, Any]]:
+        """Newest first: live and pending traces, then stored ones."""
+        recent = {t.id: t for t in self.active_traces(automation_id)}
+        stored = await self.hub.storage.async_read(
+            lambda db: store.load_traces(db, automation_id, limit)
+        )
+        for trace in stored:
+            recent.setdefault(trace.id, trace)
+        ordered = sorted(recent.values(), key=lambda t: t.started, reverse=True)[:limit]
+        return [t.as_dict() for t in ordered]
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await asyncio.sleep(TRACE_FLUSH_SECONDS)
+            try:
+                await self.async_flush()
+            except Exception:
+                _LOGGER.exception("Writing automation traces failed")
+
+    async def async_flush(self) -> None:
+        """Write pending traces (pruned to `trace.keep`) and last-triggered times."""
+        if not self._pending_traces:
+            return
+        traces = list(self._pending_traces.values())
+        self._pending_traces.clear()
+        keep = {}
+        triggered = {}
+        for trace in traces:
+            runtime = self.automations.get(trace.automation_id)
+            if runtime is not None:
+                keep[runtime.id] = runtime.keep
+                triggered[runtime.id] = runtime.last_triggered
+
+        def write(db: Any) -> None:
+            store.save_traces(db, traces, keep)
+            for automation_id, when in triggered.items():
+                store.set_fields(db, automation_id, last_triggered=when)
+
+        await self.hub.storage.async_write(write)
+
+    # ---------------------------------------------------------- durable runs
+
+    async def async_save_run(self, row: dict[str, Any]) -> None:
+        """Store a waiting run."""
+        await self.hub.storage.async_write(lambda db: store.save_run(db, row))
+
+    async def async_forget_run(self, run_id: str) -> None:
+        """Drop a stored run that no longer waits."""
+        if self.hub.storage is not None:
+            await self.hub.storage.async_write(lambda db: store.delete_run(db, run_id))
+
+    async def _async_resume_runs(self) -> None:
+        rows = await self.hub.storage.async_read(store.load_runs)
+        now = self.clock.now()
+        for row in rows:
+            trace = _trace_from_dict(json.loads(row["trace"]))
+            runtime = self.automations.get(row["automation_id"])
+            deadline = row["deadline"]
+            reason = None
+            if runtime is None or runtime.built is None or not runtime.enabled:
+                reason = "the automation is gone, off or invalid"
+            elif deadline is not None and deadline <= now:
+                reason = f"{row['kind']} ended while the hub was down"
+            if reason is not None:
+                trace.state = "expired"
+                trace.error = reason
+                trace.finished = now
+                if trace.steps:
+                    trace.steps[-1].update(state="expired", end=now)
+                self.trace_done(trace)
+                await self.async_forget_run(row["id"])
+                _LOGGER.warning(
+                    "Automation %s: waiting run expired: %s", trace.automation_id, reason
+                )
+                continue
+            assert runtime is not None
+            context = Context(**json.loads(row["context"]))
+            run = Run(runtime, json.loads(row["variables"]), context, trace, run_id=row["id"])
+            frames = [(str(path), int(index)) for path, index in json.loads(row["frames"])]
+            runtime.launch(run, Resume(frames, row["kind"], deadline))
+            _LOGGER.info("Automation %s: resumed a run waiting in %s", runtime.id, row["kind"])
+
+    # ---------------------------------------------------------- listing
+
+    def types_info(self) -> list[dict[str, Any]]:
+        """Every trigger, condition and action type with its JSON schema."""
+        order = {"trigger": 0, "condition": 1, "action": 2}
+        specs = sorted(self.types.values(), key=lambda s: (order[s.kind], s.name))
+        return [type_info(spec) for spec in specs]
+
+
+def _trace_from_dict(data: dict[str, Any]) -> Trace:
+    return Trace(**data)

@@ -1,0 +1,164 @@
+"""Privacy masks: the masked pixels are gone from recordings, snapshots and detection frames."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+
+import av
+import numpy as np
+import pytest
+
+from hub.events import MotionStarted
+from plugins.pyav_source.privacy import MASK_Y, FrameMasker, polygon_mask
+from tests.helpers import hub_at, indexed_segments, wait_until
+
+# A walk from 1 s to 4 s along the bottom of the 640x360 picture (feet at 95 %, 42 % tall).
+DEMO = "demo://?first=1&walk=3&period=60"
+# Everything below 45 % of the height: the whole walk happens under the mask.
+BAND = "[[0, 0.45], [1, 0.45], [1, 1], [0, 1]]"
+WIDTH, HEIGHT = 640, 360
+
+CONFIG = f"""
+cameras:
+  masked:
+    url: "{DEMO}"
+    privacy_masks:
+      - {BAND}
+    detect:
+      fps: 5
+    record:
+      mode: continuous
+      segment_seconds: 2
+  plain:
+    url: "{DEMO}"
+    detect:
+      fps: 5
+    record:
+      mode: 'off'
+"""
+
+
+def inner_band(height: int) -> slice:
+    """Rows well inside the mask (codec edges blur a few pixels at its border)."""
+    return slice(round(0.45 * height) + 8, height)
+
+
+def outer_rows(height: int) -> slice:
+    """Rows well outside the mask."""
+    return slice(0, round(0.45 * height) - 8)
+
+
+def luma(frame: av.VideoFrame) -> np.ndarray:
+    """The Y plane as coded (limited range: black is 16)."""
+    return frame.to_ndarray(format="yuv420p")[: frame.height]
+
+
+def test_polygons_are_rasterised_by_pixel_centres() -> None:
+    square = [(0.25, 0.25), (0.75, 0.25), (0.75, 0.75), (0.25, 0.75)]
+    mask = polygon_mask([square], 8, 8)
+    assert mask.sum() == 16 and mask[2:6, 2:6].all()
+    triangle = [(0.0, 0.0), (1.0, 0.0), (0.0, 1.0)]
+    lower_left_free = polygon_mask([triangle], 100, 100)
+    assert lower_left_free[5, 5] and not lower_left_free[95, 95]
+    assert abs(lower_left_free.mean() - 0.5) < 0.02
+    # Two polygons add up; overlapping ones do not cancel out.
+    both = polygon_mask([square, square], 8, 8)
+    assert both.sum() == 16
+
+
+def test_frame_masker_fills_luma_and_chroma_and_leaves_the_decoder_frame_alone() -> None:
+    picture = np.random.default_rng(1).integers(0, 256, (HEIGHT * 3 // 2, WIDTH), np.uint8)
+    frame = av.VideoFrame.from_ndarray(picture, format="yuv420p")
+    frame.pts = 7
+    masked = FrameMasker([json.loads(BAND)], WIDTH, HEIGHT).apply(frame)
+    out = masked.to_ndarray(format="yuv420p")
+    assert masked.pts == 7
+    assert (out[inner_band(HEIGHT)] == MASK_Y).all()
+    chroma = out[HEIGHT:].reshape(2, HEIGHT // 2, WIDTH // 2)  # U and V, half size
+    assert (chroma[:, inner_band(HEIGHT // 2)] == 128).all()
+    assert np.array_equal(out[: round(0.45 * HEIGHT)], picture[: round(0.45 * HEIGHT)])
+    assert np.array_equal(frame.to_ndarray(format="yuv420p"), picture)
+
+
+@pytest.fixture(scope="module")
+def masked_run(tmp_path_factory) -> dict:
+    """Both cameras for 6 s: motion events, detection frames, a snapshot and recordings."""
+    folder = tmp_path_factory.mktemp("privacy")
+
+    async def run() -> dict:
+        hub = hub_at(folder, CONFIG)
+        motion = hub.bus.subscribe("t", (MotionStarted,))
+        slot = hub.cameras.cameras["masked"].frames.attach()
+        await hub.async_start()
+        await wait_until(lambda: hub.states.get("camera.masked").state == "online", 20)
+        frames = []
+        for _ in range(10):
+            frames.append(await asyncio.wait_for(slot.get(), 10))
+        snapshot = await hub.cameras.async_snapshot("masked")
+        await asyncio.sleep(max(0.0, 6.0 - (frames[-1].time - frames[0].time)))
+        stats = hub.cameras.cameras["masked"].source.stats_dict()  # type: ignore[union-attr]
+        await hub.async_stop()
+        events = []
+        while motion.stats.queued:
+            events.append(await motion.get())
+        segments = [s for s in await indexed_segments(folder) if s.camera == "masked"]
+        decoded, keyframes = [], []
+        for segment in segments:
+            with hub.footage.open_read(segment.path) as raw, av.open(raw) as container:
+                pictures = list(container.decode(video=0))
+            decoded.extend(luma(f) for f in pictures)
+            keyframes.append([i for i, f in enumerate(pictures) if f.key_frame])
+        return {
+            "events": events,
+            "frames": frames,
+            "snapshot": snapshot,
+            "decoded": decoded,
+            "keyframes": keyframes,
+            "stats": stats,
+        }
+
+    return asyncio.run(run())
+
+
+def test_recorded_segments_hold_a_constant_block_where_the_mask_is(masked_run) -> None:
+    decoded = masked_run["decoded"]
+    assert len(decoded) >= 40  # about 10 fps for most of the 6 s
+    stack = np.stack(decoded).astype(np.float64)
+    under = stack[:, inner_band(HEIGHT)]
+    assert under.std() < 0.5 and abs(under.mean() - MASK_Y) < 1.5
+    # The rest is the garden: a real picture, not a blank one.
+    assert stack[:, outer_rows(HEIGHT)].std() > 10
+
+
+def test_detection_frames_and_snapshots_are_masked(masked_run) -> None:
+    for frame in masked_run["frames"]:
+        gray = frame.gray.astype(np.float64)
+        assert gray[inner_band(gray.shape[0])].std() < 1.0
+        assert gray[outer_rows(gray.shape[0])].std() > 10
+    jpeg = masked_run["snapshot"]
+    assert jpeg is not None and jpeg[:2] == b"\xff\xd8"
+    with av.open(io.BytesIO(jpeg)) as image:
+        picture = luma(next(image.decode(video=0))).astype(np.float64)
+    assert picture.shape == (HEIGHT, WIDTH)
+    # JPEG is full range: the mask is plain black there.
+    assert picture[inner_band(HEIGHT)].std() < 2.0 and picture[inner_band(HEIGHT)].mean() < 4
+    assert picture[outer_rows(HEIGHT)].std() > 10
+
+
+def test_a_walk_under_the_mask_makes_no_motion_event(masked_run) -> None:
+    cameras = [event.camera for event in masked_run["events"]]
+    # The same walk on the unmasked camera is seen: the scene does move.
+    assert "plain" in cameras
+    assert "masked" not in cameras
+    assert masked_run["stats"]["frames_decoded"] > 0
+
+
+def test_recordings_keep_the_camera_keyframes(masked_run) -> None:
+    # The demo camera sends a keyframe every 2 s at 10 fps; the masked stream keeps them there
+    # (segments are cut on keyframes, so each starts with one).
+    keyframes = masked_run["keyframes"]
+    assert len(keyframes) >= 2 and masked_run["stats"]["segments"] >= 2
+    for found in keyframes[:-1]:
+        assert found == list(range(0, 20 * len(found), 20))
