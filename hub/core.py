@@ -18,10 +18,9 @@ from hub.automations import AutomationEngine
 from hub.bus import EventBus
 from hub.cameras import CameraManager
 from hub.config import ConfigIssue, LoadedConfig
-from hub.discovery import DiscoveredDevice, merge_devices
+from hub.discovery import DiscoveredDevice, device_seen, merge_devices
 from hub.events import (
     Context,
-    DeviceDiscovered,
     Event,
     HubStarted,
     HubStopping,
@@ -132,8 +131,8 @@ class Hub:
         self.detectors: dict[str, Any] = {}
         self.notifier_types: dict[str, TypeSpec] = {}
         self.detector_types: dict[str, TypeSpec] = {}
-        self.automations = AutomationEngine(self)
         self.automation_types: dict[tuple[str, str], AutomationType] = {}
+        self.automations = AutomationEngine(self)
         self.problems: list[str] = []
         self.motion: list[CameraMotion] = []
         self.objects: list[CameraObjects] = []
@@ -171,9 +170,9 @@ class Hub:
         await self.plugins.async_call("startup", time_limit=PLUGIN_STARTUP_SECONDS, hub=self)
         self.async_set_mode(DEFAULT_HOUSE_MODE)
         for camera_id in self.cameras.cameras:
+            self.cameras.set_armed(camera_id, True)
         # Before the cameras, so their first state changes can trigger automations.
         await self._async_start_automations()
-            self.cameras.set_armed(camera_id, True)
         await self.cameras.async_start()
         self.motion = await async_start_motion(self)
         self.objects = await async_start_objects(self)
@@ -195,9 +194,9 @@ class Hub:
             return
         self.running = False
         started = time.monotonic()
+        self.bus.publish(HubStopping())
         # First: a camera going down at shutdown is no reason to notify anyone.
         await self.automations.async_stop()
-        self.bus.publish(HubStopping())
         # Motion loops end first, so their last event rows are written before storage closes.
         for objects in self.objects:
             objects.stop()
@@ -279,6 +278,7 @@ class Hub:
         for (name, _), result in zip(closers, results, strict=True):
             if isinstance(result, BaseException):
                 _LOGGER.warning("Closing %s failed: %r", name, result)
+
     async def _async_start_automations(self) -> None:
         try:
             await self.automations.async_start()
@@ -286,7 +286,6 @@ class Hub:
             # Automations are worth a lot, but not the cameras: report and go on.
             self.problems.append(self.redactor(f"automations could not start: {exc}"))
             _LOGGER.exception("Automations could not start")
-
 
     def _collect_automation_types(self) -> None:
         for plugin, spec in self.plugins.call_collect("automation_types"):
@@ -306,16 +305,7 @@ class Hub:
             found.extend(d for d in answer if isinstance(d, DiscoveredDevice))
         devices = merge_devices(found)
         for device in devices:
-            if device.id not in self.discovered and self.running:
-                self.bus.publish(
-                    DeviceDiscovered(
-                        device_id=device.id,
-                        name=device.name,
-                        host=device.host,
-                        source=device.source,
-                    )
-                )
-            self.discovered[device.id] = device
+            device_seen(self, device)
         return devices
 
     def async_set_mode(self, mode: str, context: Context | None = None) -> None:
