@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
 from aiohttp import web
 
 from web import access
+from web.body import read_json_object
 from web.footage_stream import footage_response, require_unlocked
 from web.keys import HUB_KEY
 
@@ -66,10 +68,12 @@ def first_view(request: web.Request) -> bool:
     return ranges in ("", "bytes=0-") or not ranges.startswith("bytes=")
 
 
-async def _video_response(request: web.Request, relpath: str, filename: str) -> web.StreamResponse:
+async def _video_response(
+    request: web.Request, relpath: str, filename: str, disposition: str = "inline"
+) -> web.StreamResponse:
     """Serve a footage file with Range support (206), decrypted if encrypted at rest."""
     headers = {
-        "Content-Disposition": f'inline; filename="{filename}"',
+        "Content-Disposition": f'{disposition}; filename="{filename}"',
         "Cache-Control": "private, max-age=3600",
     }
     return await footage_response(request, relpath, "video/mp4", headers)
@@ -210,6 +214,63 @@ async def event_clip(request: web.Request) -> web.StreamResponse:
     relpath = await hub.async_event_clip(event)
     if relpath is None:
         raise web.HTTPNotFound(text="no recording covers this event")
+    download = request.query.get("download") in ("1", "true")
     if first_view(request):
-        await access.audit(request, "clip.view", f"{event['camera']}/{event['id']}")
-    return await _video_response(request, relpath, f"{event['camera']}-{event['id']}.mp4")
+        action = "clip.export" if download else "clip.view"
+        await access.audit(request, action, f"{event['camera']}/{event['id']}")
+    return await _video_response(
+        request,
+        relpath,
+        f"{event['camera']}-{event['id']}.mp4",
+        "attachment" if download else "inline",
+    )
+
+
+@routes.get("/api/events/{event_id}")
+@access.viewer
+async def event_detail(request: web.Request) -> web.Response:
+    """One event."""
+    return web.json_response(_event_json(await _event(request)))
+
+
+@routes.patch("/api/events/{event_id}")
+@access.admin
+async def event_update(request: web.Request) -> web.Response:
+    """`{"keep": true}`: a kept event (and the footage it covers) outlives retention."""
+    hub = request.app[HUB_KEY]
+    event = await _event(request)
+    body = await read_json_object(request)
+    keep = body.get("keep")
+    if not isinstance(keep, bool) or set(body) != {"keep"}:
+        raise web.HTTPBadRequest(text='send {"keep": true} or {"keep": false}')
+    await hub.storage.async_write(
+        lambda db: db.execute("UPDATE events SET keep = ? WHERE id = ?", [int(keep), event["id"]])
+    )
+    await access.audit(request, "event.keep", f"{event['camera']}/{event['id']}", keep=keep)
+    event["keep"] = keep
+    return web.json_response(_event_json(event))
+
+
+@routes.delete("/api/events/{event_id}")
+@access.admin
+async def event_delete(request: web.Request) -> web.Response:
+    """Delete an event with its snapshot and cached clip (recorded segments stay)."""
+    hub = request.app[HUB_KEY]
+    event = await _event(request)
+    await hub.storage.async_write(
+        lambda db: db.execute("DELETE FROM events WHERE id = ?", [event["id"]])
+    )
+    paths = [
+        p for p in (event.get("snapshot_path"), f"clips/{event['camera']}/{event['id']}.mp4") if p
+    ]
+
+    def remove_files() -> None:
+        for relpath in paths:
+            if hub.footage.exists(relpath):
+                hub.footage.delete(relpath)
+
+    await asyncio.to_thread(remove_files)
+    await access.audit(
+        request, "event.delete", f"{event['camera']}/{event['id']}", label=event.get("label")
+    )
+    return web.json_response({"deleted": event["id"]})
