@@ -10,7 +10,17 @@ from aiohttp.typedefs import Handler
 
 from hub.core import Hub
 from hub.registry import Route
-from web import access, api, auth, footage_api, live, live_video, notifications_api, privacy_api
+from web import (
+    access,
+    api,
+    auth,
+    footage_api,
+    live,
+    live_video,
+    notifications_api,
+    panel_api,
+    privacy_api,
+)
 from web.keys import HUB_KEY
 
 _LOGGER = logging.getLogger(__name__)
@@ -69,6 +79,7 @@ def create_app(hub: Hub) -> web.Application:
     app.add_routes(notifications_api.routes)
     app.add_routes(live.routes)
     app.add_routes(live_video.routes)
+    app.add_routes(panel_api.routes)
     _plugin_routes(hub, app)
     app.router.add_get("/", _index)
     app.router.add_static("/static/", STATIC_DIR, follow_symlinks=False)
