@@ -1,4 +1,4 @@
-"""The `camhub` command line: run, check-config, plugins, discover, user add."""
+"""The `camhub` command line: run, check-config, plugins, discover, user, audit."""
 
 from __future__ import annotations
 
@@ -14,12 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from hub.cli_keys import KeysError, add_keys_parser, keys_command, read_secret
+from hub.cli_users import UsersCliError, add_user_parsers, audit_command, user_command
 from hub.config import ConfigError, LoadedConfig, default_config, load_config
 from hub.core import Hub, HubStartError, check_plugin_sections, default_data_dir, load_plugins
 from hub.keyring import KeyringError
 from hub.redact import RedactingFilter, Redactor
-from hub.storage import Storage
-from hub.users import ROLES, UserError, async_add_user
 
 _LOGGER = logging.getLogger("camhub")
 
@@ -50,11 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     discover = commands.add_parser("discover", parents=[common], help="find cameras on the LAN")
     discover.add_argument("--timeout", type=float, default=5.0, help="seconds to scan (5)")
     discover.add_argument("--json", action="store_true", help="machine-readable output")
-    user = commands.add_parser("user", parents=[common], help="manage users")
-    user_commands = user.add_subparsers(dest="user_command", metavar="ACTION", required=True)
-    add = user_commands.add_parser("add", parents=[common], help="create a user")
-    add.add_argument("name")
-    add.add_argument("--role", choices=ROLES, default="viewer")
+    add_user_parsers(commands, common)
     add_keys_parser(commands, common)
     return parser
 
@@ -193,28 +188,21 @@ def _read_password() -> str:
 
 
 def cmd_user(args: argparse.Namespace) -> int:
-    """`user add NAME --role ROLE`, password from stdin when not a TTY."""
+    """`user add|list|passwd|delete`; passwords from stdin when not a TTY."""
     loaded = _load(args)
     data_dir = _data_dir(args, loaded)
-    password = _read_password()
-
-    async def add() -> int:
-        from hub.core import DB_FILENAME, prepare_data_dir
-
-        prepare_data_dir(data_dir)
-        storage = Storage(data_dir / DB_FILENAME)
-        await storage.async_open()
-        try:
-            return await async_add_user(storage, args.name, password, args.role)
-        finally:
-            await storage.async_close()
-
     try:
-        asyncio.run(add())
-    except UserError as exc:
+        print(user_command(args, data_dir, loaded.config.cameras, _read_password))
+    except UsersCliError as exc:
         raise CliError(str(exc)) from None
-    print(f"User {args.name} ({args.role}) created.")
     return 0
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    """`audit verify`: exit 1 naming the first broken row, else print OK and the count."""
+    code, message = audit_command(args, _data_dir(args, _load(args)))
+    print(message, file=sys.stderr if code else sys.stdout)
+    return code
 
 
 def cmd_keys(args: argparse.Namespace) -> int:
@@ -233,6 +221,7 @@ COMMANDS: dict[str, Any] = {
     "plugins": cmd_plugins,
     "discover": cmd_discover,
     "user": cmd_user,
+    "audit": cmd_audit,
 }
 
 

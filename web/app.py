@@ -13,13 +13,14 @@ from hub.registry import Route
 from web import (
     access,
     api,
+    audit_api,
     auth,
     footage_api,
     live,
     live_video,
     notifications_api,
-    panel_api,
     privacy_api,
+    users_api,
 )
 from web.keys import HUB_KEY
 
@@ -74,12 +75,13 @@ def create_app(hub: Hub) -> web.Application:
     app[HUB_KEY] = hub
     auth.setup_auth(app, hub)
     app.add_routes(api.routes)
+    app.add_routes(users_api.routes)
+    app.add_routes(audit_api.routes)
     app.add_routes(footage_api.routes)
     app.add_routes(privacy_api.routes)
     app.add_routes(notifications_api.routes)
     app.add_routes(live.routes)
     app.add_routes(live_video.routes)
-    app.add_routes(panel_api.routes)
     _plugin_routes(hub, app)
     app.router.add_get("/", _index)
     app.router.add_static("/static/", STATIC_DIR, follow_symlinks=False)

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Collection
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -33,6 +34,23 @@ def event_json(event: Event) -> str:
     return json.dumps(event.as_dict(), default=_json_default)
 
 
+def visible_to(who: access.Principal | None, event: Event, cameras: Collection[str]) -> bool:
+    """A viewer hears nothing about cameras not granted to them: events naming a camera,
+    and state changes of entities named after one (`camera.yard`, `motion.yard`)."""
+    if who is not None and who.role == "admin":
+        return True
+    if who is None:
+        return False
+    camera = getattr(event, "camera", None)
+    if isinstance(camera, str):
+        return who.can_view(camera)
+    entity = getattr(event, "entity_id", None)
+    if isinstance(entity, str):
+        object_id = entity.partition(".")[2]
+        return object_id not in cameras or who.can_view(object_id)
+    return True
+
+
 @routes.get("/api/ws")
 @access.viewer
 async def live(request: web.Request) -> web.WebSocketResponse:
@@ -54,9 +72,7 @@ async def live(request: web.Request) -> web.WebSocketResponse:
         async for event in subscription:
             if wanted and event.event_type not in wanted:
                 continue
-            # A viewer hears nothing about cameras not granted to them.
-            camera = getattr(event, "camera", None)
-            if isinstance(camera, str) and (who is None or not who.can_view(camera)):
+            if not visible_to(who, event, hub.cameras.cameras):
                 continue
             await socket.send_str(event_json(event))
 
