@@ -300,6 +300,12 @@ class TypedSection(BaseModel):
         return dict(self.model_extra or {})
 
 
+class AutomationTraceConfig(StrictModel):
+    """What an automation keeps of its runs."""
+
+    keep: int = Field(50, ge=1, le=1000, description="Traces kept (newest first).")
+
+
 class AutomationConfig(StrictModel):
     """An automation; triggers, conditions and actions are checked by the automation engine."""
 
@@ -323,6 +329,9 @@ class AutomationConfig(StrictModel):
         default_factory=list, description="Checks that must all pass for the actions to run."
     )
     actions: list[dict[str, Any]] = Field(min_length=1, description="What it does, in order.")
+    trace: AutomationTraceConfig = Field(
+        default_factory=AutomationTraceConfig, description="What is kept of its runs."
+    )
 
 
 class DiscoveryConfig(StrictModel):

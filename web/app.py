@@ -15,6 +15,7 @@ from web import (
     api,
     audit_api,
     auth,
+    automations_api,
     footage_api,
     live,
     live_video,
@@ -75,6 +76,7 @@ def create_app(hub: Hub) -> web.Application:
     app[HUB_KEY] = hub
     auth.setup_auth(app, hub)
     app.add_routes(api.routes)
+    app.add_routes(automations_api.routes)
     app.add_routes(users_api.routes)
     app.add_routes(audit_api.routes)
     app.add_routes(footage_api.routes)

@@ -1,0 +1,249 @@
+"""Automations over HTTP: CRUD with per-field errors, enable/snooze/run, traces, types, webhooks."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from aiohttp import web
+
+from hub.automations.builder import Issue
+from hub.core import Hub
+from hub.events import Context
+from web import access
+from web.keys import HUB_KEY
+
+routes = web.RouteTableDef()
+
+MAX_TRACES = 1000
+MAX_WEBHOOK_BYTES = 64 * 1024
+MAX_SNOOZE_SECONDS = 366 * 86400.0
+
+
+def _hub(request: web.Request) -> Hub:
+    return request.app[HUB_KEY]
+
+
+def _invalid(issues: list[Issue]) -> web.Response:
+    return web.json_response({"errors": [issue.as_dict() for issue in issues]}, status=422)
+
+
+async def _json_object(request: web.Request) -> dict[str, Any]:
+    try:
+        data = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise web.HTTPBadRequest(text="the body must be JSON") from None
+    if not isinstance(data, dict):
+        raise web.HTTPUnprocessableEntity(
+            text=json.dumps({"errors": [{"path": "", "message": "must be a JSON object"}]}),
+            content_type="application/json",
+        )
+    return data
+
+
+def _automation_id(request: web.Request) -> str:
+    automation_id = request.match_info["automation_id"]
+    if automation_id not in _hub(request).automations.automations:
+        raise web.HTTPNotFound(text=f"no automation '{automation_id}'")
+    return automation_id
+
+
+def _view(hub: Hub, automation_id: str) -> dict[str, Any]:
+    view = hub.automations.automations[automation_id].as_dict()
+    view["errors"] = [{**e, "message": hub.redactor(e["message"])} for e in view["errors"]]
+    return view
+
+
+@routes.get("/api/automations")
+@access.admin
+async def list_automations(request: web.Request) -> web.Response:
+    """Every automation with its state (on/off/snoozed/invalid), errors and config."""
+    hub = _hub(request)
+    return web.json_response(
+        {
+            "automations": [
+                _view(hub, automation_id) for automation_id in hub.automations.automations
+            ]
+        }
+    )
+
+
+@routes.get("/api/automations/types")
+@access.admin
+async def automation_types(request: web.Request) -> web.Response:
+    """Every trigger, condition and action type with its JSON schema (for the panel's forms)."""
+    return web.json_response({"types": _hub(request).automations.types_info()})
+
+
+@routes.post("/api/automations/validate")
+@access.admin
+async def validate_automation(request: web.Request) -> web.Response:
+    """Check an automation without saving it: `{"errors": [...]}` (empty when fine)."""
+    data = await _json_object(request)
+    issues = _hub(request).automations.validate(data)
+    return web.json_response({"errors": [issue.as_dict() for issue in issues]})
+
+
+@routes.post("/api/automations")
+@access.admin
+async def create_automation(request: web.Request) -> web.Response:
+    """Create an automation; 201, or 422 with `errors: [{path, message}]`; 409 if the id exists."""
+    hub = _hub(request)
+    data = await _json_object(request)
+    if isinstance(data.get("id"), str) and data["id"] in hub.automations.automations:
+        raise web.HTTPConflict(text=f"an automation '{data['id']}' exists already")
+    issues = await hub.automations.async_save(data, create=True)
+    if issues:
+        return _invalid(issues)
+    await access.audit(request, "automation.create", data["id"])
+    return web.json_response(_view(hub, data["id"]), status=201)
+
+
+@routes.get("/api/automations/{automation_id}")
+@access.admin
+async def get_automation(request: web.Request) -> web.Response:
+    """One automation."""
+    return web.json_response(_view(_hub(request), _automation_id(request)))
+
+
+@routes.put("/api/automations/{automation_id}")
+@access.admin
+async def update_automation(request: web.Request) -> web.Response:
+    """Replace an automation's config; applies at once (running runs are stopped)."""
+    hub = _hub(request)
+    automation_id = _automation_id(request)
+    data = await _json_object(request)
+    data.setdefault("id", automation_id)
+    if data["id"] != automation_id:
+        return _invalid([Issue("id", "cannot change an automation's id (create a new one)")])
+    issues = await hub.automations.async_save(data, create=False)
+    if issues:
+        return _invalid(issues)
+    await access.audit(request, "automation.update", automation_id)
+    return web.json_response(_view(hub, automation_id))
+
+
+@routes.delete("/api/automations/{automation_id}")
+@access.admin
+async def delete_automation(request: web.Request) -> web.Response:
+    """Delete an automation with its traces."""
+    automation_id = _automation_id(request)
+    await _hub(request).automations.async_delete(automation_id)
+    await access.audit(request, "automation.delete", automation_id)
+    return web.json_response({"deleted": automation_id})
+
+
+async def _set_enabled(request: web.Request, enabled: bool) -> web.Response:
+    hub = _hub(request)
+    automation_id = _automation_id(request)
+    await hub.automations.async_set_enabled(automation_id, enabled)
+    await access.audit(
+        request, "automation.enable" if enabled else "automation.disable", automation_id
+    )
+    return web.json_response(_view(hub, automation_id))
+
+
+@routes.post("/api/automations/{automation_id}/enable")
+@access.admin
+async def enable_automation(request: web.Request) -> web.Response:
+    """Turn an automation on."""
+    return await _set_enabled(request, True)
+
+
+@routes.post("/api/automations/{automation_id}/disable")
+@access.admin
+async def disable_automation(request: web.Request) -> web.Response:
+    """Turn an automation off (its running runs stop)."""
+    return await _set_enabled(request, False)
+
+
+@routes.post("/api/automations/{automation_id}/snooze")
+@access.admin
+async def snooze_automation(request: web.Request) -> web.Response:
+    """Ignore triggers until `until` (epoch seconds) or for `seconds`; `until: null` wakes it."""
+    hub = _hub(request)
+    automation_id = _automation_id(request)
+    data = await _json_object(request)
+    now = hub.automations.clock.now()
+    until: Any
+    if "seconds" in data:
+        seconds = data["seconds"]
+        if not isinstance(seconds, int | float) or not 0 < seconds <= MAX_SNOOZE_SECONDS:
+            return _invalid(
+                [Issue("seconds", f"must be a number in (0, {MAX_SNOOZE_SECONDS:.0f}]")]
+            )
+        until = now + float(seconds)
+    elif "until" in data:
+        until = data["until"]
+        if until is not None and (not isinstance(until, int | float) or isinstance(until, bool)):
+            return _invalid([Issue("until", "must be epoch seconds or null")])
+    else:
+        return _invalid([Issue("", "give `until` (epoch seconds, or null) or `seconds`")])
+    await hub.automations.async_snooze(automation_id, float(until) if until is not None else None)
+    await access.audit(request, "automation.snooze", automation_id, until=until)
+    return web.json_response(_view(hub, automation_id))
+
+
+@routes.post("/api/automations/{automation_id}/run")
+@access.admin
+async def run_automation(request: web.Request) -> web.Response:
+    """Run now: `{"skip_conditions": bool, "variables": {...}}`; 202 with the trace id."""
+    hub = _hub(request)
+    automation_id = _automation_id(request)
+    data = await _json_object(request) if request.can_read_body else {}
+    skip = data.get("skip_conditions", False)
+    variables = data.get("variables", {})
+    if not isinstance(skip, bool):
+        return _invalid([Issue("skip_conditions", "must be true or false")])
+    if not isinstance(variables, dict):
+        return _invalid([Issue("variables", "must be a mapping")])
+    runtime = hub.automations.automations[automation_id]
+    if runtime.built is None:
+        raise web.HTTPConflict(text="the automation is invalid; fix it first")
+    who = access.principal(request)
+    context = Context(user_id=who.name if who else None)
+    trace = hub.automations.async_run(automation_id, variables, skip, context)
+    await access.audit(request, "automation.run", automation_id, skip_conditions=skip)
+    if trace is None:
+        raise web.HTTPConflict(text="not started: the run mode refused it (already running?)")
+    return web.json_response({"trace_id": trace.id, "state": trace.state}, status=202)
+
+
+@routes.get("/api/automations/{automation_id}/traces")
+@access.admin
+async def automation_traces(request: web.Request) -> web.Response:
+    """Traces newest first (`?limit=`, default 50)."""
+    hub = _hub(request)
+    automation_id = _automation_id(request)
+    try:
+        limit = int(request.query.get("limit", "50"))
+    except ValueError:
+        raise web.HTTPBadRequest(text="limit must be a whole number") from None
+    if not 1 <= limit <= MAX_TRACES:
+        raise web.HTTPBadRequest(text=f"limit must be between 1 and {MAX_TRACES}")
+    traces = await hub.automations.async_traces(automation_id, limit)
+    return web.json_response({"traces": traces})
+
+
+@routes.post("/api/webhook/{webhook_id}")
+@routes.put("/api/webhook/{webhook_id}")
+@access.public
+async def webhook(request: web.Request) -> web.Response:
+    """Fire the `webhook` trigger whose secret id this is (JSON, form or text body)."""
+    hub = _hub(request)
+    if request.content_length is not None and request.content_length > MAX_WEBHOOK_BYTES:
+        raise web.HTTPRequestEntityTooLarge(MAX_WEBHOOK_BYTES, request.content_length)
+    raw = await request.content.read(MAX_WEBHOOK_BYTES + 1)
+    if len(raw) > MAX_WEBHOOK_BYTES:
+        raise web.HTTPRequestEntityTooLarge(MAX_WEBHOOK_BYTES, len(raw))
+    payload: Any = raw.decode("utf-8", errors="replace")
+    if request.content_type == "application/json" and raw:
+        try:
+            payload = json.loads(raw)
+        except json.JSONDecodeError:
+            raise web.HTTPBadRequest(text="the body is not JSON") from None
+    if not hub.automations.call_webhook(request.match_info["webhook_id"], payload):
+        # Same answer for a wrong id as for no trigger: ids are not to be guessed one by one.
+        raise web.HTTPNotFound(text="no such webhook")
+    return web.json_response({"ok": True, "time": time.time()})
