@@ -16,6 +16,7 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO, cast
 
 from hub.encryption import (
+    CHUNK_SIZE,
     HEADER_SIZE,
     KEY_SIZE,
     DecryptingReader,
@@ -110,6 +111,8 @@ class FootageStore:
     def __init__(self, root: Path, keyring: Keyring | None = None):
         self.root = root
         self.keyring = keyring if keyring is not None else Keyring(root.parent / KEYS_DIRNAME)
+        self.chunk_size = CHUNK_SIZE
+        """Plaintext bytes per encrypted chunk of new files (readers take it from the header)."""
 
     @property
     def encrypting(self) -> bool:
@@ -141,7 +144,8 @@ class FootageStore:
             key_id, wrapped = self.keyring.wrap(file_key, file_id)
         except KeyringError as exc:
             raise FootageError(f"cannot encrypt {relpath}: {exc}") from None
-        return EncryptingWriter(raw, FileHeader(file_id, key_id, wrapped), file_key, relpath)
+        header = FileHeader(file_id, key_id, wrapped, self.chunk_size)
+        return EncryptingWriter(raw, header, file_key, relpath)
 
     def _open_encrypted(self, relpath: str, raw: BinaryIO) -> tuple[FileHeader, bytes]:
         """The header and file key of an open encrypted file (raises FootageLocked/Corrupt)."""
