@@ -8,10 +8,12 @@ import random
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from hub.added_cameras import AddedCameraStore
 from hub.camera import CameraError, CameraSource, SnapshotSource, StatsSource
 from hub.config import CameraConfig
 from hub.frames import FrameFeed
-from hub.motion import MotionTimeline
+from hub.motion import MotionTimeline, async_start_motion
+from hub.object_events import async_start_objects
 from hub.redact import redact_url
 
 if TYPE_CHECKING:
@@ -84,6 +86,13 @@ class CameraManager:
             camera_id: CameraRuntime(camera_id, config)
             for camera_id, config in hub.config.cameras.items()
         }
+        # Cameras added at run time (discovery onboarding) live in the data dir.
+        self.added = AddedCameraStore(hub.data_dir)
+        added = self.added.load(hub.config.cameras)
+        hub.redactor.add(added.secrets)
+        self.load_problems = added.problems
+        for camera_id, config in added.cameras.items():
+            self.cameras[camera_id] = CameraRuntime(camera_id, config)
 
     def _set(self, camera_id: str, state: str, reason: str | None = None) -> None:
         attributes = {"reason": self.hub.redactor(reason)} if reason else {}
@@ -91,26 +100,45 @@ class CameraManager:
 
     async def async_start(self) -> None:
         """Ask plugins for a source for each enabled camera and start supervising it."""
+        for problem in self.load_problems:
+            _LOGGER.error("%s", problem)
+            self.hub.problems.append(problem)
         for runtime in self.cameras.values():
-            if not runtime.config.enabled:
-                self._set(runtime.camera_id, "disabled")
-                continue
-            source = await self.hub.plugins.async_call_first(
-                "camera_source", hub=self.hub, camera_id=runtime.camera_id, config=runtime.config
-            )
-            if source is None:
-                scheme = (
-                    runtime.config.url.partition("://")[0]
-                    if "://" in runtime.config.url
-                    else "file"
-                )
-                self._set(runtime.camera_id, "error", f"no source plugin opens {scheme} URLs")
-                continue
-            runtime.source = source
-            self._set(runtime.camera_id, "starting")
-            runtime.task = self.hub.async_create_task(
-                self._supervise(runtime), f"camera:{runtime.camera_id}"
-            )
+            await self._async_start_one(runtime)
+
+    async def _async_start_one(self, runtime: CameraRuntime) -> None:
+        if not runtime.config.enabled:
+            self._set(runtime.camera_id, "disabled")
+            return
+        source = await self.hub.plugins.async_call_first(
+            "camera_source", hub=self.hub, camera_id=runtime.camera_id, config=runtime.config
+        )
+        if source is None:
+            url = runtime.config.url
+            scheme = url.partition("://")[0] if "://" in url else "file"
+            self._set(runtime.camera_id, "error", f"no source plugin opens {scheme} URLs")
+            return
+        runtime.source = source
+        self._set(runtime.camera_id, "starting")
+        runtime.task = self.hub.async_create_task(
+            self._supervise(runtime), f"camera:{runtime.camera_id}"
+        )
+
+    async def async_add(self, camera_id: str, config: CameraConfig) -> CameraRuntime:
+        """Start a camera on a running hub, as if it had been configured (no restart).
+
+        Its motion and object loops start too. Persisting it is the caller's job.
+        """
+        if camera_id in self.cameras:
+            raise ValueError(f"camera {camera_id} exists already")
+        runtime = CameraRuntime(camera_id, config)
+        self.cameras[camera_id] = runtime
+        self.set_armed(camera_id, True)
+        await self._async_start_one(runtime)
+        motion = await async_start_motion(self.hub, [camera_id])
+        self.hub.motion.extend(motion)
+        self.hub.objects.extend(await async_start_objects(self.hub, [camera_id]))
+        return runtime
 
     async def _supervise(self, runtime: CameraRuntime) -> None:
         assert runtime.source is not None

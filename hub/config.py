@@ -19,6 +19,7 @@ from pydantic import (
     Field,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from hub.redact import Redactor
@@ -222,6 +223,51 @@ class Zone(StrictModel):
     _points = field_validator("points")(_check_polygon)
 
 
+class OnvifConfig(StrictModel):
+    """How to reach a camera's ONVIF services (events, PTZ); give `host` or `device_url`."""
+
+    host: str | None = Field(
+        None,
+        description="Camera address; the device service is taken to be "
+        "http://HOST:PORT/onvif/device_service.",
+    )
+    port: int = Field(80, ge=1, le=65535, description="HTTP port of the ONVIF services.")
+    device_url: str | None = Field(
+        None, description="Full device service URL (as WS-Discovery reports it); wins over host."
+    )
+    username: str | None = Field(None, description="ONVIF user (often the camera's admin user).")
+    password: str | None = Field(None, description="ONVIF password; use `!secret`.")
+    events: bool = Field(
+        True, description="Pull the camera's events (motion and others) into the hub."
+    )
+    snapshot_url: str | None = Field(
+        None, description="JPEG snapshot URL the camera reported (GetSnapshotUri)."
+    )
+    timeout: float = Field(10.0, gt=0, le=60, description="Seconds to wait for an answer.")
+
+    @field_validator("device_url")
+    @classmethod
+    def _http_url(cls, url: str | None) -> str | None:
+        if url is not None and not url.lower().startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return url
+
+    @model_validator(mode="after")
+    def _where(self) -> OnvifConfig:
+        if not self.host and not self.device_url:
+            raise ValueError("give `host` or `device_url`")
+        return self
+
+    def service_url(self) -> str | None:
+        """The device service URL, or None when neither host nor device_url is set."""
+        if self.device_url:
+            return self.device_url
+        if not self.host:
+            return None
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/onvif/device_service"
+
+
 class CameraConfig(StrictModel):
     """One camera."""
 
@@ -269,6 +315,9 @@ class CameraConfig(StrictModel):
             "Blur faces in this camera's snapshots and exported clips (needs "
             "`camhub models install centerface`); without a working face blur they are withheld."
         ),
+    )
+    onvif: OnvifConfig | None = Field(
+        None, description="ONVIF access, for the camera's own events and PTZ."
     )
 
     @field_validator("url", "detect_url")
@@ -337,9 +386,18 @@ class AutomationConfig(StrictModel):
 class DiscoveryConfig(StrictModel):
     """Finding cameras on the LAN."""
 
-    enabled: bool = Field(True, description="Browse mDNS and probe WS-Discovery in the background.")
+    enabled: bool = Field(
+        False,
+        description="Keep looking in the background (mDNS browse, WS-Discovery Hello/Bye, "
+        "re-probes). Off: the hub stays quiet on the LAN until asked to scan.",
+    )
     interfaces: list[str] = Field(
-        default_factory=list, description="Interface addresses to use; empty means all."
+        default_factory=list,
+        description="IPv4 addresses of the interfaces to use; empty means every non-loopback "
+        "interface that is up.",
+    )
+    rescan_seconds: float = Field(
+        300.0, ge=30, le=86400, description="Background mode: how often WS-Discovery re-probes."
     )
 
 

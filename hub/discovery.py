@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from hub.events import DeviceDiscovered, DeviceLost
+
+if TYPE_CHECKING:
+    from hub.core import Hub
 
 
 @dataclass(frozen=True)
@@ -42,10 +48,145 @@ def merge_devices(found: list[DiscoveredDevice]) -> list[DiscoveredDevice]:
             name=seen.name or device.name,
             host=seen.host,
             port=seen.port if seen.port is not None else device.port,
-            source=seen.source
-            if device.source == seen.source
-            else f"{seen.source},{device.source}",
+            source=_join_sources(seen.source, device.source),
             urls=urls,
             properties={**device.properties, **seen.properties},
         )
     return sorted(merged.values(), key=lambda d: (d.host, d.name))
+
+
+def _join_sources(first: str, second: str) -> str:
+    names = first.split(",")
+    names += [name for name in second.split(",") if name not in names]
+    return ",".join(names)
+
+
+@dataclass(frozen=True)
+class StreamProfile:
+    """One media profile of an ONVIF device: an encoder setting and where to fetch it."""
+
+    token: str
+    name: str
+    width: int | None = None
+    height: int | None = None
+    codec: str = ""
+    stream_uri: str | None = None
+    snapshot_uri: str | None = None
+    ptz: bool = False
+
+    @property
+    def pixels(self) -> int:
+        """Width times height, 0 when unknown (sorts last)."""
+        return (self.width or 0) * (self.height or 0)
+
+
+@dataclass(frozen=True)
+class DeviceProbe:
+    """What logging in to a device told us: who it is and which streams it offers.
+
+    `error` is set (and the rest may be empty) when the probe failed, e.g.
+    "wrong username or password"; credentials never appear in it.
+    """
+
+    device_url: str
+    manufacturer: str = ""
+    model: str = ""
+    firmware: str = ""
+    serial: str = ""
+    profiles: tuple[StreamProfile, ...] = ()
+    main: StreamProfile | None = None
+    """The highest-resolution profile with a stream: what is recorded."""
+    sub: StreamProfile | None = None
+    """The lowest-resolution other profile: what detection decodes."""
+    media2: bool = False
+    clock_offset: float = 0.0
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        data = asdict(self)
+        data["profiles"] = [asdict(p) for p in self.profiles]
+        return data
+
+
+def pick_streams(
+    profiles: list[StreamProfile],
+) -> tuple[StreamProfile | None, StreamProfile | None]:
+    """Main stream: the largest picture; sub stream: the smallest other one (None if alone)."""
+    usable = sorted((p for p in profiles if p.stream_uri), key=lambda p: -p.pixels)
+    if not usable:
+        return None, None
+    main = usable[0]
+    others = [p for p in usable[1:] if p.stream_uri != main.stream_uri]
+    sub = min(others, key=lambda p: p.pixels or 10**9) if others else None
+    return main, sub
+
+
+def merge_one(seen: DiscoveredDevice | None, new: DiscoveredDevice) -> DiscoveredDevice:
+    """`new` folded into what was known of the same device."""
+    return new if seen is None else merge_devices([seen, new])[0]
+
+
+def device_seen(hub: Hub, device: DiscoveredDevice) -> None:
+    """Remember a device; a running hub announces one it did not know (DeviceDiscovered)."""
+    known = hub.discovered.get(device.id)
+    hub.discovered[device.id] = merge_one(known, device)
+    if known is None and hub.running:
+        hub.bus.publish(
+            DeviceDiscovered(
+                device_id=device.id, name=device.name, host=device.host, source=device.source
+            )
+        )
+
+
+def device_lost(hub: Hub, device_id: str, source: str) -> None:
+    """Forget a device that said goodbye or stopped answering (DeviceLost when it was known)."""
+    if hub.discovered.pop(device_id, None) is not None and hub.running:
+        hub.bus.publish(DeviceLost(device_id=device_id, source=source))
+
+
+def url_host(url: str | None) -> str | None:
+    """The host of a URL, lowercased, or None."""
+    if not url or "://" not in url:
+        return None
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:
+        return None
+    return host.lower() if host else None
+
+
+def configured_hosts(hub: Hub) -> dict[str, str]:
+    """Host -> camera id for every running camera's stream and ONVIF addresses."""
+    hosts: dict[str, str] = {}
+    for camera_id, runtime in hub.cameras.cameras.items():
+        config = runtime.config
+        candidates = [config.url, config.detect_url]
+        if config.onvif is not None:
+            candidates += [config.onvif.service_url()]
+        for url in candidates:
+            host = url_host(url)
+            if host:
+                hosts.setdefault(host, camera_id)
+    return hosts
+
+
+def device_view(device: DiscoveredDevice, hosts: dict[str, str]) -> dict[str, Any]:
+    """What the API and CLI show of a device: its fields, its ONVIF service, `configured`."""
+    data = device.as_dict()
+    data["onvif_url"] = onvif_service_url(device)
+    camera = hosts.get(device.host.lower())
+    data["configured"] = camera is not None
+    data["camera"] = camera
+    return data
+
+
+def onvif_service_url(device: DiscoveredDevice) -> str | None:
+    """The device's ONVIF device service URL, if it advertised one."""
+    for url in device.urls:
+        if url.lower().startswith(("http://", "https://")) and "onvif" in url.lower():
+            return url
+    if device.source.startswith("ws-discovery") or "ws-discovery" in device.source:
+        http = [u for u in device.urls if u.lower().startswith(("http://", "https://"))]
+        return http[0] if http else None
+    return None

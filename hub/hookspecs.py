@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from hub.camera import CameraSource
     from hub.config import CameraConfig
     from hub.core import Hub
-    from hub.discovery import DiscoveredDevice
+    from hub.discovery import DeviceProbe, DiscoveredDevice
     from hub.events import Event
     from hub.motion import MotionDetector
     from hub.recordings import RecordingSegment
@@ -59,6 +59,19 @@ def discover_devices(
 
     Used by `camhub discover` and `/api/discovery`. The hub merges the answers of
     every plugin, deduplicating by `DiscoveredDevice.id`.
+    """
+
+
+@hookspec(firstresult=True)
+def probe_device(
+    hub: Hub, url: str, username: str, password: str
+) -> DeviceProbe | Awaitable[DeviceProbe | None] | None:
+    """Log in to the device whose service is at `url` and describe its streams, or None.
+
+    Used when adding a discovered camera (`POST /api/discovery/{id}/add`) and by
+    `camhub discover --user`. Return None when this plugin does not speak the
+    device's protocol; return a DeviceProbe with `error` set (never raise) when it
+    does but the probe failed, e.g. "wrong username or password".
     """
 
 

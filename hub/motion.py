@@ -210,10 +210,12 @@ class CameraMotion:
         self.event_id = None
 
 
-async def async_start_motion(hub: Hub) -> list[CameraMotion]:
-    """Ask plugins for a motion detector per camera and start each camera's loop."""
+async def async_start_motion(hub: Hub, camera_ids: list[str] | None = None) -> list[CameraMotion]:
+    """Ask plugins for a motion detector per camera (or just `camera_ids`) and start the loops."""
     loops = []
     for camera_id, runtime in hub.cameras.cameras.items():
+        if camera_ids is not None and camera_id not in camera_ids:
+            continue
         config = runtime.config
         if not (config.enabled and config.detect.enabled and config.motion.enabled):
             continue

@@ -324,11 +324,13 @@ def _dedupe(found: list[tuple[str, float, Box]]) -> list[tuple[str, float, Box]]
     return kept
 
 
-async def async_start_objects(hub: Hub) -> list[CameraObjects]:
-    """Start an object loop for every camera with a detector to use."""
+async def async_start_objects(hub: Hub, camera_ids: list[str] | None = None) -> list[CameraObjects]:
+    """Start an object loop for every camera (or just `camera_ids`) with a detector to use."""
     loops = []
     motion_by_camera = {m.camera_id: m for m in hub.motion}
     for camera_id, runtime in hub.cameras.cameras.items():
+        if camera_ids is not None and camera_id not in camera_ids:
+            continue
         config = runtime.config
         if not (config.enabled and config.detect.enabled) or runtime.source is None:
             continue

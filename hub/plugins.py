@@ -40,6 +40,8 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "plugins.ntfy_notifier",
     "plugins.mqtt",
     "plugins.email_notifier",
+    "plugins.discovery",
+    "plugins.onvif",
 )
 
 PluginSource = Literal["builtin", "entrypoint", "file"]

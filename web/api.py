@@ -1,4 +1,4 @@
-"""Core JSON API routes: health, cameras, plugins, discovery."""
+"""Core JSON API routes: health, cameras, plugins, metrics (discovery: web/discovery_api.py)."""
 
 from __future__ import annotations
 
@@ -43,25 +43,6 @@ async def plugins(request: web.Request) -> web.Response:
     """Every plugin seen: name, version, source, hooks and state."""
     hub = request.app[HUB_KEY]
     return web.json_response({"plugins": [p.as_dict() for p in hub.plugins.list_plugins()]})
-
-
-@routes.get("/api/discovery")
-@access.admin
-async def discovery(request: web.Request) -> web.Response:
-    """Devices found so far; `?scan=SECONDS` runs a fresh scan first (at most 30 s)."""
-    hub = request.app[HUB_KEY]
-    scan = request.query.get("scan")
-    if scan is not None:
-        try:
-            seconds = float(scan)
-        except ValueError:
-            raise web.HTTPBadRequest(text="scan must be a number of seconds") from None
-        if not 0 < seconds <= 30:
-            raise web.HTTPBadRequest(text="scan must be between 0 and 30 seconds")
-        devices = await hub.async_discover(seconds)
-    else:
-        devices = list(hub.discovered.values())
-    return web.json_response({"devices": [d.as_dict() for d in devices]})
 
 
 @routes.get("/metrics")

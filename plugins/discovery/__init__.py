@@ -1,28 +1,36 @@
 """Built-in discovery: finds cameras on the LAN with mDNS and ONVIF WS-Discovery.
 
-Only on-demand scans (`discover_devices`) for now: background Hello/Bye listening,
-mDNS `device_lost` and periodic re-probing are not implemented yet. Not yet in
-BUILTIN_PLUGINS: once it is, every test that scans must pin `discovery.interfaces`
-to 127.0.0.1, or a scan would multicast on the machine's real network.
+On demand (`discover_devices`: `camhub discover`, `/api/discovery?scan=S`) it
+browses mDNS and probes WS-Discovery for the given time. With
+`discovery.enabled`, it also keeps looking in the background: WS-Discovery
+Hello/Bye on port 3702, a re-probe every `discovery.rescan_seconds`, and a
+running mDNS browse, announcing DeviceDiscovered/DeviceLost.
+
+Interfaces are `discovery.interfaces` (IPv4 addresses); empty means every
+non-loopback, non-link-local IPv4 interface (WS-Discovery) and every interface
+zeroconf finds (mDNS). Tests pin 127.0.0.1 so nothing leaves the machine.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+import weakref
+from typing import TYPE_CHECKING, Any
 
 from hub.discovery import DiscoveredDevice, merge_devices
 from hub.hookspecs import hookimpl
+from plugins.discovery.background import BackgroundDiscovery
 from plugins.discovery.mdns import async_browse
 from plugins.discovery.wsdiscovery import async_probe
 
 if TYPE_CHECKING:
     from hub.core import Hub
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _LOGGER = logging.getLogger(__name__)
+_BACKGROUND: weakref.WeakKeyDictionary[Any, BackgroundDiscovery] = weakref.WeakKeyDictionary()
 
 
 @hookimpl
@@ -41,3 +49,21 @@ async def discover_devices(hub: Hub, timeout: float) -> list[DiscoveredDevice]:
             continue
         found.extend(result)
     return merge_devices(found)
+
+
+@hookimpl
+async def startup(hub: Hub) -> None:
+    """Start background discovery when `discovery.enabled`."""
+    if not hub.config.discovery.enabled:
+        return
+    background = BackgroundDiscovery(hub)
+    _BACKGROUND[hub] = background
+    await background.async_start()
+
+
+@hookimpl
+async def shutdown(hub: Hub) -> None:
+    """Stop background discovery."""
+    background = _BACKGROUND.pop(hub, None)
+    if background is not None:
+        await background.async_stop()

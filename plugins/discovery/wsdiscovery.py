@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 from xml.etree.ElementTree import Element, ParseError
 
+import ifaddr
 from defusedxml import DefusedXmlException  # type: ignore[import-untyped]
 from defusedxml.ElementTree import fromstring  # type: ignore[import-untyped]
 
@@ -117,6 +118,28 @@ def parse_probe_matches(
     return devices
 
 
+def parse_announcement(data: bytes, sender: str) -> tuple[str, DiscoveredDevice] | None:
+    """A multicast Hello (device up) or Bye (device gone), as ("hello"|"bye", device); else None.
+
+    A Bye carries only the endpoint reference: its device has just `id` and `host`.
+    """
+    if len(data) > MAX_MESSAGE_BYTES:
+        return None
+    try:
+        root = fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except (ParseError, DefusedXmlException, ValueError, UnicodeError):
+        return None
+    if root.tag != f"{{{_SOAP}}}Envelope":
+        return None
+    for kind in ("Hello", "Bye"):
+        element = root.find(f"{{{_SOAP}}}Body/{{{_WSD}}}{kind}")
+        if element is None:
+            continue
+        device = _device_from_match(element, sender)
+        return (kind.lower(), device) if device is not None else None
+    return None
+
+
 def _device_from_match(match: Element, sender: str) -> DiscoveredDevice | None:
     endpoint = _text(match.find(f"{{{_WSA}}}EndpointReference/{{{_WSA}}}Address"))
     if not endpoint or len(endpoint) > 256:
@@ -183,8 +206,23 @@ def _prober_socket(interface: str | None) -> socket.socket:
     return sock
 
 
+def default_interfaces() -> list[str]:
+    """IPv4 addresses of every interface that has one, loopback and link-local left out."""
+    found: list[str] = []
+    for adapter in ifaddr.get_adapters():
+        for ip in adapter.ips:
+            address = ip.ip
+            if not isinstance(address, str) or ip.is_IPv6:
+                continue
+            if address.startswith(("127.", "169.254.")) or address in found:
+                continue
+            found.append(address)
+    return found
+
+
 async def async_probe(interfaces: list[str], timeout: float) -> list[DiscoveredDevice]:
-    """Probe on each interface address (empty: the default one) and collect answers for `timeout`.
+    """Probe on each interface address (empty: every one `default_interfaces` finds) and
+    collect answers for `timeout`.
 
     Probes go out twice (start and a third of the way in), since UDP multicast is lossy.
     """
@@ -193,7 +231,7 @@ async def async_probe(interfaces: list[str], timeout: float) -> list[DiscoveredD
     collectors: list[_Collector] = []
     message_ids: set[str] = set()
     try:
-        targets: list[str | None] = list(interfaces) if interfaces else [None]
+        targets: list[str | None] = list(interfaces or default_interfaces()) or [None]
         for interface in targets:
             try:
                 sock = _prober_socket(interface)

@@ -17,7 +17,6 @@ from defusedxml.ElementTree import fromstring
 from zeroconf import ServiceInfo
 from zeroconf.asyncio import AsyncZeroconf
 
-import plugins.discovery as discovery_plugin
 from plugins.discovery.wsdiscovery import MULTICAST_GROUP, PORT
 
 LOOPBACK_ONLY = "discovery: {interfaces: ['127.0.0.1']}\n"
@@ -29,7 +28,7 @@ pytestmark = pytest.mark.timeout(20)
 
 def _hub(make_hub: Any) -> Any:
     hub = make_hub(LOOPBACK_ONLY)
-    hub.plugins.register(discovery_plugin, "discovery")
+    assert "discovery" in hub.plugins.infos  # built in
     return hub
 
 

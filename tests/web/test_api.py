@@ -67,7 +67,10 @@ async def test_discovery_scan_merges_plugin_answers(client_for):
         async def discover_devices(self, hub, timeout):
             return [DiscoveredDevice(id="urn:cam1", name="Cam", host="192.0.2.5", source="test")]
 
-    client = await client_for(plugins={"finder": Finder()})
+    # Pinned to loopback: the built-in discovery plugin scans too, and must not use the LAN.
+    client = await client_for(
+        "discovery: {interfaces: ['127.0.0.1']}\n", plugins={"finder": Finder()}
+    )
     assert (await (await client.get("/api/discovery")).json()) == {"devices": []}
     devices = (await (await client.get("/api/discovery?scan=0.5")).json())["devices"]
     assert [d["id"] for d in devices] == ["urn:cam1"]

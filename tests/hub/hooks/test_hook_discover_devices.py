@@ -10,6 +10,10 @@ from hub.discovery import DiscoveredDevice
 from hub.events import DeviceDiscovered
 from hub.hookspecs import hookimpl
 
+# The built-in discovery plugin is switched off (these tests are about the hook itself) and
+# pinned to loopback anyway: a test must never multicast on the machine's real network.
+QUIET = "plugins: {disabled: [discovery]}\ndiscovery: {interfaces: ['127.0.0.1']}\n"
+
 
 class Mdns:
     """Sync answer: two cameras."""
@@ -60,7 +64,7 @@ class Broken:
 
 
 async def test_answers_of_every_plugin_are_merged_by_device_id(make_hub):
-    hub = make_hub()
+    hub = make_hub(QUIET)
     mdns = Mdns()
     hub.plugins.register(mdns, "mdns")
     hub.plugins.register(WsDiscovery(), "wsd")
@@ -101,12 +105,17 @@ async def _scan_twice(started_hub: Any, mdns: Mdns) -> None:
     assert events.stats.queued == 0
 
 
-async def test_no_discovery_plugin_means_no_devices(started_hub):
-    assert await started_hub.async_discover(0.1) == []
+async def test_no_discovery_plugin_means_no_devices(make_hub):
+    hub = make_hub(QUIET)
+    await hub.async_start()
+    try:
+        assert await hub.async_discover(0.1) == []
+    finally:
+        await hub.async_stop()
 
 
 async def test_a_hub_that_was_not_started_can_scan_as_camhub_discover_does(make_hub):
-    hub = make_hub()
+    hub = make_hub(QUIET)
     hub.plugins.register(Mdns(), "mdns")
     devices = await hub.async_discover(0.1)
     assert [d.id for d in devices] == ["cam-1", "cam-2"]  # sorted by host, then name
@@ -126,7 +135,7 @@ async def test_only_three_failures_in_a_row_disable_a_discovery_plugin(make_hub)
                 raise TimeoutError("multicast socket busy")
             return [DiscoveredDevice(id="cam-9", name="Shed", host="192.168.1.29")]
 
-    hub = make_hub()
+    hub = make_hub(QUIET)
     hub.plugins.register(Flaky(), "flaky")
     info = hub.plugins.infos["flaky"]
     states = []
@@ -149,7 +158,7 @@ async def test_plugins_scan_at_the_same_time(make_hub):
             await asyncio.sleep(timeout)
             return []
 
-    hub = make_hub()
+    hub = make_hub(QUIET)
     hub.plugins.register(Slow(), "slow_a")
     hub.plugins.register(Slow(), "slow_b")
     began = time.monotonic()

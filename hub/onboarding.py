@@ -1,0 +1,117 @@
+"""Adding a discovered camera: probe it with the user's credentials, persist it, start it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from hub.added_cameras import with_credentials
+from hub.config import CameraConfig
+from hub.discovery import DeviceProbe, configured_hosts, onvif_service_url
+
+if TYPE_CHECKING:
+    from hub.core import Hub
+
+_LOGGER = logging.getLogger(__name__)
+CAMERA_ID = re.compile(r"^[a-z0-9_]{1,64}$")
+
+
+class OnboardingError(Exception):
+    """Adding the camera failed; `status` is the HTTP status the API answers with."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class AddedCamera:
+    """What was added."""
+
+    camera_id: str
+    config: CameraConfig
+    probe: DeviceProbe
+
+
+def camera_id_for(name: str, taken: set[str]) -> str:
+    """A free camera id made from a device name: `Front Door` -> `front_door`."""
+    base = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")[:56] or "camera"
+    candidate, number = base, 2
+    while candidate in taken:
+        candidate, number = f"{base}_{number}", number + 1
+    return candidate
+
+
+def camera_entry(name: str, device_url: str, username: str, probe: DeviceProbe) -> dict[str, Any]:
+    """The camera's config (no password anywhere in it): main stream recorded, sub detected."""
+    assert probe.main is not None and probe.main.stream_uri
+    entry: dict[str, Any] = {"name": name, "url": probe.main.stream_uri}
+    if probe.sub is not None and probe.sub.stream_uri:
+        entry["detect_url"] = probe.sub.stream_uri
+    onvif: dict[str, Any] = {"device_url": device_url}
+    if username:
+        onvif["username"] = username
+    snapshot = probe.main.snapshot_uri or (probe.sub.snapshot_uri if probe.sub else None)
+    if snapshot:
+        onvif["snapshot_url"] = snapshot
+    entry["onvif"] = onvif
+    return entry
+
+
+async def async_add_discovered(
+    hub: Hub,
+    device_id: str,
+    username: str,
+    password: str,
+    camera_id: str | None = None,
+    name: str | None = None,
+    motion_source: str | None = None,
+) -> AddedCamera:
+    """Probe a discovered device, store it in the data dir and start it without a restart."""
+    device = hub.discovered.get(device_id)
+    if device is None:
+        raise OnboardingError(f"no discovered device {device_id!r}; scan again", 404)
+    device_url = onvif_service_url(device)
+    if device_url is None:
+        raise OnboardingError("this device offers no ONVIF service to ask for its streams")
+    owner = configured_hosts(hub).get(device.host.lower())
+    if owner is not None:
+        raise OnboardingError(f"this device is already camera {owner}", 409)
+    if camera_id is None:
+        camera_id = camera_id_for(name or device.name, set(hub.cameras.cameras))
+    elif not CAMERA_ID.match(camera_id):
+        raise OnboardingError("camera ids use lowercase letters, digits and _ (at most 64)")
+    if camera_id in hub.cameras.cameras:
+        raise OnboardingError(f"camera {camera_id} exists already", 409)
+    hub.redactor.add([password])
+    probe = await hub.plugins.async_call_first(
+        "probe_device", hub=hub, url=device_url, username=username, password=password
+    )
+    if not isinstance(probe, DeviceProbe):
+        raise OnboardingError("no plugin could talk to this device", 502)
+    if probe.error or probe.main is None:
+        error = hub.redactor(probe.error or "the device offers no stream")
+        wrong_login = "username or password" in error
+        raise OnboardingError(error, 400 if wrong_login else 502)
+    entry = camera_entry(name or device.name or camera_id, device_url, username, probe)
+    if motion_source is not None:
+        entry["motion"] = {"source": motion_source}
+    loaded = {**entry, "onvif": {**entry["onvif"], "password": password or None}}
+    for key in ("url", "detect_url"):
+        if key in loaded:
+            loaded[key] = with_credentials(loaded[key], username, password)
+    try:
+        config = CameraConfig.model_validate(loaded)
+    except ValidationError as exc:
+        raise OnboardingError(hub.redactor(f"the device's answer makes no camera: {exc}")) from None
+    await asyncio.to_thread(hub.cameras.added.save, camera_id, entry, password)
+    await hub.cameras.async_add(camera_id, config)
+    _LOGGER.info(
+        "Camera %s added from %s (%s %s)", camera_id, device.host, probe.manufacturer, probe.model
+    )
+    return AddedCamera(camera_id, config, probe)

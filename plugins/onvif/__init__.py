@@ -1,0 +1,208 @@
+"""Built-in ONVIF plugin: probes devices for onboarding, follows camera events, drives PTZ.
+
+Cameras with an `onvif` section get a pull-point subscription: every message
+becomes an `OnvifEvent` on the bus, and motion topics feed `camera_motion` for
+cameras with `motion.source: camera`. The `ptz` automation action moves them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+
+from hub.discovery import DeviceProbe
+from hub.events import Event, OnvifEvent, StateChanged
+from hub.hookspecs import hookimpl
+from hub.registry import AutomationType
+from plugins.onvif.client import OnvifClient
+from plugins.onvif.events import Notification, async_follow, motion_of, source_key
+from plugins.onvif.media import async_probe, async_profiles
+from plugins.onvif.ptz import ptz_action_type
+from plugins.onvif.soap import Credentials, OnvifError
+
+if TYPE_CHECKING:
+    from hub.config import CameraConfig, OnvifConfig
+    from hub.core import Hub
+
+__version__ = "0.1.0"
+
+_LOGGER = logging.getLogger(__name__)
+MOTION_QUEUE = 64
+PROBE_TIMEOUT = 10.0
+
+
+class OnvifService:
+    """The plugin's per-hub state: one HTTP session, clients, event followers, motion queues."""
+
+    def __init__(self, hub: Hub):
+        self.hub = hub
+        self._session: aiohttp.ClientSession | None = None
+        self.clients: dict[str, OnvifClient] = {}
+        self.ptz_profiles: dict[str, str] = {}
+        self.followers: dict[str, asyncio.Task[None]] = {}
+        self.motion_queues: dict[str, asyncio.Queue[bool]] = {}
+        self.active: dict[str, dict[str, bool]] = {}
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        """Created on first use, inside the running loop."""
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession()
+        return self._session
+
+    def client(self, camera_id: str, config: OnvifConfig) -> OnvifClient:
+        """The camera's client (not necessarily connected yet)."""
+        client = self.clients.get(camera_id)
+        if client is None:
+            url = config.service_url()
+            assert url is not None  # the config model requires host or device_url
+            credentials = (
+                Credentials(config.username, config.password or "") if config.username else None
+            )
+            client = OnvifClient(self.session, url, credentials, timeout=config.timeout)
+            self.clients[camera_id] = client
+        return client
+
+    def follow(self, camera_id: str) -> None:
+        """Start following the camera's events if it has ONVIF events and is not followed yet."""
+        runtime = self.hub.cameras.cameras.get(camera_id)
+        if runtime is None or runtime.config.onvif is None or not runtime.config.onvif.events:
+            return
+        if camera_id in self.followers or not runtime.config.enabled:
+            return
+        client = self.client(camera_id, runtime.config.onvif)
+        self.followers[camera_id] = self.hub.async_create_task(
+            async_follow(client, lambda n: self._handle(camera_id, n)), f"onvif-events:{camera_id}"
+        )
+
+    def _handle(self, camera_id: str, notification: Notification) -> None:
+        self.hub.bus.publish(
+            OnvifEvent(
+                camera=camera_id,
+                topic=notification.topic,
+                data=notification.data,
+                source=notification.source,
+            )
+        )
+        moving = motion_of(notification)
+        if moving is None:
+            return
+        sources = self.active.setdefault(camera_id, {})
+        before = any(sources.values())
+        sources[source_key(notification)] = moving
+        now = any(sources.values())
+        queue = self.motion_queues.get(camera_id)
+        if queue is not None and now != before:
+            if queue.full():
+                queue.get_nowait()  # the newest signal is the one that matters
+            queue.put_nowait(now)
+
+    def motion_signals(self, camera_id: str) -> AsyncIterator[bool]:
+        """What `camera_motion` returns: True/False as the camera's motion starts and stops."""
+        # Made now, not at the first read: a message arriving before that must not be lost.
+        queue = self.motion_queues.setdefault(camera_id, asyncio.Queue(MOTION_QUEUE))
+
+        async def signals() -> AsyncIterator[bool]:
+            while True:
+                yield await queue.get()
+
+        return signals()
+
+    async def async_ptz_client(self, camera_id: str) -> tuple[OnvifClient, str]:
+        """A connected client for the camera and its first PTZ-capable profile token."""
+        runtime = self.hub.cameras.cameras.get(camera_id)
+        if runtime is None or runtime.config.onvif is None:
+            raise OnvifError(f"camera {camera_id} has no onvif section")
+        client = self.client(camera_id, runtime.config.onvif)
+        if not client.services:
+            await client.async_connect()
+        if camera_id not in self.ptz_profiles:
+            profiles, _ = await async_profiles(client)
+            with_ptz = [p for p in profiles if p.ptz] or profiles
+            if not with_ptz:
+                raise OnvifError(f"camera {camera_id} has no media profile")
+            self.ptz_profiles[camera_id] = with_ptz[0].token
+        return client, self.ptz_profiles[camera_id]
+
+    async def async_close(self) -> None:
+        """Stop following events and close the session."""
+        tasks = list(self.followers.values())
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=1.2)
+        self.followers.clear()
+        if self._session is not None:
+            await self._session.close()
+
+
+_SERVICES: weakref.WeakKeyDictionary[Any, OnvifService] = weakref.WeakKeyDictionary()
+
+
+def service_for(hub: Hub) -> OnvifService:
+    """The hub's OnvifService, created on first use."""
+    service = _SERVICES.get(hub)
+    if service is None:
+        service = _SERVICES[hub] = OnvifService(hub)
+    return service
+
+
+@hookimpl
+def startup(hub: Hub) -> None:
+    """Follow the events of every camera with an `onvif` section."""
+    service = service_for(hub)
+    for camera_id in hub.cameras.cameras:
+        service.follow(camera_id)
+
+
+@hookimpl
+async def shutdown(hub: Hub) -> None:
+    """Unsubscribe and close."""
+    service = _SERVICES.pop(hub, None)
+    if service is not None:
+        await service.async_close()
+
+
+@hookimpl
+def event_published(hub: Hub, event: Event) -> None:
+    """A camera added at run time (its state appears) with an `onvif` section gets followed."""
+    if (
+        isinstance(event, StateChanged)
+        and event.old_state is None
+        and event.entity_id.startswith("camera.")
+        and hub.running
+    ):
+        service_for(hub).follow(event.entity_id.removeprefix("camera."))
+
+
+@hookimpl
+def camera_motion(hub: Hub, camera_id: str, config: CameraConfig) -> AsyncIterator[bool] | None:
+    """Motion signals from the camera's ONVIF events, for `motion.source: camera`."""
+    if config.onvif is None or not config.onvif.events:
+        return None
+    service = service_for(hub)
+    signals = service.motion_signals(camera_id)
+    service.follow(camera_id)
+    return signals
+
+
+@hookimpl
+async def probe_device(hub: Hub, url: str, username: str, password: str) -> DeviceProbe | None:
+    """Log in to an ONVIF device service and describe its streams."""
+    if not url.lower().startswith(("http://", "https://")):
+        return None
+    async with aiohttp.ClientSession() as session:
+        credentials = Credentials(username, password) if username else None
+        client = OnvifClient(session, url, credentials, timeout=PROBE_TIMEOUT)
+        return await async_probe(client)
+
+
+@hookimpl
+def automation_types() -> list[AutomationType]:
+    """The `ptz` action."""
+    return [ptz_action_type(lambda hub: service_for(hub).async_ptz_client)]

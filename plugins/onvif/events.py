@@ -1,0 +1,202 @@
+"""ONVIF events: a pull-point subscription kept alive, its messages made motion and events."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from xml.etree.ElementTree import Element
+
+from plugins.onvif.client import EVENTS_NS, OnvifClient
+from plugins.onvif.soap import (
+    WSA,
+    OnvifError,
+    child,
+    children,
+    descendant,
+    local,
+    strip_prefixes,
+    text,
+)
+
+_LOGGER = logging.getLogger(__name__)
+
+SUBSCRIPTION_SECONDS = 60
+"""Termination time asked for; renewed at half of it."""
+PULL_SECONDS = 5
+"""Long-poll: the device holds PullMessages this long when it has nothing."""
+MESSAGE_LIMIT = 32
+MAX_ITEMS = 16
+
+MOTION_TOPICS = {
+    "RuleEngine/CellMotionDetector/Motion": ("IsMotion",),
+    "VideoSource/MotionAlarm": ("State",),
+    "RuleEngine/MotionRegionDetector/Motion": ("State", "IsMotion"),
+    "VideoAnalytics/Motion": ("State", "IsMotion"),
+    "RuleEngine/MyRuleDetector/Motion": ("State", "IsMotion"),
+}
+"""Topics (prefixes stripped) that mean on-board motion, with the Data item holding it."""
+_GENERIC_MOTION_ITEMS = ("IsMotion", "State", "Motion", "IsActive")
+
+
+@dataclass(frozen=True)
+class Notification:
+    """One NotificationMessage: topic without prefixes, Source and Data simple items."""
+
+    topic: str
+    source: dict[str, str] = field(default_factory=dict)
+    data: dict[str, str] = field(default_factory=dict)
+    operation: str = ""
+
+
+def parse_notifications(answer: Element) -> list[Notification]:
+    """The messages of a PullMessagesResponse; malformed ones are skipped."""
+    out = []
+    for message in list(children(answer, "NotificationMessage"))[:MESSAGE_LIMIT]:
+        topic = strip_prefixes(text(child(message, "Topic")))[:200]
+        if not topic:
+            continue
+        inner = child(child(message, "Message"), "Message")
+        if inner is None:
+            inner = descendant(message, "Message")
+        out.append(
+            Notification(
+                topic=topic,
+                source=_items(child(inner, "Source")),
+                data=_items(child(inner, "Data")),
+                operation=(inner.get("PropertyOperation", "") if inner is not None else "")[:16],
+            )
+        )
+    return out
+
+
+def _items(element: Element | None) -> dict[str, str]:
+    items: dict[str, str] = {}
+    if element is None:
+        return items
+    for item in element.iter():
+        if local(item.tag) in ("SimpleItem", "ElementItem") and len(items) < MAX_ITEMS:
+            name = item.get("Name", "")[:64]
+            if name:
+                items[name] = item.get("Value", "")[:256]
+    return items
+
+
+def motion_of(notification: Notification) -> bool | None:
+    """True/False when this message says motion started/stopped, None when it is not motion."""
+    names = MOTION_TOPICS.get(notification.topic)
+    if names is None:
+        if "motion" not in notification.topic.lower():
+            return None
+        names = _GENERIC_MOTION_ITEMS
+    for name in names:
+        value = notification.data.get(name)
+        if value is not None:
+            lowered = value.strip().lower()
+            if lowered in ("true", "1", "on", "active"):
+                return True
+            if lowered in ("false", "0", "off", "inactive"):
+                return False
+    return None
+
+
+def source_key(notification: Notification) -> str:
+    """Which video source or rule a message is about: motion is on while any is."""
+    return ",".join(f"{k}={v}" for k, v in sorted(notification.source.items()))
+
+
+class PullPoint:
+    """One pull-point subscription: create, pull, renew, unsubscribe."""
+
+    def __init__(self, client: OnvifClient):
+        self.client = client
+        self.address: str | None = None
+
+    async def async_subscribe(self) -> None:
+        """CreatePullPointSubscription at the events service."""
+        url = self.client.service(EVENTS_NS) or self.client.device_url
+        answer = await self.client.async_call(
+            url,
+            "<tev:CreatePullPointSubscription><tev:InitialTerminationTime>"
+            f"PT{SUBSCRIPTION_SECONDS}S</tev:InitialTerminationTime>"
+            "</tev:CreatePullPointSubscription>",
+        )
+        address = text(descendant(child(answer, "SubscriptionReference"), "Address"))
+        if not address.lower().startswith(("http://", "https://")):
+            raise OnvifError("the device gave no pull-point address")
+        self.address = address
+
+    def _to(self) -> str:
+        assert self.address is not None
+        return f'<wsa:To xmlns:wsa="{WSA}">{_xml(self.address)}</wsa:To>'
+
+    async def async_pull(self) -> list[Notification]:
+        """PullMessages, waiting up to PULL_SECONDS on the device for something to happen."""
+        assert self.address is not None
+        answer = await self.client.async_call(
+            self.address,
+            f"<tev:PullMessages><tev:Timeout>PT{PULL_SECONDS}S</tev:Timeout>"
+            f"<tev:MessageLimit>{MESSAGE_LIMIT}</tev:MessageLimit></tev:PullMessages>",
+            headers=self._to(),
+            timeout=self.client.timeout + PULL_SECONDS,
+        )
+        return parse_notifications(answer)
+
+    async def async_renew(self) -> None:
+        """Renew before the termination time passes."""
+        assert self.address is not None
+        await self.client.async_call(
+            self.address,
+            f"<wsnt:Renew><wsnt:TerminationTime>PT{SUBSCRIPTION_SECONDS}S"
+            "</wsnt:TerminationTime></wsnt:Renew>",
+            headers=self._to(),
+        )
+
+    async def async_unsubscribe(self) -> None:
+        """Tell the device we are gone (best effort: it expires anyway)."""
+        if self.address is None:
+            return
+        with contextlib.suppress(OnvifError):
+            await self.client.async_call(
+                self.address, "<wsnt:Unsubscribe/>", headers=self._to(), timeout=1.5
+            )
+        self.address = None
+
+
+async def async_follow(
+    client: OnvifClient, handle: Callable[[Notification], None], retry_seconds: float = 5.0
+) -> None:
+    """Keep a subscription alive until cancelled, handing every message to `handle`.
+
+    Any failure (camera rebooted, subscription expired) starts over after a pause.
+    """
+    loop = asyncio.get_running_loop()
+    pull_point = PullPoint(client)
+    try:
+        while True:
+            try:
+                if not client.services:
+                    await client.async_connect()
+                await pull_point.async_subscribe()
+                renew_at = loop.time() + SUBSCRIPTION_SECONDS / 2
+                while True:
+                    for notification in await pull_point.async_pull():
+                        handle(notification)
+                    if loop.time() >= renew_at:
+                        await pull_point.async_renew()
+                        renew_at = loop.time() + SUBSCRIPTION_SECONDS / 2
+            except OnvifError as exc:
+                _LOGGER.warning(
+                    "ONVIF events from %s: %s; retrying in %g s", client.host, exc, retry_seconds
+                )
+                pull_point.address = None
+                client.services = {}
+                await asyncio.sleep(retry_seconds)
+    finally:
+        await asyncio.shield(pull_point.async_unsubscribe())
+
+
+def _xml(value: str) -> str:
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -1,0 +1,105 @@
+"""Discovery routes: devices found on the LAN, and adding one as a camera with its password."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from hub.discovery import configured_hosts, device_view
+from hub.onboarding import OnboardingError, async_add_discovered
+from hub.redact import redact_url
+from web import access
+from web.body import read_json_object
+from web.keys import HUB_KEY
+
+routes = web.RouteTableDef()
+MAX_SCAN_SECONDS = 30
+
+
+@routes.get("/api/discovery")
+@access.admin
+async def discovery(request: web.Request) -> web.Response:
+    """Devices known now; `?scan=SECONDS` scans first (at most 30 s). Each says whether it is
+    already a configured camera (`configured`, `camera`)."""
+    hub = request.app[HUB_KEY]
+    scan = request.query.get("scan")
+    if scan is not None:
+        try:
+            seconds = float(scan)
+        except ValueError:
+            raise web.HTTPBadRequest(text="scan must be a number of seconds") from None
+        if not 0 < seconds <= MAX_SCAN_SECONDS:
+            raise web.HTTPBadRequest(text="scan must be between 0 and 30 seconds")
+        devices = await hub.async_discover(seconds)
+    else:
+        devices = sorted(hub.discovered.values(), key=lambda d: (d.host, d.name))
+    hosts = configured_hosts(hub)
+    return web.json_response({"devices": [device_view(d, hosts) for d in devices]})
+
+
+def _optional_string(body: dict[str, Any], name: str, max_length: int = 256) -> str | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > max_length:
+        raise web.HTTPBadRequest(text=f"'{name}' must be a string of at most {max_length}")
+    return value
+
+
+@routes.post("/api/discovery/{device_id}/add")
+@access.admin
+async def add_device(request: web.Request) -> web.Response:
+    """Probe a discovered device with `{username, password}` (+ optional `camera_id`, `name`,
+    `motion_source`), store it with the password as a secret, and start it now."""
+    hub = request.app[HUB_KEY]
+    device_id = request.match_info["device_id"]
+    body = await read_json_object(request)
+    username = _optional_string(body, "username") or ""
+    password = _optional_string(body, "password") or ""
+    motion_source = _optional_string(body, "motion_source")
+    if motion_source not in (None, "hub", "camera"):
+        raise web.HTTPBadRequest(text="'motion_source' must be hub or camera")
+    try:
+        added = await async_add_discovered(
+            hub,
+            device_id,
+            username,
+            password,
+            camera_id=_optional_string(body, "camera_id", 64),
+            name=_optional_string(body, "name"),
+            motion_source=motion_source,
+        )
+    except OnboardingError as exc:
+        await access.audit(request, "camera.add_failed", device_id, reason=str(exc))
+        raise _error(exc) from None
+    await access.audit(request, "camera.add", added.camera_id, device=device_id)
+    runtime = hub.cameras.cameras[added.camera_id]
+    return web.json_response(
+        {"camera": runtime.as_dict(hub), "device": _probe_view(added.probe.as_dict())},
+        status=201,
+    )
+
+
+def _error(exc: OnboardingError) -> web.HTTPException:
+    classes: dict[int, type[web.HTTPException]] = {
+        404: web.HTTPNotFound,
+        409: web.HTTPConflict,
+        502: web.HTTPBadGateway,
+    }
+    return classes.get(exc.status, web.HTTPBadRequest)(text=str(exc))
+
+
+def _probe_view(probe: dict[str, Any]) -> dict[str, Any]:
+    """The probe without stream URIs' credentials (the device gives none, but be sure)."""
+    for profile in probe["profiles"]:
+        for key in ("stream_uri", "snapshot_uri"):
+            if profile.get(key):
+                profile[key] = redact_url(profile[key])
+    for key in ("main", "sub"):
+        if probe.get(key):
+            probe[key] = {**probe[key]}
+            for uri in ("stream_uri", "snapshot_uri"):
+                if probe[key].get(uri):
+                    probe[key][uri] = redact_url(probe[key][uri])
+    return probe
