@@ -32,9 +32,10 @@ async def health(request: web.Request) -> web.Response:
 @routes.get("/api/cameras")
 @access.viewer
 async def cameras(request: web.Request) -> web.Response:
-    """Configured cameras with their state; URLs have passwords removed."""
+    """Configured cameras (a viewer's granted ones) with their state; URLs without passwords."""
     hub = request.app[HUB_KEY]
-    return web.json_response({"cameras": [c.as_dict(hub) for c in hub.cameras.cameras.values()]})
+    visible = [c for c in hub.cameras.cameras.values() if access.can_view(request, c.camera_id)]
+    return web.json_response({"cameras": [c.as_dict(hub) for c in visible]})
 
 
 @routes.get("/api/plugins")
