@@ -138,6 +138,12 @@ class AutomationRuntime:
         for run in list(self.runs):
             run.cancel(reason)
 
+    async def async_stop(self, reason: str) -> None:
+        """`stop`, then wait for the cancelled runs to finish their traces."""
+        tasks = [run.task for run in self.runs if run.task is not None]
+        self.stop(reason)
+        await asyncio.gather(*tasks, return_exceptions=True)
+
     def trigger(
         self,
         variables: dict[str, Any],
@@ -202,6 +208,8 @@ class AutomationRuntime:
 
     def launch(self, run: Run, resume: Resume | None = None) -> None:
         """Start the run's task; the queue moves on when it ends."""
+        if run.trace.state == "queued":
+            run.trace.started = self.engine.clock.now()
         run.trace.state = "running"
         self.runs.append(run)
         self.engine.remember_context(run)
@@ -211,6 +219,15 @@ class AutomationRuntime:
     def _run_done(self, run: Run) -> None:
         if run in self.runs:
             self.runs.remove(run)
+        if run.trace.finished is None and run.cancel_reason != "shutdown":
+            # Cancelled before its task ever ran: nobody else closes the trace.
+            run.trace.state = "cancelled"
+            run.trace.error = run.cancel_reason
+            run.trace.finished = self.engine.clock.now()
+            self.engine.trace_done(run.trace)
+            if run.durable:
+                run.durable = False
+                self.engine.spawn(self.engine.async_forget_run(run.id), "automations:forget")
         if self.queue and self.engine.running and run.cancel_reason != "shutdown":
             self.launch(self.queue.popleft())
 
@@ -329,7 +346,7 @@ class AutomationEngine:
             await self.hub.storage.async_write(lambda db: store.save_automation(db, data, enabled))
             old = self.automations.get(str(automation_id))
             if old is not None:
-                old.stop("changed")
+                await old.async_stop("changed")
             row = {"id": str(automation_id), "config": data, "enabled": enabled}
             if old is not None:
                 row.update(snoozed_until=old.snoozed_until, last_triggered=old.last_triggered)
@@ -344,8 +361,7 @@ class AutomationEngine:
         runtime = self.automations.pop(automation_id, None)
         if runtime is None:
             return False
-        runtime.stop("deleted")
-        await asyncio.gather(*(r.task for r in runtime.runs if r.task), return_exceptions=True)
+        await runtime.async_stop("deleted")
         self._pending_traces = {
             k: t for k, t in self._pending_traces.items() if t.automation_id != automation_id
         }
@@ -358,7 +374,7 @@ class AutomationEngine:
         config = {**runtime.config, "enabled": enabled}
         runtime.config = config
         runtime.enabled = enabled
-        runtime.stop("disabled")
+        await runtime.async_stop("disabled")
         await self.hub.storage.async_write(lambda db: store.save_automation(db, config, enabled))
         runtime.start()
 
@@ -502,6 +518,7 @@ class AutomationEngine:
             assert runtime is not None
             context = Context(**json.loads(row["context"]))
             run = Run(runtime, json.loads(row["variables"]), context, trace, run_id=row["id"])
+            run.durable = True
             frames = [(str(path), int(index)) for path, index in json.loads(row["frames"])]
             runtime.launch(run, Resume(frames, row["kind"], deadline))
             _LOGGER.info("Automation %s: resumed a run waiting in %s", runtime.id, row["kind"])

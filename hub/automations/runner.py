@@ -89,7 +89,9 @@ class Run:
         self.durable = False
 
     def cancel(self, reason: str) -> None:
-        """Stop the run (restart mode, disabled, deleted, shutdown)."""
+        """Stop the run (restart mode, disabled, deleted, shutdown); the first reason wins."""
+        if self.task is not None and self.task.cancelling():
+            return
         self.cancel_reason = reason
         if self.task is not None:
             self.task.cancel()
@@ -146,7 +148,16 @@ class Run:
         await self._sequence(path, index + 1, outer)
         for depth in range(len(outer) - 1, -1, -1):
             seq_path, seq_index = outer[depth]
+            self._close_entry(f"{seq_path}[{seq_index}]")
             await self._sequence(seq_path, seq_index + 1, outer[:depth])
+
+    def _close_entry(self, path: str) -> None:
+        """Mark the enclosing if/choose step of a resumed branch done."""
+        for entry in reversed(self.trace.steps):
+            if entry["path"] == path:
+                if entry["state"] in ("running", "waiting"):
+                    entry.update(state="done", end=self.engine.clock.now())
+                return
 
     def _steps(self, path: str) -> list[Step]:
         built = self.runtime.built

@@ -37,6 +37,11 @@ automations:
 """
 
 
+MONDAYS = PORCH.replace(
+    '        after: "22:00"\n        before: "06:30"\n', "        weekdays: [mon]\n"
+)
+
+
 def person(camera: str = "porch", zones: tuple[str, ...] = ("steps",), start: float = START):
     return EventStarted(
         camera=camera, event_id="ev1", label="person", top_score=0.9, zones=zones, start=start
@@ -80,14 +85,14 @@ async def test_condition_false_records_not_met_and_runs_nothing(auto_hub):
 
 
 async def test_trigger_filters_camera_label_and_zone(auto_hub):
-    hub = await auto_hub(PORCH.replace('        after: "22:00"\n        before: "06:30"\n',
-                                       '        weekdays: [mon]\n'))  # fmt: skip
+    hub = await auto_hub(MONDAYS)
     await publish(hub, person(camera="garage", zones=("steps",)))
     await publish(hub, person(zones=()))
     await publish(
         hub,
-        EventStarted(camera="porch", event_id="c", label="car", top_score=0.9,
-                     zones=("steps",), start=START),  # fmt: skip
+        EventStarted(
+            camera="porch", event_id="c", label="car", top_score=0.9, zones=("steps",), start=START
+        ),
     )
     await publish(hub, MotionStarted(camera="porch", event_id="m"))
     assert await hub.automations.async_traces("porch_person") == []
@@ -97,8 +102,7 @@ async def test_trigger_filters_camera_label_and_zone(auto_hub):
 
 
 async def test_run_context_is_a_child_of_the_event_context(auto_hub):
-    hub = await auto_hub(PORCH.replace('        after: "22:00"\n        before: "06:30"\n',
-                                       '        weekdays: [mon]\n'))  # fmt: skip
+    hub = await auto_hub(MONDAYS)
     context = Context()
     event = EventStarted(
         camera="porch", event_id="e", label="person", top_score=0.9, zones=("steps",),
