@@ -4,7 +4,8 @@ Per camera `record.max_days` / `record.max_gb` and global `storage.max_days` /
 `storage.max_gb` all apply (the strictest wins). When free disk space falls
 below `storage.min_free_gb`, the oldest unprotected segments go first; if that
 is not enough, recording pauses (state `storage.disk` = `full`) and resumes by
-itself once space returns.
+itself once space returns. An owner can also erase a time range at once
+(`async_erase`); events on legal hold (`keep`) and their footage stay.
 """
 
 from __future__ import annotations
