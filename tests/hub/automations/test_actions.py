@@ -1,0 +1,186 @@
+"""Actions and conditions: set_mode, record, snapshot, choose/if/stop, and every condition type."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from hub.automations import ManualClock
+from hub.events import Context
+from tests.helpers import hub_at
+from tests.hub.automations.conftest import START, clock_of, notifications, wait_traces, wait_until
+
+BRANCHES = """\
+automations:
+  - id: a
+    mode: parallel
+    triggers:
+      - type: webhook
+        webhook_id: actions-test-0123456789
+    actions:
+      - type: choose
+        choices:
+          - conditions:
+              - type: and
+                conditions:
+                  - type: label
+                    label: [person, dog]
+                  - type: zone
+                    zone: steps
+                  - type: score
+                    above: 0.8
+            actions:
+              - type: set_mode
+                mode: alarm
+          - conditions:
+              - type: or
+                conditions:
+                  - type: label
+                    label: cat
+                  - type: not
+                    conditions:
+                      - type: mode
+                        mode: [home, alarm]
+            actions:
+              - type: stop
+                reason: "cat or not home"
+        default:
+          - type: set_mode
+            mode: night
+      - type: if
+        conditions:
+          - type: camera_state
+            camera: porch
+            state: online
+            seconds: 30
+        then:
+          - type: set_mode
+            mode: online_long
+        else:
+          - type: stop
+            reason: porch not online long enough
+            error: true
+"""
+
+
+def run(hub, **variables):
+    return hub.automations.async_run("a", variables, False, Context())
+
+
+@pytest.mark.parametrize(
+    ("variables", "mode", "state", "error"),
+    [
+        ({"label": "dog", "zones": ["steps"], "score": 0.9}, "alarm", "failed",
+         "porch not online long enough"),
+        ({"label": "dog", "zones": ["steps"], "score": 0.7}, "night", "failed",
+         "porch not online long enough"),
+        ({"label": "cat"}, "home", "stopped", "cat or not home"),
+    ],
+)  # fmt: skip
+async def test_choose_if_stop_and_conditions(auto_hub, variables, mode, state, error):
+    hub = await auto_hub(BRANCHES)
+    run(hub, **variables)
+    [trace] = await wait_traces(hub, "a", 1)
+    assert (hub.mode, trace["state"], trace["error"]) == (mode, state, error)
+
+
+async def test_camera_state_held_long_enough(auto_hub):
+    hub = await auto_hub(BRANCHES)
+    hub.states.async_set("camera.porch", "online")
+    hub.states._states["camera.porch"] = hub.states.get("camera.porch").__class__(
+        "camera.porch", "online", {}, START - 60
+    )
+    run(hub, label="bird")
+    [trace] = await wait_traces(hub, "a", 1)
+    assert (hub.mode, trace["state"]) == ("online_long", "finished")
+    if_step = next(s for s in trace["steps"] if s["type"] == "if")
+    assert if_step["result"]["branch"] == "then"
+    assert if_step["result"]["conditions"][0]["result"] is True
+
+
+async def test_not_home_stops_in_the_second_branch(auto_hub):
+    hub = await auto_hub(BRANCHES)
+    hub.async_set_mode("away")
+    run(hub, label="bird")
+    [trace] = await wait_traces(hub, "a", 1)
+    assert trace["error"] == "cat or not home"
+    assert trace["steps"][0]["path"] == "actions[0]"
+    assert trace["steps"][1]["path"] == "actions[0].choices[1].actions[0]"
+
+
+RECORD = """\
+automations:
+  - id: a
+    triggers:
+      - type: webhook
+        webhook_id: record-test-0123456789
+    actions:
+      - type: record
+        seconds: 30
+        keep: true
+"""
+
+
+async def test_record_holds_recording_and_keeps_the_event(auto_hub):
+    hub = await auto_hub(RECORD)
+    row = {"id": "ev1", "camera": "porch", "kind": "object", "label": "person", "start": START}
+    await hub.storage.async_write(lambda db: db.table("events").insert(row))
+    before = time.time()
+    run(hub, camera="porch", event_id="ev1")
+    [trace] = await wait_traces(hub, "a", 1)
+    assert trace["state"] == "finished", trace
+    assert hub.cameras.cameras["porch"].record_until >= before + 30
+    keep = await hub.storage.async_read(
+        lambda db: db.execute("select keep from events where id = 'ev1'").fetchone()[0]
+    )
+    assert keep == 1
+    run(hub)  # no camera in the trigger: a clear error in the trace
+    traces = await wait_traces(hub, "a", 2)
+    assert any(
+        t["steps"][0]["error"] == "ActionError: no camera: set `camera`, or use a trigger that has one"
+        for t in traces
+    )
+
+
+SNAPSHOT = """\
+cameras:
+  yard:
+    url: demo://
+    record:
+      mode: 'off'
+notifiers:
+  phone:
+    type: log
+automations:
+  - id: a
+    triggers:
+      - type: camera_state
+        camera: yard
+        to: online
+    actions:
+      - type: snapshot
+      - type: notify
+        notifier: phone
+        message: "{camera} is {state}"
+        snapshot: true
+"""
+
+
+async def test_snapshot_and_notify_with_a_picture_from_a_real_demo_camera(tmp_path):
+    hub = hub_at(tmp_path, SNAPSHOT)
+    hub.automations.clock = ManualClock(START)
+    await hub.async_start()
+    try:
+        [trace] = await wait_traces(hub, "a", 1)
+        assert trace["state"] == "finished", trace
+        path = trace["steps"][0]["result"]["path"]
+        assert path.startswith("snapshots/automations/yard/") and hub.footage.exists(path)
+        [row] = await notifications(hub, 1)
+        assert row["body"] == "yard is online"
+        assert trace["steps"][1]["result"]["snapshot"] is True
+        await wait_until(lambda: hub.notifiers["phone"].sent, what="delivery")
+        assert hub.notifiers["phone"].sent[0].snapshot_jpeg[:2] == b"\xff\xd8"
+    finally:
+        await hub.async_stop()
+    assert clock_of(hub).now() == START

@@ -1,0 +1,142 @@
+"""Invalid automations: every problem named by its field path; reported and disabled, never fatal."""
+
+from __future__ import annotations
+
+import pytest
+
+from hub.events import MotionStarted
+from tests.hub.automations.conftest import notifications, publish
+
+GOOD_AND_BAD = """\
+automations:
+  - id: bad
+    triggers:
+      - type: motion
+        camera: porch
+    actions:
+      - type: notify
+        notifier: phone
+        message: hi
+      - type: delay
+        seconds: 5
+      - type: notify
+        notifier: phon
+        message: hi
+  - id: good
+    triggers:
+      - type: motion
+        camera: porch
+    actions:
+      - type: notify
+        notifier: phone
+        message: "motion on {camera}"
+"""
+
+
+async def test_a_bad_automation_is_reported_and_off_while_the_rest_runs(auto_hub):
+    hub = await auto_hub(GOOD_AND_BAD)
+    assert hub.running
+    message = "automation bad disabled: actions[2].notifier: unknown notifier 'phon' (known: phone)"
+    assert message in hub.problems
+    view = hub.automations.automations["bad"].as_dict()
+    assert view["state"] == "invalid"
+    assert view["errors"] == [
+        {"path": "actions[2].notifier", "message": "unknown notifier 'phon' (known: phone)"}
+    ]
+    await publish(hub, MotionStarted(camera="porch", event_id="m"))
+    [row] = await notifications(hub, 1)
+    assert row["automation_id"] == "good" and row["body"] == "motion on porch"
+
+
+@pytest.mark.parametrize(
+    ("automation", "path", "message"),
+    [
+        ({"triggers": []}, "triggers", "needs at least 1 item(s)"),
+        ({"actions": "go"}, "actions", "must be a list (got 'go')"),
+        ({"aliass": "x"}, "aliass", "unknown key (did you mean 'alias'?)"),
+        ({"triggers": [{"camera": "porch"}]}, "triggers[0].type", "required key is missing"),
+        (
+            {"triggers": [{"type": "motion", "camra": "porch"}]},
+            "triggers[0].camra",
+            "unknown key (did you mean 'camera'?)",
+        ),
+        (
+            {"triggers": [{"type": "time", "at": "25:00"}]},
+            "triggers[0].at",
+            "must be a time of day like 22:00 or 06:30:15 (got '25:00')",
+        ),
+        (
+            {"triggers": [{"type": "time"}]},
+            "triggers[0]",
+            "give either `at` or `cron`",
+        ),
+        (
+            {"triggers": [{"type": "object", "camera": "porch", "zone": "stairs"}]},
+            "triggers[0].zone",
+            "unknown zone of porch 'stairs' (known: steps)",
+        ),
+        (
+            {"triggers": [{"type": "webhook", "webhook_id": "short"}]},
+            "triggers[0].webhook_id",
+            "must match ^[A-Za-z0-9_-]{16,128}$ (got 'short')",
+        ),
+        (
+            {"conditions": [{"type": "or", "conditions": [{"type": "mode", "mode": "Away!"}]}]},
+            "conditions[0].conditions[0].mode",
+            "a mode is 1-32 lowercase letters, digits or _ (got 'Away!')",
+        ),
+        (
+            {"actions": [{"type": "if", "conditions": [{"type": "label", "label": "person"}],
+                          "then": [{"type": "delay"}]}]},  # fmt: skip
+            "actions[0].then[0].seconds",
+            "required key is missing",
+        ),
+        (
+            {"actions": [{"type": "choose", "choices": [{"conditions": [{"type": "zone", "zone": "a"}],
+                          "actions": [{"type": "record", "camera": "attic", "seconds": 5}]}]}]},  # fmt: skip
+            "actions[0].choices[0].actions[0].camera",
+            "unknown camera 'attic' (known: garage, porch)",
+        ),
+        (
+            {"actions": [{"type": "wait_for_trigger", "triggers": [{"type": "sunn"}]}]},
+            "actions[0].triggers[0].type",
+            "unknown trigger type 'sunn' (known: camera_state, mode, motion, object, "
+            "onvif_event, sun, time, webhook)",
+        ),
+        (
+            {"actions": [{"type": "notify", "notifier": "phone", "message": "x",
+                          "continue_on_error": "yes"}]},  # fmt: skip
+            "actions[0].continue_on_error",
+            "must be true or false",
+        ),
+    ],
+)
+async def test_field_paths(auto_hub, automation, path, message):
+    hub = await auto_hub()
+    data = {
+        "id": "x",
+        "triggers": [{"type": "motion"}],
+        "actions": [{"type": "stop"}],
+        **automation,
+    }
+    issues = hub.automations.validate(data)
+    assert (path, message) in [(i.path, i.message) for i in issues], issues
+
+
+async def test_sun_needs_a_location(tmp_path):
+    from hub.config import load_config
+    from hub.core import Hub
+
+    config = tmp_path / "config.yaml"
+    config.write_text("{}\n")
+    hub = Hub(load_config(config), tmp_path / "data")
+    await hub.async_start()
+    try:
+        data = {"id": "x", "triggers": [{"type": "sun", "event": "sunset"}],
+                "actions": [{"type": "stop"}]}  # fmt: skip
+        [issue] = hub.automations.validate(data)
+        assert str(issue) == (
+            "triggers[0].event: set location.latitude and location.longitude for sun triggers"
+        )
+    finally:
+        await hub.async_stop()
