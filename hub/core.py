@@ -27,7 +27,7 @@ from hub.events import (
     PluginFailed,
     RecordingSaved,
 )
-from hub.footage import FootageStore
+from hub.footage import LOCK_ENTITY, FootageStore
 from hub.keyring import KEYS_DIRNAME, Keyring, KeyringError
 from hub.motion import CameraMotion, async_start_motion
 from hub.object_events import CameraObjects, async_start_objects
@@ -161,6 +161,7 @@ class Hub:
             await asyncio.to_thread(self.footage.keyring.ensure_ready)
         except KeyringError as exc:
             raise HubStartError(str(exc)) from None
+        self.states.async_set(LOCK_ENTITY, self.footage.lock_state())
         await self._async_build_typed_sections()
         self._collect_automation_types()
         await self.outbox.async_start()

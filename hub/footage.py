@@ -32,6 +32,8 @@ from hub.keyring import KEYS_DIRNAME, Keyring, KeyringError
 from hub.keyring import FootageLocked as _KeyringLocked
 
 PARTIAL_SUFFIX = ".partial"
+LOCK_ENTITY = "storage.encryption"
+"""State entity: `off`, `on` (readable), `locked` or `unlocked` (sealed footage)."""
 _LOGGER = logging.getLogger(__name__)
 
 
@@ -124,12 +126,23 @@ class FootageStore:
         """True while sealed footage cannot be read (until an admin unlocks)."""
         return self.keyring.locked
 
+    def lock_state(self) -> str:
+        """The `storage.encryption` state: `off`, `on`, `locked` or `unlocked`."""
+        if any(k.kind == "sealed" for k in self.keyring.owner_keys()):
+            return "locked" if self.keyring.locked else "unlocked"
+        return "on" if self.encrypting else "off"
+
     def path_of(self, relpath: str) -> Path:
         """The absolute path of a relative footage path (rejects `..` and absolute paths)."""
         pure = PurePosixPath(relpath)
         if pure.is_absolute() or ".." in pure.parts or not pure.parts:
             raise FootageError(f"invalid footage path {relpath!r}")
-        return self.root.joinpath(*pure.parts)
+        path = self.root.joinpath(*pure.parts)
+        # A symlink planted in the footage folder must not make the API serve the database,
+        # a key file or /etc: whatever a path resolves to has to stay under the root.
+        if not path.resolve().is_relative_to(self.root.resolve()):
+            raise FootageError(f"footage path {relpath!r} leads out of the footage folder")
+        return path
 
     def create(self, relpath: str) -> FootageFile:
         """Start writing a new file."""
@@ -286,8 +299,11 @@ class FootageStore:
             return 0
 
     def exists(self, relpath: str) -> bool:
-        """True if a finished file exists."""
-        return self.path_of(relpath).is_file()
+        """True if a finished file exists (False for a path that leaves the footage folder)."""
+        try:
+            return self.path_of(relpath).is_file()
+        except FootageError:
+            return False
 
     def delete(self, relpath: str) -> None:
         """Remove a file (missing is fine) and its folder if now empty."""

@@ -16,7 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from hub.export import async_plan_export, write_export
-from hub.footage import UNREADABLE_ERRORS, FootageLocked
+from hub.footage import LOCK_ENTITY, UNREADABLE_ERRORS, FootageLocked
 from hub.keyring import WrongPassphrase
 from web import access
 from web.footage_stream import locked_error, require_unlocked
@@ -90,6 +90,9 @@ async def unlock(request: web.Request) -> web.Response:
     except WrongPassphrase:
         await access.audit(request, "storage.unlock.failed")
         raise web.HTTPForbidden(text="wrong passphrase") from None
+    hub = request.app[HUB_KEY]
+    # Tells whoever waits for readable footage (start-up repair of sealed segments).
+    hub.states.async_set(LOCK_ENTITY, hub.footage.lock_state())
     await access.audit(request, "storage.unlock", keys=opened)
     return web.json_response({"locked": keyring.locked, "keys_unlocked": opened})
 
@@ -100,6 +103,8 @@ async def lock(request: web.Request) -> web.Response:
     """Forget the unlocked key: sealed footage is unreadable again until the next unlock."""
     keyring = request.app[HUB_KEY].footage.keyring
     keyring.lock()
+    hub = request.app[HUB_KEY]
+    hub.states.async_set(LOCK_ENTITY, hub.footage.lock_state())
     await access.audit(request, "storage.lock")
     return web.json_response({"locked": keyring.locked})
 

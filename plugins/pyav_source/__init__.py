@@ -8,10 +8,12 @@ from typing import Any
 
 from hub.camera import CameraSource
 from hub.config import CameraConfig
+from hub.events import StateChanged
+from hub.footage import LOCK_ENTITY
 from hub.hookspecs import hookimpl
 from hub.recordings import RecordingSegment
 from plugins.pyav_source.clips import export_clip as _export_clip
-from plugins.pyav_source.repair import repair_footage
+from plugins.pyav_source.repair import repair_footage, unindexed_files
 from plugins.pyav_source.source import PyAVSource
 
 __version__ = "1.0.0"
@@ -29,16 +31,35 @@ def camera_source(hub: Any, camera_id: str, config: CameraConfig) -> CameraSourc
     return PyAVSource(hub, hub.cameras.cameras[camera_id])
 
 
+async def _async_repair(hub: Any, only: set[str] | None = None) -> None:
+    indexed = await hub.recordings.async_indexed_paths()
+    segments = await asyncio.to_thread(repair_footage, hub.footage, indexed, only)
+    for segment in segments:
+        await hub.recordings.async_add(segment)
+
+
 @hookimpl
 async def startup(hub: Any) -> None:
     """Repair footage a crash left behind, before any camera starts writing."""
-    indexed = await hub.recordings.async_indexed_paths()
-    segments = await asyncio.to_thread(repair_footage, hub.footage, indexed)
-    for segment in segments:
-        await hub.recordings.async_add(segment)
+    await _async_repair(hub)
     gone = await hub.recordings.async_reconcile(hub.footage)
     if gone:
         _LOGGER.warning("%d indexed segment(s) had no file and were dropped", len(gone))
+    if hub.footage.locked:
+        # Sealed segments a crash cut short can only be repaired once an admin unlocks;
+        # only those found now (the cameras write new ones from here on).
+        indexed = await hub.recordings.async_indexed_paths()
+        waiting = await asyncio.to_thread(unindexed_files, hub.footage, indexed)
+        if not waiting:
+            return
+        _LOGGER.warning("%d sealed segment(s) wait for an unlock to be repaired", len(waiting))
+
+        async def unlocked(event: Any) -> None:
+            if event.entity_id == LOCK_ENTITY and event.new_state == "unlocked" and waiting:
+                await _async_repair(hub, set(waiting))
+                waiting.clear()
+
+        hub.bus.async_listen("pyav_source:repair_on_unlock", unlocked, (StateChanged,))
 
 
 @hookimpl

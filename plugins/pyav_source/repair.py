@@ -133,14 +133,31 @@ def _stray(store: FootageStore, relpath: str) -> RecordingSegment | None:
     return segment
 
 
-def repair_footage(store: FootageStore, indexed: set[str]) -> list[RecordingSegment]:
+def unindexed_files(store: FootageStore, indexed: set[str]) -> set[str]:
+    """Segment files (finished or half-written) that no index row names."""
+    return {
+        relpath
+        for relpath in store.all_files()
+        if relpath.endswith((".mp4", f".mp4{PARTIAL_SUFFIX}"))
+        and not relpath.startswith(f"{CLIPS_DIR}/")
+        and relpath not in indexed
+    }
+
+
+def repair_footage(
+    store: FootageStore, indexed: set[str], only: set[str] | None = None
+) -> list[RecordingSegment]:
     """Fix the footage folder after a crash; returns segments that need indexing.
 
     Encrypted files that cannot be read now (sealed and locked, or a key missing)
-    are left as they are, never deleted: they are repaired once readable.
+    are left as they are, never deleted: they are repaired once readable, with
+    `only` = the files left then (so files the cameras are writing meanwhile are
+    not touched).
     """
     to_index: list[RecordingSegment] = []
     for partial in store.partial_files():
+        if only is not None and partial not in only:
+            continue
         if partial.startswith(f"{CLIPS_DIR}/"):
             store.delete(partial)  # a clip export cut short: it is made again on request
             continue
@@ -159,6 +176,8 @@ def repair_footage(store: FootageStore, indexed: set[str]) -> list[RecordingSegm
         for path in sorted(store.root.rglob("*.mp4")):
             relpath = store.relpath_of(path)
             if relpath in indexed or relpath in recovered or relpath.startswith(f"{CLIPS_DIR}/"):
+                continue
+            if only is not None and relpath not in only:
                 continue
             try:
                 segment = _stray(store, relpath)

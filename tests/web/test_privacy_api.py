@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from hub.encryption import HEADER_SIZE, NONCE_SIZE, TAG_SIZE
+from plugins.pyav_source.repair import boxes_end_in
 from tests.encrypted_footage import (
     CHUNK,
     PASSPHRASE,
@@ -245,5 +247,42 @@ async def test_export_holds_events_json_clips_snapshots_and_segments_decrypted(
         viewer = await make_api_client(hub=hub, role="viewer", cameras=["yard"])
         assert (await viewer.get(f"/api/footage/export?start={start}&end={end}")).status == 403
         assert (await client.get("/api/footage/export?start=5")).status == 400
+    finally:
+        await hub.async_stop()
+
+
+async def test_a_sealed_segment_cut_short_by_a_crash_is_repaired_after_unlock(
+    recorded_sealed, tmp_path, make_api_client
+):
+    folder = copy_of(recorded_sealed, tmp_path)
+    writer = serving_hub(folder, "sealed").footage
+    writer.chunk_size = CHUNK
+    writer.keyring.unlock(PASSPHRASE)
+    first = sorted(p for p in writer.all_files() if p.startswith("yard/"))[0]
+    plain = writer.read_bytes(first)
+    whole = boxes_end_in(io.BytesIO(plain), len(plain))
+    name = f"yard/2000-01-01/00/{float(Path(first).stem) + 1000:.3f}.mp4"
+    file = writer.create(name)  # killed mid-write: a torn next fragment, never finished
+    file.write(plain[:whole] + b"\x00\x01\x00\x00moof" + bytes(range(256)) * 40)
+    file.flush()
+
+    hub = await started(folder, "sealed")
+    try:
+        assert hub.footage.locked
+        assert hub.footage.exists(f"{name}.partial")  # kept while it cannot be read
+        assert name not in await hub.recordings.async_indexed_paths()
+        client = await make_api_client(hub=hub)
+        unlock = await client.post("/api/storage/unlock", json={"passphrase": PASSPHRASE})
+        assert unlock.status == 200
+
+        async def indexed() -> bool:
+            return name in await hub.recordings.async_indexed_paths()
+
+        for _ in range(200):
+            if await indexed():
+                break
+            await asyncio.sleep(0.05)
+        assert await indexed() and not hub.footage.exists(f"{name}.partial")
+        assert hub.footage.read_bytes(name) == plain[:whole]
     finally:
         await hub.async_stop()
