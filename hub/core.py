@@ -291,7 +291,8 @@ class Hub:
     def _collect_automation_types(self) -> None:
         for plugin, spec in self.plugins.call_collect("automation_types"):
             if isinstance(spec, AutomationType):
-                self.automation_types.setdefault((spec.kind, spec.name), spec)
+                named = dataclasses.replace(spec, plugin=spec.plugin or plugin)
+                self.automation_types.setdefault((spec.kind, spec.name), named)
                 _LOGGER.debug("Automation %s type %s from %s", spec.kind, spec.name, plugin)
 
     # ---------------------------------------------------------- services
