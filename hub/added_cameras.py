@@ -122,7 +122,9 @@ class AddedCameraStore:
             return "also in the config file, which wins"
         if not isinstance(entry, dict):
             return "must be a mapping"
-        onvif = entry.get("onvif") if isinstance(entry.get("onvif"), dict) else {}
+        onvif = entry.get("onvif")
+        if not isinstance(onvif, dict):
+            onvif = {}
         username, password = onvif.get("username"), onvif.get("password")
         entry = dict(entry)
         for key in ("url", "detect_url"):

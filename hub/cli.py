@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from hub.cli_discover import add_discover_parser, discover_command
 from hub.cli_keys import KeysError, add_keys_parser, keys_command, read_secret
 from hub.cli_users import UsersCliError, add_user_parsers, audit_command, user_command
 from hub.config import ConfigError, LoadedConfig, default_config, load_config
@@ -46,9 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("path", type=Path, nargs="?", help="config file to check")
     plugins = commands.add_parser("plugins", parents=[common], help="list plugins and states")
     plugins.add_argument("--json", action="store_true", help="machine-readable output")
-    discover = commands.add_parser("discover", parents=[common], help="find cameras on the LAN")
-    discover.add_argument("--timeout", type=float, default=5.0, help="seconds to scan (5)")
-    discover.add_argument("--json", action="store_true", help="machine-readable output")
+    add_discover_parser(commands, common)
     add_user_parsers(commands, common)
     add_keys_parser(commands, common)
     return parser
@@ -161,21 +160,9 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 
 
 def cmd_discover(args: argparse.Namespace) -> int:
-    """Scan the LAN with every discovery plugin and print what answered."""
+    """Scan the LAN with every discovery plugin and print what answered (hub/cli_discover.py)."""
     loaded = _load(args)
-    hub = Hub(loaded, _data_dir(args, loaded))
-    devices = asyncio.run(hub.async_discover(args.timeout))
-    if args.json:
-        print(json.dumps([d.as_dict() for d in devices], indent=2))
-        return 0
-    if not devices:
-        print(f"No devices answered within {args.timeout:g} s.")
-    for device in devices:
-        port = f":{device.port}" if device.port else ""
-        print(f"{device.name}  {device.host}{port}  via {device.source}")
-        for url in device.urls:
-            print(f"    {url}")
-    return 0
+    return discover_command(args, loaded, _data_dir(args, loaded))
 
 
 def _read_password() -> str:

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from hub.added_cameras import with_credentials
 from hub.config import CameraConfig
-from hub.discovery import DeviceProbe, configured_hosts, onvif_service_url
+from hub.discovery import DeviceProbe, onvif_service_url
 
 if TYPE_CHECKING:
     from hub.core import Hub
@@ -71,6 +71,7 @@ async def async_add_discovered(
     camera_id: str | None = None,
     name: str | None = None,
     motion_source: str | None = None,
+    record_mode: str | None = None,
 ) -> AddedCamera:
     """Probe a discovered device, store it in the data dir and start it without a restart."""
     device = hub.discovered.get(device_id)
@@ -79,9 +80,11 @@ async def async_add_discovered(
     device_url = onvif_service_url(device)
     if device_url is None:
         raise OnboardingError("this device offers no ONVIF service to ask for its streams")
-    owner = configured_hosts(hub).get(device.host.lower())
-    if owner is not None:
-        raise OnboardingError(f"this device is already camera {owner}", 409)
+    # By ONVIF service, not by host: one NVR address can serve several cameras.
+    for other_id, runtime in hub.cameras.cameras.items():
+        onvif = runtime.config.onvif
+        if onvif is not None and onvif.service_url() == device_url:
+            raise OnboardingError(f"this device is already camera {other_id}", 409)
     if camera_id is None:
         camera_id = camera_id_for(name or device.name, set(hub.cameras.cameras))
     elif not CAMERA_ID.match(camera_id):
@@ -101,6 +104,8 @@ async def async_add_discovered(
     entry = camera_entry(name or device.name or camera_id, device_url, username, probe)
     if motion_source is not None:
         entry["motion"] = {"source": motion_source}
+    if record_mode is not None:
+        entry["record"] = {"mode": record_mode}
     loaded = {**entry, "onvif": {**entry["onvif"], "password": password or None}}
     for key in ("url", "detect_url"):
         if key in loaded:

@@ -51,7 +51,7 @@ def _optional_string(body: dict[str, Any], name: str, max_length: int = 256) -> 
 @access.admin
 async def add_device(request: web.Request) -> web.Response:
     """Probe a discovered device with `{username, password}` (+ optional `camera_id`, `name`,
-    `motion_source`), store it with the password as a secret, and start it now."""
+    `motion_source`, `record_mode`), store it with the password as a secret, start it now."""
     hub = request.app[HUB_KEY]
     device_id = request.match_info["device_id"]
     body = await read_json_object(request)
@@ -60,6 +60,9 @@ async def add_device(request: web.Request) -> web.Response:
     motion_source = _optional_string(body, "motion_source")
     if motion_source not in (None, "hub", "camera"):
         raise web.HTTPBadRequest(text="'motion_source' must be hub or camera")
+    record_mode = _optional_string(body, "record_mode")
+    if record_mode not in (None, "off", "events", "continuous"):
+        raise web.HTTPBadRequest(text="'record_mode' must be off, events or continuous")
     try:
         added = await async_add_discovered(
             hub,
@@ -69,6 +72,7 @@ async def add_device(request: web.Request) -> web.Response:
             camera_id=_optional_string(body, "camera_id", 64),
             name=_optional_string(body, "name"),
             motion_source=motion_source,
+            record_mode=record_mode,
         )
     except OnboardingError as exc:
         await access.audit(request, "camera.add_failed", device_id, reason=str(exc))
