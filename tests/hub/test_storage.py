@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from hub.storage import Migration, Storage, StorageError
+from hub.storage import CORE_MIGRATIONS, Migration, Storage, StorageError
 
 
 async def test_core_tables_and_wal(tmp_path):
@@ -35,12 +35,9 @@ async def test_migrations_run_once_in_order(tmp_path):
     migrations = [Migration("p:0001", first), Migration("p:0002", second)]
     storage = Storage(tmp_path / "db.sqlite")
     await storage.async_open(migrations)
-    assert storage.applied == [
-        "core:0001_tables",
-        "core:0002_notifications",
-        "p:0001",
-        "p:0002",
-    ]
+    core = [m.name for m in CORE_MIGRATIONS]
+    assert core[:2] == ["core:0001_tables", "core:0002_notifications"]
+    assert storage.applied == [*core, "p:0001", "p:0002"]  # core first, then plugins in order
     await storage.async_close()
 
     again = Storage(tmp_path / "db.sqlite")
