@@ -138,7 +138,8 @@ async def test_record_holds_recording_and_keeps_the_event(auto_hub):
     run(hub)  # no camera in the trigger: a clear error in the trace
     traces = await wait_traces(hub, "a", 2)
     assert any(
-        t["steps"][0]["error"] == "ActionError: no camera: set `camera`, or use a trigger that has one"
+        t["steps"][0]["error"]
+        == "ActionError: no camera: set `camera`, or use a trigger that has one"
         for t in traces
     )
 

@@ -1,4 +1,4 @@
-"""Traces: failures recorded without stopping the rest, pruning, restarts, causes across automations."""
+"""Traces: failures recorded without stopping the rest, pruning, restarts, linked causes."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Invalid automations: every problem named by its field path; reported and disabled, never fatal."""
+"""Invalid automations: each problem named by its field path; reported and off, never fatal."""
 
 from __future__ import annotations
 
@@ -48,6 +48,11 @@ async def test_a_bad_automation_is_reported_and_off_while_the_rest_runs(auto_hub
     assert row["automation_id"] == "good" and row["body"] == "motion on porch"
 
 
+LABEL = {"type": "label", "label": "person"}
+ATTIC = {"type": "record", "camera": "attic", "seconds": 5}
+NOTIFY = {"type": "notify", "notifier": "phone", "message": "x"}
+
+
 @pytest.mark.parametrize(
     ("automation", "path", "message"),
     [
@@ -86,14 +91,32 @@ async def test_a_bad_automation_is_reported_and_off_while_the_rest_runs(auto_hub
             "a mode is 1-32 lowercase letters, digits or _ (got 'Away!')",
         ),
         (
-            {"actions": [{"type": "if", "conditions": [{"type": "label", "label": "person"}],
-                          "then": [{"type": "delay"}]}]},  # fmt: skip
+            {
+                "actions": [
+                    {
+                        "type": "if",
+                        "conditions": [{"type": "label", "label": "person"}],
+                        "then": [{"type": "delay"}],
+                    }
+                ]
+            },
             "actions[0].then[0].seconds",
             "required key is missing",
         ),
         (
-            {"actions": [{"type": "choose", "choices": [{"conditions": [{"type": "zone", "zone": "a"}],
-                          "actions": [{"type": "record", "camera": "attic", "seconds": 5}]}]}]},  # fmt: skip
+            {
+                "actions": [
+                    {
+                        "type": "choose",
+                        "choices": [
+                            {
+                                "conditions": [{"type": "zone", "zone": "a"}],
+                                "actions": [{"type": "record", "camera": "attic", "seconds": 5}],
+                            }
+                        ],
+                    }
+                ]
+            },
             "actions[0].choices[0].actions[0].camera",
             "unknown camera 'attic' (known: garage, porch)",
         ),
@@ -104,8 +127,16 @@ async def test_a_bad_automation_is_reported_and_off_while_the_rest_runs(auto_hub
             "onvif_event, sun, time, webhook)",
         ),
         (
-            {"actions": [{"type": "notify", "notifier": "phone", "message": "x",
-                          "continue_on_error": "yes"}]},  # fmt: skip
+            {
+                "actions": [
+                    {
+                        "type": "notify",
+                        "notifier": "phone",
+                        "message": "x",
+                        "continue_on_error": "yes",
+                    }
+                ]
+            },
             "actions[0].continue_on_error",
             "must be true or false",
         ),
