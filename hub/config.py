@@ -117,6 +117,12 @@ class EncryptionConfig(StrictModel):
         "(`camhub keys init` first).",
     )
 
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _bare_off(cls, value: Any) -> Any:
+        # YAML 1.1 reads a bare `off` as false; `mode: off` must mean "off".
+        return "off" if value is False else value
+
 
 class StorageConfig(StrictModel):
     """Where the database and footage live."""
