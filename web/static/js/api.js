@@ -1,0 +1,90 @@
+// The JSON API client: session cookie, X-CSRF-Token on every write, errors a person can read.
+
+let csrfToken = null;
+let onUnauthorized = () => {};
+
+export function setCsrfToken(token) {
+  csrfToken = token || null;
+}
+
+export function setUnauthorizedHandler(handler) {
+  onUnauthorized = handler;
+}
+
+export class ApiError extends Error {
+  constructor(status, message, body) {
+    super(message);
+    this.status = status;
+    this.body = body;
+  }
+
+  /** Field errors as [{path: "triggers.0.camera", message}] from the shapes the API uses. */
+  get fieldErrors() {
+    return fieldErrorsOf(this.body);
+  }
+}
+
+function pathOf(item) {
+  const raw = item.loc ?? item.path ?? item.field ?? item.location ?? "";
+  const parts = Array.isArray(raw) ? raw : String(raw).split(/[.[\]]+/).filter(Boolean);
+  // pydantic puts the model or "body" first; drop it so paths match the form's.
+  return parts.filter((p) => p !== "body" && p !== "__root__").join(".");
+}
+
+export function fieldErrorsOf(body) {
+  if (!body || typeof body !== "object") return [];
+  const list = body.errors ?? body.detail ?? body.issues ?? (body.field || body.path || body.loc ? [body] : []);
+  if (!Array.isArray(list)) return [];
+  return list
+    .filter((item) => item && typeof item === "object")
+    .map((item) => ({ path: pathOf(item), message: String(item.msg ?? item.message ?? item.error ?? "invalid") }));
+}
+
+function messageOf(body, status) {
+  if (body && typeof body === "object") {
+    const text = body.error ?? body.message ?? body.detail;
+    if (typeof text === "string") return text;
+    const errors = fieldErrorsOf(body);
+    if (errors.length) return errors.map((e) => (e.path ? `${e.path}: ${e.message}` : e.message)).join("; ");
+  }
+  if (typeof body === "string" && body.trim() && body.length < 300) return body.trim();
+  return `the hub answered HTTP ${status}`;
+}
+
+export async function request(method, url, body, { signal, contentType } = {}) {
+  const headers = { Accept: "application/json" };
+  const init = { method, credentials: "same-origin", cache: "no-store", headers, signal };
+  if (body !== undefined) {
+    if (typeof body === "string") {
+      headers["Content-Type"] = contentType ?? "text/plain";
+      init.body = body;
+    } else {
+      headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+  }
+  if (method !== "GET" && method !== "HEAD" && csrfToken) headers["X-CSRF-Token"] = csrfToken;
+  let response;
+  try {
+    response = await fetch(url, init);
+  } catch (error) {
+    if (error.name === "AbortError") throw error;
+    throw new ApiError(0, "the hub could not be reached", null);
+  }
+  const type = response.headers.get("Content-Type") ?? "";
+  const data = type.includes("json") ? await response.json().catch(() => null) : await response.text();
+  if (response.status === 401 && !url.startsWith("/api/auth/")) onUnauthorized();
+  if (!response.ok) throw new ApiError(response.status, messageOf(data, response.status), data);
+  return data;
+}
+
+export const get = (url, options) => request("GET", url, undefined, options);
+export const post = (url, body, options) => request("POST", url, body ?? {}, options);
+export const put = (url, body, options) => request("PUT", url, body, options);
+export const patch = (url, body, options) => request("PATCH", url, body, options);
+export const del = (url, options) => request("DELETE", url, undefined, options);
+
+/** A WebSocket URL on this host for an API path. */
+export function wsUrl(path) {
+  return `${location.protocol === "https:" ? "wss:" : "ws:"}//${location.host}${path}`;
+}

@@ -1,0 +1,219 @@
+// Cameras: state, frame rate and drops; adding discovered devices; zones and masks over a snapshot.
+
+import { ApiError, get, post } from "./api.js";
+import { badge, button, clear, el, field, notify, plural } from "./dom.js";
+import { showFieldErrors } from "./forms.js";
+import { toYaml } from "./yaml.js";
+
+const REFRESH_MS = 5000;
+
+function statsRow(camera, rate) {
+  const stats = camera.stats ?? {};
+  const drops = (camera.detect_frames?.dropped ?? 0) + (stats.bad_packets ?? 0);
+  return el(
+    "tr",
+    { "data-camera": camera.id, "data-testid": "camera-row" },
+    el("th", { scope: "row" }, el("a", { href: `#/live/${encodeURIComponent(camera.id)}`, text: camera.name })),
+    el("td", {}, badge(camera.state, "camera-state"), camera.reason ? el("div", { className: "hint", text: camera.reason }) : null),
+    el("td", { text: camera.record_mode }),
+    el("td", { "data-testid": "camera-fps", text: rate === null ? "—" : rate.toFixed(1) }),
+    el("td", { "data-testid": "camera-drops", text: String(drops) }),
+    el("td", { text: stats.resolution?.[0] ? `${stats.resolution[0]}×${stats.resolution[1]} ${stats.codec ?? ""}` : "—" }),
+    el("td", {}, button("Zones", () => (location.hash = `#/cameras/${encodeURIComponent(camera.id)}/zones`), { "aria-label": `Zones of ${camera.name}` })),
+  );
+}
+
+async function renderList(container, ctx) {
+  container.append(el("h1", { tabindex: "-1", text: "Cameras" }));
+  const body = el("tbody");
+  container.append(
+    el("div", { className: "table-wrap" }, el("table", { "data-testid": "camera-table" }, el("caption", { className: "visually-hidden", text: "Cameras and their state" }), el("thead", {}, el("tr", {}, ["Camera", "State", "Recording", "Frames/s", "Drops", "Video", ""].map((h) => el("th", { scope: "col", text: h })))), body)),
+  );
+  let previous = new Map();
+  const load = async () => {
+    const { cameras } = await get("/api/cameras");
+    const now = performance.now();
+    const next = new Map();
+    clear(
+      body,
+      cameras.map((camera) => {
+        const packets = camera.stats?.frames_decoded || camera.stats?.packets || 0;
+        next.set(camera.id, [now, packets]);
+        const before = previous.get(camera.id);
+        const rate = before && now > before[0] ? ((packets - before[1]) * 1000) / (now - before[0]) : null;
+        return statsRow(camera, rate);
+      }),
+    );
+    previous = next;
+  };
+  await load();
+  const timer = setInterval(() => load().catch(() => {}), REFRESH_MS);
+  if (ctx.isAdmin()) container.append(await discoverySection(ctx));
+  return () => clearInterval(timer);
+}
+
+async function discoverySection(ctx) {
+  const list = el("ul", { className: "event-list", "data-testid": "discovered" });
+  const status = el("p", { className: "muted", role: "status" });
+  const section = el("section", { "aria-labelledby": "discovery-title" }, el("h2", { id: "discovery-title", text: "Cameras on your network" }), status, list);
+  const draw = (devices) => {
+    status.textContent = devices.length ? plural(devices.length, "device") + " found." : "Nothing found yet. Scan to look for cameras (ONVIF and mDNS).";
+    clear(list, devices.map((device) => deviceItem(device, ctx)));
+  };
+  const scan = button("Scan the network", async () => {
+    scan.disabled = true;
+    status.textContent = "Scanning for 5 seconds…";
+    try {
+      draw((await get("/api/discovery?scan=5")).devices ?? []);
+    } catch (error) {
+      status.textContent = `Scan failed: ${error.message}`;
+    } finally {
+      scan.disabled = false;
+    }
+  });
+  section.append(el("p", {}, scan));
+  draw((await get("/api/discovery").catch(() => ({ devices: [] }))).devices ?? []);
+  return section;
+}
+
+function deviceItem(device, ctx) {
+  const item = el("li", { className: "card", "data-testid": "discovered-device" });
+  const title = `${device.name || device.model || "Camera"} at ${device.host ?? "?"}`;
+  const open = button("Add…", () => {
+    open.hidden = true;
+    item.append(addForm(device, ctx, () => (open.hidden = false)));
+  });
+  item.append(el("strong", { text: title }), " ", el("span", { className: "muted", text: `(${device.source ?? "discovery"})` }), " ", open);
+  return item;
+}
+
+function addForm(device, ctx, onClose) {
+  const suggested = (device.name || device.host || "camera").toLowerCase().replace(/[^a-z0-9]+/g, "_").replace(/^_|_$/g, "");
+  const id = el("input", { name: "camera_id", value: suggested, required: true });
+  const name = el("input", { name: "name", value: device.name ?? "" });
+  const username = el("input", { name: "username", autocomplete: "off", autocapitalize: "none" });
+  const password = el("input", { name: "password", type: "password", autocomplete: "new-password" });
+  const status = el("p", { className: "form-status", role: "alert" });
+  const form = el(
+    "form",
+    { novalidate: true, "data-testid": "add-camera-form" },
+    field("Camera id", id, { path: "camera_id", hint: "Used in URLs and the config file." }),
+    field("Name", name, { path: "name" }),
+    field("Camera user name", username, { path: "username" }),
+    field("Camera password", password, { path: "password", hint: "Stored in the hub's secrets, never shown again." }),
+    status,
+    el("p", { className: "toolbar" }, el("button", { type: "submit", className: "primary", text: "Add camera" }), button("Cancel", () => (form.remove(), onClose()))),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    status.textContent = "";
+    try {
+      const body = { camera_id: id.value.trim(), id: id.value.trim(), name: name.value.trim() || undefined, username: username.value, password: password.value };
+      await post(`/api/discovery/${encodeURIComponent(device.id)}/add`, body);
+      notify(`Added ${body.camera_id}.`);
+      ctx.navigate("#/cameras");
+    } catch (error) {
+      const rest = error instanceof ApiError ? showFieldErrors(form, error.fieldErrors) : [];
+      if (!(error instanceof ApiError) || error.fieldErrors.length === 0 || rest.length) status.textContent = error.message;
+    }
+  });
+  return form;
+}
+
+// ---------------------------------------------------------------- zones
+
+async function renderZones(container, ctx, cameraId) {
+  const data = await get(`/api/cameras/${encodeURIComponent(cameraId)}/zones`);
+  const shapes = [
+    ...Object.entries(data.zones ?? {}).map(([name, zone]) => ({ kind: "zone", name, points: zone.points, labels: zone.labels ?? [] })),
+    ...(data.masks ?? []).map((points, i) => ({ kind: "mask", name: `mask ${i + 1}`, points })),
+  ];
+  let active = null;
+  const img = el("img", { src: `/api/cameras/${encodeURIComponent(cameraId)}/snapshot.jpg?t=${Date.now()}`, alt: `Current picture of ${cameraId}` });
+  const svgNs = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(svgNs, "svg");
+  svg.setAttribute("viewBox", "0 0 1 1");
+  svg.setAttribute("preserveAspectRatio", "none");
+  svg.setAttribute("role", "img");
+  svg.setAttribute("aria-label", "Zones and masks drawn over the picture");
+  const list = el("ul", { className: "event-list", "data-testid": "zone-list" });
+  const yaml = el("pre", { className: "yaml card", "data-testid": "zone-yaml" });
+
+  const draw = () => {
+    svg.replaceChildren();
+    for (const shape of shapes) {
+      const polygon = document.createElementNS(svgNs, "polygon");
+      polygon.setAttribute("points", shape.points.map((p) => p.join(",")).join(" "));
+      polygon.setAttribute("class", `${shape.kind}${shape === active ? " active" : ""}`);
+      svg.append(polygon);
+      if (shape === active) {
+        for (const [x, y] of shape.points) {
+          const dot = document.createElementNS(svgNs, "circle");
+          dot.setAttribute("cx", x);
+          dot.setAttribute("cy", y);
+          dot.setAttribute("r", "0.008");
+          svg.append(dot);
+        }
+      }
+    }
+    clear(
+      list,
+      shapes.map((shape) =>
+        el(
+          "li",
+          { className: "event-row" },
+          button(`${shape.kind === "zone" ? "Zone" : "Mask"}: ${shape.name} (${plural(shape.points.length, "corner")})`, () => ((active = shape), draw()), { className: "link-button", "aria-pressed": String(shape === active) }),
+          ctx.isAdmin() ? button("Remove", () => (shapes.splice(shapes.indexOf(shape), 1), (active = null), draw()), { "aria-label": `Remove ${shape.name}` }) : null,
+        ),
+      ),
+    );
+    const zones = Object.fromEntries(shapes.filter((s) => s.kind === "zone").map((s) => [s.name, s.labels.length ? { points: s.points, labels: s.labels } : { points: s.points }]));
+    const masks = shapes.filter((s) => s.kind === "mask").map((s) => s.points);
+    yaml.textContent = toYaml({ cameras: { [cameraId]: { zones, masks } } });
+  };
+
+  svg.addEventListener("click", (event) => {
+    if (!active) return;
+    const box = svg.getBoundingClientRect();
+    const round = (v) => Math.round(Math.min(1, Math.max(0, v)) * 1000) / 1000;
+    active.points.push([round((event.clientX - box.left) / box.width), round((event.clientY - box.top) / box.height)]);
+    draw();
+  });
+
+  const newName = el("input", { name: "zone-name", placeholder: "driveway" });
+  const newKind = el("select", { name: "zone-kind" }, el("option", { value: "zone", text: "Zone" }), el("option", { value: "mask", text: "Motion mask" }));
+  const add = el(
+    "form",
+    { className: "toolbar", "aria-label": "New shape" },
+    field("Kind", newKind),
+    field("Name", newName),
+    el("button", { type: "submit", text: "Start drawing" }),
+  );
+  add.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const kind = newKind.value;
+    const name = newName.value.trim() || `${kind} ${shapes.length + 1}`;
+    active = { kind, name, points: [], labels: [] };
+    shapes.push(active);
+    newName.value = "";
+    draw();
+    notify("Click on the picture to place each corner (at least 3).");
+  });
+
+  container.append(
+    el("p", { className: "crumbs" }, el("a", { href: "#/cameras", text: "All cameras" })),
+    el("h1", { tabindex: "-1", text: `Zones and masks: ${cameraId}` }),
+    el("div", { className: "grid-2" }, el("div", {}, el("div", { className: "zone-editor", "data-testid": "zone-editor" }, img, svg), el("p", { className: "hint", text: "Choose a shape, then click to add corners. Corners are stored from 0 to 1, so they survive a change of resolution." })), el("div", {}, list, ctx.isAdmin() ? add : null)),
+    el("h2", { text: "For your config file" }),
+    el("p", { className: "hint", text: "The hub reads zones and masks from its config file: paste this under the camera and restart camhub (editing them from the panel directly is not supported yet)." }),
+    yaml,
+  );
+  draw();
+  return null;
+}
+
+export async function render(container, ctx, params) {
+  if (params[0] && params[1] === "zones") return renderZones(container, ctx, params[0]);
+  return renderList(container, ctx);
+}
+

@@ -1,0 +1,195 @@
+// Events: a day's timeline with filters, thumbnails, clip playback, keep, delete and download.
+
+import { ApiError, del, get, patch } from "./api.js";
+import { button, clear, el, field, formatTime, isoDay, notify, plural } from "./dom.js";
+
+const DAY = 86400;
+
+function dayBounds(day) {
+  const [y, m, d] = day.split("-").map(Number);
+  const start = new Date(y, m - 1, d).getTime() / 1000;
+  const end = new Date(y, m - 1, d + 1).getTime() / 1000; // DST days are 23 or 25 hours
+  return [start, end];
+}
+
+function query(params) {
+  const search = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) if (value !== "" && value !== null && value !== undefined) search.set(key, value);
+  return search.toString();
+}
+
+function eventTitle(event) {
+  return `${event.label || event.kind} on ${event.camera_name ?? event.camera}`;
+}
+
+export async function render(container, ctx, params) {
+  const state = { day: isoDay(new Date()), camera: "", label: "", zone: "", selected: null, events: [] };
+  const param = params[0] ?? "";
+  if (/^\d{4}-\d{2}-\d{2}$/.test(param)) state.day = param;
+  else if (param) state.selected = param;
+
+  const { cameras } = await get("/api/cameras");
+  const names = Object.fromEntries(cameras.map((c) => [c.id, c.name]));
+
+  const dayInput = el("input", { type: "date", value: state.day, name: "day" });
+  const cameraSelect = el("select", { name: "camera" }, el("option", { value: "", text: "All cameras" }), cameras.map((c) => el("option", { value: c.id, text: c.name })));
+  const labelInput = el("input", { name: "label", list: "event-labels", placeholder: "person, car, motion…" });
+  const zoneInput = el("input", { name: "zone", list: "event-zones" });
+  const labels = el("datalist", { id: "event-labels" });
+  const zones = el("datalist", { id: "event-zones" });
+  const filters = el(
+    "form",
+    { className: "filters", "aria-label": "Filter events", "data-testid": "event-filters" },
+    field("Day", dayInput),
+    field("Camera", cameraSelect),
+    field("Label", labelInput),
+    field("Zone", zoneInput),
+    labels,
+    zones,
+  );
+  const summary = el("p", { className: "muted", role: "status", "data-testid": "events-summary" });
+  const timeline = el("div", { className: "timeline", "data-testid": "timeline", role: "group", "aria-label": "Events on this day by time" });
+  const list = el("ul", { className: "event-list", "data-testid": "event-list" });
+  const detail = el("section", { className: "event-detail card", "data-testid": "event-detail", hidden: true, "aria-live": "polite" });
+  container.append(el("h1", { tabindex: "-1", text: "Events" }), filters, summary, timeline, el("div", { className: "events-layout" }, list, detail));
+
+  async function load() {
+    const [start, end] = dayBounds(state.day);
+    const filter = { camera: state.camera, label: state.label, zone: state.zone };
+    const [{ events }, recordings] = await Promise.all([
+      get(`/api/events?${query({ ...filter, start, end, limit: 500 })}`),
+      get(`/api/recordings?${query({ camera: state.camera, start, end })}`).catch(() => ({ ranges: [] })),
+    ]);
+    state.events = events.map((e) => ({ ...e, camera_name: names[e.camera] }));
+    clear(labels, [...new Set(state.events.map((e) => e.label).filter(Boolean))].map((v) => el("option", { value: v })));
+    clear(zones, [...new Set(state.events.flatMap((e) => e.zones ?? []))].map((v) => el("option", { value: v })));
+    summary.textContent = `${plural(state.events.length, "event")} on ${new Date(start * 1000).toLocaleDateString()}`;
+    drawTimeline(start, recordings.ranges ?? []);
+    drawList();
+  }
+
+  function drawTimeline(start, ranges) {
+    const pct = (t) => `${Math.min(100, Math.max(0, ((t - start) / DAY) * 100)).toFixed(3)}%`;
+    const width = (a, b) => `${Math.max(0.2, ((Math.min(b, start + DAY) - Math.max(a, start)) / DAY) * 100).toFixed(3)}%`;
+    const hours = [0, 6, 12, 18].map((h) => el("span", { className: "hour", style: null, "data-hour": h, text: `${String(h).padStart(2, "0")}:00` }));
+    const recorded = ranges.map((r) => {
+      const [a, b] = Array.isArray(r) ? r : [r.start, r.end];
+      const node = el("span", { className: "recorded", "aria-hidden": "true" });
+      node.style.left = pct(a);
+      node.style.width = width(a, b ?? a);
+      return node;
+    });
+    const marks = state.events.map((event) => {
+      const mark = button("", () => select(event.id), { className: "mark", "data-testid": "timeline-mark", "aria-label": `${eventTitle(event)} at ${formatTime(event.start)}` });
+      mark.style.left = pct(event.start);
+      return mark;
+    });
+    clear(timeline, el("div", { className: "track" }, recorded, marks), el("div", { className: "hours", "aria-hidden": "true" }, hours));
+  }
+
+  function drawList() {
+    clear(
+      list,
+      state.events.length
+        ? state.events.map((event) =>
+            el(
+              "li",
+              { className: "event-row", "data-event": event.id, "aria-current": event.id === state.selected ? "true" : null },
+              el("img", { src: `/api/events/${encodeURIComponent(event.id)}/snapshot.jpg`, alt: "", width: 96, height: 54, loading: "lazy" }),
+              button(
+                [el("strong", { text: event.label || event.kind }), ` · ${event.camera_name ?? event.camera} · ${formatTime(event.start)}`, event.keep ? el("span", { className: "badge", "data-tone": "info", text: "kept" }) : null],
+                () => select(event.id),
+                { className: "link-button", "data-testid": "event-item" },
+              ),
+            ),
+          )
+        : el("li", { className: "muted", text: "No events match." }),
+    );
+  }
+
+  async function select(id) {
+    state.selected = id;
+    let event = state.events.find((e) => e.id === id);
+    if (!event) {
+      event = await get(`/api/events/${encodeURIComponent(id)}`).catch(() => null);
+    }
+    for (const row of list.querySelectorAll(".event-row")) row.toggleAttribute("aria-current", row.dataset.event === id);
+    if (!event) {
+      detail.hidden = true;
+      return;
+    }
+    showDetail(event);
+  }
+
+  function showDetail(event) {
+    const base = `/api/events/${encodeURIComponent(event.id)}`;
+    const clipStatus = el("p", { className: "muted", role: "status", "data-testid": "clip-status" });
+    const video = el("video", { controls: true, preload: "metadata", playsinline: true, src: `${base}/clip.mp4`, "data-testid": "clip", poster: `${base}/snapshot.jpg` });
+    video.addEventListener("error", () => {
+      clipStatus.textContent = event.end == null ? "The clip is made when the event ends." : "No recording covers this event.";
+    });
+    const keep = button(event.keep ? "Kept (click to release)" : "Keep", async () => {
+      try {
+        const answer = await patch(base, { keep: !event.keep });
+        event.keep = answer.keep ?? !event.keep;
+        keep.textContent = event.keep ? "Kept (click to release)" : "Keep";
+        keep.setAttribute("aria-pressed", String(event.keep));
+        drawList();
+      } catch (error) {
+        notify(`Could not change keep: ${error.message}`, "error");
+      }
+    }, { "aria-pressed": String(Boolean(event.keep)), "data-testid": "keep" });
+    const remove = ctx.isAdmin()
+      ? button("Delete", async () => {
+          if (!confirm(`Delete this ${event.label || event.kind} event and its footage clip?`)) return;
+          try {
+            await del(base);
+            state.events = state.events.filter((e) => e.id !== event.id);
+            detail.hidden = true;
+            drawList();
+            notify("Event deleted.");
+          } catch (error) {
+            notify(`Could not delete: ${error instanceof ApiError ? error.message : error}`, "error");
+          }
+        }, { className: "danger", "data-testid": "delete-event" })
+      : null;
+    clear(
+      detail,
+      el("h2", { text: eventTitle(event) }),
+      el("p", { className: "muted", text: `${formatTime(event.start, true)}${event.end ? ` – ${formatTime(event.end)}` : " (going on)"}${event.zones?.length ? ` · zones: ${event.zones.join(", ")}` : ""}` }),
+      video,
+      clipStatus,
+      el("p", { className: "toolbar" }, keep, el("a", { className: "button", href: `${base}/clip.mp4?download=1`, download: `${event.camera}-${event.id}.mp4`, "data-testid": "download" }, "Download"), remove),
+    );
+    detail.hidden = false;
+  }
+
+  filters.addEventListener("change", () => {
+    state.day = dayInput.value || isoDay(new Date());
+    state.camera = cameraSelect.value;
+    state.label = labelInput.value.trim();
+    state.zone = zoneInput.value.trim();
+    load().catch((error) => notify(error.message, "error"));
+  });
+  filters.addEventListener("submit", (e) => e.preventDefault());
+
+  if (state.selected) {
+    const event = await get(`/api/events/${encodeURIComponent(state.selected)}`).catch(() => null);
+    if (event) dayInput.value = state.day = isoDay(new Date(event.start * 1000));
+  }
+  await load();
+  if (state.selected) await select(state.selected);
+
+  let reloadTimer = 0;
+  const onEvent = (message) => {
+    const type = message.detail?.event_type ?? "";
+    if (!/^(object|motion|event|onvif)/.test(type)) return;
+    clearTimeout(reloadTimer);
+    reloadTimer = setTimeout(() => load().catch(() => {}), 500);
+  };
+  ctx.events.addEventListener("hub-event", onEvent);
+  return () => {
+    clearTimeout(reloadTimer);
+    ctx.events.removeEventListener("hub-event", onEvent);
+  };
+}

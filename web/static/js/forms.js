@@ -1,0 +1,149 @@
+// Forms from JSON schema (pydantic's model_json_schema): each field knows its data path for errors.
+
+import { el, field, setFieldError } from "./dom.js";
+
+function resolve(schema, root) {
+  let node = schema ?? {};
+  for (let guard = 0; node.$ref && guard < 10; guard += 1) {
+    const name = node.$ref.split("/").pop();
+    node = { ...(root.$defs?.[name] ?? root.definitions?.[name] ?? {}), ...node, $ref: undefined };
+  }
+  // Optional[X] is anyOf [X, null]: the form shows X and leaves it empty for null.
+  const options = node.anyOf ?? node.oneOf;
+  if (Array.isArray(options)) {
+    const real = options.filter((o) => o.type !== "null");
+    if (real.length === 1) return { ...resolve(real[0], root), title: node.title, description: node.description, default: node.default, nullable: true };
+    const consts = real.map((o) => resolve(o, root));
+    if (consts.every((o) => o.const !== undefined || o.enum)) return { ...node, enum: consts.flatMap((o) => o.enum ?? [o.const]), nullable: real.length < options.length };
+    // Several shapes (e.g. number or string): take it as text and let the server decide.
+    return { ...node, type: "string", nullable: real.length < options.length, loose: true };
+  }
+  if (node.const !== undefined && !node.enum) return { ...node, enum: [node.const] };
+  return node;
+}
+
+function titleOf(name, schema) {
+  if (schema.title && schema.title.toLowerCase().replace(/ /g, "_") !== name) return schema.title;
+  const words = name.replace(/_/g, " ");
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
+/** A control for one property; returns {node, read()} where read() gives the value or undefined. */
+function control(name, schema, value, path, root, required) {
+  const s = resolve(schema, root);
+  const label = `${titleOf(name, s)}${required ? "" : " (optional)"}`;
+  const hint = s.description;
+  const initial = value ?? s.default;
+  if (s.enum) {
+    const select = el(
+      "select",
+      { name: path },
+      required && initial !== undefined ? null : el("option", { value: "", text: "—" }),
+      s.enum.map((option) => el("option", { value: JSON.stringify(option), text: String(option), selected: option === initial })),
+    );
+    return { node: field(label, select, { hint, path }), read: () => (select.value === "" ? undefined : JSON.parse(select.value)) };
+  }
+  if (s.type === "boolean") {
+    const box = el("input", { type: "checkbox", name: path, checked: Boolean(initial) });
+    const node = field(label, box, { hint, path });
+    node.classList.add("inline");
+    node.prepend(box);
+    return { node, read: () => box.checked };
+  }
+  if (s.type === "integer" || s.type === "number") {
+    const input = el("input", { type: "number", name: path, inputmode: "decimal", step: s.type === "integer" ? "1" : "any", min: s.minimum ?? s.exclusiveMinimum, max: s.maximum ?? s.exclusiveMaximum, value: initial ?? "" });
+    return { node: field(label, input, { hint, path }), read: () => (input.value === "" ? undefined : Number(input.value)) };
+  }
+  if (s.type === "array") {
+    const items = resolve(s.items ?? {}, root);
+    if (items.enum) {
+      const select = el("select", { name: path, multiple: true, size: Math.min(6, items.enum.length) }, items.enum.map((o) => el("option", { value: JSON.stringify(o), text: String(o), selected: (initial ?? []).includes(o) })));
+      return { node: field(label, select, { hint, path }), read: () => [...select.selectedOptions].map((o) => JSON.parse(o.value)) };
+    }
+    if (items.type === "string" || items.type === "number" || items.type === "integer" || !items.type) {
+      const input = el("input", { name: path, value: (initial ?? []).join(", ") });
+      const numeric = items.type === "number" || items.type === "integer";
+      return {
+        node: field(label, input, { hint: `${hint ? `${hint} ` : ""}Separate several with commas.`, path }),
+        read: () => {
+          const parts = input.value.split(",").map((p) => p.trim()).filter(Boolean);
+          if (!parts.length && !required) return undefined;
+          return numeric ? parts.map(Number) : parts;
+        },
+      };
+    }
+  }
+  if (s.type === "object" && s.properties) {
+    const inner = objectForm(s, initial ?? {}, path, root);
+    return { node: el("fieldset", { "data-path": path }, el("legend", { text: label }), inner.node), read: inner.read };
+  }
+  if (s.type === "object" || s.type === "array") {
+    // Free-form data: JSON text, checked when read.
+    const area = el("textarea", { name: path, rows: 3, value: initial === undefined ? "" : JSON.stringify(initial, null, 2) });
+    const node = field(label, area, { hint: `${hint ? `${hint} ` : ""}As JSON.`, path });
+    return {
+      node,
+      read: () => {
+        if (!area.value.trim()) return undefined;
+        try {
+          return JSON.parse(area.value);
+        } catch {
+          setFieldError(node, "This is not valid JSON.");
+          throw new Error("invalid JSON");
+        }
+      },
+    };
+  }
+  const multiline = s.format === "textarea" || name === "body" || name === "message" || name === "template";
+  const input = multiline
+    ? el("textarea", { name: path, rows: 3, value: initial ?? "" })
+    : el("input", { name: path, type: s.format === "password" ? "password" : "text", value: initial ?? "", placeholder: s.examples?.[0] ?? null });
+  if (multiline) input.classList.add("short");
+  return {
+    node: field(label, input, { hint, path }),
+    read: () => {
+      if (input.value === "") return undefined;
+      if (s.loose && input.value.trim() !== "" && !Number.isNaN(Number(input.value))) return Number(input.value);
+      return input.value;
+    },
+  };
+}
+
+/** A form for an object schema; `skip` lists properties drawn elsewhere (like `type`). */
+export function objectForm(schema, value, basePath, root = schema, skip = []) {
+  const s = resolve(schema, root);
+  const required = new Set(s.required ?? []);
+  const parts = Object.entries(s.properties ?? {})
+    .filter(([name]) => !skip.includes(name))
+    .map(([name, prop]) => [name, control(name, prop, value?.[name], basePath ? `${basePath}.${name}` : name, root, required.has(name))]);
+  const node = el("div", { className: "schema-form" }, parts.map(([, part]) => part.node));
+  return {
+    node,
+    read() {
+      const out = {};
+      for (const [name, part] of parts) {
+        const v = part.read();
+        if (v !== undefined) out[name] = v;
+      }
+      return out;
+    },
+  };
+}
+
+/** Puts API field errors next to the fields whose data-path matches best; returns what did not fit. */
+export function showFieldErrors(root, errors) {
+  for (const wrapper of root.querySelectorAll(".field.has-error")) setFieldError(wrapper, "");
+  const unplaced = [];
+  for (const error of errors) {
+    let path = error.path;
+    let wrapper = null;
+    while (path && !wrapper) {
+      wrapper = root.querySelector(`.field[data-path="${CSS.escape(path)}"]`);
+      path = path.includes(".") ? path.slice(0, path.lastIndexOf(".")) : "";
+    }
+    if (wrapper) setFieldError(wrapper, error.message);
+    else unplaced.push(error);
+  }
+  root.querySelector(".field.has-error input, .field.has-error select, .field.has-error textarea")?.focus();
+  return unplaced;
+}
