@@ -83,24 +83,29 @@ function deviceItem(device, ctx) {
     open.hidden = true;
     item.append(addForm(device, ctx, () => (open.hidden = false)));
   });
-  item.append(el("strong", { text: title }), " ", el("span", { className: "muted", text: `(${device.source ?? "discovery"})` }), " ", open);
+  item.append(el("strong", { text: title }), " ", el("span", { className: "muted", text: `(${device.source ?? "discovery"})` }), " ");
+  if (device.configured) item.append(el("span", { className: "badge", "data-tone": "ok", text: `added as ${device.camera}` }));
+  else if (!device.onvif_url) item.append(el("span", { className: "muted", text: "no ONVIF service: add it by its stream URL in the config file" }));
+  else item.append(open);
   return item;
 }
 
 function addForm(device, ctx, onClose) {
   const suggested = (device.name || device.host || "camera").toLowerCase().replace(/[^a-z0-9]+/g, "_").replace(/^_|_$/g, "");
-  const id = el("input", { name: "camera_id", value: suggested, required: true });
+  const id = el("input", { name: "camera_id", value: suggested.slice(0, 64), autocapitalize: "none" });
   const name = el("input", { name: "name", value: device.name ?? "" });
   const username = el("input", { name: "username", autocomplete: "off", autocapitalize: "none" });
   const password = el("input", { name: "password", type: "password", autocomplete: "new-password" });
+  const record = el("select", { name: "record_mode" }, ["events", "continuous", "off"].map((m) => el("option", { value: m, text: m })));
   const status = el("p", { className: "form-status", role: "alert" });
   const form = el(
     "form",
     { novalidate: true, "data-testid": "add-camera-form" },
-    field("Camera id", id, { path: "camera_id", hint: "Used in URLs and the config file." }),
+    field("Camera id", id, { path: "camera_id", hint: "Lower-case letters, digits and _; used in URLs." }),
     field("Name", name, { path: "name" }),
     field("Camera user name", username, { path: "username" }),
     field("Camera password", password, { path: "password", hint: "Stored in the hub's secrets, never shown again." }),
+    field("Recording", record, { path: "record_mode", hint: "events: around motion and objects; continuous: always." }),
     status,
     el("p", { className: "toolbar" }, el("button", { type: "submit", className: "primary", text: "Add camera" }), button("Cancel", () => (form.remove(), onClose()))),
   );
@@ -108,7 +113,7 @@ function addForm(device, ctx, onClose) {
     event.preventDefault();
     status.textContent = "";
     try {
-      const body = { camera_id: id.value.trim(), id: id.value.trim(), name: name.value.trim() || undefined, username: username.value, password: password.value };
+      const body = { camera_id: id.value.trim() || undefined, name: name.value.trim() || undefined, username: username.value, password: password.value, record_mode: record.value };
       await post(`/api/discovery/${encodeURIComponent(device.id)}/add`, body);
       notify(`Added ${body.camera_id}.`);
       ctx.navigate("#/cameras");
