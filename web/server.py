@@ -6,7 +6,9 @@ import asyncio
 import errno
 import logging
 import signal
+import ssl
 from collections.abc import Callable
+from pathlib import Path
 
 from aiohttp import web
 
@@ -17,22 +19,52 @@ _LOGGER = logging.getLogger(__name__)
 HTTP_SHUTDOWN_SECONDS = 1.0
 
 
-def panel_url(host: str, port: int) -> str:
+def panel_url(host: str, port: int, tls: bool = False) -> str:
     """The URL a person types to open the panel."""
     shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
     shown = f"[{shown}]" if ":" in shown else shown
-    return f"http://{shown}:{port}"
+    return f"{'https' if tls else 'http'}://{shown}:{port}"
+
+
+def tls_context(hub: Hub) -> ssl.SSLContext | None:
+    """The server's TLS context from `server.tls` (None when not configured).
+
+    Relative paths are read from the config file's folder; a missing or
+    mismatched file stops the start with a one-line reason.
+    """
+    tls = hub.config.server.tls
+    if tls.cert is None or tls.key is None:
+        return None
+    base = hub.loaded.path.parent if hub.loaded.path is not None else Path.cwd()
+    cert, key = (base / Path(p).expanduser() for p in (tls.cert, tls.key))
+    for path in (cert, key):
+        if not path.is_file():
+            raise HubStartError(f"server.tls: cannot read {path}")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(cert, key)
+    except (ssl.SSLError, OSError) as exc:
+        raise HubStartError(
+            f"server.tls: {cert} and {key} are not a PEM certificate and its key ({exc})"
+        ) from None
+    return context
 
 
 async def async_serve(hub: Hub, on_ready: Callable[[str], None] | None = None) -> None:
     """Bind the panel, start the hub, wait for a stop signal, then stop both."""
     server = hub.config.server
+    try:
+        context = tls_context(hub)
+    except HubStartError:
+        await hub.storage.async_close()
+        raise
     app = create_app(hub)
     runner = web.AppRunner(
         app, handle_signals=False, access_log=None, shutdown_timeout=HTTP_SHUTDOWN_SECONDS
     )
     await runner.setup()
-    site = web.TCPSite(runner, server.host, server.port)
+    site = web.TCPSite(runner, server.host, server.port, ssl_context=context)
     try:
         await site.start()
     except OSError as exc:
@@ -52,7 +84,7 @@ async def async_serve(hub: Hub, on_ready: Callable[[str], None] | None = None) -
         loop.add_signal_handler(sig, stop.set)
     try:
         await hub.async_start()
-        url = panel_url(server.host, server.port)
+        url = panel_url(server.host, server.port, tls=context is not None)
         _LOGGER.info("Panel at %s", url)
         if on_ready is not None:
             on_ready(url)

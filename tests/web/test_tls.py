@@ -1,0 +1,140 @@
+"""`server.tls`: a real `camhub run` serving HTTPS with a self-signed certificate."""
+
+from __future__ import annotations
+
+import datetime
+import http.client
+import ipaddress
+import json
+import signal
+import ssl
+import subprocess
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from tests.conftest import free_port
+from tests.hub.test_cli_run import CAMHUB, start, wait_for_line
+
+PASSWORD = "correct horse battery"
+
+
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 signed by its own key, like the README's openssl line."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "camhub.local")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "camhub.crt", folder / "camhub.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+def test_https_with_a_self_signed_certificate_and_secure_cookies(tmp_path, write_config):
+    cert, key = self_signed(tmp_path)
+    port = free_port()
+    # Relative paths: read from the config file's folder.
+    config = write_config(
+        f"server:\n  port: {port}\n  tls:\n    cert: {cert.name}\n    key: {key.name}\n"
+    )
+    data = str(tmp_path / "data")
+    made = subprocess.run(
+        [CAMHUB, "user", "add", "root", "--role", "admin", "--data", data, "--config", str(config)],
+        input=PASSWORD + "\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert made.returncode == 0, made.stderr
+    process = start(["run", "--config", str(config), "--data", data])
+    try:
+        lines = wait_for_line(process, "panel at")
+        assert f"panel at https://127.0.0.1:{port}" in lines[-1]
+        trusting = ssl.create_default_context(cafile=str(cert))
+        conn = http.client.HTTPSConnection("127.0.0.1", port, context=trusting, timeout=10)
+        conn.request(
+            "POST",
+            "/api/auth/login",
+            body=json.dumps({"username": "root", "password": PASSWORD}),
+            headers={"Content-Type": "application/json"},
+        )
+        response = conn.getresponse()
+        assert response.status == 200
+        cookie = response.getheader("Set-Cookie")
+        assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Strict" in cookie
+        response.read()
+        conn.close()
+        # A client that does not trust the certificate refuses it: nothing is sent in clear.
+        strict = http.client.HTTPSConnection(
+            "127.0.0.1", port, context=ssl.create_default_context(), timeout=10
+        )
+        with pytest.raises(ssl.SSLCertVerificationError):
+            strict.request("GET", "/api/health")
+        strict.close()
+        plain = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        with pytest.raises((http.client.HTTPException, ConnectionError)):
+            plain.request("GET", "/api/health")
+            plain.getresponse()
+        plain.close()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=15)
+    assert process.returncode == 0
+
+
+def test_a_missing_or_wrong_key_file_is_one_clear_error(tmp_path, write_config):
+    cert, _ = self_signed(tmp_path)
+    (tmp_path / "other").mkdir()
+    _, other_key = self_signed(tmp_path / "other")
+    missing = write_config(
+        f"server:\n  port: {free_port()}\n  tls:\n    cert: {cert}\n    key: /nonexistent/k.pem\n"
+    )
+    result = subprocess.run(
+        [CAMHUB, "run", "--config", str(missing), "--data", str(tmp_path / "d1")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "server.tls: cannot read /nonexistent/k.pem" in result.stderr
+    mismatched = write_config(
+        f"server:\n  port: {free_port()}\n  tls:\n    cert: {cert}\n    key: {other_key}\n"
+    )
+    result = subprocess.run(
+        [CAMHUB, "run", "--config", str(mismatched), "--data", str(tmp_path / "d2")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "are not a PEM certificate and its key" in result.stderr
+    assert "Traceback" not in result.stderr
+    half = write_config(f"server:\n  tls:\n    cert: {cert}\n")
+    result = subprocess.run(
+        [CAMHUB, "check-config", str(half)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 1 and "set both server.tls.cert and server.tls.key" in result.stderr
