@@ -1,4 +1,4 @@
-"""Built-in `mqtt` notifier: camhub on an MQTT broker, with Home Assistant discovery."""
+"""Built-in `mqtt` notifier (camhub on an MQTT broker, Home Assistant discovery) and trigger."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import asyncio
 from typing import Any
 
 from hub.hookspecs import hookimpl
-from hub.registry import TypeSpec
+from hub.registry import AutomationType, TypeSpec
 from plugins.mqtt.notifier import MqttNotifier, tls_context
 from plugins.mqtt.options import MqttOptions
+from plugins.mqtt.trigger import MQTT_TRIGGER
 
 __version__ = "1.0.0"
 
@@ -36,6 +37,12 @@ def notifier_types() -> list[TypeSpec]:
             "with Home Assistant discovery; obey mode and detection commands.",
         )
     ]
+
+
+@hookimpl
+def automation_types() -> list[AutomationType]:
+    """Offer the `mqtt` automation trigger (it listens through an `mqtt` notifier)."""
+    return [MQTT_TRIGGER]
 
 
 @hookimpl

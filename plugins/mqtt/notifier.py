@@ -84,6 +84,8 @@ class MqttNotifier:
         self._motion: dict[str, bool] = {}
         self._ongoing: dict[tuple[str, str], set[str]] = {}
         self._event_cameras: OrderedDict[str, str] = OrderedDict()
+        self._listeners: dict[str, list[Any]] = {}
+        """Automation `mqtt` triggers: topic filter -> callbacks(topic, payload)."""
 
     # ---------------------------------------------------------- lifecycle
 
@@ -173,6 +175,8 @@ class MqttNotifier:
         await client.publish(topics.mode, str(self.hub.mode), qos=1, retain=True)
         await client.subscribe(topics.mode_set, qos=1)
         await client.subscribe(topics.detection_set_filter, qos=1)
+        for topic_filter in list(self._listeners):
+            await client.subscribe(topic_filter, qos=1)
 
     async def _async_read_index(self, client: aiomqtt.Client) -> list[dict[str, Any]]:
         """The retained camera index left by an earlier run, or [] if there is none.
@@ -318,6 +322,7 @@ class MqttNotifier:
         payload = message.payload
         text = payload.decode(errors="replace") if isinstance(payload, bytes) else str(payload)
         topic = message.topic.value
+        self._dispatch_listeners(message, topic, text)
         context = Context()
         if message.topic.matches(self.topics.mode_set):
             mode = text.strip()
@@ -334,6 +339,41 @@ class MqttNotifier:
                 return
             _LOGGER.info("MQTT %s: detection of %s %s", self.notifier_id, camera_id, text)
             self.hub.cameras.set_armed(camera_id, armed)
+
+    # ---------------------------------------------------------- automation triggers
+
+    def add_listener(self, topic_filter: str, callback: Any) -> Any:
+        """Call `callback(topic, payload_text)` for messages matching the filter; returns undo."""
+        callbacks = self._listeners.setdefault(topic_filter, [])
+        callbacks.append(callback)
+        client = self._client
+        if client is not None and len(callbacks) == 1 and self.hub is not None:
+            self.hub.async_create_task(
+                self._async_subscribe(client, topic_filter), f"mqtt:{self.notifier_id}:subscribe"
+            )
+
+        def remove() -> None:
+            if callback in callbacks:
+                callbacks.remove(callback)
+            if not callbacks and self._listeners.get(topic_filter) is callbacks:
+                del self._listeners[topic_filter]
+
+        return remove
+
+    async def _async_subscribe(self, client: aiomqtt.Client, topic_filter: str) -> None:
+        with contextlib.suppress(aiomqtt.MqttError):
+            await client.subscribe(topic_filter, qos=1)
+
+    def _dispatch_listeners(self, message: aiomqtt.Message, topic: str, text: str) -> None:
+        for topic_filter, callbacks in list(self._listeners.items()):
+            if message.topic.matches(topic_filter):
+                for callback in list(callbacks):
+                    try:
+                        callback(topic, text)
+                    except Exception:
+                        _LOGGER.exception(
+                            "MQTT %s: a trigger on %s failed", self.notifier_id, topic
+                        )
 
     # ---------------------------------------------------------- notifications
 
