@@ -40,6 +40,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "plugins.ntfy_notifier",
     "plugins.mqtt",
     "plugins.email_notifier",
+    "plugins.automation_http",
     "plugins.discovery",
     "plugins.onvif",
 )
