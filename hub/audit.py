@@ -40,6 +40,8 @@ class ChainReport:
     rows: int
     broken_id: int | None = None
     reason: str = ""
+    last_hash: str = GENESIS_HASH
+    """Hash of the newest row: write it down elsewhere to notice a cut-off tail later."""
 
     @property
     def ok(self) -> bool:
@@ -52,8 +54,9 @@ def verify_chain(db: sqlite_utils.Database) -> ChainReport:
 
     Editing a row breaks its own hash; deleting one breaks the next row's link;
     re-hashing an edited row breaks every later link unless the whole tail is
-    rewritten, which needs the code and a quiet database, and still changes
-    every later hash anyone has copied out.
+    rewritten, which still changes every later hash anyone has copied out.
+    Cutting rows off the end leaves a valid shorter chain: only a `last_hash`
+    kept elsewhere shows that.
     """
     prev = GENESIS_HASH
     count = 0
@@ -69,7 +72,7 @@ def verify_chain(db: sqlite_utils.Database) -> ChainReport:
             return ChainReport(count, row_id, f"row {expected_id} is missing")
         expected_id = row_id + 1
         prev = str(row["hash"])
-    return ChainReport(count)
+    return ChainReport(count, last_hash=prev)
 
 
 def _rows_in_order(db: sqlite_utils.Database) -> Iterator[dict[str, Any]]:

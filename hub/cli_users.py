@@ -130,7 +130,9 @@ def audit_command(args: argparse.Namespace, data_dir: Path) -> tuple[int, str]:
 
     report = asyncio.run(_with_storage(data_dir, verify))
     if report.ok:
-        return 0, f"OK: {report.rows} audit row(s), hash chain intact."
+        return 0, (
+            f"OK: {report.rows} audit row(s), hash chain intact; last hash {report.last_hash}"
+        )
     return 1, (
         f"BROKEN: audit row {report.broken_id}: {report.reason} (checked {report.rows} row(s))."
     )

@@ -77,7 +77,7 @@ async def audit_log(request: web.Request) -> web.Response:
 @routes.get("/api/audit/verify")
 @access.admin
 async def verify(request: web.Request) -> web.Response:
-    """Check the hash chain: `{ok, rows, broken_id, reason}`."""
+    """Check the hash chain: `{ok, rows, broken_id, reason, last_hash}`."""
     report = await request.app[HUB_KEY].audit.async_verify()
     return web.json_response(
         {
@@ -85,5 +85,6 @@ async def verify(request: web.Request) -> web.Response:
             "rows": report.rows,
             "broken_id": report.broken_id,
             "reason": report.reason,
+            "last_hash": report.last_hash,
         }
     )

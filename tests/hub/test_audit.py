@@ -130,6 +130,8 @@ def test_camhub_audit_verify_names_the_edited_row(tmp_path):
     good = camhub("audit", "verify", "--data", data)
     assert good.returncode == 0, good.stderr
     assert "OK: 3 audit row(s)" in good.stdout
+    last = rows(tmp_path / "data" / "camhub.db")[-1]["hash"]
+    assert good.stdout.strip().endswith(f"last hash {last}")
     conn = sqlite3.connect(tmp_path / "data" / "camhub.db")
     assert conn.execute("SELECT action, target FROM audit_log WHERE id = 2").fetchone() == (
         "user.create",

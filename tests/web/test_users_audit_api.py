@@ -144,6 +144,8 @@ async def test_audit_api_filters_exports_csv_and_checks_the_chain(make_api_clien
 
     check = await (await admin.get("/api/audit/verify")).json()
     assert check["ok"] and check["rows"] >= 5 and check["broken_id"] is None
+    newest = (await hub.audit.async_query(limit=1))[0]
+    assert check["last_hash"] == newest["hash"]
 
 
 def test_the_throttle_locks_a_user_name_across_addresses_and_forgets():
