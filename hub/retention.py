@@ -136,9 +136,8 @@ class RetentionManager:
         if camera is not None:
             where += " AND camera = ?"
             params.append(camera)
-        report.deleted["events"] = report.deleted.get("events", 0) + await self._delete_events(
-            where, params
-        )
+        if deleted := await self._delete_events(where, params):
+            report.deleted["events"] = report.deleted.get("events", 0) + deleted
 
     async def _delete_events(self, where: str, params: list[Any]) -> int:
         """Delete the events matching `where` with their snapshot and clip; returns how many."""
