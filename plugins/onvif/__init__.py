@@ -36,6 +36,20 @@ MOTION_QUEUE = 64
 PROBE_TIMEOUT = 10.0
 
 
+class MotionSignals:
+    """An async iterator over a queue that survives a cancelled `anext` (the hub reads with a
+    timeout); an async generator would be closed by the first cancellation."""
+
+    def __init__(self, queue: asyncio.Queue[bool]):
+        self.queue = queue
+
+    def __aiter__(self) -> MotionSignals:
+        return self
+
+    async def __anext__(self) -> bool:
+        return await self.queue.get()
+
+
 class OnvifService:
     """The plugin's per-hub state: one HTTP session, clients, event followers, motion queues."""
 
@@ -77,7 +91,10 @@ class OnvifService:
             return
         client = self.client(camera_id, runtime.config.onvif)
         self.followers[camera_id] = self.hub.async_create_task(
-            async_follow(client, lambda n: self._handle(camera_id, n)), f"onvif-events:{camera_id}"
+            async_follow(
+                client, lambda n: self._handle(camera_id, n), lambda: self._lost(camera_id)
+            ),
+            f"onvif-events:{camera_id}",
         )
 
     def _handle(self, camera_id: str, notification: Notification) -> None:
@@ -102,16 +119,18 @@ class OnvifService:
                 queue.get_nowait()  # the newest signal is the one that matters
             queue.put_nowait(now)
 
+    def _lost(self, camera_id: str) -> None:
+        """Events stopped: motion the camera reported is not known to go on."""
+        sources = self.active.pop(camera_id, {})
+        queue = self.motion_queues.get(camera_id)
+        if queue is not None and any(sources.values()) and not queue.full():
+            queue.put_nowait(False)
+
     def motion_signals(self, camera_id: str) -> AsyncIterator[bool]:
         """What `camera_motion` returns: True/False as the camera's motion starts and stops."""
         # Made now, not at the first read: a message arriving before that must not be lost.
         queue = self.motion_queues.setdefault(camera_id, asyncio.Queue(MOTION_QUEUE))
-
-        async def signals() -> AsyncIterator[bool]:
-            while True:
-                yield await queue.get()
-
-        return signals()
+        return MotionSignals(queue)
 
     async def async_ptz_client(self, camera_id: str) -> tuple[OnvifClient, str]:
         """A connected client for the camera and its first PTZ-capable profile token."""

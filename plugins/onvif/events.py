@@ -28,6 +28,8 @@ SUBSCRIPTION_SECONDS = 60
 PULL_SECONDS = 5
 """Long-poll: the device holds PullMessages this long when it has nothing."""
 MESSAGE_LIMIT = 32
+RETRY_SECONDS = 5.0
+MAX_RETRY_SECONDS = 300.0
 MAX_ITEMS = 16
 
 MOTION_TOPICS = {
@@ -166,20 +168,25 @@ class PullPoint:
 
 
 async def async_follow(
-    client: OnvifClient, handle: Callable[[Notification], None], retry_seconds: float = 5.0
+    client: OnvifClient,
+    handle: Callable[[Notification], None],
+    on_lost: Callable[[], None] | None = None,
 ) -> None:
     """Keep a subscription alive until cancelled, handing every message to `handle`.
 
-    Any failure (camera rebooted, subscription expired) starts over after a pause.
+    Any failure (camera rebooted, subscription expired) starts over after a pause
+    that doubles, up to MAX_RETRY_SECONDS, while failures go on.
     """
     loop = asyncio.get_running_loop()
     pull_point = PullPoint(client)
+    delay = RETRY_SECONDS
     try:
         while True:
             try:
                 if not client.services:
                     await client.async_connect()
                 await pull_point.async_subscribe()
+                delay = RETRY_SECONDS
                 renew_at = loop.time() + SUBSCRIPTION_SECONDS / 2
                 while True:
                     for notification in await pull_point.async_pull():
@@ -189,11 +196,14 @@ async def async_follow(
                         renew_at = loop.time() + SUBSCRIPTION_SECONDS / 2
             except OnvifError as exc:
                 _LOGGER.warning(
-                    "ONVIF events from %s: %s; retrying in %g s", client.host, exc, retry_seconds
+                    "ONVIF events from %s: %s; retrying in %g s", client.host, exc, delay
                 )
                 pull_point.address = None
                 client.services = {}
-                await asyncio.sleep(retry_seconds)
+                if on_lost is not None:
+                    on_lost()  # no news from the camera: what it said last is stale
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, MAX_RETRY_SECONDS)
     finally:
         await asyncio.shield(pull_point.async_unsubscribe())
 

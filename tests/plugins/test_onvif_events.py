@@ -99,6 +99,27 @@ async def test_a_wrong_password_is_a_logged_retry_not_a_crash(make_hub, sim, cap
         await hub.async_stop()
 
 
+async def test_the_subscription_is_renewed_and_recreated_after_a_camera_reboot(
+    make_hub, sim, monkeypatch
+):
+    monkeypatch.setattr("plugins.onvif.events.SUBSCRIPTION_SECONDS", 1)
+    monkeypatch.setattr("plugins.onvif.events.RETRY_SECONDS", 0.2)
+    hub = await _started(make_hub, camera_yaml(sim))
+    try:
+        await wait_until(lambda: sim.renewals >= 2, 10, "two renewals")
+        sim.push_event(CELL_MOTION, {"IsMotion": "true"})
+        await wait_for_state(hub, "motion.porch", "on", timeout=10)
+        [first] = list(sim.subscriptions)
+        sim.subscriptions.clear()  # the camera rebooted and forgot us: its motion is stale
+        await wait_for_state(hub, "motion.porch", "off", timeout=10)
+        await wait_until(lambda: sim.subscriptions, 10, "a new subscription")
+        assert list(sim.subscriptions) != [first]
+        sim.push_event(CELL_MOTION, {"IsMotion": "true"})
+        await wait_for_state(hub, "motion.porch", "on", timeout=10)
+    finally:
+        await hub.async_stop()
+
+
 def test_motion_topics_and_their_values():
     assert set(MOTION_TOPICS) >= {
         "RuleEngine/CellMotionDetector/Motion",
