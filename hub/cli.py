@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from hub.cli_automations import AutomationsCliError, add_automations_parser, automations_command
 from hub.cli_discover import add_discover_parser, discover_command
 from hub.cli_keys import KeysError, add_keys_parser, keys_command, read_secret
 from hub.cli_users import UsersCliError, add_user_parsers, audit_command, user_command
@@ -50,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_discover_parser(commands, common)
     add_user_parsers(commands, common)
     add_keys_parser(commands, common)
+    add_automations_parser(commands, common)
     return parser
 
 
@@ -201,7 +203,19 @@ def cmd_keys(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
 
 
+
+def cmd_automations(args: argparse.Namespace) -> int:
+    """`automations export`: the automations as YAML (from the database once it has them)."""
+    loaded = _load(args)
+    try:
+        print(automations_command(args, loaded, _data_dir(args, loaded)))
+    except AutomationsCliError as exc:
+        raise CliError(str(exc)) from None
+    return 0
+
+
 COMMANDS: dict[str, Any] = {
+    "automations": cmd_automations,
     "keys": cmd_keys,
     "run": cmd_run,
     "check-config": cmd_check_config,
