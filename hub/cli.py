@@ -203,7 +203,6 @@ def cmd_keys(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
 
 
-
 def cmd_automations(args: argparse.Namespace) -> int:
     """`automations export`: the automations as YAML (from the database once it has them)."""
     loaded = _load(args)
