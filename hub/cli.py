@@ -102,6 +102,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             hub.footage.keyring.unlock(read_secret("Passphrase of the sealed footage: "))
         except KeyringError as exc:
             raise CliError(f"cannot unlock the footage: {exc}") from None
+        print("camhub: sealed footage unlocked until the hub stops", flush=True)
     # The composition root: the core itself knows no HTTP; only `run` adds the web layer.
     server = importlib.import_module("web.server")
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 from hub.footage import FootageStore
 from hub.keyring import Keyring
+from tests.conftest import free_port
 
 CAMHUB = str(Path(sys.executable).with_name("camhub"))
 
@@ -77,3 +79,36 @@ def test_keys_commands_need_encryption_switched_on(tmp_path):
 def test_a_sealed_hub_without_a_key_refuses_to_start_and_says_what_to_do(tmp_path):
     result = camhub("run", "--config", config(tmp_path, "sealed"), "--data", str(tmp_path / "d"))
     assert result.returncode == 1 and "camhub keys init" in result.stderr
+
+
+def test_run_unlock_reads_the_passphrase_and_serves(tmp_path):
+    data = tmp_path / "data"
+    port = free_port()
+    path = tmp_path / "run.yaml"
+    path.write_text(f"server:\n  port: {port}\nstorage:\n  encryption:\n    mode: sealed\n")
+    args = ["--config", str(path), "--data", str(data)]
+    assert camhub("keys", "init", *args, stdin="open sesame\n").returncode == 0
+
+    wrong = camhub("run", "--unlock", *args, stdin="guess\n")
+    assert wrong.returncode == 1 and "cannot unlock the footage: wrong passphrase" in wrong.stderr
+
+    process = subprocess.Popen(
+        [CAMHUB, "run", "--unlock", *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert process.stdin is not None and process.stdout is not None
+        process.stdin.write("open sesame\n")
+        process.stdin.close()
+        lines = []
+        for line in process.stdout:
+            lines.append(line)
+            if "panel at" in line:
+                break
+        assert any("sealed footage unlocked" in line for line in lines), lines
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
