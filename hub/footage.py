@@ -32,6 +32,8 @@ from hub.keyring import KEYS_DIRNAME, Keyring, KeyringError
 from hub.keyring import FootageLocked as _KeyringLocked
 
 PARTIAL_SUFFIX = ".partial"
+LOCK_ENTITY = "storage.encryption"
+"""State entity: `off`, `on` (readable), `locked` or `unlocked` (sealed footage)."""
 _LOGGER = logging.getLogger(__name__)
 
 
@@ -123,6 +125,12 @@ class FootageStore:
     def locked(self) -> bool:
         """True while sealed footage cannot be read (until an admin unlocks)."""
         return self.keyring.locked
+
+    def lock_state(self) -> str:
+        """The `storage.encryption` state: `off`, `on`, `locked` or `unlocked`."""
+        if any(k.kind == "sealed" for k in self.keyring.owner_keys()):
+            return "locked" if self.keyring.locked else "unlocked"
+        return "on" if self.encrypting else "off"
 
     def path_of(self, relpath: str) -> Path:
         """The absolute path of a relative footage path (rejects `..` and absolute paths)."""
