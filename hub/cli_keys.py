@@ -1,21 +1,25 @@
 """`camhub keys init|rotate|status`: the owner keys that encrypt footage at rest.
 
 Passphrases are asked on the terminal, or read one per line from stdin when it
-is not a terminal (current passphrase first, then the new one).
+is not a terminal (current passphrase first, then the new one). Key creation
+and rotation are written to the audit log.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import getpass
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
-from hub.core import FOOTAGE_DIRNAME
+from hub.audit import AuditLog
+from hub.core import DB_FILENAME, FOOTAGE_DIRNAME, prepare_data_dir
 from hub.footage import FootageStore
 from hub.keyring import KEYS_DIRNAME, EncryptionMode, Keyring, KeyringError
+from hub.storage import Storage
 
 
 class KeysError(Exception):
@@ -48,6 +52,19 @@ def read_secret(prompt: str, confirm: bool = False) -> str:
     return sys.stdin.readline().rstrip("\n")
 
 
+def _audit(data_dir: Path, action: str, target: str, **details: Any) -> None:
+    async def write() -> None:
+        prepare_data_dir(data_dir)
+        storage = Storage(data_dir / DB_FILENAME)
+        await storage.async_open()
+        try:
+            await AuditLog(storage).async_log(f"cli:{getpass.getuser()}", action, target, **details)
+        finally:
+            await storage.async_close()
+
+    asyncio.run(write())
+
+
 def _store(data_dir: Path, mode: EncryptionMode) -> FootageStore:
     return FootageStore(data_dir / FOOTAGE_DIRNAME, Keyring(data_dir / KEYS_DIRNAME, mode))
 
@@ -74,20 +91,22 @@ def keys_command(args: argparse.Namespace, data_dir: Path, mode: EncryptionMode)
                 raise KeysError("a key for this mode exists already; use `camhub keys rotate`")
             passphrase = read_secret("New passphrase: ", True) if mode == "sealed" else None
             key = keyring.create_key(passphrase)
+            _audit(data_dir, "keys.create", key.key_id.hex(), kind=key.kind)
             print(f"Created {key.kind} key {key.key_id.hex()} in {keyring.keys_dir}")
             return 0
-        return _rotate(store, mode)
+        return _rotate(store, mode, data_dir)
     except KeyringError as exc:
         raise KeysError(str(exc)) from None
 
 
-def _rotate(store: FootageStore, mode: EncryptionMode) -> int:
+def _rotate(store: FootageStore, mode: EncryptionMode, data_dir: Path) -> int:
     keyring = store.keyring
     if any(k.kind == "sealed" for k in keyring.owner_keys()):
         keyring.unlock(read_secret("Current passphrase: "))
     passphrase = read_secret("New passphrase: ", True) if mode == "sealed" else None
     report = store.rotate_keys(passphrase)
     current = keyring.current()
+    _audit(data_dir, "keys.rotate", current.key_id.hex() if current else "", **report)
     print(
         f"New {mode} key {current.key_id.hex() if current else '?'}: "
         f"{report['rewrapped']} file(s) re-wrapped, {report['failed']} failed, "

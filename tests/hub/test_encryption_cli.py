@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -60,6 +61,12 @@ def test_sealed_keys_init_rotate_and_switch_to_key_mode(tmp_path):
     assert "1 file(s) re-wrapped" in rotated.stdout and "1 old key(s) removed" in rotated.stdout
     after = status(tmp_path, "sealed")
     assert after["current_key"] != before["current_key"] and len(after["keys"]) == 1
+    with sqlite3.connect(data / "camhub.db") as db:
+        rows = db.execute("SELECT action, target FROM audit_log ORDER BY id").fetchall()
+    assert rows == [
+        ("keys.create", before["current_key"]),
+        ("keys.rotate", after["current_key"]),
+    ]
 
     # Change of mode: rotate to a master key, which then reads the footage without a passphrase.
     to_key = ["--config", config(tmp_path, "key"), "--data", str(data)]
