@@ -21,6 +21,7 @@ from web import (
     live,
     live_video,
     notifications_api,
+    panel_api,
     privacy_api,
     users_api,
 )
@@ -86,6 +87,7 @@ def create_app(hub: Hub) -> web.Application:
     app.add_routes(notifications_api.routes)
     app.add_routes(live.routes)
     app.add_routes(live_video.routes)
+    app.add_routes(panel_api.routes)
     _plugin_routes(hub, app)
     app.router.add_get("/", _index)
     app.router.add_static("/static/", STATIC_DIR, follow_symlinks=False)
