@@ -15,6 +15,7 @@ from hub.frames import FrameFeed
 from hub.motion import MotionTimeline, async_start_motion
 from hub.object_events import async_start_objects
 from hub.redact import redact_url
+from hub.snapshots import async_redact_snapshot
 
 if TYPE_CHECKING:
     from hub.core import Hub
@@ -179,7 +180,8 @@ class CameraManager:
         runtime = self.cameras.get(camera_id)
         if runtime is None or not isinstance(runtime.source, SnapshotSource):
             return None
-        return await runtime.source.async_snapshot()
+        jpeg = await runtime.source.async_snapshot()
+        return await async_redact_snapshot(self.hub, camera_id, jpeg) if jpeg else None
 
     def mark_online(self, camera_id: str) -> None:
         """Sources call this once frames flow; resets the back-off."""

@@ -16,6 +16,7 @@ from typing import Any
 from hub.cli_automations import AutomationsCliError, add_automations_parser, automations_command
 from hub.cli_discover import add_discover_parser, discover_command
 from hub.cli_keys import KeysError, add_keys_parser, keys_command, read_secret
+from hub.cli_models import ModelsCliError, add_models_parser, models_command
 from hub.cli_users import UsersCliError, add_user_parsers, audit_command, user_command
 from hub.config import ConfigError, LoadedConfig, default_config, load_config
 from hub.core import Hub, HubStartError, check_plugin_sections, default_data_dir, load_plugins
@@ -51,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_discover_parser(commands, common)
     add_user_parsers(commands, common)
     add_keys_parser(commands, common)
+    add_models_parser(commands, common)
     add_automations_parser(commands, common)
     return parser
 
@@ -204,6 +206,16 @@ def cmd_keys(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
 
 
+def cmd_models(args: argparse.Namespace) -> int:
+    """`models install NAME`: a model a plugin needs, into `<data dir>/models`."""
+    loaded = _load(args)
+    try:
+        print(models_command(args, _data_dir(args, loaded), load_plugins(loaded)))
+    except ModelsCliError as exc:
+        raise CliError(str(exc)) from None
+    return 0
+
+
 def cmd_automations(args: argparse.Namespace) -> int:
     """`automations export`: the automations as YAML (from the database once it has them)."""
     loaded = _load(args)
@@ -216,6 +228,7 @@ def cmd_automations(args: argparse.Namespace) -> int:
 
 COMMANDS: dict[str, Any] = {
     "automations": cmd_automations,
+    "models": cmd_models,
     "keys": cmd_keys,
     "run": cmd_run,
     "check-config": cmd_check_config,

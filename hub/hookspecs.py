@@ -9,6 +9,7 @@ a plugin that keeps failing is disabled (state `failed`).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -166,6 +167,31 @@ def storage_migrations() -> list[Migration]:
 @hookspec
 def event_stored(hub: Hub, table: str, record: Mapping[str, Any]) -> Awaitable[None] | None:
     """Called after a row was written to `table` (e.g. `events`): mirror it elsewhere."""
+
+
+# ---------------------------------------------------------------- privacy
+
+
+@hookspec(firstresult=True)
+def redact_image(
+    hub: Hub, camera_id: str, jpeg: bytes
+) -> bytes | Awaitable[bytes | None] | None:
+    """Return the snapshot `jpeg` of `camera_id` with what must not be seen removed, or None.
+
+    Called before a camera snapshot is served or handed to an automation, and before
+    an event snapshot is stored. Return None when this plugin has nothing to do for
+    this camera. A camera with `face_blur: true` whose snapshot no plugin redacted
+    (none installed, or it failed) gets no snapshot at all, never the picture as is.
+    """
+
+
+@hookspec(firstresult=True)
+def install_model(name: str, models_dir: Path) -> Path | None:
+    """Fetch and prepare the model called `name` into `models_dir`; return its path, or None.
+
+    Used by `camhub models install NAME`. Return None for a model this plugin does
+    not provide; raise with a message fit for a user when a download or check fails.
+    """
 
 
 # ---------------------------------------------------------------- automation

@@ -29,6 +29,7 @@ from hub.events import (
 )
 from hub.frames import Frame
 from hub.objects import Detection, DetectorError, ObjectDetector
+from hub.snapshots import async_redact_snapshot
 from hub.tracker import Box, Track, Tracker, iou
 
 if TYPE_CHECKING:
@@ -279,6 +280,9 @@ class CameraObjects:
 
     async def _save_snapshot(self, event: _ObjectEvent) -> None:
         jpeg = await asyncio.to_thread(event.best.jpeg)
+        if jpeg is not None:
+            # What is stored is what may be shown: redacted (face blur), or nothing at all.
+            jpeg = await async_redact_snapshot(self.hub, self.camera_id, jpeg)
         if jpeg is None:
             return
         relpath = f"snapshots/{self.camera_id}/{event.id}.jpg"

@@ -33,6 +33,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "plugins.log_notifier",
     "plugins.panel_notifier",
     "plugins.pyav_source",
+    "plugins.face_blur",
     "plugins.motion",
     "plugins.remote_detector",
     "plugins.onnx_detector",

@@ -12,6 +12,7 @@ from hub.events import StateChanged
 from hub.footage import LOCK_ENTITY
 from hub.hookspecs import hookimpl
 from hub.recordings import RecordingSegment
+from hub.snapshots import redaction_required
 from plugins.pyav_source.clips import export_clip as _export_clip
 from plugins.pyav_source.repair import repair_footage, unindexed_files
 from plugins.pyav_source.source import PyAVSource
@@ -65,7 +66,10 @@ async def startup(hub: Any) -> None:
 @hookimpl
 async def export_clip(
     hub: Any, segments: list[RecordingSegment], start: float, end: float, relpath: str
-) -> str:
+) -> str | None:
     """Join the segments into one MP4 at `relpath` by stream copy."""
+    if segments and redaction_required(hub, segments[0].camera):
+        # A copy would show the faces; only a redacting exporter (face_blur) may answer.
+        return None
     await asyncio.to_thread(_export_clip, hub.footage, segments, start, end, relpath)
     return relpath

@@ -1,0 +1,47 @@
+"""Snapshots as they may be shown or kept: redacted by plugins, withheld when redaction fails."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from hub.core import Hub
+
+_LOGGER = logging.getLogger(__name__)
+# One error line per camera per this many seconds: a panel polls snapshots every second.
+LOG_EVERY_SECONDS = 60.0
+_last_logged: dict[str, float] = {}
+
+
+def redaction_required(hub: Hub, camera_id: str) -> bool:
+    """True when this camera's pictures must not be shown unless a plugin redacted them."""
+    runtime = hub.cameras.cameras.get(camera_id)
+    if runtime is not None:
+        return runtime.config.face_blur
+    # A camera removed or renamed since: its footage keeps the rule it was recorded under.
+    configured = hub.config.cameras.get(camera_id)
+    return configured is not None and configured.face_blur
+
+
+async def async_redact_snapshot(hub: Hub, camera_id: str, jpeg: bytes) -> bytes | None:
+    """The JPEG a `redact_image` plugin made of `jpeg`, `jpeg` itself when none had to,
+    or None when the camera needs redaction and no plugin gave it (fail closed)."""
+    redacted = await hub.plugins.async_call_first(
+        "redact_image", hub=hub, camera_id=camera_id, jpeg=jpeg
+    )
+    if isinstance(redacted, bytes | bytearray | memoryview):
+        return bytes(redacted)
+    if not redaction_required(hub, camera_id):
+        return jpeg
+    now = time.monotonic()
+    if now - _last_logged.get(camera_id, -LOG_EVERY_SECONDS) >= LOG_EVERY_SECONDS:
+        _last_logged[camera_id] = now
+        _LOGGER.error(
+            "Camera %s: snapshot withheld: face_blur is on but no plugin blurred it "
+            "(is the face model installed? `camhub models install centerface`; "
+            "`camhub plugins` shows plugin errors)",
+            camera_id,
+        )
+    return None
