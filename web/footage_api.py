@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from hub.storage import LONG_EVENT_SECONDS
 from web import access
 from web.body import read_json_object
 from web.footage_stream import footage_response, require_unlocked
@@ -159,10 +160,19 @@ async def events(request: web.Request) -> web.Response:
     if zone := request.query.get("zone"):
         where.append("EXISTS (SELECT 1 FROM json_each(events.zones) WHERE value = ?)")
         params.append(zone)
-    if (start := _float_param(request, "start")) is not None:
-        where.append('COALESCE("end", start) >= ?')
-        params.append(start)
-    if (end := _float_param(request, "end")) is not None:
+    start, end = _float_param(request, "start"), _float_param(request, "end")
+    if start is not None:
+        # Events overlapping [start, ...): a plain `end >= start` test would scan every older
+        # event when fewer than `limit` match. Short events are found by a start-index range,
+        # long ones through their own small index (hub.storage.LONG_EVENT_SECONDS).
+        where.append(
+            "rowid IN (SELECT rowid FROM events WHERE start >= ? AND start <= ? "
+            'AND COALESCE("end", start) >= ? UNION ALL SELECT rowid FROM events '
+            f'WHERE "end" - start > {LONG_EVENT_SECONDS} AND start < ? AND "end" >= ?)'
+        )
+        reach = start - LONG_EVENT_SECONDS
+        params += [reach, end if end is not None else float("inf"), start, reach, start]
+    if end is not None:
         where.append("start <= ?")
         params.append(end)
     limit = _int_param(request, "limit", 50, MAX_PAGE)

@@ -115,3 +115,34 @@ async def test_storage_use_per_camera(make_api_client):
     ]
     assert data["total_bytes"] == 5000 and data["free_bytes"] > 0
     assert data["retention"]["cameras"]["yard"]["mode"] in ("off", "events", "continuous")
+
+
+async def test_day_query_finds_every_event_overlapping_the_day(make_api_client):
+    client = await make_api_client(CONFIG)
+    hub = client.app[HUB_KEY]
+    day = 1_700_000_000.0
+    spans = {
+        "inside": (day + 100, day + 130),
+        "long_into_day": (day - 2 * 86400, day + 50),  # indexed as a long event
+        "hour_before_into_day": (day - 1800, day + 10),
+        "ended_before": (day - 1800, day - 1),
+        "ongoing": (day + 3600, None),
+        "after": (day + 86400 + 5, day + 86400 + 9),
+        "long_ended_before": (day - 3 * 86400, day - 86400),
+    }
+    rows = [
+        {"id": name, "camera": "yard", "kind": "motion", "label": "motion", "start": s, "end": e}
+        for name, (s, e) in spans.items()
+    ]
+    await hub.storage.async_write(lambda db: db.table("events").insert_all(rows))
+    found = await (await client.get(f"/api/events?start={day}&end={day + 86400}")).json()
+    assert [e["id"] for e in found["events"]] == [
+        "ongoing",
+        "inside",
+        "hour_before_into_day",
+        "long_into_day",
+    ]
+    since = await (await client.get(f"/api/events?start={day}")).json()
+    assert {e["id"] for e in since["events"]} == {
+        "ongoing", "inside", "hour_before_into_day", "long_into_day", "after"
+    }  # fmt: skip
