@@ -35,6 +35,8 @@ class ExportPlan:
     segments: list[RecordingSegment] = field(default_factory=list)
     files: list[tuple[str, str]] = field(default_factory=list)
     """(footage path, name in the archive)."""
+    withheld: list[str] = field(default_factory=list)
+    """Cameras whose raw segments are left out (face blur)."""
 
     def summary(self) -> dict[str, Any]:
         """Counts for the audit entry."""
@@ -45,6 +47,7 @@ class ExportPlan:
             "events": len(self.events),
             "segments": len(self.segments),
             "files": len(self.files),
+            "withheld_cameras": self.withheld,
         }
 
 
@@ -81,16 +84,28 @@ async def async_plan_export(
     for number, event in enumerate(plan.events):
         name = f"events/{event['camera']}/{event['id']}"
         if event.get("end") is not None and number < MAX_CLIPS:
+            # Made by the export_clip plugins: blurred where the camera asks for face blur.
             clip = await hub.async_event_clip(event)
             if clip is not None:
                 plan.files.append((clip, f"{name}.mp4"))
                 event["clip"] = f"{name}.mp4"
         snapshot = event.pop("snapshot_path", None)
-        if snapshot and hub.footage.exists(snapshot):
+        if _face_blur(hub, str(event["camera"])):
+            event["withheld"] = "face_blur: the snapshot is not exported unblurred"
+        elif snapshot and hub.footage.exists(snapshot):
             plan.files.append((snapshot, f"{name}.jpg"))
             event["snapshot"] = f"{name}.jpg"
+    # Raw segments of a face-blur camera would show the faces the clips blur: left out.
+    plan.withheld = sorted({s.camera for s in plan.segments if _face_blur(hub, s.camera)})
+    plan.segments = [s for s in plan.segments if s.camera not in plan.withheld]
     plan.files += [(s.path, f"recordings/{s.path}") for s in plan.segments]
     return plan
+
+
+def _face_blur(hub: Hub, camera_id: str) -> bool:
+    """Whether the camera's pictures are shown only blurred (its config, even if disabled)."""
+    camera = hub.config.cameras.get(camera_id)
+    return bool(getattr(camera, "face_blur", False))
 
 
 def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
@@ -107,6 +122,7 @@ def write_export(store: FootageStore, plan: ExportPlan, out: BinaryIO) -> None:
             "start": plan.start,
             "end": plan.end,
             "cameras": plan.cameras,
+            "withheld_cameras": plan.withheld,
             "recordings": [{**s.as_dict(), "file": f"recordings/{s.path}"} for s in plan.segments],
         }
         _add_bytes(tar, "events.json", json.dumps(plan.events, indent=2).encode())

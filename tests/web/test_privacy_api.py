@@ -19,8 +19,10 @@ from tests.encrypted_footage import (
     copy_of,
     frames_in,
     record_demo,
+    recording_config,
     serving_hub,
 )
+from tests.helpers import hub_at
 
 STRIDE = NONCE_SIZE + CHUNK + TAG_SIZE
 
@@ -284,5 +286,32 @@ async def test_a_sealed_segment_cut_short_by_a_crash_is_repaired_after_unlock(
             await asyncio.sleep(0.05)
         assert await indexed() and not hub.footage.exists(f"{name}.partial")
         assert hub.footage.read_bytes(name) == plain[:whole]
+    finally:
+        await hub.async_stop()
+
+
+async def test_export_of_a_face_blur_camera_leaves_out_its_raw_footage(
+    recorded_key, tmp_path, make_api_client
+):
+    folder = copy_of(recorded_key, tmp_path)
+    config = recording_config("key", enabled=False).replace(
+        "    enabled: false\n", "    enabled: false\n    face_blur: true\n"
+    )
+    hub = hub_at(folder, config)
+    await hub.async_start()
+    try:
+        client = await make_api_client(hub=hub)
+        segments = await hub.recordings.async_segments("yard")
+        answer = await client.get(
+            f"/api/footage/export?start={segments[0].start}&end={segments[-1].end}"
+        )
+        assert answer.status == 200
+        archive = tarfile.open(fileobj=io.BytesIO(await answer.read()))  # noqa: SIM115
+        names = archive.getnames()
+        assert not [n for n in names if n.startswith("recordings/") or n.endswith(".jpg")]
+        index = json.loads(archive.extractfile("recordings.json").read())  # type: ignore[union-attr]
+        assert index["withheld_cameras"] == ["yard"] and index["recordings"] == []
+        events = json.loads(archive.extractfile("events.json").read())  # type: ignore[union-attr]
+        assert events and all("face_blur" in e["withheld"] for e in events)
     finally:
         await hub.async_stop()
