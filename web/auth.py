@@ -121,11 +121,10 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         raise web.HTTPForbidden(text="cross-origin request refused")
     hub = request.app[HUB_KEY]
     token: ApiToken | None = None
-    authorization = request.headers.get("Authorization", "")
-    if authorization:
-        scheme, _, secret = authorization.partition(" ")
-        if scheme.lower() == "bearer" and secret:
-            token = await async_lookup_token(hub.storage, secret.strip())
+    scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
+    # Only Bearer is ours: a reverse proxy's Basic auth header must not hide the session.
+    if scheme.lower() == "bearer":
+        token = await async_lookup_token(hub.storage, secret.strip())
         if token is None and rule != "public":
             raise web.HTTPUnauthorized(
                 text="invalid or expired API token", headers={"WWW-Authenticate": "Bearer"}

@@ -298,6 +298,10 @@ async def test_api_tokens_follow_their_scopes_and_skip_csrf(make_api_client):
     assert (await get("/api/cameras", headers=bearer("read"))).status == 401
     assert (await get("/api/cameras", headers={"Authorization": "Bearer chb_nope"})).status == 401
     assert (await get("/api/health", headers={"Authorization": "Bearer chb_nope"})).status == 200
+    # A proxy's Basic auth is not a token: the session still counts, and alone it is nothing.
+    basic = {"Authorization": "Basic dXNlcjpwYXNz"}
+    assert (await admin.get("/api/users", headers=basic)).status == 200
+    assert (await get("/api/cameras", headers=basic)).status == 401
 
 
 async def test_a_camera_limited_token_sees_only_its_cameras(make_api_client):
