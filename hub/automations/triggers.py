@@ -80,7 +80,7 @@ def event_info(event: Event) -> dict[str, Any]:
 
 
 def _fields(event: Event) -> dict[str, Any]:
-    skip = {"context", "time_fired", "boxes", "detections", "attributes"}
+    skip = {"context", "boxes", "detections", "attributes"}
     return {k: v for k, v in vars(event).items() if k not in skip}
 
 
