@@ -255,13 +255,7 @@ class AutomationEngine:
 
     async def async_start(self) -> None:
         """Load (importing YAML on first start), build, attach, resume waiting runs."""
-        for spec in builtin_types():
-            self.types[(spec.kind, spec.name)] = spec
-        for key, spec in self.hub.automation_types.items():
-            if key in self.types:
-                _LOGGER.warning("Plugin %s: %s type %s is built in", spec.plugin, *key)
-                continue
-            self.types[key] = spec
+        self.load_types()
         storage = self.hub.storage
         if not await storage.async_read(store.was_imported):
             configs = [
@@ -305,6 +299,16 @@ class AutomationEngine:
         task.add_done_callback(self._tasks.discard)
         return task
 
+    def load_types(self) -> None:
+        """Built-in types, then those plugins offer (`hub.automation_types`)."""
+        for spec in builtin_types():
+            self.types[(spec.kind, spec.name)] = spec
+        for key, spec in self.hub.automation_types.items():
+            if key in self.types:
+                _LOGGER.warning("Plugin %s: %s type %s is built in", spec.plugin, *key)
+                continue
+            self.types[key] = spec
+
     def _on_event(self, event: Event) -> None:
         try:
             self.dispatcher.dispatch(event)
@@ -325,9 +329,9 @@ class AutomationEngine:
             has_location=location.latitude is not None and location.longitude is not None,
         )
 
-    def validate(self, data: Any) -> list[Issue]:
+    def validate(self, data: Any, env: CheckEnv | None = None) -> list[Issue]:
         """Every problem with an automation, without building anything."""
-        builder = Builder(self, self.check_env(), build=False)
+        builder = Builder(self, env or self.check_env(), build=False)
         builder.automation(data)
         return builder.issues
 
