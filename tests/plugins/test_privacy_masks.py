@@ -93,10 +93,24 @@ def masked_run(tmp_path_factory) -> dict:
         slot = hub.cameras.cameras["masked"].frames.attach()
         await hub.async_start()
         await wait_until(lambda: hub.states.get("camera.masked").state == "online", 20)
+        live = hub.cameras.cameras["masked"].source.live_subscribe()  # type: ignore[union-attr]
+        fragments: list[bytes] = []
+
+        async def watch() -> None:
+            async for segment in live:
+                if segment.init and fragments:
+                    return  # the stream restarted: one init's worth is enough
+                fragments.append(segment.data)
+                if len(fragments) >= 20:
+                    return
+
+        watching = asyncio.create_task(watch())
         frames = []
         for _ in range(10):
             frames.append(await asyncio.wait_for(slot.get(), 10))
         snapshot = await hub.cameras.async_snapshot("masked")
+        await asyncio.wait_for(watching, 15)
+        live.close()
         await asyncio.sleep(max(0.0, 6.0 - (frames[-1].time - frames[0].time)))
         stats = hub.cameras.cameras["masked"].source.stats_dict()  # type: ignore[union-attr]
         await hub.async_stop()
@@ -114,6 +128,7 @@ def masked_run(tmp_path_factory) -> dict:
             "events": events,
             "frames": frames,
             "snapshot": snapshot,
+            "live": b"".join(fragments),
             "decoded": decoded,
             "keyframes": keyframes,
             "stats": stats,
@@ -145,6 +160,16 @@ def test_detection_frames_and_snapshots_are_masked(masked_run) -> None:
     # JPEG is full range: the mask is plain black there.
     assert picture[inner_band(HEIGHT)].std() < 2.0 and picture[inner_band(HEIGHT)].mean() < 4
     assert picture[outer_rows(HEIGHT)].std() > 10
+
+
+def test_the_live_view_carries_the_masked_stream(masked_run) -> None:
+    with av.open(io.BytesIO(masked_run["live"])) as container:
+        pictures = [luma(f).astype(np.float64) for f in container.decode(video=0)]
+    assert len(pictures) >= 10
+    for picture in pictures:
+        assert picture[inner_band(HEIGHT)].std() < 0.5
+        assert abs(picture[inner_band(HEIGHT)].mean() - MASK_Y) < 1.5
+        assert picture[outer_rows(HEIGHT)].std() > 10
 
 
 def test_a_walk_under_the_mask_makes_no_motion_event(masked_run) -> None:
