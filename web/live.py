@@ -11,6 +11,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from hub.core import Hub
 from hub.events import Event
 from web import access
 from web.keys import HUB_KEY
@@ -34,12 +35,16 @@ def event_json(event: Event) -> str:
     return json.dumps(event.as_dict(), default=_json_default)
 
 
+# Hub administration news (failing plugins, devices on the LAN) is for admins only.
+ADMIN_ONLY_EVENTS = frozenset({"plugin_failed", "device_discovered", "device_lost"})
+
+
 def visible_to(who: access.Principal | None, event: Event, cameras: Collection[str]) -> bool:
     """A viewer hears nothing about cameras not granted to them: events naming a camera,
     and state changes of entities named after one (`camera.yard`, `motion.yard`)."""
     if who is not None and who.role == "admin":
         return True
-    if who is None:
+    if who is None or event.event_type in ADMIN_ONLY_EVENTS:
         return False
     camera = getattr(event, "camera", None)
     if isinstance(camera, str):
@@ -49,6 +54,19 @@ def visible_to(who: access.Principal | None, event: Event, cameras: Collection[s
         object_id = entity.partition(".")[2]
         return object_id not in cameras or who.can_view(object_id)
     return True
+
+
+async def _event_camera_visible(hub: Hub, who: access.Principal | None, event: Event) -> bool:
+    """A notification about a stored event reaches a viewer only if they may see its camera."""
+    event_id = getattr(event, "event_id", None)
+    if who is None or who.role == "admin" or hasattr(event, "camera") or not event_id:
+        return True
+    rows = await hub.storage.async_read(
+        lambda db: [
+            r["camera"] for r in db.query("SELECT camera FROM events WHERE id = ?", [event_id])
+        ]
+    )
+    return bool(rows) and who.can_view(str(rows[0]))
 
 
 @routes.get("/api/ws")
@@ -73,6 +91,8 @@ async def live(request: web.Request) -> web.WebSocketResponse:
             if wanted and event.event_type not in wanted:
                 continue
             if not visible_to(who, event, hub.cameras.cameras):
+                continue
+            if not await _event_camera_visible(hub, who, event):
                 continue
             await socket.send_str(event_json(event))
 
