@@ -147,11 +147,11 @@ def chunk_count(disk_size: int, chunk_size: int = CHUNK_SIZE) -> int:
 class EncryptingWriter:
     """A seekable write-only file object that encrypts as it goes (PyAV can mux into it).
 
-    The chunk being written stays in memory; moving to another chunk seals it to
-    disk, and going back to a sealed chunk (a muxer patching a box size) decrypts it
-    and seals it again under a fresh nonce. `close_final()` seals the last chunk with
-    the final flag; until then a crash leaves only non-final chunks, which
-    `scan_unfinished` recovers.
+    The chunk being written stays in memory until `flush()` or moving to another
+    chunk seals it to disk; going back to a sealed chunk (a muxer patching a box
+    size) decrypts it and seals it again under a fresh nonce. `close_final()` seals
+    the last chunk with the final flag; until then a crash leaves only non-final
+    chunks, which `scan_unfinished` recovers.
     """
 
     def __init__(self, raw: BinaryIO, header: FileHeader, file_key: bytes, name: str):
@@ -220,7 +220,9 @@ class EncryptingWriter:
         return self._pos
 
     def flush(self) -> None:
-        """Nothing to do: the open chunk is sealed when left or at `close_final`."""
+        """Seal the open chunk to disk as it is (non-final), so a crash loses nothing
+        written so far; more writes into it seal it again under a fresh nonce."""
+        self._seal_current()
 
     def close_final(self) -> int:
         """Seal the last chunk as final; returns the plaintext size."""

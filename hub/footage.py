@@ -78,7 +78,9 @@ class FootageFile:
         return self._raw.write(data)
 
     def flush(self) -> None:
-        """Flush Python's buffer to the OS."""
+        """Flush what was written to the OS (sealing the open chunk when encrypting)."""
+        if self._writer is not None:
+            self._writer.flush()
         self._raw.flush()
 
     def seek(self, offset: int, whence: int = 0) -> int:

@@ -156,6 +156,10 @@ class _OpenSegment:
         packet.pts = packet.pts - shift if packet.pts is not None else dts
         packet.stream = output
         self.container.mux(packet)
+        if item.is_video and packet.is_keyframe:
+            # A keyframe closed the last fragment: push it to the OS (and, encrypted, seal
+            # the open chunk), so a crash loses at most the fragment being written.
+            self.file.flush()
         self.last_dts[output.index] = dts
         # End = start + media time, so the index always matches what the file holds.
         media_end = (dts + (packet.duration or 0)) * tick

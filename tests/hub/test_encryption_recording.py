@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import av
 import pytest
 
-from hub.footage import FootageStore
+from hub.footage import FootageCorrupt, FootageStore
+from hub.keyring import Keyring
 from plugins.pyav_source.repair import boxes_end_in, repair_footage
+from tests.conftest import free_port
 from tests.encrypted_footage import CHUNK, copy_of, frames_in, record_demo, serving_hub
 
+CAMHUB = str(Path(sys.executable).with_name("camhub"))
 # An Annex B start code followed by an IDR slice (5), SPS (7) or PPS (8) NAL header.
 START_CODE = re.compile(rb"\x00\x00\x01[\x05\x25\x45\x65\x07\x27\x47\x67\x08\x28\x48\x68]")
 
@@ -119,3 +127,84 @@ async def test_a_segment_cut_short_by_a_crash_is_recovered_encrypted(recorded, t
     assert recovered == plain[:whole]
     assert frames_in(recovered) == frames_in(plain)
     assert found[0].end - found[0].start == pytest.approx(segment.end - segment.start, abs=0.25)
+
+
+KILLED_RECORDING = """
+server:
+  port: {port}
+storage:
+  encryption:
+    mode: key
+cameras:
+  yard:
+    url: demo://
+    record:
+      mode: continuous
+      segment_seconds: 4
+"""
+
+
+def whole_fragments(store: FootageStore, partial: str) -> int:
+    """Plaintext bytes of complete MP4 boxes ending in a fragment, read as repair would."""
+    try:
+        reader, size = store.open_unfinished(partial)
+    except (OSError, FootageCorrupt):
+        return 0
+    with reader:
+        return boxes_end_in(reader, size)
+
+
+def kill_mid_segment(tmp_path: Path) -> tuple[FootageStore, str]:
+    """Run camhub recording encrypted; kill -9 it once a fragment of an unfinished segment is
+    on disk. Returns the store and that half-written file."""
+    data = tmp_path / "data"
+    config = tmp_path / "config.yaml"
+    config.write_text(KILLED_RECORDING.format(port=free_port()))
+    log = (tmp_path / "camhub.log").open("w")
+    process = subprocess.Popen(
+        [CAMHUB, "run", "--config", str(config), "--data", str(data)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    store = FootageStore(data / "footage", Keyring(data / "keys", "key"))
+    partial = None
+    try:
+        deadline = time.monotonic() + 40
+        while partial is None:
+            assert process.poll() is None and time.monotonic() < deadline, (
+                tmp_path / "camhub.log"
+            ).read_text()
+            time.sleep(0.05)
+            if (data / "keys").is_dir():
+                store.keyring = Keyring(data / "keys", "key")
+                partial = next(
+                    (p for p in store.partial_files() if whole_fragments(store, p)), None
+                )
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        log.close()
+    return store, partial
+
+
+async def test_kill_9_while_recording_encrypted_loses_only_the_open_fragment(tmp_path):
+    # Needs the recorder to seal the open chunk at each fragment: a whole 4 s segment of
+    # the demo camera fits in one 64 KiB chunk, which would otherwise die in memory.
+    store, partial = await asyncio.to_thread(kill_mid_segment, tmp_path)
+    assert store.path_of(partial).read_bytes().startswith(b"CAMHUBE")
+
+    hub = serving_hub(tmp_path, "key")
+    await hub.async_start()
+    try:
+        final = partial.removesuffix(".partial")
+        recovered = {s.path: s for s in await hub.recordings.async_segments("yard")}[final]
+        assert store.partial_files() == []
+        plain, raw = plain_and_raw(hub.footage, final)
+        assert raw.startswith(b"CAMHUBE") and b"mdat" not in raw
+        assert frames_in(plain) == pytest.approx(20, abs=1)  # the one whole 2 s fragment
+        assert recovered.duration == pytest.approx(2.0, abs=0.3)
+    finally:
+        await hub.async_stop()
