@@ -87,7 +87,9 @@ def start_hub(directory: Path, config: str) -> RunningHub:
         if process.poll() is not None:
             raise AssertionError(f"camhub exited early:\n{log.read_text()}")
         try:
-            if hub.api("GET", "/api/health")[0] == 200:
+            status, body = hub.api("GET", "/api/health")
+            # The port opens before the hub has started: wait for "ok".
+            if status == 200 and isinstance(body, dict) and body.get("status") == "ok":
                 return hub
         except OSError:
             pass
