@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import time
 
@@ -54,6 +55,23 @@ async def test_first_run_setup_creates_one_admin_and_signs_in(make_api_client):
     finally:
         await other.close()
     assert [r["target"] for r in await audit_rows(client, "user.setup")] == ["root"]
+
+
+async def test_racing_setups_create_exactly_one_admin(make_api_client):
+    first = await make_api_client(role=None)
+    hub = first.app[HUB_KEY]
+    others = [await make_api_client(hub=hub, role=None) for _ in range(4)]
+    answers = await asyncio.gather(
+        *(
+            client.post("/api/auth/setup", json={"username": f"u{i}", "password": PASSWORD})
+            for i, client in enumerate([first, *others])
+        )
+    )
+    assert sorted(a.status for a in answers) == [201, 409, 409, 409, 409]
+    users = await hub.storage.async_read(
+        lambda db: [r["name"] for r in db.query("SELECT name FROM users")]
+    )
+    assert len(users) == 1
 
 
 async def test_login_sets_a_strict_httponly_cookie_and_audits_with_address(make_api_client):
