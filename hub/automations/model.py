@@ -65,7 +65,9 @@ class MotionTriggerOptions(CheckedOptions):
     """Motion started (or ended) on a camera."""
 
     camera: str | None = Field(None, description="Camera id; empty means any camera.")
-    event: Literal["started", "ended"] = Field("started", description="Fire when motion...")
+    event: Literal["started", "ended"] = Field(
+        "started", description="Fire when motion starts (started) or stops (ended)."
+    )
 
 
 class ObjectTriggerOptions(CheckedOptions):
