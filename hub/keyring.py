@@ -38,6 +38,7 @@ KEYS_DIRNAME = "keys"
 SCRYPT_N = 2**15  # ~32 MiB and ~0.1 s on a Pi 4: slow for guessing, fine for an unlock
 SCRYPT_R = 8
 SCRYPT_P = 1
+MIN_PASSPHRASE = 8
 _HKDF_INFO = b"camhub footage file key v1"
 _RAW = serialization.Encoding.Raw
 _RAW_PRIVATE = serialization.PrivateFormat.Raw
@@ -249,8 +250,11 @@ class Keyring:
         if self.mode == "key":
             key = OwnerKey("key", key_id, time.time(), os.urandom(KEY_SIZE))
         elif self.mode == "sealed":
-            if not passphrase:
-                raise KeyringError("a sealed key needs a passphrase")
+            if not passphrase or len(passphrase) < MIN_PASSPHRASE:
+                # It is all that stands between a stolen disk and the footage.
+                raise KeyringError(
+                    f"a sealed key needs a passphrase of {MIN_PASSPHRASE}+ characters"
+                )
             private = X25519PrivateKey.generate()
             raw_private = private.private_bytes(_RAW, _RAW_PRIVATE, _NO_ENCRYPTION)
             key = OwnerKey(

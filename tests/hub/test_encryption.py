@@ -128,6 +128,8 @@ def test_sealed_footage_is_written_locked_and_read_only_after_unlock(tmp_path):
     store = store_at(tmp_path, "sealed")
     with pytest.raises(KeyringError, match="camhub keys init"):
         store.keyring.ensure_ready()
+    with pytest.raises(KeyringError, match="8"):
+        store.keyring.create_key("short")
     store.keyring.create_key("correct horse")
     data = os.urandom(2 * CHUNK + 5)
     write(store, "cam/a.mp4", data)
