@@ -293,7 +293,16 @@ async def change_password(request: web.Request) -> web.Response:
     body = await read_json_object(request, AUTH_BODY_BYTES)
     current = string_field(body, "current_password", 1024)
     new = string_field(body, "new_password", 1024)
+    # Guessing the current password from a stolen session is throttled like a login.
+    throttle = request.app[THROTTLE_KEY]
+    keys = (f"address:{request.remote}", f"user:{session.user.name.casefold()}")
+    if (wait := throttle.locked_for(*keys)) > 0:
+        raise web.HTTPTooManyRequests(
+            text=f"too many wrong passwords; try again in {int(wait) + 1} s",
+            headers={"Retry-After": str(int(wait) + 1)},
+        )
     if await async_authenticate(hub.storage, session.user.name, current) is None:
+        throttle.failed(*keys)
         await access.audit(request, "password.change_failed", session.user.name)
         raise web.HTTPForbidden(text="the current password is wrong")
     try:

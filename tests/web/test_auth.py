@@ -235,6 +235,17 @@ async def test_changing_the_password_ends_every_other_session(make_api_client):
     assert (await second.get("/api/cameras")).status == 401
     assert (await second.login(first.username)).status == 401
     assert (await second.login(first.username, "brand new password")).status == 200
+    for _ in range(5):
+        guess = await second.post(
+            "/api/auth/password",
+            json={"current_password": "a wrong guess", "new_password": "whatever it is"},
+        )
+        assert guess.status == 403
+    locked = await second.post(
+        "/api/auth/password",
+        json={"current_password": "brand new password", "new_password": "whatever it is"},
+    )
+    assert locked.status == 429
 
 
 async def test_admin_revokes_sessions_disables_and_demotes(make_api_client):
