@@ -14,7 +14,7 @@ from hub.automations.trace import Trace
 from hub.events import Context, new_id
 
 if TYPE_CHECKING:
-    from hub.automations.engine import AutomationRuntime
+    from hub.automations.runtime import AutomationRuntime
 
 _LOGGER = logging.getLogger(__name__)
 Frames = list[tuple[str, int]]

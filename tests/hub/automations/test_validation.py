@@ -123,7 +123,7 @@ NOTIFY = {"type": "notify", "notifier": "phone", "message": "x"}
         (
             {"actions": [{"type": "wait_for_trigger", "triggers": [{"type": "sunn"}]}]},
             "actions[0].triggers[0].type",
-            "unknown trigger type 'sunn' (known: camera_state, mode, motion, object, "
+            "unknown trigger type 'sunn' (known: camera_state, mode, motion, mqtt, object, "
             "onvif_event, sun, time, webhook)",
         ),
         (
