@@ -211,3 +211,45 @@ def test_phone_layout_and_every_page(demo_hub, make_page):
     page.goto("/#/system")
     page.get_by_test_id("house-mode").select_option("night")
     page.get_by_text("House mode is now night.").wait_for()
+
+
+def test_desktop_pages_and_a_viewer_sees_less(demo_hub, make_page):
+    page = make_page(demo_hub.url)
+    log_in(page)
+    for name in ("cameras", "system"):
+        page.goto(f"/#/{name}")
+        page.locator("#view h1").wait_for()
+        page.wait_for_load_state("networkidle")
+        shot(page, name)
+    page.goto("/#/cameras")
+    row = page.locator('[data-testid="camera-row"][data-camera="yard"]')
+    expect(row.get_by_test_id("camera-state")).to_have_text("online")
+    page.get_by_role("button", name="Zones of Yard").click()
+    page.get_by_test_id("zone-editor").wait_for()
+    page.get_by_label("Name", exact=True).fill("path")
+    page.get_by_role("button", name="Start drawing").click()
+    editor = page.get_by_test_id("zone-editor").locator("svg")
+    for x, y in ((0.2, 0.6), (0.6, 0.6), (0.5, 0.95)):
+        box = editor.bounding_box()
+        assert box is not None
+        page.mouse.click(box["x"] + x * box["width"], box["y"] + y * box["height"])
+    expect(page.get_by_test_id("zone-yaml")).to_contain_text("path:")
+    assert page.get_by_test_id("zone-editor").locator("polygon").count() == 1
+    shot(page, "zones")
+
+    assert demo_hub.api("GET", "/api/cameras")[0] == 401  # the API itself needs a session
+    page.goto("/#/system")
+    page.get_by_test_id("user-list").wait_for()
+    page.get_by_label("User name").fill("kid")
+    page.get_by_label("Password", exact=True).fill("viewer password 1")
+    page.get_by_label("Cameras a viewer may see").fill("yard")
+    page.get_by_role("button", name="Add user").click()
+    expect(page.get_by_test_id("user-list")).to_contain_text("kid")
+    viewer = make_page(demo_hub.url)
+    log_in(viewer, "kid", "viewer password 1")
+    assert viewer.get_by_role("link", name="Automations").is_hidden()
+    viewer.locator('[data-testid="live-tile"][data-camera="yard"]').wait_for()
+    viewer.goto("/#/system")
+    viewer.get_by_test_id("house-mode").wait_for()
+    assert viewer.get_by_test_id("house-mode").is_disabled()
+    assert viewer.get_by_test_id("users").count() == 0

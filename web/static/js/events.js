@@ -128,7 +128,7 @@ export async function render(container, ctx, params) {
     video.addEventListener("error", () => {
       clipStatus.textContent = event.end == null ? "The clip is made when the event ends." : "No recording covers this event.";
     });
-    const keep = button(event.keep ? "Kept (click to release)" : "Keep", async () => {
+    const keep = !ctx.isAdmin() ? null : button(event.keep ? "Kept (click to release)" : "Keep", async () => {
       try {
         const answer = await patch(base, { keep: !event.keep });
         event.keep = answer.keep ?? !event.keep;

@@ -36,7 +36,21 @@ function tile(camera, players) {
   return link;
 }
 
-async function renderGrid(container) {
+/** Keeps a tile's state badge current from `state_changed` events of `camera.<id>`. */
+function followStates(ctx, root) {
+  const onEvent = (message) => {
+    const event = message.detail;
+    if (event.event_type !== "state_changed" || !event.entity_id?.startsWith("camera.")) return;
+    const id = event.entity_id.slice("camera.".length);
+    for (const holder of root.querySelectorAll(`[data-camera="${CSS.escape(id)}"]`)) {
+      holder.querySelector('[data-testid="camera-state"]')?.replaceWith(badge(event.new_state, "camera-state"));
+    }
+  };
+  ctx.events.addEventListener("hub-event", onEvent);
+  return () => ctx.events.removeEventListener("hub-event", onEvent);
+}
+
+async function renderGrid(container, ctx) {
   const players = [];
   container.append(el("h1", { tabindex: "-1", text: "Live" }));
   const grid = el("div", { className: "live-grid", "data-testid": "live-grid" });
@@ -46,7 +60,11 @@ async function renderGrid(container) {
     grid.append(el("div", { className: "empty-state" }, el("h2", { text: "No cameras yet" }), el("p", {}, "Add one under ", el("a", { href: "#/cameras", text: "Cameras" }), ".")));
   }
   for (const camera of cameras) grid.append(tile(camera, players));
-  return () => players.forEach((p) => p.stop());
+  const unfollow = followStates(ctx, grid);
+  return () => {
+    unfollow();
+    players.forEach((p) => p.stop());
+  };
 }
 
 function eventItem(event) {
@@ -100,6 +118,6 @@ async function renderCamera(container, ctx, cameraId) {
 
 export async function render(container, ctx, params) {
   if (params[0]) return renderCamera(container, ctx, params[0]);
-  return renderGrid(container);
+  return renderGrid(container, ctx);
 }
 
