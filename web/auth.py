@@ -20,6 +20,7 @@ from hub.users import (
     async_add_user,
     async_authenticate,
     async_count_users,
+    async_get_user,
     async_set_password,
 )
 from web import access
@@ -87,9 +88,11 @@ def token_allows(token: ApiToken, method: str, path: str, rule: access.Rule) -> 
 
 
 def _token_principal(hub: Hub, token: ApiToken) -> access.Principal:
-    cameras = token.cameras or tuple(hub.cameras.cameras)
-    role: Any = "admin" if "admin" in token.scopes else "viewer"
-    return access.Principal(f"token:{token.name}", role, frozenset(cameras), token=token.name)
+    cameras = frozenset(token.cameras or hub.cameras.cameras)
+    name = f"token:{token.name}"
+    if "admin" in token.scopes:
+        return access.Principal(name, "admin", cameras, token=token.name)
+    return access.Principal(name, "viewer", cameras, token=token.name)
 
 
 def session_principal(user: User) -> access.Principal:
@@ -220,7 +223,7 @@ async def setup(request: web.Request) -> web.Response:
             raise web.HTTPConflict(text=str(exc)) from None
         raise web.HTTPBadRequest(text=str(exc)) from None
     await hub.audit.async_log(name, "user.setup", name, request.remote, role="admin")
-    user = await async_authenticate(hub.storage, name, password)
+    user = await async_get_user(hub.storage, name)
     assert user is not None
     return await _start_session(request, user, status=201)
 
