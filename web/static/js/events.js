@@ -22,6 +22,13 @@ function eventTitle(event) {
   return `${event.label || event.kind} on ${event.camera_name ?? event.camera}`;
 }
 
+/** The event's snapshot, or a plain box when it has none (motion events often do not). */
+export function thumbnail(event) {
+  const img = el("img", { src: `/api/events/${encodeURIComponent(event.id)}/snapshot.jpg`, alt: "", width: 96, height: 54, loading: "lazy" });
+  img.addEventListener("error", () => img.replaceWith(el("span", { className: "thumb-none", "aria-hidden": "true" })));
+  return img;
+}
+
 export async function render(container, ctx, params) {
   const state = { day: isoDay(new Date()), camera: "", label: "", zone: "", selected: null, events: [] };
   const param = params[0] ?? "";
@@ -71,7 +78,11 @@ export async function render(container, ctx, params) {
   function drawTimeline(start, ranges) {
     const pct = (t) => `${Math.min(100, Math.max(0, ((t - start) / DAY) * 100)).toFixed(3)}%`;
     const width = (a, b) => `${Math.max(0.2, ((Math.min(b, start + DAY) - Math.max(a, start)) / DAY) * 100).toFixed(3)}%`;
-    const hours = [0, 6, 12, 18].map((h) => el("span", { className: "hour", style: null, "data-hour": h, text: `${String(h).padStart(2, "0")}:00` }));
+    const hours = [0, 6, 12, 18].map((h) => {
+      const label = el("span", { className: "hour", text: `${String(h).padStart(2, "0")}:00` });
+      label.style.left = `${(h / 24) * 100}%`;
+      return label;
+    });
     const recorded = ranges.map((r) => {
       const [a, b] = Array.isArray(r) ? r : [r.start, r.end];
       const node = el("span", { className: "recorded", "aria-hidden": "true" });
@@ -95,7 +106,7 @@ export async function render(container, ctx, params) {
             el(
               "li",
               { className: "event-row", "data-event": event.id, "aria-current": event.id === state.selected ? "true" : null },
-              el("img", { src: `/api/events/${encodeURIComponent(event.id)}/snapshot.jpg`, alt: "", width: 96, height: 54, loading: "lazy" }),
+              thumbnail(event),
               button(
                 [el("strong", { text: event.label || event.kind }), ` · ${event.camera_name ?? event.camera} · ${formatTime(event.start)}`, event.keep ? el("span", { className: "badge", "data-tone": "info", text: "kept" }) : null],
                 () => select(event.id),

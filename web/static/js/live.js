@@ -2,6 +2,7 @@
 
 import { get } from "./api.js";
 import { badge, button, clear, el, formatTime } from "./dom.js";
+import { thumbnail } from "./events.js";
 import { LivePlayer } from "./player.js";
 
 const MODE_TEXT = { connecting: "connecting…", mse: "live video", snapshot: "snapshots", error: "unavailable" };
@@ -72,7 +73,7 @@ function eventItem(event) {
   return el(
     "li",
     { className: "event-row" },
-    el("img", { src: `/api/events/${encodeURIComponent(event.id)}/snapshot.jpg`, alt: "", width: 96, height: 54, loading: "lazy" }),
+    thumbnail(event),
     el("a", { href: `#/events/${encodeURIComponent(event.id)}` }, `${event.label ?? event.kind} at ${when}`),
   );
 }
