@@ -329,7 +329,8 @@ class TimeTrigger(_Trigger):
         while (due := self.next_after(now)) is not None:
             await clock.sleep_until(due)
             self.fire({"trigger": "time", "scheduled": due}, None)
-            now = due
+            # After a suspend or a clock jump, fire once, not once per missed slot.
+            now = max(due, clock.now())
 
 
 class SunTrigger(_Trigger):
@@ -364,7 +365,7 @@ class SunTrigger(_Trigger):
             await clock.sleep_until(due)
             variables = {"trigger": "sun", "event": self.options.event, "scheduled": due}
             self.fire(variables, None)
-            now = due
+            now = max(due, clock.now())
 
 
 class ModeTrigger(_Trigger):
