@@ -81,6 +81,14 @@ def _listing(users: list[Any]) -> str:
     return "\n".join(lines) or "No users yet."
 
 
+def _login_name() -> str:
+    """Who ran the command, for the audit row (containers may have no passwd entry)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
 def user_command(
     args: argparse.Namespace,
     data_dir: Path,
@@ -96,7 +104,7 @@ def user_command(
         if args.role == "admin" and args.camera:
             raise UsersCliError("admins see every camera; --camera is for viewers")
     password = read_password() if action in ("add", "passwd") else ""
-    actor = f"cli:{getpass.getuser()}"
+    actor = f"cli:{_login_name()}"
 
     async def run(storage: Storage) -> str:
         audit = AuditLog(storage)
