@@ -4,7 +4,8 @@ The protocol, per connection: a text message `{"type": "codec", "codec": "avc1.4
 ...}` so the browser can ask `MediaSource.isTypeSupported` before anything else, then binary
 messages: the init segment, then media fragments starting at a keyframe. A new codec message
 means the stream restarted (the client starts a fresh SourceBuffer). `{"type": "unsupported"}`
-means the codec cannot go to a browser: use snapshots. The bytes are the camera's own, copied.
+means the codec cannot go to a browser: use snapshots. The bytes are the camera's own, copied
+(for a camera with privacy masks, the masked stream the source re-encodes for every reader).
 """
 
 from __future__ import annotations
@@ -52,11 +53,6 @@ async def live_video(request: web.Request) -> web.WebSocketResponse:
     socket = web.WebSocketResponse(heartbeat=HEARTBEAT_SECONDS, max_msg_size=4096)
     await socket.prepare(request)
     await access.audit(request, "live.view", camera_id)
-    if runtime.config.privacy_masks:
-        # The camera's own bytes would show what the masks hide: snapshots are masked.
-        await socket.send_json({"type": "unsupported", "reason": "privacy masks"})
-        await socket.close()
-        return socket
     subscription = source.live_subscribe()
     sender = asyncio.get_running_loop().create_task(
         _forward(socket, subscription), name=f"live:{camera_id}"

@@ -83,6 +83,12 @@ export class LivePlayer {
       this.pump();
     });
     this.chase = setInterval(() => this.keepLive(), 1000);
+    this.video.onplaying = () => {
+      if (this.mediaSource === mediaSource && this.mode !== "mse") {
+        this.retries = 0;
+        this.setMode("mse");
+      }
+    };
   }
 
   fragment(data) {
@@ -166,6 +172,7 @@ export class LivePlayer {
 
   releaseMedia() {
     clearInterval(this.chase);
+    this.video.onplaying = null;
     this.buffer = null;
     this.mediaSource = null;
     if (this.objectUrl) {
