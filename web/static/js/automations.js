@@ -1,7 +1,7 @@
 // Automations: list (enable, snooze, last run), visual editor from type schemas, YAML, run now, traces.
 
-import { ApiError, del, get, patch, post, put, request } from "./api.js";
-import { badge, button, clear, el, field, formatTime, notify, setFieldError } from "./dom.js";
+import { ApiError, del, get, post, request } from "./api.js";
+import { badge, button, clear, el, field, formatTime, notify } from "./dom.js";
 import { objectForm, showFieldErrors } from "./forms.js";
 import { toYaml } from "./yaml.js";
 
