@@ -44,6 +44,10 @@ X264_OPTIONS = {
 # A camera that never sends a keyframe still gets one this often (frames).
 MAX_KEYFRAME_INTERVAL = 250
 DEFAULT_FPS = Fraction(25)
+PROBE_OPTIONS = {"fpsprobesize": "0"}
+# Every packet out at once: no 32 KiB write buffer, and no waiting to interleave audio with
+# video (a camera whose sound stops would hold the picture back for FFmpeg's default 10 s).
+MUX_OPTIONS = {"flush_packets": "1", "max_interleave_delta": "1"}
 
 
 class PrivacyMaskError(CameraError):
@@ -117,9 +121,10 @@ class MaskingPipe:
     def __init__(self, camera_id: str, raw: Any, polygons: Sequence[Polygon]):
         self.camera_id = camera_id
         self.raw = raw
-        self.video = next((s for s in raw.streams if s.type == "video"), None)
-        if self.video is None:
+        video = next((s for s in raw.streams if s.type == "video"), None)
+        if video is None:
             raise PrivacyMaskError("the stream has no video")
+        self.video: Any = video
         self.audio = next((s for s in raw.streams if s.type == "audio"), None)
         self.polygons = polygons
         self.error: BaseException | None = None
@@ -127,7 +132,7 @@ class MaskingPipe:
         self.packets_dropped = 0
         self._queue = _ByteQueue()
         self._packets = raw.demux(*[s for s in (self.video, self.audio) if s is not None])
-        self._muxer = av.open(self._queue, "w", format="nut", options={"flush_packets": "1"})
+        self._muxer = av.open(self._queue, "w", format="nut", container_options=MUX_OPTIONS)
         self._encoder = self._add_encoder(self.video)
         self._outputs = {self.video.index: self._encoder}
         if self.audio is not None:
@@ -177,9 +182,11 @@ class MaskingPipe:
         packet = next(self._packets, None)
         if packet is None:
             return False
-        if packet.dts is None or packet.size == 0:
+        if packet.size == 0:
             return True
         if packet.stream is self.video:
+            # Decoded even without a dts (the first packets of a stream with B-frames): the
+            # picture gets its own clock in `_encode`.
             try:
                 frames = packet.decode()
             except av.error.FFmpegError as exc:
@@ -215,7 +222,7 @@ class MaskingPipe:
 
     def _copy(self, packet: Any) -> None:
         output = self._outputs.get(packet.stream.index)
-        if output is None:
+        if output is None or packet.dts is None:
             return
         last = self._last_dts.get(output.index)
         if last is not None and packet.dts <= last:
@@ -238,8 +245,11 @@ class MaskingPipe:
     def _finish(self) -> None:
         self._eof = True
         with contextlib.suppress(av.error.FFmpegError):
+            for frame in self.video.decode(None):  # the frames the decoder still holds
+                self._encode(frame)
             for packet in self._encoder.encode(None):
                 self._muxer.mux(packet)
+        self.close()  # writes what the muxer still holds, so the last frames are read too
 
     def close(self) -> None:
         """Close the muxer (the camera's own container is closed by its opener)."""
@@ -253,7 +263,9 @@ class MaskedContainer:
     def __init__(self, pipe: MaskingPipe):
         self.pipe = pipe
         try:
-            self.container = av.open(pipe, mode="r", format="nut")
+            # The frame rate is in the NUT header already: probing for it would hold ~28
+            # frames back at start. (Cutting the probe short by time instead loses packets.)
+            self.container = av.open(pipe, mode="r", format="nut", options=PROBE_OPTIONS)
         except av.error.FFmpegError:
             if pipe.error is not None:
                 raise pipe.error from None

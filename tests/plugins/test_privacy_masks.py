@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+from pathlib import Path
 
 import av
 import numpy as np
 import pytest
 
 from hub.events import MotionStarted
-from plugins.pyav_source.privacy import MASK_Y, FrameMasker, polygon_mask
+from plugins.pyav_source.privacy import MASK_Y, FrameMasker, masked_stream, polygon_mask
 from tests.helpers import hub_at, indexed_segments, wait_until
 
 # A walk from 1 s to 4 s along the bottom of the 640x360 picture (feet at 95 %, 42 % tall).
@@ -80,6 +81,101 @@ def test_frame_masker_fills_luma_and_chroma_and_leaves_the_decoder_frame_alone()
     assert (chroma[:, inner_band(HEIGHT // 2)] == 128).all()
     assert np.array_equal(out[: round(0.45 * HEIGHT)], picture[: round(0.45 * HEIGHT)])
     assert np.array_equal(frame.to_ndarray(format="yuv420p"), picture)
+
+
+def camera_file(path: Path, seconds: int = 4, fps: int = 10) -> Path:
+    """H.264 (a keyframe a second) with G.711 audio, as many cameras send, in NUT."""
+    with av.open(str(path), "w", format="nut") as container:
+        video = container.add_stream(
+            "libx264", rate=fps, options={"x264-params": f"keyint={fps}:min-keyint={fps}"}
+        )
+        video.width, video.height, video.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+        audio = container.add_stream("pcm_mulaw", rate=8000)
+        audio.layout = "mono"
+        rng = np.random.default_rng(2)
+        for index in range(seconds * fps):
+            picture = rng.integers(0, 256, (HEIGHT * 3 // 2, WIDTH), np.uint8)
+            frame = av.VideoFrame.from_ndarray(picture, format="yuv420p")
+            frame.pts = index
+            for packet in video.encode(frame):
+                container.mux(packet)
+            samples = np.full((1, 800), index * 100, np.int16)
+            sound = av.AudioFrame.from_ndarray(samples, format="s16", layout="mono")
+            sound.sample_rate, sound.pts = 8000, index * 800
+            for packet in audio.encode(sound):
+                container.mux(packet)
+        for stream in (video, audio):
+            for packet in stream.encode(None):
+                container.mux(packet)
+    return path
+
+
+def test_every_packet_comes_through_with_keyframes_and_audio_untouched(tmp_path) -> None:
+    path = camera_file(tmp_path / "camera.nut")
+    with av.open(str(path)) as original:
+        sound = [bytes(p) for p in original.demux(audio=0) if p.size]
+    with av.open(str(path)) as original:
+        pictures = [f for p in original.demux(video=0) for f in p.decode()]
+    # The camera's keyframes (B-frames make x264 place them a frame early): kept as they are.
+    camera_keyframes = [i for i, f in enumerate(pictures) if f.key_frame]
+    assert len(camera_keyframes) >= 4
+    with av.open(str(path)) as raw, masked_stream(raw, "cam", [json.loads(BAND)]) as masked:
+        video = next(s for s in masked.streams if s.type == "video")
+        audio = next(s for s in masked.streams if s.type == "audio")
+        assert (video.codec_context.width, video.codec_context.height) == (WIDTH, HEIGHT)
+        assert audio.codec_context.name == "pcm_mulaw"
+        held_back = None
+        keyframes, copied = [], []
+        for packet in masked.demux(video, audio):
+            if packet.size == 0:
+                continue
+            if packet.stream is audio:
+                copied.append(bytes(packet))
+                continue
+            if held_back is None:
+                # Opening the masked stream reads ahead a little (codec probing), no more.
+                held_back = masked.pipe.frames_masked
+            keyframes.append(packet.is_keyframe)
+            frames = packet.decode()
+            for frame in frames:
+                assert (luma(frame)[inner_band(HEIGHT)] == MASK_Y).all()
+    assert len(keyframes) == 40
+    assert [i for i, key in enumerate(keyframes) if key] == camera_keyframes
+    assert copied == sound
+    assert held_back is not None and held_back <= 10
+
+
+class FailingReader(io.RawIOBase):
+    """A camera connection that breaks after `limit` bytes."""
+
+    def __init__(self, data: bytes, limit: int) -> None:
+        self.data, self.limit, self.position = data, limit, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+        if self.position >= self.limit:
+            raise ConnectionResetError("camera went away")
+        chunk = self.data[self.position : min(self.limit, self.position + len(buffer))]
+        buffer[: len(chunk)] = chunk
+        self.position += len(chunk)
+        return len(chunk)
+
+
+def test_a_broken_camera_connection_is_raised_not_swallowed(tmp_path) -> None:
+    data = camera_file(tmp_path / "camera.nut", seconds=10).read_bytes()
+    # Opening probes the first few seconds; the break comes well after that.
+    raw = av.open(FailingReader(data, len(data) * 3 // 4), format="nut")
+    got = 0
+    with (
+        pytest.raises(ConnectionResetError, match="camera went away"),
+        masked_stream(raw, "cam", [json.loads(BAND)]) as masked,
+    ):
+        for packet in masked.demux(*masked.streams):
+            got += bool(packet.size)
+    raw.close()
+    assert got > 30  # what came before the break came through first
 
 
 @pytest.fixture(scope="module")
