@@ -95,6 +95,14 @@ def test_live_tile_plays_stream_copied_video_through_mse(demo_hub, make_page):
     wait_for(lambda: hashes.add(video.evaluate(FRAME_SUM)) or len(hashes) > 2, 20, "moving video")
     assert video.evaluate("v => v.videoWidth") == 640
     shot(page, "live")
+    # The whole first load (page, styles, scripts, API answers; not pictures or video).
+    loaded = page.evaluate(
+        """() => [...performance.getEntriesByType("navigation"),
+                  ...performance.getEntriesByType("resource")]
+            .filter(e => e.initiatorType !== "img" && e.initiatorType !== "video")
+            .reduce((sum, e) => sum + e.encodedBodySize, 0)"""
+    )
+    assert 10_000 < loaded < 150 * 1024, loaded
 
     tile.click()
     stage = page.get_by_test_id("camera-stage")
