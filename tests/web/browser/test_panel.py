@@ -161,6 +161,16 @@ def test_an_event_appears_in_the_timeline_and_its_clip_plays(demo_hub, make_page
     assert page.get_by_test_id("download").get_attribute("href").endswith("clip.mp4?download=1")
     shot(page, "events")
 
+    fetch_event = f"fetch('/api/events/{finished}').then(r => r.ok ? r.json() : r.status)"
+    page.get_by_test_id("keep").click()
+    expect(page.get_by_test_id("keep")).to_have_attribute("aria-pressed", "true")
+    assert page.evaluate(fetch_event)["keep"] is True
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_test_id("delete-event").click()
+    expect(page.get_by_test_id("event-detail")).to_be_hidden()
+    assert page.evaluate(fetch_event) == 404
+    assert page.locator(f'[data-event="{finished}"]').count() == 0
+
 
 def test_automation_built_in_the_visual_editor_fires_and_shows_its_trace(demo_hub, make_page):
     page = make_page(demo_hub.url)
@@ -198,8 +208,14 @@ def test_automation_built_in_the_visual_editor_fires_and_shows_its_trace(demo_hu
     assert "notify" in trace.get_by_test_id("trace-step").first.inner_text()
     shot(page, "automation-trace")
     page.goto("/#/automations")
-    page.get_by_test_id("automation-list").wait_for()
-    assert "never" not in page.get_by_test_id("last-triggered").first.inner_text()
+    row = page.locator('[data-automation="walk_alert"]')
+    expect(row.get_by_test_id("last-triggered")).not_to_contain_text("never")
+    state = "fetch('/api/automations/walk_alert').then(r => r.json()).then(a => a.state)"
+    row.get_by_test_id("automation-enabled").uncheck()
+    wait_for(lambda: page.evaluate(state) == "off", 10, "disabled")
+    row.get_by_label("Snooze Someone in the yard").select_option(label="Snooze 1 hour")
+    row.get_by_test_id("automation-enabled").check()
+    wait_for(lambda: page.evaluate(state) == "snoozed", 10, "snoozed")
 
 
 def test_phone_layout_and_every_page(demo_hub, make_page):
