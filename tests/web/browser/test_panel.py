@@ -181,6 +181,13 @@ def test_automation_built_in_the_visual_editor_fires_and_shows_its_trace(demo_hu
     trigger = page.get_by_test_id("trigger-block").first
     trigger.get_by_test_id("trigger-type").select_option("motion")
     trigger.get_by_label("Camera (optional)").fill("yard")
+    # A nested condition: "or" holding "mode is home" (the hub is at home).
+    page.get_by_test_id("add-condition-type").first.select_option("or")
+    page.get_by_test_id("add-condition").first.click()
+    group = page.get_by_test_id("condition-block").first
+    group.get_by_test_id("add-condition-type").select_option("mode")
+    group.get_by_test_id("add-condition").click()
+    group.get_by_test_id("condition-block").get_by_label("Mode", exact=True).fill("home")
     action = page.get_by_test_id("action-block").first
     action.get_by_test_id("action-type").select_option("notify")
     action.get_by_label("Notifier").fill("phon")  # a typo the hub must catch
@@ -197,7 +204,12 @@ def test_automation_built_in_the_visual_editor_fires_and_shows_its_trace(demo_hu
     page.wait_for_url("**/#/automations/walk_alert")
     page.get_by_test_id("tab-yaml").click()
     yaml = page.get_by_test_id("automation-yaml")
-    expect(yaml).to_have_value(re.compile(r"type: motion[\s\S]*notifier: phone"))
+    expect(yaml).to_have_value(
+        re.compile(
+            r"type: motion[\s\S]*type: or\n\s+conditions:\n\s+- type: mode\n\s+mode:\s+- home"
+        )
+    )
+    expect(yaml).to_have_value(re.compile(r"notifier: phone"))
     assert yaml.get_attribute("readonly") is not None  # the API takes JSON, not YAML
     shot(page, "automation-editor")
 
@@ -206,6 +218,7 @@ def test_automation_built_in_the_visual_editor_fires_and_shows_its_trace(demo_hu
     trace.wait_for(timeout=40000)  # the figure's next walk
     wait_for(lambda: "finished" in trace.get_by_test_id("trace-state").inner_text(), 20, "done")
     assert "notify" in trace.get_by_test_id("trace-step").first.inner_text()
+    expect(trace.get_by_test_id("trace-condition").first).to_contain_text("passed")
     shot(page, "automation-trace")
     page.goto("/#/automations")
     row = page.locator('[data-automation="walk_alert"]')

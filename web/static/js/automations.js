@@ -89,31 +89,84 @@ async function renderList(container, ctx) {
 
 // ---------------------------------------------------------------- editor
 
-function blockEditor(kindInfo, types, entry, index, onRemove, onMove) {
-  const { kind, key } = kindInfo;
-  const path = `${key}.${index}`;
-  const select = el("select", { name: `${path}.type`, "data-testid": `${kind}-type` }, types.map((t) => el("option", { value: t.name, text: t.title ?? t.name, selected: t.name === entry.type })));
-  const typeField = field(`${kind[0].toUpperCase()}${kind.slice(1)} type`, select, { path: `${path}.type` });
+const capital = (text) => `${text[0].toUpperCase()}${text.slice(1)}`;
+
+function blockEditor(types, kind, entry, path, index, onRemove, onMove) {
+  const choices = types[kind];
+  const select = el("select", { name: `${path}.type`, "data-testid": `${kind}-type` }, choices.map((t) => el("option", { value: t.name, text: t.title ?? t.name, selected: t.name === entry.type })));
+  const typeField = field(`${capital(kind)} type`, select, { path: `${path}.type` });
   const description = el("p", { className: "hint" });
   const holder = el("div");
+  const hooks = { blocks: (nestedKind, entries, nestedPath) => blockList(types, nestedKind, entries, nestedPath) };
   let form = null;
   const draw = (values) => {
-    const type = types.find((t) => t.name === select.value);
+    const type = choices.find((t) => t.name === select.value);
     description.textContent = type?.description ?? "";
-    form = objectForm(type?.schema ?? { properties: {} }, values, path, type?.schema ?? {}, ["type"]);
+    form = objectForm(type?.schema ?? { properties: {} }, values, path, type?.schema ?? {}, ["type"], hooks);
     clear(holder, form.node);
   };
   select.addEventListener("change", () => draw({}));
   draw(entry);
+  const name = `${kind} ${index + 1}`;
   const node = el(
     "div",
-    { className: "block", "data-testid": `${kind}-block`, "data-index": index },
-    el("div", { className: "block-head" }, el("strong", { text: `${kind[0].toUpperCase()}${kind.slice(1)} ${index + 1}` }), el("span", { className: "toolbar" }, button("↑", () => onMove(-1), { "aria-label": `Move ${kind} ${index + 1} up` }), button("↓", () => onMove(1), { "aria-label": `Move ${kind} ${index + 1} down` }), button("Remove", onRemove, { "aria-label": `Remove ${kind} ${index + 1}` }))),
+    { className: "block", "data-testid": `${kind}-block`, "data-path": path },
+    el("div", { className: "block-head" }, el("strong", { text: capital(name) }), el("span", { className: "toolbar" }, button("↑", () => onMove(-1), { "aria-label": `Move ${name} up` }), button("↓", () => onMove(1), { "aria-label": `Move ${name} down` }), button("Remove", onRemove, { "aria-label": `Remove ${name}` }))),
     typeField,
     description,
     holder,
   );
   return { node, read: () => ({ type: select.value, ...form.read() }) };
+}
+
+/** An editable list of typed blocks: the top-level triggers, conditions and actions, and the
+ * lists nested in and/or/not, if/then/else, choose and wait_for_trigger. */
+function blockList(types, kind, entries, basePath) {
+  const list = el("div", { className: "block-list" });
+  let current = (entries ?? []).map((entry) => ({ ...entry }));
+  let blocks = [];
+  const sync = () => {
+    try {
+      current = blocks.map((b) => b.read());
+    } catch {
+      /* kept as it was; the field shows what is wrong */
+    }
+  };
+  const draw = (focusIndex = null) => {
+    blocks = current.map((entry, index) =>
+      blockEditor(
+        types,
+        kind,
+        entry.type ? entry : { ...entry, type: types[kind][0]?.name },
+        `${basePath}.${index}`,
+        index,
+        () => {
+          sync();
+          current.splice(index, 1);
+          draw();
+        },
+        (delta) => {
+          sync();
+          const to = index + delta;
+          if (to < 0 || to >= current.length) return;
+          [current[index], current[to]] = [current[to], current[index]];
+          draw(to);
+        },
+      ),
+    );
+    clear(list, blocks.map((b) => b.node));
+    if (focusIndex !== null) blocks[focusIndex]?.node.querySelector("select")?.focus();
+  };
+  draw();
+  const addSelect = el("select", { "aria-label": `Type of new ${kind}`, "data-testid": `add-${kind}-type` }, types[kind].map((t) => el("option", { value: t.name, text: t.title ?? t.name })));
+  const add = types[kind].length
+    ? el("p", { className: "toolbar" }, addSelect, button(`Add ${kind}`, () => {
+        sync();
+        current.push({ type: addSelect.value });
+        draw(current.length - 1);
+      }, { "data-testid": `add-${kind}` }))
+    : el("p", { className: "muted", text: `No ${kind} types are installed.` });
+  return { node: el("div", {}, list, add), read: () => blocks.map((b) => b.read()) };
 }
 
 async function renderEditor(container, ctx, id) {
@@ -141,13 +194,10 @@ async function renderEditor(container, ctx, id) {
     enabledField,
   );
 
-  const sections = {};
+  const lists = {};
   const visual = el("div", { id: "panel-visual", role: "tabpanel", "aria-labelledby": "tab-visual" }, general);
   for (const info of KINDS) {
-    const list = el("div");
-    const addSelect = el("select", { "aria-label": `Type of new ${info.kind}`, "data-testid": `add-${info.kind}-type` }, types[info.kind].map((t) => el("option", { value: t.name, text: t.title ?? t.name })));
-    const section = { info, list, blocks: [], entries: data[info.key] ?? [] };
-    sections[info.key] = section;
+    lists[info.key] = blockList(types, info.kind, data[info.key] ?? [], info.key);
     visual.append(
       el(
         "fieldset",
@@ -155,48 +205,9 @@ async function renderEditor(container, ctx, id) {
         el("legend", { text: info.title }),
         el("p", { className: "hint", text: info.help }),
         el("p", { className: "field-error", "data-testid": "field-error", role: "alert" }),
-        list,
-        types[info.kind].length
-          ? el("p", { className: "toolbar" }, addSelect, button(`Add ${info.kind}`, () => { syncFromBlocks(); section.entries.push({ type: addSelect.value }); drawSection(section); }, { "data-testid": `add-${info.kind}` }))
-          : el("p", { className: "muted", text: `No ${info.kind} types are installed.` }),
+        lists[info.key].node,
       ),
     );
-  }
-
-  function drawSection(section) {
-    const types_ = types[section.info.kind];
-    section.blocks = section.entries.map((entry, index) =>
-      blockEditor(
-        section.info,
-        types_,
-        entry.type ? entry : { ...entry, type: types_[0]?.name },
-        index,
-        () => {
-          syncFromBlocks();
-          section.entries.splice(index, 1);
-          drawSection(section);
-        },
-        (delta) => {
-          syncFromBlocks();
-          const to = index + delta;
-          if (to < 0 || to >= section.entries.length) return;
-          [section.entries[index], section.entries[to]] = [section.entries[to], section.entries[index]];
-          drawSection(section);
-          section.list.querySelectorAll(".block")[to]?.querySelector("select")?.focus();
-        },
-      ),
-    );
-    clear(section.list, section.blocks.map((b) => b.node));
-  }
-
-  function syncFromBlocks() {
-    for (const section of Object.values(sections)) {
-      try {
-        section.entries = section.blocks.map((b) => b.read());
-      } catch {
-        /* kept as it was; the field shows what is wrong */
-      }
-    }
   }
 
   function collect() {
@@ -207,13 +218,12 @@ async function renderEditor(container, ctx, id) {
       mode: mode.value,
       enabled: enabled.checked,
     };
-    for (const section of Object.values(sections)) out[section.info.key] = section.blocks.map((b) => b.read());
+    for (const [key, list] of Object.entries(lists)) out[key] = list.read();
     for (const key of ["max", "variables"]) if (data[key] !== undefined) out[key] = data[key];
     if (!out.conditions.length) delete out.conditions;
     return out;
   }
 
-  for (const section of Object.values(sections)) drawSection(section);
 
   // YAML tab: editable when the hub accepts YAML, otherwise a read-only view of the same data.
   const yamlArea = el("textarea", { name: "yaml", rows: 18, spellcheck: "false", "data-testid": "automation-yaml", "aria-describedby": "yaml-note" });

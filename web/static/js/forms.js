@@ -1,6 +1,6 @@
 // Forms from JSON schema (pydantic's model_json_schema): each field knows its data path for errors.
 
-import { el, field, setFieldError } from "./dom.js";
+import { clear, el, field, setFieldError } from "./dom.js";
 
 function resolve(schema, root) {
   let node = schema ?? {};
@@ -22,6 +22,9 @@ function resolve(schema, root) {
   return node;
 }
 
+// Lists of free-form mappings under these names are lists of typed automation blocks.
+const BLOCK_KIND = { triggers: "trigger", conditions: "condition", actions: "action", then: "action", else: "action", default: "action" };
+
 function titleOf(name, schema) {
   if (schema.title && schema.title.toLowerCase().replace(/ /g, "_") !== name) return schema.title;
   const words = name.replace(/_/g, " ");
@@ -29,7 +32,7 @@ function titleOf(name, schema) {
 }
 
 /** A control for one property; returns {node, read()} where read() gives the value or undefined. */
-function control(name, schema, value, path, root, required) {
+function control(name, schema, value, path, root, required, hooks) {
   const s = resolve(schema, root);
   const label = `${titleOf(name, s)}${required ? "" : " (optional)"}`;
   const hint = s.description;
@@ -56,6 +59,13 @@ function control(name, schema, value, path, root, required) {
   }
   if (s.type === "array") {
     const items = resolve(s.items ?? {}, root);
+    const kind = BLOCK_KIND[name];
+    if (kind && hooks.blocks && items.type === "object" && !items.properties) {
+      const inner = hooks.blocks(kind, initial ?? [], path);
+      const node = el("fieldset", { className: "nested", "data-path": path }, el("legend", { text: label }), hint ? el("p", { className: "hint", text: hint }) : null, el("p", { className: "field-error", role: "alert" }), inner.node);
+      return { node, read: () => inner.read() };
+    }
+    if (items.type === "object" && items.properties) return objectList(label, hint, items, initial ?? [], path, root, hooks);
     if (items.enum) {
       const select = el("select", { name: path, multiple: true, size: Math.min(6, items.enum.length) }, items.enum.map((o) => el("option", { value: JSON.stringify(o), text: String(o), selected: (initial ?? []).includes(o) })));
       return { node: field(label, select, { hint, path }), read: () => [...select.selectedOptions].map((o) => JSON.parse(o.value)) };
@@ -74,7 +84,7 @@ function control(name, schema, value, path, root, required) {
     }
   }
   if (s.type === "object" && s.properties) {
-    const inner = objectForm(s, initial ?? {}, path, root);
+    const inner = objectForm(s, initial ?? {}, path, root, [], hooks);
     return { node: el("fieldset", { "data-path": path }, el("legend", { text: label }), inner.node), read: inner.read };
   }
   if (s.type === "object" || s.type === "array") {
@@ -109,13 +119,40 @@ function control(name, schema, value, path, root, required) {
   };
 }
 
-/** A form for an object schema; `skip` lists properties drawn elsewhere (like `type`). */
-export function objectForm(schema, value, basePath, root = schema, skip = []) {
+/** A list of sub-forms (e.g. the branches of `choose`), with add and remove. */
+function objectList(label, hint, items, initial, path, root, hooks) {
+  const list = el("div");
+  let current = initial.map((v) => ({ ...v }));
+  let forms = [];
+  const sync = () => {
+    try {
+      current = forms.map((f) => f.read());
+    } catch {
+      /* kept; the field shows what is wrong */
+    }
+  };
+  const draw = () => {
+    forms = current.map((value, index) => objectForm(items, value, `${path}.${index}`, root, [], hooks));
+    clear(
+      list,
+      forms.map((form, index) =>
+        el("div", { className: "block" }, el("div", { className: "block-head" }, el("strong", { text: `${label} ${index + 1}` }), el("button", { type: "button", "aria-label": `Remove ${label} ${index + 1}`, onclick: () => (sync(), current.splice(index, 1), draw()) }, "Remove")), form.node),
+      ),
+    );
+  };
+  draw();
+  const node = el("fieldset", { className: "nested", "data-path": path }, el("legend", { text: label }), hint ? el("p", { className: "hint", text: hint }) : null, el("p", { className: "field-error", role: "alert" }), list, el("button", { type: "button", onclick: () => (sync(), current.push({}), draw()) }, `Add to ${label.replace(/ \(optional\)$/, "")}`));
+  return { node, read: () => forms.map((f) => f.read()) };
+}
+
+/** A form for an object schema; `skip` lists properties drawn elsewhere (like `type`);
+ * `hooks.blocks(kind, entries, path)` draws nested lists of triggers, conditions or actions. */
+export function objectForm(schema, value, basePath, root = schema, skip = [], hooks = {}) {
   const s = resolve(schema, root);
   const required = new Set(s.required ?? []);
   const parts = Object.entries(s.properties ?? {})
     .filter(([name]) => !skip.includes(name))
-    .map(([name, prop]) => [name, control(name, prop, value?.[name], basePath ? `${basePath}.${name}` : name, root, required.has(name))]);
+    .map(([name, prop]) => [name, control(name, prop, value?.[name], basePath ? `${basePath}.${name}` : name, root, required.has(name), hooks)]);
   const node = el("div", { className: "schema-form" }, parts.map(([, part]) => part.node));
   return {
     node,
@@ -132,13 +169,14 @@ export function objectForm(schema, value, basePath, root = schema, skip = []) {
 
 /** Puts API field errors next to the fields whose data-path matches best; returns what did not fit. */
 export function showFieldErrors(root, errors) {
-  for (const wrapper of root.querySelectorAll(".field.has-error")) setFieldError(wrapper, "");
+  for (const wrapper of root.querySelectorAll("[data-path].has-error")) setFieldError(wrapper, "");
   const unplaced = [];
   for (const error of errors) {
     let path = error.path;
     let wrapper = null;
     while (path && !wrapper) {
-      wrapper = root.querySelector(`.field[data-path="${CSS.escape(path)}"]`);
+      const quoted = CSS.escape(path);
+      wrapper = root.querySelector(`.field[data-path="${quoted}"], fieldset[data-path="${quoted}"]`);
       path = path.includes(".") ? path.slice(0, path.lastIndexOf(".")) : "";
     }
     if (wrapper) setFieldError(wrapper, error.message);
