@@ -271,6 +271,20 @@ class MaskedContainer:
                 raise pipe.error from None
             raise
         self.streams = self.container.streams
+        self._restore_audio_layout()
+
+    def _restore_audio_layout(self) -> None:
+        """NUT keeps a channel count, not a layout ('1 channels'), which the AAC encoder of the
+        recorder refuses: give the stream the camera's layout back (or mono/stereo)."""
+        audio = next((s for s in self.streams if s.type == "audio"), None)
+        if audio is None or self.pipe.audio is None:
+            return
+        layout = self.pipe.audio.codec_context.layout
+        name = layout.name if layout is not None else ""
+        if not name or name.endswith("channels"):
+            name = {1: "mono", 2: "stereo"}.get(audio.codec_context.channels, "")
+        if name:
+            audio.codec_context.layout = name
 
     def demux(self, *streams: Any) -> Iterator[Any]:
         """The masked packets; the camera's own error (stall, refused) is raised at the end."""

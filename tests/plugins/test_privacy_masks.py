@@ -13,7 +13,8 @@ import pytest
 
 from hub.events import MotionStarted
 from plugins.pyav_source.privacy import MASK_Y, FrameMasker, masked_stream, polygon_mask
-from tests.helpers import hub_at, indexed_segments, wait_until
+from tests.helpers import hub_at, indexed_segments, wait_for_state, wait_until
+from tests.servers.fixtures import Mount
 
 # A walk from 1 s to 4 s along the bottom of the 640x360 picture (feet at 95 %, 42 % tall).
 DEMO = "demo://?first=1&walk=3&period=60"
@@ -283,3 +284,32 @@ def test_recordings_keep_the_camera_keyframes(masked_run) -> None:
     assert len(keyframes) >= 2 and masked_run["stats"]["segments"] >= 2
     for found in keyframes[:-1]:
         assert found == list(range(0, 20 * len(found), 20))
+
+
+async def test_an_rtsp_camera_with_g711_is_recorded_masked_with_its_sound(rtsp_server, tmp_path):
+    server = rtsp_server(
+        Mount("/cam1", width=640, height=360, fps=15, gop=15, pattern="smpte", audio="pcma")
+    )
+    config = (
+        f"cameras:\n  porch:\n    url: '{server.url('/cam1')}'\n    open_timeout: 3\n"
+        f"    privacy_masks:\n      - {BAND}\n"
+        "    record:\n      mode: continuous\n      segment_seconds: 2\n"
+    )
+    hub = hub_at(tmp_path, config)
+    await hub.async_start()
+    await wait_for_state(hub, "camera.porch", "online")
+    await asyncio.sleep(5.5)
+    stats = hub.cameras.cameras["porch"].source.stats_dict()  # type: ignore[union-attr]
+    await hub.async_stop()
+    segments = await indexed_segments(tmp_path)
+    assert len(segments) >= 2 and stats["packets_refused_by_muxer"] == 0
+    for segment in segments[:-1]:
+        with hub.footage.open_read(segment.path) as raw, av.open(raw) as container:
+            types = [s.type for s in container.streams]
+            pictures = [luma(f) for f in container.decode(video=0)]
+        assert types == ["video", "audio"]  # the G.711 came through (kept as AAC)
+        # 15 fps, cut at the first keyframe (1 s GOP) after 2 s of media: nothing lost.
+        assert len(pictures) == pytest.approx(segment.duration * 15, abs=2)
+        for picture in pictures:
+            assert (picture[inner_band(HEIGHT)] == MASK_Y).all()
+            assert picture[outer_rows(HEIGHT)].std() > 5
