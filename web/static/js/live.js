@@ -117,8 +117,25 @@ async function renderCamera(container, ctx, cameraId) {
   };
 }
 
+/** Video stops while the tab is hidden (no bytes, no CPU on the hub) and starts again after. */
+function whileVisible(ctx, cleanup) {
+  const onChange = () => {
+    if (document.hidden) {
+      cleanup?.();
+      cleanup = null;
+    } else if (!cleanup) {
+      ctx.navigate(location.hash); // render the view afresh
+    }
+  };
+  document.addEventListener("visibilitychange", onChange);
+  return () => {
+    document.removeEventListener("visibilitychange", onChange);
+    cleanup?.();
+  };
+}
+
 export async function render(container, ctx, params) {
-  if (params[0]) return renderCamera(container, ctx, params[0]);
-  return renderGrid(container, ctx);
+  const cleanup = params[0] ? await renderCamera(container, ctx, params[0]) : await renderGrid(container, ctx);
+  return whileVisible(ctx, cleanup);
 }
 
