@@ -276,7 +276,7 @@ class MaskedContainer:
     def _restore_audio_layout(self) -> None:
         """NUT keeps a channel count, not a layout ('1 channels'), which the AAC encoder of the
         recorder refuses: give the stream the camera's layout back (or mono/stereo)."""
-        audio = next((s for s in self.streams if s.type == "audio"), None)
+        audio: Any = next((s for s in self.streams if s.type == "audio"), None)
         if audio is None or self.pipe.audio is None:
             return
         layout = self.pipe.audio.codec_context.layout
