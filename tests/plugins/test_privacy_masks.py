@@ -12,7 +12,13 @@ import numpy as np
 import pytest
 
 from hub.events import MotionStarted
-from plugins.pyav_source.privacy import MASK_Y, FrameMasker, masked_stream, polygon_mask
+from plugins.pyav_source.privacy import (
+    MASK_Y,
+    FrameMasker,
+    PrivacyMaskError,
+    masked_stream,
+    polygon_mask,
+)
 from tests.helpers import hub_at, indexed_segments, wait_for_state, wait_until
 from tests.servers.fixtures import Mount
 
@@ -177,6 +183,35 @@ def test_a_broken_camera_connection_is_raised_not_swallowed(tmp_path) -> None:
             got += bool(packet.size)
     raw.close()
     assert got > 30  # what came before the break came through first
+
+
+def test_a_new_picture_size_ends_the_masked_stream_with_a_reason(tmp_path) -> None:
+    # Two encodes whose timestamps continue, concatenated: one stream whose SPS changes.
+    parts = []
+    for size, first in (((320, 240), 0), ((480, 270), 20)):
+        buffer = io.BytesIO()
+        with av.open(buffer, "w", format="mpegts") as out:
+            stream = out.add_stream("libx264", rate=10, options={"g": "10"})
+            stream.width, stream.height, stream.pix_fmt = *size, "yuv420p"
+            for index in range(first, first + 20):
+                image = np.full((size[1], size[0], 3), index * 6, np.uint8)
+                frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+                frame.pts = index
+                out.mux(stream.encode(frame))
+            out.mux(stream.encode(None))
+        parts.append(buffer.getvalue())
+    got = 0
+    raw = av.open(io.BytesIO(b"".join(parts)), format="mpegts")
+    with (
+        pytest.raises(PrivacyMaskError, match="resolution changed to 480x270; reconnecting"),
+        masked_stream(raw, "cam", [json.loads(BAND)]) as masked,
+    ):
+        for packet in masked.demux(*masked.streams):
+            got += bool(packet.size)
+    raw.close()
+    # The source reconnects on this error (the new size needs a new encoder); until then,
+    # every picture of the old size came through.
+    assert got == 20
 
 
 @pytest.fixture(scope="module")
