@@ -290,3 +290,23 @@ def test_desktop_pages_and_a_viewer_sees_less(demo_hub, make_page):
     viewer.get_by_test_id("house-mode").wait_for()
     assert viewer.get_by_test_id("house-mode").is_disabled()
     assert viewer.get_by_test_id("users").count() == 0
+
+
+def test_live_updates_socket_reconnects_after_it_drops(demo_hub, make_page):
+    page = make_page(demo_hub.url)
+    sockets = []
+
+    def relay(socket):
+        sockets.append(socket)
+        socket.connect_to_server()
+
+    page.route_web_socket(re.compile(r"/api/ws$"), relay)
+    log_in(page)
+    status = page.get_by_test_id("health-status")
+    # Route handlers run only while Playwright has the floor: wait through it, not time.sleep.
+    wait_for(lambda: page.wait_for_timeout(50) or len(sockets) == 1, 10, "the live socket")
+    expect(status).to_have_attribute("data-state", "ok")
+    sockets[0].close()  # as if the hub restarted or the Wi-Fi dropped
+    wait_for(lambda: page.wait_for_timeout(50) or len(sockets) == 2, 10, "a reconnect")
+    expect(status).to_have_attribute("data-state", "ok")
+    expect(status).to_contain_text("Live")
