@@ -146,3 +146,40 @@ async def test_day_query_finds_every_event_overlapping_the_day(make_api_client):
     assert {e["id"] for e in since["events"]} == {
         "ongoing", "inside", "hour_before_into_day", "long_into_day", "after"
     }  # fmt: skip
+
+
+async def test_yaml_parse_gives_data_and_lines_and_expands_nothing(make_api_client, monkeypatch):
+    monkeypatch.setenv("CAMHUB_TEST_SECRET", "do-not-leak")
+    client = await make_api_client(CONFIG)
+    text = (
+        "id: walk\n"
+        "triggers:\n"
+        "  - type: motion\n"
+        "    camera: yard\n"
+        "actions:\n"
+        "  - type: notify\n"
+        '    message: "${CAMHUB_TEST_SECRET}"\n'
+        "    at: 2024-01-02\n"
+    )
+    response = await client.post("/api/yaml/parse", json={"text": text})
+    assert response.status == 200
+    answer = await response.json()
+    assert answer["data"]["triggers"] == [{"type": "motion", "camera": "yard"}]
+    assert answer["data"]["actions"][0]["message"] == "${CAMHUB_TEST_SECRET}"
+    assert answer["data"]["actions"][0]["at"] == "2024-01-02"
+    assert answer["lines"]["triggers.0.camera"] == 4
+    assert answer["lines"]["actions.0"] == 6
+
+
+async def test_yaml_parse_refuses_bad_yaml_aliases_and_viewers(make_api_client):
+    client = await make_api_client(CONFIG)
+    broken = await client.post("/api/yaml/parse", json={"text": "a: [1, 2\nb: 3\n"})
+    assert broken.status == 422
+    [error] = (await broken.json())["errors"]
+    assert error["path"] == "yaml" and error["message"].startswith("line ")
+    bomb = "a: &a [x, x]\nb: &b [*a, *a]\nc: [*b, *b]\n"
+    refused = await client.post("/api/yaml/parse", json={"text": bomb})
+    assert refused.status == 422
+    assert "aliases" in (await refused.json())["errors"][0]["message"]
+    viewer = await make_api_client(hub=client.app[HUB_KEY], role="viewer")
+    assert (await viewer.post("/api/yaml/parse", json={"text": "a: 1"})).status == 403

@@ -210,7 +210,19 @@ def test_automation_built_in_the_visual_editor_fires_and_shows_its_trace(demo_hu
         )
     )
     expect(yaml).to_have_value(re.compile(r"notifier: phone"))
-    assert yaml.get_attribute("readonly") is not None  # the API takes JSON, not YAML
+    # Edited as text, checked by the hub, errors by line.
+    text = yaml.input_value()
+    yaml.fill(text.replace("notifier: phone", "notifier: phon"))
+    page.get_by_test_id("save-automation").click()
+    line = text.splitlines().index("  notifier: phone") + 1
+    expect(page.get_by_test_id("yaml-errors")).to_contain_text(
+        f"line {line}: actions.0.notifier: unknown notifier 'phon'"
+    )
+    yaml.fill(text.replace("alias: Someone in the yard", "alias: Someone in the garden"))
+    page.get_by_test_id("save-automation").click()
+    expect(page.get_by_test_id("yaml-errors")).to_be_empty()
+    page.get_by_test_id("tab-visual").click()
+    expect(page.get_by_label("Name", exact=True)).to_have_value("Someone in the garden")
     shot(page, "automation-editor")
 
     page.goto("/#/automations/walk_alert/traces")
@@ -226,7 +238,7 @@ def test_automation_built_in_the_visual_editor_fires_and_shows_its_trace(demo_hu
     state = "fetch('/api/automations/walk_alert').then(r => r.json()).then(a => a.state)"
     row.get_by_test_id("automation-enabled").uncheck()
     wait_for(lambda: page.evaluate(state) == "off", 10, "disabled")
-    row.get_by_label("Snooze Someone in the yard").select_option(label="Snooze 1 hour")
+    row.get_by_label("Snooze Someone in the garden").select_option(label="Snooze 1 hour")
     row.get_by_test_id("automation-enabled").check()
     wait_for(lambda: page.evaluate(state) == "snoozed", 10, "snoozed")
 

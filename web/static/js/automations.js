@@ -169,10 +169,29 @@ function blockList(types, kind, entries, basePath) {
   return { node: el("div", {}, list, add), read: () => blocks.map((b) => b.read()) };
 }
 
-async function renderEditor(container, ctx, id) {
+/** YAML text -> data through the hub (`/api/yaml/parse`), with the line of every key path. */
+async function parseYaml(text) {
+  const answer = await post("/api/yaml/parse", { text });
+  if (!answer.data || typeof answer.data !== "object" || Array.isArray(answer.data)) {
+    throw new ApiError(422, "the YAML must be a mapping (id:, triggers:, actions: ...)", null);
+  }
+  return answer;
+}
+
+/** "line 7: triggers.0.camera: unknown camera" for each error, by the nearest known path. */
+function errorsByLine(errors, lines) {
+  return errors.map((e) => {
+    let path = e.path;
+    while (path && !(path in lines)) path = path.includes(".") ? path.slice(0, path.lastIndexOf(".")) : "";
+    const where = path ? `line ${lines[path]}: ` : "";
+    return el("li", { text: `${where}${e.path ? `${e.path}: ` : ""}${e.message}` });
+  });
+}
+
+async function renderEditor(container, ctx, id, override = null, startInYaml = false) {
   const isNew = id === "new";
-  const [types, existing] = await Promise.all([loadTypes(), isNew ? null : get(base(id))]);
-  const automation = existing ? { ...(existing.config ?? existing), enabled: existing.enabled } : { id: "", alias: "", mode: "single", enabled: true, triggers: [{}], conditions: [], actions: [{}] };
+  const [types, existing] = await Promise.all([loadTypes(), isNew || override ? null : get(base(id))]);
+  const automation = override ?? (existing ? { ...(existing.config ?? existing), enabled: existing.enabled } : { id: "", alias: "", mode: "single", enabled: true, triggers: [{}], conditions: [], actions: [{}] });
   const data = { triggers: [], conditions: [], actions: [], ...structuredClone(automation) };
 
   const idInput = el("input", { name: "id", value: data.id, readonly: !isNew, required: true, pattern: "[a-z0-9_\\-]+", autocapitalize: "none" });
@@ -225,41 +244,50 @@ async function renderEditor(container, ctx, id) {
   }
 
 
-  // YAML tab: editable when the hub accepts YAML, otherwise a read-only view of the same data.
-  const yamlArea = el("textarea", { name: "yaml", rows: 18, spellcheck: "false", "data-testid": "automation-yaml", "aria-describedby": "yaml-note" });
-  const yamlNote = el("p", { id: "yaml-note", className: "hint" });
-  const yamlPanel = el("div", { id: "panel-yaml", role: "tabpanel", "aria-labelledby": "tab-yaml", hidden: true }, field("YAML", yamlArea, { path: "yaml" }), yamlNote);
-  let yamlEditable = false;
-  async function fillYaml() {
-    let text = null;
-    if (!isNew) {
-      text = await request("GET", `${base(id)}?format=yaml`).catch(() => null);
-      if (typeof text !== "string") text = null;
-    }
-    yamlEditable = text !== null;
+  // YAML tab: the same automation as the config file spells it. The hub parses it (nothing is
+  // expanded), and errors come back with the line they are on.
+  const yamlArea = el("textarea", { name: "yaml", rows: 18, spellcheck: "false", "data-testid": "automation-yaml", "aria-describedby": "yaml-note yaml-errors" });
+  const yamlNote = el("p", { id: "yaml-note", className: "hint", text: "Edit here and save, or switch back to the visual editor. Anchors, aliases and ${VARIABLES} are not expanded." });
+  const yamlErrors = el("ul", { id: "yaml-errors", className: "field-error", role: "alert", "data-testid": "yaml-errors" });
+  const yamlPanel = el("div", { id: "panel-yaml", role: "tabpanel", "aria-labelledby": "tab-yaml", hidden: true }, field("YAML", yamlArea, { path: "yaml" }), yamlErrors, yamlNote);
+  let yamlDirty = false;
+  yamlArea.addEventListener("input", () => (yamlDirty = true));
+  function fillYaml() {
     let current;
     try {
       current = collect();
     } catch {
       current = data;
     }
-    yamlArea.value = yamlEditable && !dirty ? text : toYaml(current);
-    yamlArea.readOnly = !yamlEditable;
-    yamlNote.textContent = yamlEditable ? "Edit and save here, or switch back to the visual editor." : "Read-only: the same automation as it would appear in the config file. Make changes in the visual editor.";
+    yamlArea.value = toYaml(current);
+    yamlDirty = false;
+    clear(yamlErrors);
   }
-  let dirty = false;
-  visual.addEventListener("input", () => (dirty = true));
+  async function yamlToVisual() {
+    // Rebuild the visual editor from what was typed, so both tabs show the same automation.
+    const { data: typed } = await parseYaml(yamlArea.value);
+    clear(container);
+    await renderEditor(container, ctx, id, { ...typed, id: isNew ? typed.id : id });
+  }
 
   const tabVisual = el("button", { type: "button", role: "tab", id: "tab-visual", "aria-selected": "true", "aria-controls": "panel-visual", "data-testid": "tab-visual", text: "Visual" });
   const tabYaml = el("button", { type: "button", role: "tab", id: "tab-yaml", "aria-selected": "false", "aria-controls": "panel-yaml", tabindex: "-1", "data-testid": "tab-yaml", text: "YAML" });
   const select = async (yaml) => {
+    if (!yaml && yamlDirty) {
+      try {
+        await yamlToVisual();
+      } catch (error) {
+        clear(yamlErrors, errorsByLine(error instanceof ApiError && error.fieldErrors.length ? error.fieldErrors : [{ path: "", message: error.message }], {}));
+      }
+      return;
+    }
     tabVisual.setAttribute("aria-selected", String(!yaml));
     tabYaml.setAttribute("aria-selected", String(yaml));
     tabVisual.tabIndex = yaml ? -1 : 0;
     tabYaml.tabIndex = yaml ? 0 : -1;
     visual.hidden = yaml;
     yamlPanel.hidden = !yaml;
-    if (yaml) await fillYaml();
+    if (yaml) fillYaml();
   };
   tabVisual.addEventListener("click", () => select(false));
   tabYaml.addEventListener("click", () => select(true));
@@ -311,30 +339,37 @@ async function renderEditor(container, ctx, id) {
     event.preventDefault();
     status.textContent = "";
     for (const fieldset of form.querySelectorAll("fieldset[data-path] > .field-error")) fieldset.textContent = "";
+    clear(yamlErrors);
     let body;
-    let contentType;
-    const yamlMode = !yamlPanel.hidden && yamlEditable;
+    let lines = {};
+    const yamlMode = !yamlPanel.hidden;
     try {
-      body = yamlMode ? yamlArea.value : collect();
-      contentType = yamlMode ? "application/yaml" : undefined;
-    } catch {
-      status.textContent = "Some fields are not valid; see the messages next to them.";
+      if (yamlMode) ({ data: body, lines } = await parseYaml(yamlArea.value));
+      else body = collect();
+    } catch (error) {
+      if (yamlMode) clear(yamlErrors, errorsByLine(error instanceof ApiError && error.fieldErrors.length ? error.fieldErrors : [{ path: "", message: error.message }], {}));
+      else status.textContent = "Some fields are not valid; see the messages next to them.";
       return;
     }
+    if (yamlMode && !isNew) body.id = id;
     if (!yamlMode && !body.id) {
       showFieldErrors(form, [{ path: "id", message: "Give it an id." }]);
       return;
     }
     save.disabled = true;
     try {
-      const saved = isNew ? await request("POST", "/api/automations", body, { contentType }) : await request("PUT", base(id), body, { contentType });
+      const saved = isNew ? await request("POST", "/api/automations", body) : await request("PUT", base(id), body);
       const savedId = saved?.automation?.id ?? saved?.id ?? body.id ?? id;
       notify("Saved.");
-      dirty = false;
       if (isNew) ctx.navigate(`#/automations/${encodeURIComponent(savedId)}`);
+      else if (yamlMode) await yamlToVisual().then(() => container.querySelector('[data-testid="tab-yaml"]')?.click());
     } catch (error) {
       const errors = error instanceof ApiError ? error.fieldErrors : [];
-      if (!yamlPanel.hidden || !errors.length) {
+      if (yamlMode) {
+        clear(yamlErrors, errorsByLine(errors.length ? errors : [{ path: "", message: error.message }], lines));
+        return;
+      }
+      if (!errors.length) {
         status.textContent = error.message;
         return;
       }
@@ -350,6 +385,7 @@ async function renderEditor(container, ctx, id) {
   });
 
   container.append(el("p", { className: "crumbs" }, el("a", { href: "#/automations", text: "All automations" })), el("h1", { tabindex: "-1", text: isNew ? "New automation" : data.alias ?? id }), form);
+  if (startInYaml) await select(true);
   return null;
 }
 
