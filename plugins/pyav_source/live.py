@@ -22,6 +22,7 @@ from typing import Any
 import av
 
 from hub.camera import LiveSegment
+from plugins.pyav_source.recorder import annexb_parameter_sets
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ def split_boxes(data: bytes) -> tuple[list[tuple[bytes, bytes]], bytes]:
 class FragmentMuxer:
     """Packets of one video stream in, init segment and per-frame fragments out (stream copy)."""
 
-    def __init__(self, template: Any):
+    def __init__(self, template: Any, parameter_sets: bytes | None = None):
         self._buffer = io.BytesIO()
         self._container = av.open(
             self._buffer,
@@ -74,6 +75,9 @@ class FragmentMuxer:
             container_options={"flush_packets": "1"},
         )
         self._stream = self._container.add_stream_from_template(template)
+        if parameter_sets is not None:
+            # The stream changed its SPS/PPS mid-way: the init segment must carry the new ones.
+            self._stream.codec_context.extradata = parameter_sets
         self._origin: int | None = None
         self._last_dts = -1
         self._tail = b""
@@ -203,6 +207,8 @@ class LiveStream:
         self._viewers: set[_Viewer] = set()
         self._wanted = threading.Event()
         self._template: Any = None
+        self._h264 = False
+        self._parameter_sets: bytes | None = None
         self._muxer: FragmentMuxer | None = None
         self._broken_template: Any = None
         self.init: LiveSegment | None = None
@@ -270,6 +276,8 @@ class LiveStream:
         """A (re)opened connection: the next keyframe starts a new init segment."""
         self._close_muxer()
         self._template = video
+        self._h264 = video.codec_context.name == "h264"
+        self._parameter_sets = None
         self._call_soon(self._restart)
 
     def feed(self, packet: Any) -> None:
@@ -280,10 +288,12 @@ class LiveStream:
             return
         if self._template is None or self._template is self._broken_template:
             return
+        if packet.is_keyframe and self._h264 and self._parameters_changed(packet):
+            self._close_muxer()  # a new resolution or profile: a new init segment
         if self._muxer is None:
             if not packet.is_keyframe:
                 return
-            self._muxer = FragmentMuxer(self._template)
+            self._muxer = FragmentMuxer(self._template, self._parameter_sets)
         try:
             segments = self._muxer.mux(packet)
         except (av.error.FFmpegError, ValueError) as exc:
@@ -294,6 +304,14 @@ class LiveStream:
             return
         if segments:
             self._call_soon(self._publish, segments)
+
+    def _parameters_changed(self, packet: Any) -> bool:
+        found = annexb_parameter_sets(bytes(packet))
+        if found is None:
+            return False
+        changed = self._parameter_sets is not None and found != self._parameter_sets
+        self._parameter_sets = found
+        return changed
 
     def stop(self) -> None:
         """The connection ended: close the muxer (viewers keep waiting for a reconnect)."""

@@ -127,3 +127,33 @@ async def test_camera_with_privacy_masks_streams_only_the_masked_picture(make_hu
             assert frame[: round(0.45 * 360) - 8].std() > 10  # the garden is still there
     finally:
         await stop(client)
+
+
+async def test_a_resolution_change_mid_stream_sends_a_new_codec_and_init(make_hub, rtsp_server):
+    from tests.servers.fixtures import Mount
+
+    resizing = Mount("/cam1", width=640, height=360, gop=15, resize_after=3, resize_to=(320, 180))
+    server = rtsp_server([resizing])
+    config = f"cameras:\n  yard:\n    url: {server.url('/cam1')}\n    record:\n      mode: 'off'\n"
+    client = await start(make_hub, config)
+    try:
+        socket = await client.ws_connect("/api/cameras/yard/live")
+        streams: list[list[bytes]] = []
+        while len(streams) < 2 or len(streams[-1]) < 10:
+            message = await socket.receive(timeout=20)
+            if message.type == WSMsgType.TEXT:
+                assert json.loads(message.data)["type"] == "codec"
+                streams.append([])
+            else:
+                assert message.type == WSMsgType.BINARY
+                streams[-1].append(message.data)
+        await socket.close()
+        sizes = []
+        for parts in streams[:2]:
+            assert parts[0][4:8] == b"ftyp"
+            with av.open(io.BytesIO(b"".join(parts)), format="mp4") as container:
+                frame = next(container.decode(video=0))
+                sizes.append((frame.width, frame.height))
+        assert sizes == [(640, 360), (320, 180)]
+    finally:
+        await stop(client)
