@@ -43,6 +43,33 @@ def avc_codec_string(init: bytes) -> str:
     return f"avc1.{profile:02X}{constraints:02X}{level:02X}"
 
 
+def hevc_codec_string(init: bytes) -> str:
+    """`hvc1.P.C.Tl.K` (ISO/IEC 14496-15 annex E) from the hvcC box of an init segment."""
+    at = init.find(b"hvcC")
+    if at < 0 or len(init) < at + 17:
+        return ""
+    tag = "hev1" if b"hev1" in init[:at] else "hvc1"
+    box = init[at + 4 : at + 17]
+    space, tier, profile = box[1] >> 6, (box[1] >> 5) & 1, box[1] & 0x1F
+    compatibility = int.from_bytes(box[2:6], "big")
+    reversed_flags = int(f"{compatibility:032b}"[::-1], 2)
+    constraints = box[6:12].rstrip(b"\0")
+    level = box[12]
+    parts = [
+        tag,
+        f"{'' if space == 0 else 'ABC'[space - 1]}{profile}",
+        f"{reversed_flags:X}",
+        f"{'H' if tier else 'L'}{level}",
+        *(f"{byte:X}" for byte in constraints),
+    ]
+    return ".".join(parts)
+
+
+def codec_string(init: bytes) -> str:
+    """The RFC 6381 codec string of an init segment; empty for codecs browsers do not play."""
+    return avc_codec_string(init) or hevc_codec_string(init)
+
+
 def split_boxes(data: bytes) -> tuple[list[tuple[bytes, bytes]], bytes]:
     """Top-level ISO BMFF boxes as (type, bytes), and any incomplete tail."""
     boxes: list[tuple[bytes, bytes]] = []
@@ -75,6 +102,9 @@ class FragmentMuxer:
             container_options={"flush_packets": "1"},
         )
         self._stream = self._container.add_stream_from_template(template)
+        if template.codec_context.name == "hevc":
+            # hvc1 (parameter sets in the init segment) is the HEVC sample entry Safari plays.
+            self._stream.codec_tag = "hvc1"
         if parameter_sets is not None:
             # The stream changed its SPS/PPS mid-way: the init segment must carry the new ones.
             self._stream.codec_context.extradata = parameter_sets
@@ -119,7 +149,7 @@ class FragmentMuxer:
                 if kind == b"moov":
                     init = b"".join(self._init_parts)
                     self._init_parts = []
-                    self.codec = avc_codec_string(init)
+                    self.codec = codec_string(init)
                     out.append(LiveSegment(init, init=True, codec=self.codec))
             elif kind == b"moof":
                 self._moof = box

@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import io
+from fractions import Fraction
+
+import av
+import numpy as np
 
 from hub.camera import LiveSegment
-from plugins.pyav_source.live import VIEWER_MAX_FRAGMENTS, LiveStream, avc_codec_string
+from plugins.pyav_source.live import (
+    VIEWER_MAX_FRAGMENTS,
+    FragmentMuxer,
+    LiveStream,
+    avc_codec_string,
+    hevc_codec_string,
+)
 
 INIT = LiveSegment(b"init", init=True, codec="avc1.42C01E")
 
@@ -59,3 +70,41 @@ async def test_viewer_iteration_ends_when_the_stream_gives_up() -> None:
 def test_codec_string_comes_from_the_avcc_box() -> None:
     assert avc_codec_string(b"....avcC\x01\x64\x00\x1f\xff") == "avc1.64001F"
     assert avc_codec_string(b"no codec box here") == ""
+
+
+def test_hevc_codec_string_follows_the_hvcc_box() -> None:
+    # Main profile, compatibility flags 0x60000000, level 3.1 (93), constraint byte 0xB0.
+    box = b"hvcC" + bytes([1, 0x01, 0x60, 0, 0, 0, 0xB0, 0, 0, 0, 0, 0, 93])
+    assert hevc_codec_string(b"....hvc1...." + box) == "hvc1.1.6.L93.B0"
+    high_tier = b"hvcC" + bytes([1, 0x22, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 120])
+    assert hevc_codec_string(b"hev1" + high_tier) == "hev1.2.4.H120"
+
+
+def test_hevc_is_stream_copied_into_hvc1_fragments() -> None:
+    encoded = io.BytesIO()
+    with av.open(encoded, "w", format="mpegts") as out:
+        stream = out.add_stream(
+            "libx265",
+            rate=10,
+            options={"preset": "ultrafast", "x265-params": "keyint=10:log-level=error"},
+        )
+        stream.width, stream.height, stream.pix_fmt = 320, 180, "yuv420p"
+        for index in range(20):
+            picture = np.full((270, 320), index * 10, np.uint8)
+            frame = av.VideoFrame.from_ndarray(picture, format="yuv420p")
+            frame.pts, frame.time_base = index, Fraction(1, 10)
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+    encoded.seek(0)
+    segments = []
+    with av.open(encoded, format="mpegts") as source:
+        video = source.streams.video[0]
+        muxer = None
+        for packet in source.demux(video):
+            if packet.dts is None or (muxer is None and not packet.is_keyframe):
+                continue
+            muxer = muxer or FragmentMuxer(video)
+            segments += muxer.mux(packet)
+    assert segments[0].init and segments[0].codec.startswith("hvc1.1.")
+    with av.open(io.BytesIO(b"".join(s.data for s in segments)), format="mp4") as copied:
+        assert len(list(copied.decode(video=0))) == 19  # the last frame waits for the next
