@@ -183,3 +183,12 @@ async def test_yaml_parse_refuses_bad_yaml_aliases_and_viewers(make_api_client):
     assert "aliases" in (await refused.json())["errors"][0]["message"]
     viewer = await make_api_client(hub=client.app[HUB_KEY], role="viewer")
     assert (await viewer.post("/api/yaml/parse", json={"text": "a: 1"})).status == 403
+
+
+async def test_snapshot_refreshes_are_one_audited_view(make_api_client):
+    client = await make_api_client(CONFIG)
+    hub = client.app[HUB_KEY]
+    for _ in range(3):  # the panel's fallback asks every second; the camera is off here
+        assert (await client.get("/api/cameras/yard/snapshot.jpg")).status == 503
+    rows = await hub.audit.async_query(action="snapshot.view")
+    assert [(r["user"], r["target"]) for r in rows] == [(client.username, "yard")]
