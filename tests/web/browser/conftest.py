@@ -107,9 +107,14 @@ def stop_hub(hub: RunningHub) -> None:
         hub.process.wait(5)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    """One headless chromium for the whole session."""
+    """One headless chromium per test module.
+
+    Not per session: Playwright's sync API keeps its own event loop running on this thread
+    while it is started, and the asyncio tests that follow the browser modules need the
+    thread to themselves again.
+    """
     if not CHROMIUM.exists():
         pytest.skip("needs Debian's chromium (scripts/test-packages.txt)")
     from playwright.sync_api import sync_playwright
