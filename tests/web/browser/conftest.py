@@ -125,9 +125,10 @@ def browser() -> Iterator[object]:
         instance.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def demo_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub]:
-    """A hub with the demo camera (motion events, recording around them) and an admin."""
+    """A hub with the demo camera (motion events, recording around them) and an admin;
+    per module, so its camera stops using CPU when the module's tests are done."""
     config = f"""
 cameras:
   yard:
