@@ -58,6 +58,7 @@ async def test_restart_cancels_the_run_in_its_delay(auto_hub):
     trigger(hub, 2)
     trigger(hub, 3)
     await wait_traces(hub, "a", 2)
+    await waiting(hub, 1)
     await clock_of(hub).async_advance(5)
     assert hub.mode != "done"  # the first run's delay was cancelled with it
     await clock_of(hub).async_advance(5)
