@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import getpass
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -100,6 +101,16 @@ def keys_command(args: argparse.Namespace, data_dir: Path, mode: EncryptionMode)
 
 
 def _rotate(store: FootageStore, mode: EncryptionMode, data_dir: Path) -> int:
+    keyring = store.keyring
+    # A running hub would go on wrapping new files with a key this is about to delete.
+    lock = keyring.exclusive()
+    try:
+        return _rotate_held(store, mode, data_dir)
+    finally:
+        os.close(lock)
+
+
+def _rotate_held(store: FootageStore, mode: EncryptionMode, data_dir: Path) -> int:
     keyring = store.keyring
     if any(k.kind == "sealed" for k in keyring.owner_keys()):
         keyring.unlock(read_secret("Current passphrase: "))

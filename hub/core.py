@@ -192,6 +192,7 @@ class Hub:
         """Staged stop: cameras, then plugins, then queued writes; well within 5 s."""
         if not self.running:
             await self.storage.async_close()
+            self.footage.keyring.release()
             return
         self.running = False
         started = time.monotonic()
@@ -219,6 +220,7 @@ class Hub:
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.bus.async_close()
         await self.storage.async_close()
+        self.footage.keyring.release()
         _LOGGER.info("Hub stopped in %.2f s", time.monotonic() - started)
 
     def async_create_task(self, coro: Coroutine[Any, Any, T], name: str) -> asyncio.Task[T]:

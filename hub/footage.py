@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import threading
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO, cast
@@ -115,6 +116,9 @@ class FootageStore:
     def __init__(self, root: Path, keyring: Keyring | None = None):
         self.root = root
         self.keyring = keyring if keyring is not None else Keyring(root.parent / KEYS_DIRNAME)
+        # Creating a file (wrap + header) and switching keys exclude each other, so a
+        # rotation's scan sees every file wrapped with the old key.
+        self._key_switch = threading.Lock()
         self.chunk_size = CHUNK_SIZE
         """Plaintext bytes per encrypted chunk of new files (readers take it from the header)."""
 
@@ -155,12 +159,15 @@ class FootageStore:
         if not self.encrypting:
             return None
         file_key, file_id = os.urandom(KEY_SIZE), new_file_id()
-        try:
-            key_id, wrapped = self.keyring.wrap(file_key, file_id)
-        except KeyringError as exc:
-            raise FootageError(f"cannot encrypt {relpath}: {exc}") from None
-        header = FileHeader(file_id, key_id, wrapped, self.chunk_size)
-        return EncryptingWriter(raw, header, file_key, relpath)
+        with self._key_switch:
+            try:
+                key_id, wrapped = self.keyring.wrap(file_key, file_id)
+            except KeyringError as exc:
+                raise FootageError(f"cannot encrypt {relpath}: {exc}") from None
+            header = FileHeader(file_id, key_id, wrapped, self.chunk_size)
+            writer = EncryptingWriter(raw, header, file_key, relpath)
+            raw.flush()  # the header is on disk before a rotation can scan for it
+        return writer
 
     def _open_encrypted(self, relpath: str, raw: BinaryIO) -> tuple[FileHeader, bytes]:
         """The header and file key of an open encrypted file (raises FootageLocked/Corrupt)."""
@@ -264,7 +271,8 @@ class FootageStore:
         Sealed footage must be unlocked first (its file keys are unwrapped to re-wrap them).
         """
         old = [key.key_id for key in self.keyring.owner_keys()]
-        self.keyring.create_key(passphrase)
+        with self._key_switch:
+            self.keyring.create_key(passphrase)
         report = {"rewrapped": 0, "failed": 0, "plaintext": 0, "keys_removed": 0}
         in_use: set[bytes] = set()
         for relpath in self.all_files():

@@ -16,6 +16,7 @@ Several keys can coexist during a rotation; a file's header names its key.
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import os
 import threading
@@ -35,6 +36,7 @@ from hub.encryption import KEY_ID_SIZE, KEY_SIZE, NONCE_SIZE
 
 EncryptionMode = Literal["off", "key", "sealed"]
 KEYS_DIRNAME = "keys"
+IN_USE_FILENAME = "in-use.lock"
 SCRYPT_N = 2**15  # ~32 MiB and ~0.1 s on a Pi 4: slow for guessing, fine for an unlock
 SCRYPT_R = 8
 SCRYPT_P = 1
@@ -189,6 +191,39 @@ class Keyring:
         self._keys: dict[bytes, OwnerKey] = {}
         self._loaded = False
         self._lock = threading.Lock()
+        self._held: int | None = None  # fd of the in-use lock file while a hub runs
+
+    # ---------------------------------------------------------- in use
+
+    def _lock_file(self) -> int:
+        self.keys_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return os.open(self.keys_dir / IN_USE_FILENAME, os.O_RDWR | os.O_CREAT, 0o600)
+
+    def hold(self) -> None:
+        """Mark the keys as in use by a running hub (shared lock, gone with the process)."""
+        if self._held is None and (self.mode != "off" or self.keys_dir.is_dir()):
+            fd = self._lock_file()
+            fcntl.flock(fd, fcntl.LOCK_SH)
+            self._held = fd
+
+    def release(self) -> None:
+        """The hub stopped: the keys are no longer in use."""
+        if self._held is not None:
+            os.close(self._held)
+            self._held = None
+
+    def exclusive(self) -> int:
+        """An exclusive lock for a command that must not run beside a hub (rotation)."""
+        fd = self._lock_file()
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise KeyringError(
+                "a hub is running on this data dir: stop it first, or rotate from the "
+                "running hub (POST /api/storage/rotate)"
+            ) from None
+        return fd
 
     # ---------------------------------------------------------- loading
 
@@ -220,7 +255,9 @@ class Keyring:
         return matching[-1] if matching else None
 
     def ensure_ready(self) -> None:
-        """Called at start: `key` mode makes its master key once; `sealed` needs `keys init`."""
+        """Called at start: `key` mode makes its master key once; `sealed` needs `keys init`.
+        The keys are held (in use) until `release()`."""
+        self.hold()
         if self.mode == "key" and self.current() is None:
             self._save(OwnerKey("key", os.urandom(KEY_ID_SIZE), time.time(), os.urandom(KEY_SIZE)))
         if self.mode == "sealed" and self.current() is None:
@@ -263,6 +300,8 @@ class Keyring:
                 time.time(),
                 public=private.public_key().public_bytes(_RAW, _RAW_PUBLIC),
                 sealed_private=_seal_private(raw_private, key_id, passphrase),
+                # Whoever made it knows the passphrase: open in this process (memory only).
+                secret=raw_private,
             )
         else:
             raise KeyringError("storage.encryption.mode is off: no key to create")

@@ -1,7 +1,7 @@
 """Owner controls over stored footage: unlock sealed storage, erase a time range, export it.
 
 All admin-only and audited: `storage.unlock` (and `storage.unlock.failed`),
-`storage.lock`, `footage.erase`, `footage.export`.
+`storage.lock`, `keys.rotate`, `footage.erase`, `footage.export`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from aiohttp import web
 
 from hub.export import async_plan_export, write_export
 from hub.footage import LOCK_ENTITY, UNREADABLE_ERRORS, FootageLocked
-from hub.keyring import WrongPassphrase
+from hub.keyring import KeyringError, WrongPassphrase
 from web import access
 from web.footage_stream import locked_error, require_unlocked
 from web.keys import HUB_KEY
@@ -107,6 +107,34 @@ async def lock(request: web.Request) -> web.Response:
     hub.states.async_set(LOCK_ENTITY, hub.footage.lock_state())
     await access.audit(request, "storage.lock")
     return web.json_response({"locked": keyring.locked})
+
+
+@routes.post("/api/storage/rotate")
+@access.admin
+async def rotate(request: web.Request) -> web.Response:
+    """A new owner key; every file's key re-wrapped to it (the footage is not re-encrypted).
+
+    Sealed footage must be unlocked first; a sealed key needs `new_passphrase`.
+    """
+    hub = request.app[HUB_KEY]
+    body = await _json_body(request)
+    store = hub.footage
+    if store.keyring.mode == "off":
+        raise web.HTTPConflict(text="storage.encryption.mode is off: no key to rotate")
+    require_unlocked(store)
+    passphrase = body.get("new_passphrase")
+    if store.keyring.mode == "sealed" and (
+        not isinstance(passphrase, str) or not 0 < len(passphrase) <= MAX_PASSPHRASE
+    ):
+        raise web.HTTPBadRequest(text="new_passphrase is required for a sealed key")
+    try:
+        report = await asyncio.to_thread(store.rotate_keys, passphrase)
+    except KeyringError as exc:
+        raise web.HTTPBadRequest(text=str(exc)) from None
+    current = store.keyring.current()
+    await access.audit(request, "keys.rotate", current.key_id.hex() if current else "", **report)
+    hub.states.async_set(LOCK_ENTITY, store.lock_state())
+    return web.json_response({**report, "current_key": current.key_id.hex() if current else None})
 
 
 @routes.post("/api/footage/erase")

@@ -6,6 +6,7 @@ import asyncio
 import io
 import json
 import logging
+import sys
 import tarfile
 from pathlib import Path
 
@@ -315,3 +316,48 @@ async def test_export_of_a_face_blur_camera_leaves_out_its_raw_footage(
         assert events and all("face_blur" in e["withheld"] for e in events)
     finally:
         await hub.async_stop()
+
+
+async def test_rotation_in_the_running_hub_keeps_serving_and_the_cli_waits_for_it(
+    recorded_sealed, tmp_path, make_api_client
+):
+    folder = copy_of(recorded_sealed, tmp_path)
+    hub = await started(folder, "sealed")
+    try:
+        client = await make_api_client(hub=hub)
+        segment = (await hub.recordings.async_segments("yard"))[1]
+        url = f"/api/recordings/{segment.id}/video.mp4"
+        new = {"new_passphrase": "a brand new passphrase"}
+        assert (await client.post("/api/storage/rotate", json=new)).status == 423
+        await client.post("/api/storage/unlock", json={"passphrase": PASSPHRASE})
+        before = await (await client.get(url)).read()
+        old_key = hub.footage.key_id_of(segment.path)
+
+        # While the hub runs, the command line must not rotate behind its back.
+        cli = await asyncio.create_subprocess_exec(
+            str(Path(sys.executable).with_name("camhub")),
+            *("keys", "rotate", "--config", str(folder / "config.yaml"), "--data"),
+            str(folder / "data"),
+            stdin=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        _, err = await cli.communicate(f"{PASSPHRASE}\nother passphrase\n".encode())
+        assert cli.returncode == 1 and b"a hub is running" in err
+
+        answer = await client.post("/api/storage/rotate", json=new)
+        assert answer.status == 200
+        report = await answer.json()
+        assert report["failed"] == 0 and report["keys_removed"] == 1
+        assert hub.footage.key_id_of(segment.path).hex() == report["current_key"] != old_key.hex()
+        assert await (await client.get(url)).read() == before  # still served, same bytes
+        (entry,) = await hub.audit.async_query(action="keys.rotate")
+        assert entry["user"] == client.username
+    finally:
+        await hub.async_stop()
+
+    restarted = await started(folder, "sealed")  # the new passphrase opens everything
+    try:
+        restarted.footage.keyring.unlock("a brand new passphrase")
+        assert restarted.footage.read_bytes(segment.path) == before
+    finally:
+        await restarted.async_stop()
