@@ -254,6 +254,9 @@ class LiveStream:
     def subscribe(self) -> _Viewer:
         """A new viewer; it starts at the newest keyframe already seen, if any."""
         viewer = _Viewer(self)
+        if self._template is not None and self._template is self._broken_template:
+            viewer.end()  # this stream cannot be re-wrapped; the viewer learns at once
+            return viewer
         if self.init is not None and self._gop:
             viewer.push(self.init)
             for segment in self._gop:

@@ -108,3 +108,11 @@ def test_hevc_is_stream_copied_into_hvc1_fragments() -> None:
     assert segments[0].init and segments[0].codec.startswith("hvc1.1.")
     with av.open(io.BytesIO(b"".join(s.data for s in segments)), format="mp4") as copied:
         assert len(list(copied.decode(video=0))) == 19  # the last frame waits for the next
+
+
+async def test_a_stream_that_cannot_be_rewrapped_ends_new_viewers_at_once() -> None:
+    stream = LiveStream("yard")
+    stream.bind(asyncio.get_running_loop())
+    stream._template = stream._broken_template = object()  # what feed() sets on a mux error
+    viewer = stream.subscribe()
+    assert [s async for s in viewer] == []

@@ -6,6 +6,7 @@ const MAX_PENDING = 120; // fragments waiting for the SourceBuffer; beyond it th
 const KEEP_SECONDS = 20; // buffered video kept behind the playhead
 const LIVE_LAG = 2.5; // jump to the live edge when further behind than this
 const SNAPSHOT_MS = 1000;
+const FIRST_VIDEO_MS = 15000; // a first viewer waits for the camera's next keyframe
 
 function mediaSourceClass() {
   return window.ManagedMediaSource ?? window.MediaSource ?? null;
@@ -41,6 +42,10 @@ export class LivePlayer {
     const socket = new WebSocket(wsUrl(`/api/cameras/${encodeURIComponent(this.cameraId)}/live`));
     socket.binaryType = "arraybuffer";
     this.socket = socket;
+    // A camera whose stream cannot be re-wrapped sends nothing: do not wait for ever.
+    this.later(() => {
+      if (this.socket === socket && !this.mediaSource) this.fallback("no live video arrived");
+    }, FIRST_VIDEO_MS);
     socket.addEventListener("message", (message) => {
       if (typeof message.data === "string") this.control(JSON.parse(message.data));
       else this.fragment(message.data);
