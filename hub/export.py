@@ -1,5 +1,7 @@
 """Owner export: everything stored about a time range (events JSON, clips, snapshots, segments).
 
+Also the pictures automations saved in the range (`automations/<camera>/...`).
+
 Written as an uncompressed tar stream (video does not compress), member by member,
 with files decrypted as they are read, so an export of days of footage needs no
 temporary copy and no memory beyond one block.
@@ -7,6 +9,7 @@ temporary copy and no memory beyond one block.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import tarfile
@@ -16,6 +19,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from hub.footage import FootageStore
 from hub.recordings import RecordingSegment, segment_from_row
+from hub.retention import LOOSE_SNAPSHOTS
 
 if TYPE_CHECKING:
     from hub.core import Hub
@@ -99,6 +103,12 @@ async def async_plan_export(
     plan.withheld = sorted({s.camera for s in plan.segments if _face_blur(hub, s.camera)})
     plan.segments = [s for s in plan.segments if s.camera not in plan.withheld]
     plan.files += [(s.path, f"recordings/{s.path}") for s in plan.segments]
+    pictures = await asyncio.to_thread(hub.footage.files_written, LOOSE_SNAPSHOTS, start, end)
+    for relpath, _ in pictures:
+        inside = relpath[len(LOOSE_SNAPSHOTS) + 1 :]
+        camera = inside.split("/", 1)[0]
+        if (cameras is None or camera in cameras) and not _face_blur(hub, camera):
+            plan.files.append((relpath, f"automations/{inside}"))
     return plan
 
 

@@ -294,6 +294,22 @@ class FootageStore:
                 report["keys_removed"] += 1
         return report
 
+    def files_written(
+        self, folder: str, start: float | None, end: float
+    ) -> list[tuple[str, float]]:
+        """(relative path, time written) of finished files under `folder` written in
+        [start, end]: footage no index row describes (automation snapshots)."""
+        base = self.path_of(folder)
+        found = []
+        if base.is_dir():
+            for path in sorted(base.rglob("*")):
+                if not path.is_file() or path.name.endswith(PARTIAL_SUFFIX):
+                    continue
+                written = path.stat().st_mtime
+                if (start is None or written >= start) and written <= end:
+                    found.append((self.relpath_of(path), written))
+        return found
+
     def all_files(self) -> Iterator[str]:
         """Every footage file (finished or half-written), as relative paths."""
         if self.root.is_dir():

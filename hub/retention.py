@@ -25,6 +25,9 @@ _LOGGER = logging.getLogger(__name__)
 GB = 1024**3
 DAY = 86400.0
 BATCH = 200
+LOOSE_SNAPSHOTS = "snapshots/automations"
+"""Pictures automations saved: no index row, dated by when they were written."""
+NOTIFICATION_SNAPSHOTS = "notifications"
 FREE_SPACE_POLL_SECONDS = 30.0
 DISK_ENTITY = "storage.disk"
 
@@ -139,6 +142,36 @@ class RetentionManager:
         if deleted := await self._delete_events(where, params):
             report.deleted["events"] = report.deleted.get("events", 0) + deleted
 
+    async def _prune_loose(
+        self, camera: str | None, before: float, report: RetentionReport
+    ) -> None:
+        """Automation snapshots written before `before` go (all cameras, or this one)."""
+        if deleted := await self._delete_loose((LOOSE_SNAPSHOTS,), None, before, camera):
+            report.deleted["snapshots"] = report.deleted.get("snapshots", 0) + deleted
+
+    async def _delete_loose(
+        self,
+        folders: tuple[str, ...],
+        start: float | None,
+        end: float,
+        cameras: str | list[str] | None,
+    ) -> int:
+        """Delete files under `folders` written in [start, end] (`<folder>/<camera>/...`)."""
+        store = self.hub.footage
+        wanted = [cameras] if isinstance(cameras, str) else cameras
+
+        def remove() -> int:
+            count = 0
+            for folder in folders:
+                for relpath, _ in store.files_written(folder, start, end):
+                    camera = relpath[len(folder) + 1 :].split("/", 1)[0]
+                    if wanted is None or camera in wanted:
+                        store.delete(relpath)
+                        count += 1
+            return count
+
+        return await asyncio.to_thread(remove)
+
     async def _delete_events(self, where: str, params: list[Any]) -> int:
         """Delete the events matching `where` with their snapshot and clip; returns how many."""
         rows = await self.hub.storage.async_read(
@@ -197,6 +230,9 @@ class RetentionManager:
             for first in range(0, len(segments), BATCH):
                 await self._delete(segments[first : first + BATCH])
             events = await self._delete_events(f"keep = 0 AND {event_where}", event_params)
+            pictures = await self._delete_loose(
+                (LOOSE_SNAPSHOTS, NOTIFICATION_SNAPSHOTS), start, end, cameras
+            )
             held = await self.hub.storage.async_read(
                 lambda db: db.execute(
                     f"SELECT COUNT(*) FROM events WHERE keep = 1 AND {event_where}", event_params
@@ -206,6 +242,7 @@ class RetentionManager:
             "segments": len(segments),
             "bytes": sum(s.bytes for s in segments),
             "events": events,
+            "snapshots": pictures,
             "held_events": int(held),
             "erased_from": min((s.start for s in segments), default=None),
             "erased_to": max((s.end for s in segments), default=None),
@@ -258,12 +295,14 @@ class RetentionManager:
                 if record.max_days is not None:
                     await self._by_age(camera_id, record.max_days, now, report)
                     await self._prune_events(camera_id, now - record.max_days * DAY, report)
+                    await self._prune_loose(camera_id, now - record.max_days * DAY, report)
                 if record.max_gb is not None:
                     await self._by_size(camera_id, record.max_gb, report)
             storage = self.hub.config.storage
             if storage.max_days is not None:
                 await self._by_age(None, storage.max_days, now, report)
                 await self._prune_events(None, now - storage.max_days * DAY, report)
+                await self._prune_loose(None, now - storage.max_days * DAY, report)
             if storage.max_gb is not None:
                 await self._by_size(None, storage.max_gb, report)
             enough = await self._for_free_space(report)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -472,3 +473,43 @@ async def test_demo_camera_records_nothing_while_paused_and_resumes(make_hub, mo
         assert footage_files(hub) == settled
     finally:
         await hub.async_stop()
+
+
+def save_picture(hub: Hub, relpath: str, written: float) -> None:
+    """A picture as an automation saves it, written at `written` (file time)."""
+    file = hub.footage.create(relpath)
+    file.write(b"\xff\xd8\xff picture")
+    file.finish()
+    os.utime(hub.footage.path_of(relpath), (written, written))
+
+
+async def test_automation_pictures_age_out_with_their_camera(start_hub):
+    hub = await start_hub(config(cameras("yard", max_days=2) + cameras("porch")))
+    save_picture(hub, "snapshots/automations/yard/old.jpg", NOW - 3 * DAY)
+    save_picture(hub, "snapshots/automations/yard/new.jpg", NOW - 1 * DAY)
+    save_picture(hub, "snapshots/automations/porch/old.jpg", NOW - 30 * DAY)
+
+    report = await hub.retention.async_enforce(now=NOW)
+
+    assert report.deleted == {"snapshots": 1}
+    assert files_on_disk(hub) == {
+        "snapshots/automations/yard/new.jpg",
+        "snapshots/automations/porch/old.jpg",
+    }
+
+
+async def test_erase_takes_automation_pictures_of_the_range(start_hub):
+    hub = await start_hub(config(cameras("yard", "porch")))
+    segment = await add_segment(hub, "yard", NOW - 100)
+    save_picture(hub, "snapshots/automations/yard/inside.jpg", NOW - 50)
+    save_picture(hub, "snapshots/automations/porch/inside.jpg", NOW - 50)
+    save_picture(hub, "snapshots/automations/yard/after.jpg", NOW + 500)
+
+    result = await hub.retention.async_erase(NOW - 200, NOW, cameras=["yard"])
+
+    assert result["segments"] == 1 and result["snapshots"] == 1
+    assert_gone(hub, segment)
+    assert files_on_disk(hub) == {
+        "snapshots/automations/porch/inside.jpg",
+        "snapshots/automations/yard/after.jpg",
+    }

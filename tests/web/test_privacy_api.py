@@ -6,6 +6,7 @@ import asyncio
 import io
 import json
 import logging
+import os
 import sys
 import tarfile
 from pathlib import Path
@@ -225,6 +226,10 @@ async def test_export_holds_events_json_clips_snapshots_and_segments_decrypted(
         client = await make_api_client(hub=hub)
         segments = await hub.recordings.async_segments("yard")
         start, end = segments[0].start, segments[-1].end
+        picture = hub.footage.create("snapshots/automations/yard/ring.jpg")  # as automations do
+        picture.write(b"\xff\xd8\xff an automation's picture")
+        picture.finish()
+        os.utime(hub.footage.path_of("snapshots/automations/yard/ring.jpg"), (start + 1,) * 2)
         answer = await client.get(f"/api/footage/export?start={start}&end={end}")
         assert answer.status == 200 and answer.content_type == "application/x-tar"
         archive = tarfile.open(fileobj=io.BytesIO(await answer.read()))  # noqa: SIM115
@@ -244,6 +249,8 @@ async def test_export_holds_events_json_clips_snapshots_and_segments_decrypted(
             member = archive.extractfile(f"recordings/{segment.path}")
             assert member is not None and member.read() == hub.footage.read_bytes(segment.path)
         assert "recordings.json" in names
+        ring = archive.extractfile("automations/yard/ring.jpg")
+        assert ring is not None and ring.read() == b"\xff\xd8\xff an automation's picture"
         (entry,) = await hub.audit.async_query(action="footage.export")
         assert entry["user"] == client.username
 
