@@ -41,7 +41,7 @@ class Onvif:
 async def test_signals_start_and_end_motion_without_decoding(make_hub):
     onvif = Onvif()
     hub = make_hub(CONFIG)
-    hub.plugins.register(onvif, "onvif")
+    hub.plugins.register(onvif, "camera_events")
     events = hub.bus.subscribe("t", (MotionStarted, MotionEnded))
     await hub.async_start()
     started = await asyncio.wait_for(events.get(), 5)
