@@ -14,6 +14,7 @@ from hub.config import LoadedConfig
 from hub.core import Hub
 from hub.discovery import DeviceProbe, DiscoveredDevice, configured_hosts, device_view
 from hub.discovery import onvif_service_url as onvif_url
+from hub.yamlsource import MIN_SECRET_LENGTH
 
 
 def add_discover_parser(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -81,7 +82,7 @@ def discover_command(args: argparse.Namespace, loaded: LoadedConfig, data_dir: P
     """Scan, optionally probe, print; exit status 0 even when nothing answered."""
     password = _password(args) if args.user else ""
     hub = Hub(_with_interfaces(loaded, args.interfaces), data_dir)
-    if password:
+    if len(password) >= MIN_SECRET_LENGTH:
         hub.redactor.add([password])
     devices, probes = asyncio.run(_scan(hub, args.timeout, args.user, password))
     hosts = configured_hosts(hub)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -13,12 +14,26 @@ from pydantic import ValidationError
 from hub.added_cameras import with_credentials
 from hub.config import CameraConfig
 from hub.discovery import DeviceProbe, onvif_service_url
+from hub.yamlsource import MIN_SECRET_LENGTH
 
 if TYPE_CHECKING:
     from hub.core import Hub
 
 _LOGGER = logging.getLogger(__name__)
 CAMERA_ID = re.compile(r"^[a-z0-9_]{1,64}$")
+PROBE_SECONDS = 60.0
+"""A whole probe (a dozen calls) may take this long before the add is given up."""
+
+
+_LOCKS: weakref.WeakKeyDictionary[Any, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
+def _lock(hub: Hub) -> asyncio.Lock:
+    """One add at a time per hub: the cameras file is rewritten whole."""
+    lock = _LOCKS.get(hub)
+    if lock is None:
+        lock = _LOCKS[hub] = asyncio.Lock()
+    return lock
 
 
 class OnboardingError(Exception):
@@ -91,10 +106,19 @@ async def async_add_discovered(
         raise OnboardingError("camera ids use lowercase letters, digits and _ (at most 64)")
     if camera_id in hub.cameras.cameras:
         raise OnboardingError(f"camera {camera_id} exists already", 409)
-    hub.redactor.add([password])
-    probe = await hub.plugins.async_call_first(
-        "probe_device", hub=hub, url=device_url, username=username, password=password
-    )
+    if len(password) >= MIN_SECRET_LENGTH:
+        hub.redactor.add([password])  # before the probe: its errors may be logged
+    try:
+        probe = await asyncio.wait_for(
+            hub.plugins.async_call_first(
+                "probe_device", hub=hub, url=device_url, username=username, password=password
+            ),
+            PROBE_SECONDS,
+        )
+    except TimeoutError:
+        raise OnboardingError(
+            f"the device took more than {PROBE_SECONDS:g} s to answer", 504
+        ) from None
     if not isinstance(probe, DeviceProbe):
         raise OnboardingError("no plugin could talk to this device", 502)
     if probe.error or probe.main is None:
@@ -114,8 +138,12 @@ async def async_add_discovered(
         config = CameraConfig.model_validate(loaded)
     except ValidationError as exc:
         raise OnboardingError(hub.redactor(f"the device's answer makes no camera: {exc}")) from None
-    await asyncio.to_thread(hub.cameras.added.save, camera_id, entry, password)
-    await hub.cameras.async_add(camera_id, config)
+    async with _lock(hub):
+        # Checked again: another add may have taken the id while this device was probed.
+        if camera_id in hub.cameras.cameras:
+            raise OnboardingError(f"camera {camera_id} exists already", 409)
+        await asyncio.to_thread(hub.cameras.added.save, camera_id, entry, password)
+        await hub.cameras.async_add(camera_id, config)
     _LOGGER.info(
         "Camera %s added from %s (%s %s)", camera_id, device.host, probe.manufacturer, probe.model
     )

@@ -90,6 +90,7 @@ def _error(exc: OnboardingError) -> web.HTTPException:
         404: web.HTTPNotFound,
         409: web.HTTPConflict,
         502: web.HTTPBadGateway,
+        504: web.HTTPGatewayTimeout,
     }
     return classes.get(exc.status, web.HTTPBadRequest)(text=str(exc))
 
