@@ -174,6 +174,10 @@ def configured_hosts(hub: Hub) -> dict[str, str]:
 def device_view(device: DiscoveredDevice, hosts: dict[str, str]) -> dict[str, Any]:
     """What the API and CLI show of a device: its fields, its ONVIF service, `configured`."""
     data = device.as_dict()
+    props = device.properties
+    # WS-Discovery scopes say `hardware`; mDNS TXT records often `model`/`manufacturer`.
+    data["model"] = props.get("hardware") or props.get("model") or props.get("md") or None
+    data["manufacturer"] = props.get("manufacturer") or props.get("vendor") or None
     data["onvif_url"] = onvif_service_url(device)
     camera = hosts.get(device.host.lower())
     data["configured"] = camera is not None

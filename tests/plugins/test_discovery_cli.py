@@ -65,6 +65,7 @@ async def test_json_lists_the_device_and_with_credentials_its_streams(tmp_path, 
     assert device["source"] == "ws-discovery"
     assert device["onvif_url"] == onvif_camera.device_url
     assert device["properties"]["hardware"] == "SC-1080"
+    assert device["model"] == "SC-1080" and device["configured"] is False
     probe = device["probe"]
     assert (probe["manufacturer"], probe["model"], probe["error"]) == ("SimCam", "SC-1080", None)
     assert probe["main"]["stream_uri"] == "rtsp://127.0.0.1:554/main"
