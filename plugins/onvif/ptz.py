@@ -97,6 +97,14 @@ class PtzOptions(PluginOptions):
         None, description="Media profile token; default: the first one with PTZ."
     )
 
+    def check(self, env: Any) -> list[tuple[str, str]]:
+        """Cross-check for the automation editor: the camera must exist (`env.cameras`)."""
+        cameras = getattr(env, "cameras", None)
+        if cameras is not None and self.camera not in cameras:
+            known = ", ".join(sorted(cameras)) or "none configured"
+            return [("camera", f"unknown camera '{self.camera}' (known: {known})")]
+        return []
+
     @model_validator(mode="after")
     def _preset_needed(self) -> PtzOptions:
         if self.move == "preset" and not self.preset:

@@ -81,6 +81,11 @@ async def test_bad_options_and_cameras_are_refused_when_created(ptz_hub):
         spec.options(camera="gate", move="preset")
     with pytest.raises(ValidationError):
         spec.options(camera="gate", move="continuous", pan=2)
+    env = type("Env", (), {"cameras": {"gate": frozenset()}})()
+    assert spec.options(camera="gate", move="stop").check(env) == []
+    assert spec.options(camera="nope", move="stop").check(env) == [
+        ("camera", "unknown camera 'nope' (known: gate)")
+    ]
     with pytest.raises(ValueError, match="unknown camera 'nope'"):
         spec.create(hub, "a", spec.options(camera="nope", move="stop"))
     with pytest.raises(ValueError, match="camera 'plain' has no onvif section"):
