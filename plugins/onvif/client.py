@@ -94,6 +94,11 @@ class OnvifClient:
                 )
 
     async def async_services(self) -> dict[str, str]:
+        """Service addresses, with unreachable hosts put right (see `reachable_xaddr`)."""
+        found = await self._async_services()
+        return {ns: reachable_xaddr(url, self.device_url) for ns, url in found.items()}
+
+    async def _async_services(self) -> dict[str, str]:
         """GetServices, or GetCapabilities on devices too old for it."""
         try:
             answer = await self.async_call(
@@ -238,6 +243,24 @@ async def _read_capped(response: aiohttp.ClientResponse) -> bytes:
             raise OnvifError(f"answer too large (more than {MAX_RESPONSE_BYTES} bytes)")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+_NOWHERE = ("0.0.0.0", "::", "localhost", "127.0.0.1", "::1")
+
+
+def reachable_xaddr(xaddr: str, device_url: str) -> str:
+    """A service address we can reach: cameras behind NAT or with a default config report
+    0.0.0.0 or their loopback; then the address we reached the device service at is used."""
+    try:
+        service, device = urlsplit(xaddr), urlsplit(device_url)
+        service_host = service.hostname or ""
+    except ValueError:
+        return device_url
+    if not service.scheme or not service_host:
+        return device_url
+    if service_host in _NOWHERE and device.hostname not in _NOWHERE:
+        return service._replace(netloc=device.netloc).geturl()
+    return xaddr
 
 
 def parse_utc_time(answer: Element) -> dt.datetime | None:

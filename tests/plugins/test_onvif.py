@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 
 from hub.discovery import DeviceProbe
-from plugins.onvif.client import OnvifClient
+from plugins.onvif.client import MEDIA_NS, OnvifClient
 from plugins.onvif.media import async_probe
 from plugins.onvif.soap import Credentials
 from tests.servers.onvif_sim import OnvifSimulator, SimOptions, SimProfile
@@ -71,6 +71,15 @@ async def test_main_and_sub_are_picked_by_resolution_not_by_order(probe):
     assert result.main is not None and result.sub is not None
     assert (result.main.token, result.main.codec) == ("p3", "H265")
     assert result.sub.token == "p2"
+
+
+async def test_service_addresses_of_0_0_0_0_are_reached_where_the_device_answered(probe):
+    # A camera with a default config (or behind NAT) names services at an address we
+    # cannot reach; its device service is where we found it.
+    result, client, sim = await probe(host="127.0.0.2", xaddr_host="0.0.0.0", get_services=False)
+    assert result.error is None
+    assert client.services[MEDIA_NS] == f"http://127.0.0.2:{sim.port}/onvif/media_service"
+    assert "GetProfiles" in sim.calls
 
 
 async def test_a_wrong_password_is_reported_in_plain_words(probe):

@@ -93,6 +93,11 @@ class SimOptions:
     """Seconds the device clock is ahead of the real one."""
     delay: float = 0.0
     garbage: bool = False
+    host: str = "127.0.0.1"
+    """Loopback address to listen on."""
+    xaddr_host: str | None = None
+    """Host put in service addresses (GetServices/GetCapabilities), e.g. 0.0.0.0 like a
+    camera with a default config; None: the listening address."""
     pull_wait: float = 0.5
     """Longest a PullMessages is held open here, whatever the client asks."""
     manufacturer: str = "SimCam"
@@ -133,7 +138,7 @@ class OnvifSimulator:
         app.router.add_post("/onvif/subscription/{sid}", self._handle)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, self.options.host, 0)
         await site.start()
         server = site._server
         assert server is not None
@@ -146,11 +151,13 @@ class OnvifSimulator:
 
     @property
     def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}/onvif"
+        """Where services say they are (what GetServices reports)."""
+        host = self.options.xaddr_host or self.options.host
+        return f"http://{host}:{self.port}/onvif"
 
     @property
     def device_url(self) -> str:
-        return f"{self.base}/device_service"
+        return f"http://{self.options.host}:{self.port}/onvif/device_service"
 
     def now(self) -> dt.datetime:
         return dt.datetime.now(dt.UTC) + dt.timedelta(seconds=self.options.clock_offset)
