@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from xml.etree.ElementTree import Element
 
-from plugins.onvif.client import EVENTS_NS, OnvifClient
+from plugins.onvif.client import EVENTS_NS, OnvifClient, reachable_xaddr
 from plugins.onvif.soap import (
     WSA,
     OnvifError,
@@ -128,7 +128,7 @@ class PullPoint:
         address = text(descendant(child(answer, "SubscriptionReference"), "Address"))
         if not address.lower().startswith(("http://", "https://")):
             raise OnvifError("the device gave no pull-point address")
-        self.address = address
+        self.address = reachable_xaddr(address, self.client.device_url)
 
     def _to(self) -> str:
         assert self.address is not None
