@@ -122,6 +122,10 @@ def pick_streams(
     return main, sub
 
 
+MAX_KNOWN_DEVICES = 1024
+"""Devices remembered at most; far more than any home LAN has cameras."""
+
+
 def merge_one(seen: DiscoveredDevice | None, new: DiscoveredDevice) -> DiscoveredDevice:
     """`new` folded into what was known of the same device."""
     return new if seen is None else merge_devices([seen, new])[0]
@@ -130,6 +134,8 @@ def merge_one(seen: DiscoveredDevice | None, new: DiscoveredDevice) -> Discovere
 def device_seen(hub: Hub, device: DiscoveredDevice) -> None:
     """Remember a device; a running hub announces one it did not know (DeviceDiscovered)."""
     known = hub.discovered.get(device.id)
+    if known is None and len(hub.discovered) >= MAX_KNOWN_DEVICES:
+        return  # a flood of fake announcements must not grow memory without bound
     hub.discovered[device.id] = merge_one(known, device)
     if known is None and hub.running:
         hub.bus.publish(

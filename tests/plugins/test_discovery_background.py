@@ -15,6 +15,7 @@ import pytest
 from zeroconf import ServiceInfo
 from zeroconf.asyncio import AsyncZeroconf
 
+from hub.discovery import DiscoveredDevice, device_seen
 from hub.events import DeviceDiscovered, DeviceLost
 from tests.servers.onvif_sim import WsDiscoveryResponder
 
@@ -106,4 +107,19 @@ async def test_mdns_cameras_come_and_go(make_hub):
         assert "mdns:Shed Camera" not in hub.discovered
     finally:
         await aiozc.async_close()
+        await hub.async_stop()
+
+
+async def test_a_flood_of_announcements_is_bounded(make_hub, monkeypatch):
+    monkeypatch.setattr("hub.discovery.MAX_KNOWN_DEVICES", 5)
+    hub = make_hub("plugins: {disabled: [discovery, onvif]}\n")
+    await hub.async_start()
+    try:
+        for number in range(20):
+            device_seen(hub, DiscoveredDevice(id=f"urn:fake:{number}", name="x", host="127.0.0.9"))
+        assert len(hub.discovered) == 5
+        # A device already known still gets updated.
+        device_seen(hub, DiscoveredDevice(id="urn:fake:0", name="x", host="127.0.0.9", urls=("u",)))
+        assert hub.discovered["urn:fake:0"].urls == ("u",)
+    finally:
         await hub.async_stop()
