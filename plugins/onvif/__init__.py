@@ -92,7 +92,9 @@ class OnvifService:
         client = self.client(camera_id, runtime.config.onvif)
         self.followers[camera_id] = self.hub.async_create_task(
             async_follow(
-                client, lambda n: self._handle(camera_id, n), lambda: self._lost(camera_id)
+                client,
+                lambda n: self._handle(camera_id, n),
+                lambda state, reason: self._status(camera_id, state, reason),
             ),
             f"onvif-events:{camera_id}",
         )
@@ -118,6 +120,13 @@ class OnvifService:
             if queue.full():
                 queue.get_nowait()  # the newest signal is the one that matters
             queue.put_nowait(now)
+
+    def _status(self, camera_id: str, state: str, reason: str | None) -> None:
+        """State `onvif.<camera>`: connected, or error with the reason (shown in the panel)."""
+        attributes = {"reason": self.hub.redactor(reason)} if reason else {}
+        self.hub.states.async_set(f"onvif.{camera_id}", state, attributes)
+        if state == "error":
+            self._lost(camera_id)
 
     def _lost(self, camera_id: str) -> None:
         """Events stopped: motion the camera reported is not known to go on."""

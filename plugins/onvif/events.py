@@ -170,9 +170,10 @@ class PullPoint:
 async def async_follow(
     client: OnvifClient,
     handle: Callable[[Notification], None],
-    on_lost: Callable[[], None] | None = None,
+    on_status: Callable[[str, str | None], None] | None = None,
 ) -> None:
-    """Keep a subscription alive until cancelled, handing every message to `handle`.
+    """Keep a subscription alive until cancelled, handing every message to `handle` and
+    telling `on_status` when it is "connected" and when it failed ("error", reason).
 
     Any failure (camera rebooted, subscription expired) starts over after a pause
     that doubles, up to MAX_RETRY_SECONDS, while failures go on.
@@ -186,6 +187,8 @@ async def async_follow(
                 if not client.services:
                     await client.async_connect()
                 await pull_point.async_subscribe()
+                if on_status is not None:
+                    on_status("connected", None)
                 delay = RETRY_SECONDS
                 renew_at = loop.time() + SUBSCRIPTION_SECONDS / 2
                 while True:
@@ -200,8 +203,8 @@ async def async_follow(
                 )
                 pull_point.address = None
                 client.services = {}
-                if on_lost is not None:
-                    on_lost()  # no news from the camera: what it said last is stale
+                if on_status is not None:
+                    on_status("error", str(exc))
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, MAX_RETRY_SECONDS)
     finally:

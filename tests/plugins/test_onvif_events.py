@@ -56,6 +56,7 @@ async def test_a_pull_point_message_moves_the_hubs_motion_state(make_hub, sim):
         events = hub.bus.subscribe("test", (OnvifEvent,))
         await wait_until(lambda: sim.subscriptions, 10, "a pull-point subscription")
         await wait_for_state(hub, "motion.porch", "off")
+        await wait_for_state(hub, "onvif.porch", "connected")
 
         sim.push_event(CELL_MOTION, {"IsMotion": "true"})
         await wait_for_state(hub, "motion.porch", "on", timeout=10)
@@ -93,6 +94,8 @@ async def test_a_wrong_password_is_a_logged_retry_not_a_crash(make_hub, sim, cap
     hub = await _started(make_hub, camera_yaml(sim, password="wrong-pass"))
     try:
         await wait_until(lambda: "wrong username or password" in caplog.text, 10, "the warning")
+        attributes = await wait_for_state(hub, "onvif.porch", "error")
+        assert attributes == {"reason": "wrong username or password"}
         assert not sim.subscriptions
         assert "wrong-pass" not in caplog.text
     finally:
