@@ -198,13 +198,14 @@ class Hub:
         started = time.monotonic()
         self.bus.publish(HubStopping())
         # First: a camera going down at shutdown is no reason to notify anyone.
-        await self.automations.async_stop()
+        self.automations.stop_triggers()
         # Motion loops end first, so their last event rows are written before storage closes.
         for objects in self.objects:
             objects.stop()
         for motion in self.motion:
             motion.stop()
         await self.cameras.async_stop(CAMERA_STOP_SECONDS)
+        await self.automations.async_stop()
         if self._pending_writes:
             await asyncio.wait(self._pending_writes, timeout=INDEX_FLUSH_SECONDS)
         # Let plugins see hub_stopping and the cameras going down before they stop.

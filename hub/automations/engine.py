@@ -96,20 +96,26 @@ class AutomationEngine:
         )
         self._flush_task = asyncio.get_running_loop().create_task(self._flush_loop())
 
-    async def async_stop(self) -> None:
-        """Detach everything; waiting runs stay stored and resume at the next start."""
+    def stop_triggers(self) -> None:
+        """Stop listening and cancel runs at once (no await: shutdown goes on meanwhile)."""
         if not self.running:
             return
         self.running = False
         if self._stop_listener is not None:
             self._stop_listener()
+            self._stop_listener = None
         for runtime in self.automations.values():
             runtime.stop("shutdown")
+
+    async def async_stop(self) -> None:
+        """Detach everything; waiting runs stay stored and resume at the next start."""
+        self.stop_triggers()
         tasks = list(self._tasks)
         await asyncio.gather(*tasks, return_exceptions=True)
         if self._flush_task is not None:
             self._flush_task.cancel()
             await asyncio.gather(self._flush_task, return_exceptions=True)
+            self._flush_task = None
         await self.async_flush()
 
     def spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
