@@ -171,7 +171,9 @@ class AutomationEngine:
             issues = [Issue("id", f"an automation '{automation_id}' exists already")]
         if issues:
             return issues
-        enabled = bool(data.get("enabled", True))
+        current = self.automations.get(str(automation_id))
+        # An edit that does not say `enabled` keeps the automation on or off as it was.
+        enabled = bool(data.get("enabled", current.enabled if current and not create else True))
         async with self._lock:
             await self.hub.storage.async_write(lambda db: store.save_automation(db, data, enabled))
             old = self.automations.get(str(automation_id))

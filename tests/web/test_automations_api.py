@@ -138,6 +138,10 @@ async def test_enable_disable_and_snooze(make_api_client):
     hub.async_set_mode("away")
     await hub.bus.async_drain(5)
     assert await hub.automations.async_traces("from_yaml") == []
+    config = (await (await client.get("/api/automations/from_yaml")).json())["config"]
+    config.pop("enabled", None)
+    edited = await client.put("/api/automations/from_yaml", json=config)
+    assert (await edited.json())["state"] == "off"  # an edit keeps it off
     on = await client.post("/api/automations/from_yaml/enable")
     assert (await on.json())["state"] == "on"
     snoozed = await client.post("/api/automations/from_yaml/snooze", json={"seconds": 3600})
