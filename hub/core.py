@@ -51,6 +51,7 @@ CAMERA_STOP_SECONDS = 1.5
 PLUGIN_SHUTDOWN_SECONDS = 1.5
 PLUGIN_STARTUP_SECONDS = 10.0
 BUS_DRAIN_SECONDS = 0.5
+TASK_CANCEL_SECONDS = 0.5
 HOUSE_MODE_ENTITY = "mode.house"
 DEFAULT_HOUSE_MODE = "home"
 
@@ -218,7 +219,11 @@ class Hub:
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        if tasks:
+            # A task that swallows cancellation must not hold the stop hostage.
+            _, stuck = await asyncio.wait(tasks, timeout=TASK_CANCEL_SECONDS)
+            for task in stuck:
+                _LOGGER.error("Task %s ignored cancellation; leaving it behind", task.get_name())
         await self.bus.async_close()
         await self.storage.async_close()
         self.footage.keyring.release()
