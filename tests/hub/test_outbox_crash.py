@@ -18,6 +18,7 @@ from aiohttp.test_utils import TestServer
 from tests.conftest import free_port
 
 CAMHUB = str(Path(sys.executable).with_name("camhub"))
+PASSWORD = "correct horse battery"
 
 
 def start_hub(config: Path, data: Path) -> subprocess.Popen[str]:
@@ -37,9 +38,35 @@ def start_hub(config: Path, data: Path) -> subprocess.Popen[str]:
     raise AssertionError("camhub did not start")
 
 
-def post(url: str) -> dict:
-    request = urllib.request.Request(url, method="POST", data=b"")
-    with urllib.request.urlopen(request, timeout=5) as response:
+def where(config: Path, data: Path) -> list[str]:
+    return ["--config", str(config), "--data", str(data)]
+
+
+def add_admin(config: Path, data: Path) -> None:
+    subprocess.run(
+        [CAMHUB, "user", "add", "owner", "--role", "admin", *where(config, data)],
+        input=PASSWORD + "\n",
+        text=True,
+        check=True,
+        capture_output=True,
+    )
+
+
+def post_signed_in(base: str, path: str) -> dict:
+    """Log in as the admin like a script would, then POST with the CSRF token."""
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+    login = urllib.request.Request(
+        f"{base}/api/auth/login",
+        method="POST",
+        data=json.dumps({"username": "owner", "password": PASSWORD}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with opener.open(login, timeout=5) as response:
+        token = json.load(response)["csrf_token"]
+    request = urllib.request.Request(
+        f"{base}{path}", method="POST", data=b"", headers={"X-CSRF-Token": token}
+    )
+    with opener.open(request, timeout=5) as response:
         assert response.status == 202
         return json.load(response)
 
@@ -59,11 +86,12 @@ async def test_kill_9_with_an_undelivered_message_then_restart_delivers_it_once(
         f"notifiers:\n  hook:\n    type: webhook\n    url: http://127.0.0.1:{receiver_port}/hook\n"
     )
     data = tmp_path / "data"
+    add_admin(config, data)
     first = start_hub(config, data)
     try:
         # The receiver is down: the message stays in the outbox, waiting to be retried.
         message_id = await asyncio.to_thread(
-            post, f"http://127.0.0.1:{hub_port}/api/notifiers/hook/test"
+            post_signed_in, f"http://127.0.0.1:{hub_port}", "/api/notifiers/hook/test"
         )
         message_id = message_id["id"]
         for _ in range(50):
