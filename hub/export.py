@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from hub.footage import FootageStore
+from hub.object_events import stored_event
 from hub.recordings import RecordingSegment, segment_from_row
 from hub.retention import LOOSE_SNAPSHOTS
 
@@ -55,15 +56,6 @@ class ExportPlan:
         }
 
 
-def _event_json(row: dict[str, Any]) -> dict[str, Any]:
-    data = dict(row)
-    for key in ("zones", "data"):
-        if isinstance(data.get(key), str):
-            data[key] = json.loads(data[key])
-    data["keep"] = bool(data.get("keep"))
-    return data
-
-
 async def async_plan_export(
     hub: Hub, start: float, end: float, cameras: list[str] | None = None
 ) -> ExportPlan:
@@ -76,7 +68,7 @@ async def async_plan_export(
         params += cameras
     sql = f"SELECT * FROM events WHERE {where} ORDER BY start"
     rows = await hub.storage.async_read(lambda db: [dict(r) for r in db.query(sql, params)])
-    plan.events = [_event_json(r) for r in rows]
+    plan.events = [stored_event(r) for r in rows]
     seg_sql = 'SELECT * FROM recordings WHERE "end" >= ? AND start <= ?'
     seg_params: list[Any] = [start, end]
     if cameras is not None:

@@ -13,8 +13,10 @@ when the bottom centre of its box is inside the zone's polygon.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -101,6 +103,16 @@ def regions_for(boxes: list[Box], width: int, height: int) -> list[tuple[int, in
     if area > WHOLE_FRAME_SHARE * width * height:
         return [(0, 0, width, height)]
     return clipped
+
+
+def stored_event(row: Mapping[str, Any]) -> dict[str, Any]:
+    """An `events` row as JSON-ready data: zones and data decoded, keep as a bool."""
+    data = dict(row)
+    for key in ("zones", "data"):
+        if isinstance(data.get(key), str):
+            data[key] = json.loads(data[key])
+    data["keep"] = bool(data.get("keep"))
+    return data
 
 
 class CameraObjects:

@@ -11,30 +11,10 @@ from aiohttp import web
 from hub.audit import MAX_PAGE
 from web import access
 from web.keys import HUB_KEY
+from web.query import int_param, time_param
 
 routes = web.RouteTableDef()
 CSV_COLUMNS = ("id", "time", "user", "action", "target", "address", "details", "hash")
-
-
-def _number(request: web.Request, name: str) -> float | None:
-    raw = request.query.get(name)
-    if raw is None or raw == "":
-        return None
-    try:
-        return float(raw)
-    except ValueError:
-        raise web.HTTPBadRequest(
-            text=f"{name} must be a number (seconds since the epoch)"
-        ) from None
-
-
-def _count(request: web.Request, name: str, default: int, upper: int) -> int:
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit() or int(raw) > upper:
-        raise web.HTTPBadRequest(text=f"{name} must be a whole number from 0 to {upper}")
-    return int(raw)
 
 
 def _csv_cell(value: object) -> str:
@@ -52,10 +32,10 @@ async def audit_log(request: web.Request) -> web.Response:
     rows = await hub.audit.async_query(
         actor=request.query.get("actor") or None,
         action=request.query.get("action") or None,
-        since=_number(request, "since"),
-        until=_number(request, "until"),
-        limit=_count(request, "limit", 500, MAX_PAGE),
-        offset=_count(request, "offset", 0, 10**9),
+        since=time_param(request, "since"),
+        until=time_param(request, "until"),
+        limit=int_param(request, "limit", 500, 0, MAX_PAGE),
+        offset=int_param(request, "offset", 0, 0, 10**9),
     )
     if request.query.get("format") == "csv":
         buffer = io.StringIO()

@@ -13,6 +13,7 @@ from hub.core import Hub
 from hub.events import Context
 from web import access
 from web.keys import HUB_KEY
+from web.query import int_param
 
 routes = web.RouteTableDef()
 
@@ -216,12 +217,7 @@ async def automation_traces(request: web.Request) -> web.Response:
     """Traces newest first (`?limit=`, default 50)."""
     hub = _hub(request)
     automation_id = _automation_id(request)
-    try:
-        limit = int(request.query.get("limit", "50"))
-    except ValueError:
-        raise web.HTTPBadRequest(text="limit must be a whole number") from None
-    if not 1 <= limit <= MAX_TRACES:
-        raise web.HTTPBadRequest(text=f"limit must be between 1 and {MAX_TRACES}")
+    limit = int_param(request, "limit", 50, 1, MAX_TRACES)
     traces = await hub.automations.async_traces(automation_id, limit)
     return web.json_response({"traces": traces})
 

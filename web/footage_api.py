@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import weakref
 from typing import Any
@@ -11,39 +10,16 @@ from typing import Any
 from aiohttp import web
 
 from hub.core import Hub
+from hub.object_events import stored_event
 from hub.storage import LONG_EVENT_SECONDS
 from web import access
 from web.body import read_json_object
 from web.footage_stream import footage_response, require_unlocked
 from web.keys import HUB_KEY
+from web.query import int_param, time_param
 
 routes = web.RouteTableDef()
 MAX_PAGE = 500
-
-
-def _float_param(request: web.Request, name: str) -> float | None:
-    raw = request.query.get(name)
-    if raw is None or raw == "":
-        return None
-    try:
-        return float(raw)
-    except ValueError:
-        raise web.HTTPBadRequest(
-            text=f"{name} must be a number (seconds since the epoch)"
-        ) from None
-
-
-def _int_param(request: web.Request, name: str, default: int, upper: int) -> int:
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise web.HTTPBadRequest(text=f"{name} must be a whole number") from None
-    if not 0 <= value <= upper:
-        raise web.HTTPBadRequest(text=f"{name} must be between 0 and {upper}")
-    return value
 
 
 def _camera_param(request: web.Request, name: str = "camera") -> str | None:
@@ -89,9 +65,9 @@ async def recordings(request: web.Request) -> web.Response:
     """Recorded ranges (`?segments=1` for the segments themselves), filtered by camera and time."""
     hub = request.app[HUB_KEY]
     cameras = _visible(request, _camera_param(request))
-    start, end = _float_param(request, "start"), _float_param(request, "end")
+    start, end = time_param(request, "start"), time_param(request, "end")
     if request.query.get("segments") in ("1", "true"):
-        limit = _int_param(request, "limit", 100, MAX_PAGE)
+        limit = int_param(request, "limit", 100, 0, MAX_PAGE)
         segments = []
         for camera in cameras if cameras is not None else [None]:
             segments += await hub.recordings.async_segments(camera, start, end, limit)
@@ -159,12 +135,8 @@ async def camera_snapshot(request: web.Request) -> web.Response:
 
 
 def _event_json(row: dict[str, Any]) -> dict[str, Any]:
-    data = dict(row)
-    for key in ("zones", "data"):
-        if isinstance(data.get(key), str):
-            data[key] = json.loads(data[key])
-    data["keep"] = bool(data.get("keep"))
-    data.pop("snapshot_path", None)
+    data = stored_event(row)
+    data.pop("snapshot_path", None)  # a path on the hub's disk is nobody's business
     return data
 
 
@@ -185,7 +157,7 @@ async def events(request: web.Request) -> web.Response:
     if zone := request.query.get("zone"):
         where.append("EXISTS (SELECT 1 FROM json_each(events.zones) WHERE value = ?)")
         params.append(zone)
-    start, end = _float_param(request, "start"), _float_param(request, "end")
+    start, end = time_param(request, "start"), time_param(request, "end")
     if start is not None:
         # Events overlapping [start, ...): a plain `end >= start` test would scan every older
         # event when fewer than `limit` match. Short events are found by a start-index range,
@@ -200,8 +172,8 @@ async def events(request: web.Request) -> web.Response:
     if end is not None:
         where.append("start <= ?")
         params.append(end)
-    limit = _int_param(request, "limit", 50, MAX_PAGE)
-    offset = _int_param(request, "offset", 0, 10**9)
+    limit = int_param(request, "limit", 50, 0, MAX_PAGE)
+    offset = int_param(request, "offset", 0, 0, 10**9)
     sql = (
         f"SELECT * FROM events WHERE {' AND '.join(where)} "
         f"ORDER BY start DESC LIMIT {limit} OFFSET {offset}"

@@ -8,6 +8,7 @@ from hub.notify import Message
 from hub.outbox import STATES
 from web import access
 from web.keys import HUB_KEY
+from web.query import int_param
 
 routes = web.RouteTableDef()
 
@@ -42,12 +43,7 @@ async def notifications(request: web.Request) -> web.Response:
     state = request.query.get("state") or None
     if state is not None and state not in STATES:
         raise web.HTTPBadRequest(text=f"state must be one of {', '.join(STATES)}")
-    try:
-        limit = int(request.query.get("limit", "100"))
-    except ValueError:
-        raise web.HTTPBadRequest(text="limit must be a whole number") from None
-    if not 1 <= limit <= MAX_LIMIT:
-        raise web.HTTPBadRequest(text=f"limit must be between 1 and {MAX_LIMIT}")
+    limit = int_param(request, "limit", 100, 1, MAX_LIMIT)
     rows = await hub.outbox.async_list(state, request.query.get("notifier") or None, limit)
     items = [{key: row[key] for key in FIELDS} for row in rows]
     for item in items:
