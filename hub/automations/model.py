@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from hub.automations.schedule import WEEKDAYS, Cron, parse_time
 from hub.registry import PluginOptions
+
+OneOrMany = Annotated[
+    list[str], BeforeValidator(lambda value: [value] if isinstance(value, str) else value)
+]
+"""A list of strings that also accepts one bare string (`label: person`)."""
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 _MODE = re.compile(r"^[a-z0-9_]{1,32}$")
@@ -106,13 +111,8 @@ class OnvifEventTriggerOptions(CheckedOptions):
 class TimeTriggerOptions(CheckedOptions):
     """At given times of day, or on a cron schedule, in the house's time zone."""
 
-    at: list[str] = Field(default_factory=list, description="Times of day, HH:MM[:SS].")
+    at: OneOrMany = Field(default_factory=list, description="Times of day, HH:MM[:SS].")
     cron: str | None = Field(None, description="Cron line: minute hour day month weekday.")
-
-    @field_validator("at", mode="before")
-    @classmethod
-    def _one_or_many(cls, value: Any) -> Any:
-        return [value] if isinstance(value, str) else value
 
     @field_validator("at")
     @classmethod
@@ -192,12 +192,7 @@ class TimeConditionOptions(CheckedOptions):
 class ModeConditionOptions(CheckedOptions):
     """The house mode is one of these."""
 
-    mode: list[str] = Field(min_length=1, description="Modes that pass.")
-
-    @field_validator("mode", mode="before")
-    @classmethod
-    def _one_or_many(cls, value: Any) -> Any:
-        return [value] if isinstance(value, str) else value
+    mode: OneOrMany = Field(min_length=1, description="Modes that pass.")
 
     @field_validator("mode")
     @classmethod
@@ -211,35 +206,20 @@ class CameraStateConditionOptions(CheckedOptions):
     """A camera is in one of these states (for at least `seconds`)."""
 
     camera: str = Field(description="Camera id.")
-    state: list[str] = Field(min_length=1, description="States that pass: online, offline...")
+    state: OneOrMany = Field(min_length=1, description="States that pass: online, offline...")
     seconds: float = Field(0.0, ge=0, description="Held at least this long.")
-
-    @field_validator("state", mode="before")
-    @classmethod
-    def _one_or_many(cls, value: Any) -> Any:
-        return [value] if isinstance(value, str) else value
 
 
 class LabelConditionOptions(CheckedOptions):
     """The trigger's object label is one of these."""
 
-    label: list[str] = Field(min_length=1, description="Labels that pass.")
-
-    @field_validator("label", mode="before")
-    @classmethod
-    def _one_or_many(cls, value: Any) -> Any:
-        return [value] if isinstance(value, str) else value
+    label: OneOrMany = Field(min_length=1, description="Labels that pass.")
 
 
 class ZoneConditionOptions(CheckedOptions):
     """The trigger's object is in one of these zones."""
 
-    zone: list[str] = Field(min_length=1, description="Zones that pass.")
-
-    @field_validator("zone", mode="before")
-    @classmethod
-    def _one_or_many(cls, value: Any) -> Any:
-        return [value] if isinstance(value, str) else value
+    zone: OneOrMany = Field(min_length=1, description="Zones that pass.")
 
 
 class ScoreConditionOptions(CheckedOptions):
