@@ -197,7 +197,15 @@ def parse_yaml(text: str, filename: str, secrets_path: Path | None = None) -> Ya
     if secrets_path is not None:
         secrets, secret_issues = _load_secrets(secrets_path)
         source.issues.extend(secret_issues)
-    loader = _Loader(text)
+    try:
+        # The reader refuses control characters as soon as it is built.
+        loader = _Loader(text)
+    except yaml.reader.ReaderError as exc:
+        where = text[: exc.position].count("\n") + 1
+        source.issues.append(
+            SourceIssue(where, (), f"invalid YAML: character {exc.character:#06x} is not allowed")
+        )
+        return source
     try:
         node = loader.get_single_node()
         if node is None:
