@@ -6,7 +6,7 @@ import asyncio
 import logging
 import random
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from hub.added_cameras import AddedCameraStore
 from hub.camera import CameraError, CameraSource, SnapshotSource, StatsSource
@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 BACKOFF_MIN = 1.0
 BACKOFF_MAX = 30.0
+PRIVACY_PUSH_TIMEOUT = 30.0
+"""Longest a camera's start waits for plugins to have the camera burn its masks in."""
 
 
 def entity_id(camera_id: str) -> str:
@@ -53,6 +55,9 @@ class CameraRuntime:
     """Detection runs while armed; disarmed, frames are not examined (recording goes on)."""
     record_until: float = 0.0
     """In `events` mode, keep recording until this wall-clock time."""
+    privacy_masks_at: Literal["camera", "hub"] | None = None
+    """Who burns the privacy masks in: the camera itself (its stream is used as it is) or the
+    hub (decode, mask, re-encode); None without privacy masks. Sources must honour it."""
 
     @property
     def name(self) -> str:
@@ -71,6 +76,7 @@ class CameraRuntime:
             if self.config.detect_url
             else None,
             "record_mode": self.config.record.mode,
+            "privacy_masks": self.privacy_masks_at,
             "state": state.state if state else "unknown",
             "reason": state.attributes.get("reason") if state else None,
             "detect_frames": {"delivered": self.frames.delivered, "dropped": self.frames.dropped},
@@ -111,6 +117,7 @@ class CameraManager:
         if not runtime.config.enabled:
             self._set(runtime.camera_id, "disabled")
             return
+        runtime.privacy_masks_at = await self._async_privacy_masks(runtime)
         source = await self.hub.plugins.async_call_first(
             "camera_source", hub=self.hub, camera_id=runtime.camera_id, config=runtime.config
         )
@@ -124,6 +131,34 @@ class CameraManager:
         runtime.task = self.hub.async_create_task(
             self._supervise(runtime), f"camera:{runtime.camera_id}"
         )
+
+    async def _async_privacy_masks(self, runtime: CameraRuntime) -> Literal["camera", "hub"] | None:
+        """Ask plugins to have the camera burn its masks in; anything short of a verified yes
+        leaves it to the hub, so nothing is ever recorded unmasked."""
+        if not runtime.config.privacy_masks:
+            return None
+        try:
+            answer = await asyncio.wait_for(
+                self.hub.plugins.async_call_first(
+                    "apply_privacy_masks",
+                    hub=self.hub,
+                    camera_id=runtime.camera_id,
+                    config=runtime.config,
+                ),
+                PRIVACY_PUSH_TIMEOUT,
+            )
+        except TimeoutError:
+            _LOGGER.warning(
+                "Camera %s: no plugin had the camera burn in its privacy masks within %.0f s; "
+                "the hub masks its stream",
+                runtime.camera_id,
+                PRIVACY_PUSH_TIMEOUT,
+            )
+            return "hub"
+        if answer is True:
+            _LOGGER.info("Camera %s: privacy masks burnt in by the camera", runtime.camera_id)
+            return "camera"
+        return "hub"
 
     async def async_add(self, camera_id: str, config: CameraConfig) -> CameraRuntime:
         """Start a camera on a running hub, as if it had been configured (no restart).

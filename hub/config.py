@@ -250,6 +250,11 @@ class OnvifConfig(StrictModel):
         None, description="JPEG snapshot URL the camera reported (GetSnapshotUri)."
     )
     timeout: float = Field(10.0, gt=0, le=60, description="Seconds to wait for an answer.")
+    privacy_masks: bool = Field(
+        True,
+        description="Push the camera's `privacy_masks` to it (ONVIF Media2 masks) so it burns "
+        "them in itself; if it cannot, or reads them back wrong, the hub re-encodes instead.",
+    )
 
     @field_validator("device_url")
     @classmethod
@@ -312,7 +317,8 @@ class CameraConfig(StrictModel):
         default_factory=list,
         description=(
             "Polygons filled with black before anything is recorded, shown, snapshotted or "
-            "detected (the hub re-encodes this camera's stream); corners like zone points."
+            "detected; corners like zone points. An ONVIF camera that takes them burns them "
+            "in itself (see `onvif.privacy_masks`), else the hub re-encodes its stream."
         ),
     )
     face_blur: bool = Field(

@@ -173,15 +173,26 @@ def event_stored(hub: Hub, table: str, record: Mapping[str, Any]) -> Awaitable[N
 
 
 @hookspec(firstresult=True)
-def redact_image(
-    hub: Hub, camera_id: str, jpeg: bytes
-) -> bytes | Awaitable[bytes | None] | None:
+def redact_image(hub: Hub, camera_id: str, jpeg: bytes) -> bytes | Awaitable[bytes | None] | None:
     """Return the snapshot `jpeg` of `camera_id` with what must not be seen removed, or None.
 
     Called before a camera snapshot is served or handed to an automation, and before
     an event snapshot is stored. Return None when this plugin has nothing to do for
     this camera. A camera with `face_blur: true` whose snapshot no plugin redacted
     (none installed, or it failed) gets no snapshot at all, never the picture as is.
+    """
+
+
+@hookspec(firstresult=True)
+def apply_privacy_masks(
+    hub: Hub, camera_id: str, config: CameraConfig
+) -> bool | Awaitable[bool | None] | None:
+    """Have the camera itself burn in `config.privacy_masks`; True once that is verified.
+
+    Called before a camera with privacy masks starts. Return True only when the camera
+    masks every stream the hub reads from it (pushed and read back); then the hub records
+    its stream as it is. Return None when this plugin cannot do it for this camera; with
+    no True answer (or on any error) the hub decodes, masks and re-encodes the stream.
     """
 
 

@@ -133,8 +133,9 @@ class PyAVSource:
         self._pump(self.config.detect_url, record=False, decode=True)
 
     def _pump(self, url: str, record: bool, decode: bool) -> None:
-        masks = self.config.privacy_masks
-        # With privacy masks every reader below sees only the masked, re-encoded stream.
+        # With privacy masks every reader below sees only the masked, re-encoded stream, unless
+        # the camera was verified to burn them in itself (then its stream is used as it is).
+        masks = [] if self.runtime.privacy_masks_at == "camera" else self.config.privacy_masks
         with (
             open_stream(url, self.config) as raw,
             masked_stream(raw, self.camera_id, masks) as container,
