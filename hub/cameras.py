@@ -32,6 +32,11 @@ def entity_id(camera_id: str) -> str:
     return f"camera.{camera_id}"
 
 
+def _stream_keys(config: CameraConfig) -> CameraConfig:
+    """The config without what only detection reads: if this differs, the stream restarts."""
+    return config.model_copy(update={"zones": {}, "masks": [], "motion": None, "objects": None})
+
+
 def backoff_delay(attempt: int) -> float:
     """Exponential back-off from 1 s to 30 s with full jitter on the upper half."""
     ceiling = min(BACKOFF_MAX, BACKOFF_MIN * 2.0 ** max(attempt - 1, 0))
@@ -93,11 +98,14 @@ class CameraManager:
             camera_id: CameraRuntime(camera_id, config)
             for camera_id, config in hub.config.cameras.items()
         }
-        # Cameras added at run time (discovery onboarding) live in the data dir.
+        # Cameras added at run time (discovery, by URL) and zones/masks saved from the panel
+        # live in the data dir; the panel's zones and masks replace the config file's.
         self.added = AddedCameraStore(hub.data_dir)
         added = self.added.load(hub.config.cameras)
         hub.redactor.add(added.secrets)
         self.load_problems = added.problems
+        for camera_id, config in added.overrides.items():
+            self.cameras[camera_id].config = config
         for camera_id, config in added.cameras.items():
             self.cameras[camera_id] = CameraRuntime(camera_id, config)
 
@@ -175,6 +183,53 @@ class CameraManager:
         self.hub.motion.extend(motion)
         self.hub.objects.extend(await async_start_objects(self.hub, [camera_id]))
         return runtime
+
+    async def async_remove(self, camera_id: str, timeout: float = 10.0) -> None:
+        """Stop a camera, its motion and object loops, and forget it (its footage stays)."""
+        runtime = self.cameras[camera_id]
+        await self._async_stop_detection(camera_id, timeout)
+        await self._async_stop_source(runtime, timeout)
+        del self.cameras[camera_id]
+        for entity in (entity_id(camera_id), f"detection.{camera_id}"):
+            self.hub.states.async_remove(entity)
+
+    async def async_reconfigure(
+        self, camera_id: str, config: CameraConfig, timeout: float = 10.0
+    ) -> bool:
+        """Run a camera with a new config without a hub restart; True if its stream restarted.
+
+        Motion and object loops are rebuilt (a motion detector takes its masks when made).
+        The stream restarts only when what it reads changed (privacy masks are burnt in
+        by the source when it opens the camera).
+        """
+        runtime = self.cameras[camera_id]
+        restart = _stream_keys(runtime.config) != _stream_keys(config)
+        await self._async_stop_detection(camera_id, timeout)
+        if restart:
+            await self._async_stop_source(runtime, timeout)
+        runtime.config = config
+        if restart:
+            await self._async_start_one(runtime)
+        self.hub.motion.extend(await async_start_motion(self.hub, [camera_id]))
+        self.hub.objects.extend(await async_start_objects(self.hub, [camera_id]))
+        return restart
+
+    async def _async_stop_detection(self, camera_id: str, timeout: float) -> None:
+        loops = [m for m in self.hub.motion if m.camera_id == camera_id]
+        objects = [o for o in self.hub.objects if o.camera_id == camera_id]
+        self.hub.motion = [m for m in self.hub.motion if m.camera_id != camera_id]
+        self.hub.objects = [o for o in self.hub.objects if o.camera_id != camera_id]
+        tasks = [t for t in (*(o.task for o in objects), *(m.task for m in loops)) if t]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout)
+
+    async def _async_stop_source(self, runtime: CameraRuntime, timeout: float) -> None:
+        if runtime.task is not None:
+            runtime.task.cancel()
+            await asyncio.wait([runtime.task], timeout=timeout)
+        runtime.task, runtime.source, runtime.failures = None, None, 0
 
     async def _supervise(self, runtime: CameraRuntime) -> None:
         assert runtime.source is not None

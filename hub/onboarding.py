@@ -28,8 +28,8 @@ PROBE_SECONDS = 60.0
 _LOCKS: weakref.WeakKeyDictionary[Any, asyncio.Lock] = weakref.WeakKeyDictionary()
 
 
-def _lock(hub: Hub) -> asyncio.Lock:
-    """One add at a time per hub: the cameras file is rewritten whole."""
+def store_lock(hub: Hub) -> asyncio.Lock:
+    """One change at a time per hub: the data dir's cameras file is rewritten whole."""
     lock = _LOCKS.get(hub)
     if lock is None:
         lock = _LOCKS[hub] = asyncio.Lock()
@@ -138,7 +138,7 @@ async def async_add_discovered(
         config = CameraConfig.model_validate(loaded)
     except ValidationError as exc:
         raise OnboardingError(hub.redactor(f"the device's answer makes no camera: {exc}")) from None
-    async with _lock(hub):
+    async with store_lock(hub):
         # Checked again: another add may have taken the id while this device was probed.
         if camera_id in hub.cameras.cameras:
             raise OnboardingError(f"camera {camera_id} exists already", 409)

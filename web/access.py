@@ -11,11 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Literal, TypeVar
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 from aiohttp import web
 
 from web.keys import HUB_KEY
+
+if TYPE_CHECKING:
+    from hub.cameras import CameraRuntime
 
 Rule = Literal["public", "admin", "viewer"]
 HandlerT = TypeVar("HandlerT", bound=Callable[..., Awaitable[web.StreamResponse]])
@@ -80,6 +83,15 @@ def require_camera(request: web.Request, camera_id: str) -> None:
     """Raise 403 unless the caller may see this camera."""
     if not can_view(request, camera_id):
         raise web.HTTPForbidden(text="not allowed to view this camera")
+
+
+def camera_runtime(request: web.Request, camera_id: str) -> CameraRuntime:
+    """The running camera, after checking the caller may see it: 404 if unknown, else 403."""
+    runtime = request.app[HUB_KEY].cameras.cameras.get(camera_id)
+    if runtime is None:
+        raise web.HTTPNotFound(text=f"no camera '{camera_id}'")
+    require_camera(request, camera_id)
+    return runtime
 
 
 async def audit(request: web.Request, action: str, target: str = "", **details: object) -> None:

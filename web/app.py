@@ -16,6 +16,7 @@ from web import (
     audit_api,
     auth,
     automations_api,
+    camera_admin_api,
     discovery_api,
     footage_api,
     live,
@@ -79,6 +80,7 @@ def create_app(hub: Hub) -> web.Application:
     auth.setup_auth(app, hub)
     app.add_routes(api.routes)
     app.add_routes(discovery_api.routes)
+    app.add_routes(camera_admin_api.routes)
     app.add_routes(automations_api.routes)
     app.add_routes(users_api.routes)
     app.add_routes(audit_api.routes)

@@ -17,7 +17,6 @@ from aiohttp import WSMsgType, web
 
 from hub.camera import LiveSource, LiveSubscription
 from web import access
-from web.keys import HUB_KEY
 
 routes = web.RouteTableDef()
 HEARTBEAT_SECONDS = 20.0
@@ -41,13 +40,8 @@ async def _forward(socket: web.WebSocketResponse, subscription: LiveSubscription
 @access.viewer
 async def live_video(request: web.Request) -> web.WebSocketResponse:
     """Stream one camera's live video (stream copy) to one viewer; each view is audited."""
-    hub = request.app[HUB_KEY]
     camera_id = request.match_info["camera"]
-    runtime = hub.cameras.cameras.get(camera_id)
-    if runtime is None:
-        raise web.HTTPNotFound(text=f"no camera '{camera_id}'")
-    access.require_camera(request, camera_id)
-    source = runtime.source
+    source = access.camera_runtime(request, camera_id).source
     if not isinstance(source, LiveSource):
         raise web.HTTPNotFound(text="this camera has no live video; use its snapshots")
     socket = web.WebSocketResponse(heartbeat=HEARTBEAT_SECONDS, max_msg_size=4096)

@@ -44,13 +44,7 @@ async def set_mode(request: web.Request) -> web.Response:
 @access.viewer
 async def camera_zones(request: web.Request) -> web.Response:
     """A camera's zones and motion masks as configured (points 0..1 from the top left)."""
-    hub = request.app[HUB_KEY]
-    camera_id = request.match_info["camera"]
-    runtime = hub.cameras.cameras.get(camera_id)
-    if runtime is None:
-        raise web.HTTPNotFound(text=f"no camera '{camera_id}'")
-    access.require_camera(request, camera_id)
-    config = runtime.config
+    config = access.camera_runtime(request, request.match_info["camera"]).config
     return web.json_response(
         {
             "zones": {

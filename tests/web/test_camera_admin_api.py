@@ -1,0 +1,186 @@
+"""Cameras changed from the panel: add by URL, remove, save zones and masks (live, persisted)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import yaml
+
+from hub.events import MotionStarted
+from tests.helpers import wait_for_state, wait_until
+from tests.servers.fixtures import Auth, Mount
+from web.keys import HUB_KEY
+
+PASSWORD = "porch-cam-secret"
+CONFIG = """
+cameras:
+  yard:
+    url: demo://
+    enabled: false
+    zones:
+      lawn:
+        points: [[0, 0.5], [1, 0.5], [1, 1], [0, 1]]
+"""
+FULL_FRAME = [[0, 0], [1, 0], [1, 1], [0, 1]]
+
+
+async def audit_actions(hub, prefix: str) -> list[tuple[str, str]]:
+    rows = await hub.audit.async_query(action=prefix)
+    return [(r["action"], r["target"]) for r in rows]
+
+
+async def test_add_by_url_keeps_the_password_as_a_secret_starts_and_survives_restart(
+    rtsp_server, make_api_client, make_hub, tmp_path
+):
+    server = rtsp_server(
+        [Mount("/main", width=320, height=240, fps=10)], auth=Auth("admin", PASSWORD)
+    )
+    client = await make_api_client(CONFIG)
+    hub = client.app[HUB_KEY]
+    url = server.url("/main", user="admin", password=PASSWORD)
+    response = await client.post(
+        "/api/cameras", json={"id": "porch", "name": "Porch", "url": url, "record_mode": "off"}
+    )
+    assert response.status == 201, await response.text()
+    camera = (await response.json())["camera"]
+    assert camera["name"] == "Porch" and PASSWORD not in str(camera)
+    await wait_for_state(hub, "camera.porch", "online")  # the login was put back into the URL
+
+    data = tmp_path / "data"
+    stored = (data / "cameras.yaml").read_text()
+    assert PASSWORD not in stored and "password: !secret 'porch_password'" in stored
+    assert yaml.safe_load((data / "secrets.yaml").read_text()) == {"porch_password": PASSWORD}
+    listed = await (await client.get("/api/cameras")).json()
+    assert PASSWORD not in str(listed) and {c["id"] for c in listed["cameras"]} == {"yard", "porch"}
+    assert ("camera.add", "porch") in await audit_actions(hub, "camera.")
+    await hub.async_stop()
+
+    again = make_hub(CONFIG)
+    await again.async_start()
+    try:
+        assert again.cameras.cameras["porch"].config.record.mode == "off"
+        await wait_for_state(again, "camera.porch", "online")
+    finally:
+        await again.async_stop()
+
+
+async def test_add_by_url_refuses_bad_fields_with_their_paths(make_api_client):
+    client = await make_api_client(CONFIG)
+    response = await client.post(
+        "/api/cameras",
+        json={"id": "Bad Id", "url": "ftp://cam/1", "record_mode": "sometimes"},
+    )
+    assert response.status == 422
+    paths = {e["path"] for e in (await response.json())["errors"]}
+    assert paths == {"id", "url", "record_mode"}
+    local = await client.post("/api/cameras", json={"id": "disk", "url": "/etc/passwd"})
+    assert local.status == 422 and (await local.json())["errors"][0]["path"] == "url"
+    taken = await client.post("/api/cameras", json={"id": "yard", "url": "demo://"})
+    assert taken.status == 409
+    assert (await client.post("/api/cameras", json={"id": "x"})).status == 422  # no url
+    assert set(client.app[HUB_KEY].cameras.cameras) == {"yard"}
+
+
+async def test_viewers_cannot_add_remove_or_save_zones(make_api_client):
+    admin = await make_api_client(CONFIG)
+    viewer = await make_api_client(hub=admin.app[HUB_KEY], role="viewer", cameras=["yard"])
+    assert (await viewer.post("/api/cameras", json={"id": "a", "url": "demo://"})).status == 403
+    assert (await viewer.delete("/api/cameras/yard")).status == 403
+    zones = {"zones": {}, "masks": []}
+    assert (await viewer.put("/api/cameras/yard/zones", json=zones)).status == 403
+    assert set(admin.app[HUB_KEY].cameras.cameras) == {"yard"}
+
+
+async def test_remove_stops_an_added_camera_and_refuses_config_cameras(
+    make_api_client, make_hub, tmp_path
+):
+    client = await make_api_client(CONFIG)
+    hub = client.app[HUB_KEY]
+    added = await client.post("/api/cameras", json={"id": "temp", "url": "demo://"})
+    assert added.status == 201
+    await wait_for_state(hub, "camera.temp", "online")
+    task = hub.cameras.cameras["temp"].task
+    response = await client.delete("/api/cameras/temp")
+    assert response.status == 200
+    assert "temp" not in hub.cameras.cameras and task is not None and task.done()
+    assert hub.states.get("camera.temp") is None
+    assert all(m.camera_id != "temp" for m in hub.motion)
+    assert (await client.delete("/api/cameras/temp")).status == 404
+    refused = await client.delete("/api/cameras/yard")
+    assert refused.status == 409 and "config file" in (await refused.json())["error"]
+    assert ("camera.remove", "temp") in await audit_actions(hub, "camera.")
+    await hub.async_stop()
+    again = make_hub(CONFIG)
+    assert set(again.cameras.cameras) == {"yard"}
+    assert "temp" not in (tmp_path / "data" / "cameras.yaml").read_text()
+
+
+async def test_zones_saved_for_a_config_camera_override_it_and_persist(make_api_client, make_hub):
+    client = await make_api_client(CONFIG)
+    hub = client.app[HUB_KEY]
+    body = {
+        "zones": {"porch": {"points": [[0, 0], [0.5, 0], [0.5, 0.5]], "labels": ["person"]}},
+        "masks": [[[0, 0], [0.2, 0], [0.2, 0.2]]],
+    }
+    response = await client.put("/api/cameras/yard/zones", json=body)
+    assert response.status == 200, await response.text()
+    assert (await response.json())["restarted"] is False
+    shown = await (await client.get("/api/cameras/yard/zones")).json()
+    assert list(shown["zones"]) == ["porch"] and shown["zones"]["porch"]["labels"] == ["person"]
+    assert shown["masks"] == body["masks"]
+    # The object loop reads the zones from the runtime's config: the new one is what it uses.
+    assert list(hub.cameras.cameras["yard"].config.zones) == ["porch"]
+    assert ("camera.zones", "yard") in await audit_actions(hub, "camera.")
+
+    bad = await client.put(
+        "/api/cameras/yard/zones", json={"zones": {"x": {"points": [[0, 0], [2, 0]]}}}
+    )
+    assert bad.status == 422
+    assert (await bad.json())["errors"][0]["path"].startswith("zones.x.points")
+    await hub.async_stop()
+
+    again = make_hub(CONFIG)  # the config file still says `lawn`: the panel's edit wins
+    config = again.cameras.cameras["yard"].config
+    assert list(config.zones) == ["porch"] and len(config.masks) == 1
+
+
+async def test_a_new_motion_mask_hides_motion_at_once(make_api_client):
+    demo = "demo://?first=3&walk=3&period=60"
+    config = "cameras:\n" + "".join(
+        f"  {name}:\n    url: '{demo}'\n    detect:\n      fps: 5\n    record:\n      mode: 'off'\n"
+        for name in ("masked", "plain")
+    )
+    client = await make_api_client(config)
+    hub = client.app[HUB_KEY]
+    started = hub.bus.subscribe("t", (MotionStarted,))
+    response = await client.put("/api/cameras/masked/zones", json={"masks": [FULL_FRAME]})
+    assert response.status == 200
+    seen: list[str] = []
+
+    async def collect() -> None:
+        while True:
+            seen.append((await started.get()).camera)
+
+    collector = asyncio.create_task(collect())
+    try:
+        await wait_until(lambda: "plain" in seen, 20, "motion on the unmasked camera")
+        await asyncio.sleep(4)  # the rest of the walk, which the masked camera sees too
+    finally:
+        collector.cancel()
+    assert "masked" not in seen
+    assert [m.camera_id for m in hub.motion].count("masked") == 1
+
+
+async def test_privacy_masks_restart_the_camera_stream(make_api_client):
+    client = await make_api_client("cameras:\n  gate:\n    url: demo://\n")
+    hub = client.app[HUB_KEY]
+    await wait_for_state(hub, "camera.gate", "online")
+    before = hub.cameras.cameras["gate"].source
+    band = [[0, 0.5], [1, 0.5], [1, 1], [0, 1]]
+    response = await client.put("/api/cameras/gate/zones", json={"privacy_masks": [band]})
+    assert response.status == 200 and (await response.json())["restarted"] is True
+    runtime = hub.cameras.cameras["gate"]
+    assert runtime.source is not before and runtime.config.privacy_masks == [
+        [(0, 0.5), (1, 0.5), (1, 1), (0, 1)]
+    ]
+    await wait_for_state(hub, "camera.gate", "online")

@@ -1,0 +1,81 @@
+"""Admin routes that change cameras on a running hub: add by URL, remove, save zones and masks."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from hub.camera_edits import (
+    CameraEditError,
+    async_add_url_camera,
+    async_remove_camera,
+    async_save_areas,
+)
+from web import access
+from web.body import read_json_object
+from web.keys import HUB_KEY
+
+routes = web.RouteTableDef()
+MAX_BODY = 256 * 1024
+
+
+def _error(exc: CameraEditError) -> web.Response:
+    """422 with `errors: [{path, message}]`, or the status with a plain message."""
+    if exc.errors:
+        errors = [{"path": e.path, "message": e.message} for e in exc.errors]
+        return web.json_response({"error": exc.message, "errors": errors}, status=exc.status)
+    return web.json_response({"error": exc.message}, status=exc.status)
+
+
+@routes.post("/api/cameras")
+@access.admin
+async def add_camera(request: web.Request) -> web.Response:
+    """`{id, name?, url, detect_url?, record_mode?, motion_source?}`: store the camera (a login
+    in the URL goes to the data dir's secrets) and start it now."""
+    hub = request.app[HUB_KEY]
+    body = await read_json_object(request, MAX_BODY)
+    target = str(body.get("id", ""))[:64]
+    try:
+        await async_add_url_camera(hub, body)
+    except CameraEditError as exc:
+        await access.audit(request, "camera.add_failed", target, reason=str(exc))
+        return _error(exc)
+    await access.audit(request, "camera.add", target, by="url")
+    return web.json_response({"camera": hub.cameras.cameras[target].as_dict(hub)}, status=201)
+
+
+@routes.delete("/api/cameras/{camera}")
+@access.admin
+async def remove_camera(request: web.Request) -> web.Response:
+    """Stop and forget a camera added at run time; config-file cameras answer 409."""
+    camera_id = request.match_info["camera"]
+    try:
+        await async_remove_camera(request.app[HUB_KEY], camera_id)
+    except CameraEditError as exc:
+        return _error(exc)
+    await access.audit(request, "camera.remove", camera_id)
+    return web.json_response({"removed": camera_id})
+
+
+@routes.put("/api/cameras/{camera}/zones")
+@access.admin
+async def save_zones(request: web.Request) -> web.Response:
+    """`{zones?, masks?, privacy_masks?}` (a key left out is kept): saved in the data dir over
+    the config file's, applied now; `restarted` says whether the stream had to restart."""
+    hub = request.app[HUB_KEY]
+    camera_id = request.match_info["camera"]
+    runtime = access.camera_runtime(request, camera_id)
+    body = await read_json_object(request, MAX_BODY)
+    try:
+        restarted = await async_save_areas(hub, camera_id, body)
+    except CameraEditError as exc:
+        return _error(exc)
+    config = runtime.config
+    await access.audit(
+        request,
+        "camera.zones",
+        camera_id,
+        zones=sorted(config.zones),
+        masks=len(config.masks),
+        privacy_masks=len(config.privacy_masks),
+    )
+    return web.json_response({"saved": sorted(body), "restarted": restarted})
