@@ -3,6 +3,8 @@
 Cameras with an `onvif` section get a pull-point subscription: every message
 becomes an `OnvifEvent` on the bus, and motion topics feed `camera_motion` for
 cameras with `motion.source: camera`. The `ptz` automation action moves them.
+A camera's `privacy_masks` are pushed to it as Media2 masks and read back, so that a
+camera which burns them in spares the hub from re-encoding its stream.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from hub.hookspecs import hookimpl
 from hub.registry import AutomationType
 from plugins.onvif.client import OnvifClient
 from plugins.onvif.events import Notification, async_follow, motion_of, source_key
+from plugins.onvif.masks import MaskPusher, TokenStore
 from plugins.onvif.media import async_probe, async_profiles
 from plugins.onvif.ptz import ptz_action_type
 from plugins.onvif.soap import Credentials, OnvifError
@@ -217,6 +220,29 @@ def camera_motion(hub: Hub, camera_id: str, config: CameraConfig) -> AsyncIterat
     signals = service.motion_signals(camera_id)
     service.follow(camera_id)
     return signals
+
+
+@hookimpl
+async def apply_privacy_masks(hub: Hub, camera_id: str, config: CameraConfig) -> bool | None:
+    """Push the masks as ONVIF Media2 masks; True only once read back exactly as sent."""
+    onvif = config.onvif
+    if onvif is None or not onvif.privacy_masks or not config.privacy_masks:
+        return None
+    client = service_for(hub).client(camera_id, onvif)
+    urls = [config.url] + ([config.detect_url] if config.detect_url else [])
+    try:
+        await MaskPusher(client, TokenStore(hub.data_dir), camera_id).async_apply(
+            config.privacy_masks, urls
+        )
+    except OnvifError as exc:
+        _LOGGER.warning(
+            "Camera %s: privacy masks not burnt in by the camera (%s); the hub re-encodes "
+            "its stream with them instead",
+            camera_id,
+            hub.redactor(str(exc)),
+        )
+        return None
+    return True
 
 
 @hookimpl

@@ -3,12 +3,14 @@
 ``OnvifSimulator`` is an aiohttp server on 127.0.0.1 (port 0) speaking the parts of
 ONVIF camhub uses: device (GetSystemDateAndTime, GetServices, GetCapabilities,
 GetDeviceInformation), Media1 and Media2 (GetProfiles, GetStreamUri,
-GetSnapshotUri), events (CreatePullPointSubscription, PullMessages, Renew,
+GetSnapshotUri; Media2 privacy masks: GetMaskOptions, GetMasks, CreateMask,
+DeleteMask), events (CreatePullPointSubscription, PullMessages, Renew,
 Unsubscribe) and PTZ (ContinuousMove, Stop, GetPresets, GotoPreset). It checks
 WS-Security UsernameToken digests against its own clock and answers a wrong one
 with the standard ter:NotAuthorized fault; `SimOptions` switches on the quirks of
 real devices (SOAP 1.1, odd prefixes, no Media2, a clock hours off, slowness,
-garbage, plain-text or HTTP Digest authentication only).
+garbage, plain-text or HTTP Digest authentication only, no masks, masks it
+claims to create but does not keep).
 
 ``WsDiscoveryResponder`` joins 239.255.255.250:3702 on 127.0.0.1 only, answers
 Probes with ProbeMatches and multicasts Hello/Bye with TTL 1 out of loopback.
@@ -31,6 +33,8 @@ from xml.etree.ElementTree import Element
 
 from aiohttp import web
 from defusedxml.ElementTree import fromstring
+
+from tests.servers.onvif_sim_masks import MaskService, SimMask
 
 SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
 SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -75,6 +79,8 @@ class SimProfile:
     codec: str = "H264"
     stream_uri: str = "rtsp://127.0.0.1:554/stream"
     ptz: bool = True
+    video_source: str = "vsc0"
+    """Token of the video source configuration (the sensor) the profile encodes."""
 
 
 @dataclass
@@ -111,9 +117,16 @@ class SimOptions:
         ]
     )
     presets: dict[str, str] = field(default_factory=lambda: {"1": "Gate", "2": "Drive"})
+    masks: Literal["yes", "no", "forget", "shift"] = "yes"
+    """Media2 privacy masks. no: GetMaskOptions is not supported; forget: CreateMask answers
+    with a token but GetMasks returns nothing; shift: GetMasks returns them moved."""
+    max_masks: int = 4
+    max_mask_points: int = 8
+    mask_types: tuple[str, ...] = ("Color", "Pixelated")
+    rectangle_only: bool = False
 
 
-class OnvifSimulator:
+class OnvifSimulator(MaskService):
     """The SOAP side; `device_url` once started."""
 
     def __init__(self, options: SimOptions | None = None):
@@ -125,6 +138,7 @@ class OnvifSimulator:
         self.subscriptions: dict[str, asyncio.Queue[str]] = {}
         self.renewals = 0
         self.unsubscribed = 0
+        self.masks: dict[str, SimMask] = {}
         self._nonces: set[str] = set()
         self._http_nonce = secrets.token_hex(8)
         self._runner: web.AppRunner | None = None
@@ -396,7 +410,11 @@ class OnvifSimulator:
             if media2:
                 items.append(
                     f'<tr2:Profiles token="{p.token}" fixed="true"><tr2:Name>{p.name}</tr2:Name>'
-                    f'<tr2:Configurations><tr2:VideoEncoder token="ve_{p.token}" '
+                    f'<tr2:Configurations><tr2:VideoSource token="{p.video_source}">'
+                    f"<tt:Name>src</tt:Name><tt:UseCount>2</tt:UseCount>"
+                    f"<tt:SourceToken>vs0</tt:SourceToken>"
+                    f'<tt:Bounds x="0" y="0" width="{p.width}" height="{p.height}"/>'
+                    f'</tr2:VideoSource><tr2:VideoEncoder token="ve_{p.token}" '
                     f'Encoding="{p.codec}"><tt:Name>enc</tt:Name><tt:Resolution>'
                     f"<tt:Width>{p.width}</tt:Width><tt:Height>{p.height}</tt:Height>"
                     "</tt:Resolution></tr2:VideoEncoder>"
