@@ -81,6 +81,7 @@ class CameraRuntime:
             if self.config.detect_url
             else None,
             "record_mode": self.config.record.mode,
+            "removable": self.camera_id not in hub.config.cameras,
             "privacy_masks": self.privacy_masks_at,
             "state": state.state if state else "unknown",
             "reason": state.attributes.get("reason") if state else None,

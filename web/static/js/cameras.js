@@ -1,13 +1,13 @@
-// Cameras: state, frame rate and drops; adding discovered devices; zones and masks over a snapshot.
+// Cameras: state, frame rate and drops; adding discovered devices or by URL; zones and masks.
 
-import { ApiError, get, post } from "./api.js";
+import { ApiError, del, get, post, put } from "./api.js";
 import { badge, button, clear, el, field, notify, plural } from "./dom.js";
 import { showFieldErrors } from "./forms.js";
 import { toYaml } from "./yaml.js";
 
 const REFRESH_MS = 5000;
 
-function statsRow(camera, rate) {
+function statsRow(camera, rate, ctx, reload) {
   const stats = camera.stats ?? {};
   const drops = (camera.detect_frames?.dropped ?? 0) + (stats.bad_packets ?? 0);
   return el(
@@ -19,8 +19,24 @@ function statsRow(camera, rate) {
     el("td", { "data-testid": "camera-fps", text: rate === null ? "—" : rate.toFixed(1) }),
     el("td", { "data-testid": "camera-drops", text: String(drops) }),
     el("td", { text: stats.resolution?.[0] ? `${stats.resolution[0]}×${stats.resolution[1]} ${stats.codec ?? ""}` : "—" }),
-    el("td", {}, button("Zones", () => (location.hash = `#/cameras/${encodeURIComponent(camera.id)}/zones`), { "aria-label": `Zones of ${camera.name}` })),
+    el(
+      "td",
+      {},
+      button("Zones", () => (location.hash = `#/cameras/${encodeURIComponent(camera.id)}/zones`), { "aria-label": `Zones of ${camera.name}` }),
+      ctx.isAdmin() && camera.removable ? button("Remove", () => removeCamera(camera, reload), { className: "danger", "aria-label": `Remove ${camera.name}` }) : null,
+    ),
   );
+}
+
+async function removeCamera(camera, reload) {
+  if (!confirm(`Remove the camera ${camera.name}? Its recordings stay until they age out.`)) return;
+  try {
+    await del(`/api/cameras/${encodeURIComponent(camera.id)}`);
+    notify(`Removed ${camera.name}.`);
+    await reload();
+  } catch (error) {
+    notify(error.message, "error");
+  }
 }
 
 async function renderList(container, ctx) {
@@ -41,15 +57,52 @@ async function renderList(container, ctx) {
         next.set(camera.id, [now, packets]);
         const before = previous.get(camera.id);
         const rate = before && now > before[0] ? ((packets - before[1]) * 1000) / (now - before[0]) : null;
-        return statsRow(camera, rate);
+        return statsRow(camera, rate, ctx, load);
       }),
     );
     previous = next;
   };
   await load();
   const timer = setInterval(() => load().catch(() => {}), REFRESH_MS);
-  if (ctx.isAdmin()) container.append(await discoverySection(ctx));
+  if (ctx.isAdmin()) container.append(el("div", { className: "grid-2" }, await discoverySection(ctx), urlSection(load)));
   return () => clearInterval(timer);
+}
+
+function urlSection(reload) {
+  const input = (name, attrs = {}) => el("input", { name, autocapitalize: "none", autocomplete: "off", ...attrs });
+  const id = input("id");
+  const name = input("name");
+  const url = input("url", { type: "url", placeholder: "rtsp://user:password@192.168.1.20:554/stream1" });
+  const detectUrl = input("detect_url", { type: "url" });
+  const record = el("select", { name: "record_mode" }, ["events", "continuous", "off"].map((m) => el("option", { value: m, text: m })));
+  const status = el("p", { className: "form-status", role: "alert" });
+  const form = el(
+    "form",
+    { novalidate: true, "data-testid": "add-url-form", "aria-labelledby": "url-title" },
+    field("Camera id", id, { path: "id", hint: "Lower-case letters, digits and _; used in URLs." }),
+    field("Name", name, { path: "name" }),
+    field("Stream URL", url, { path: "url", hint: "rtsp://, rtsps://, http(s):// or demo://. A user and password in it are kept in the hub's secrets." }),
+    field("Detection stream URL (optional)", detectUrl, { path: "detect_url", hint: "A smaller sub-stream for motion and objects." }),
+    field("Recording", record, { path: "record_mode" }),
+    status,
+    el("button", { type: "submit", className: "primary", text: "Add camera" }),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    status.textContent = "";
+    showFieldErrors(form, []);
+    const body = { id: id.value.trim(), name: name.value.trim() || undefined, url: url.value.trim(), detect_url: detectUrl.value.trim() || undefined, record_mode: record.value };
+    try {
+      await post("/api/cameras", body);
+      notify(`Added ${body.id}.`);
+      form.reset();
+      await reload();
+    } catch (error) {
+      const rest = error instanceof ApiError ? showFieldErrors(form, error.fieldErrors) : [];
+      if (!(error instanceof ApiError) || error.fieldErrors.length === 0 || rest.length) status.textContent = error.message;
+    }
+  });
+  return el("section", { "aria-labelledby": "url-title" }, el("h2", { id: "url-title", text: "Add by URL" }), el("p", { className: "muted", text: "For cameras discovery does not find: type the stream address." }), form);
 }
 
 async function discoverySection(ctx) {
@@ -132,7 +185,9 @@ async function renderZones(container, ctx, cameraId) {
   const shapes = [
     ...Object.entries(data.zones ?? {}).map(([name, zone]) => ({ kind: "zone", name, points: zone.points, labels: zone.labels ?? [] })),
     ...(data.masks ?? []).map((points, i) => ({ kind: "mask", name: `mask ${i + 1}`, points })),
+    ...(data.privacy_masks ?? []).map((points, i) => ({ kind: "privacy", name: `privacy ${i + 1}`, points })),
   ];
+  const KIND_NAMES = { zone: "Zone", mask: "Mask", privacy: "Privacy mask" };
   let active = null;
   const img = el("img", { src: `/api/cameras/${encodeURIComponent(cameraId)}/snapshot.jpg?t=${Date.now()}`, alt: `Current picture of ${cameraId}` });
   const svgNs = "http://www.w3.org/2000/svg";
@@ -166,16 +221,49 @@ async function renderZones(container, ctx, cameraId) {
       shapes.map((shape) =>
         el(
           "li",
-          { className: "event-row" },
-          button(`${shape.kind === "zone" ? "Zone" : "Mask"}: ${shape.name} (${plural(shape.points.length, "corner")})`, () => ((active = shape), draw()), { className: "link-button", "aria-pressed": String(shape === active) }),
+          { className: "event-row", "data-testid": "zone-item" },
+          button(`${KIND_NAMES[shape.kind]}: ${shape.name} (${plural(shape.points.length, "corner")})`, () => ((active = shape), draw()), { className: "link-button", "aria-pressed": String(shape === active) }),
           button("Remove", () => (shapes.splice(shapes.indexOf(shape), 1), (active = null), draw()), { "aria-label": `Remove ${shape.name}` }),
+          errors.get(shape) ? el("p", { className: "field-error", role: "alert", text: errors.get(shape) }) : null,
         ),
       ),
     );
-    const zones = Object.fromEntries(shapes.filter((s) => s.kind === "zone").map((s) => [s.name, s.labels.length ? { points: s.points, labels: s.labels } : { points: s.points }]));
-    const masks = shapes.filter((s) => s.kind === "mask").map((s) => s.points);
-    yaml.textContent = toYaml({ cameras: { [cameraId]: { zones, masks } } });
+    yaml.textContent = toYaml({ cameras: { [cameraId]: saved() } });
   };
+  const saved = () => ({
+    zones: Object.fromEntries(shapes.filter((s) => s.kind === "zone").map((s) => [s.name, s.labels.length ? { points: s.points, labels: s.labels } : { points: s.points }])),
+    masks: shapes.filter((s) => s.kind === "mask").map((s) => s.points),
+    privacy_masks: shapes.filter((s) => s.kind === "privacy").map((s) => s.points),
+  });
+  // Errors come back by path (zones.<name>..., masks.<n>...): shown beside the shape.
+  let errors = new Map();
+  const shapeAt = (path) => {
+    const [key, which] = path.split(".");
+    if (key === "zones") return shapes.find((s) => s.kind === "zone" && s.name === which);
+    const kind = key === "masks" ? "mask" : key === "privacy_masks" ? "privacy" : null;
+    return shapes.filter((s) => s.kind === kind)[Number(which)];
+  };
+  const status = el("p", { className: "form-status", role: "alert", "data-testid": "zone-status" });
+  const save = button("Save", async () => {
+    errors = new Map();
+    status.textContent = "";
+    save.disabled = true;
+    try {
+      const answer = await put(`/api/cameras/${encodeURIComponent(cameraId)}/zones`, saved());
+      notify(answer.restarted ? "Saved. The camera's stream restarted to apply the privacy masks." : "Saved and in use.");
+    } catch (error) {
+      const rest = [];
+      for (const item of error instanceof ApiError ? error.fieldErrors : []) {
+        const shape = shapeAt(item.path);
+        if (shape) errors.set(shape, `${errors.has(shape) ? `${errors.get(shape)}; ` : ""}${item.message}`);
+        else rest.push(item);
+      }
+      status.textContent = rest.length || !errors.size ? error.message : "Some shapes need fixing (see the list).";
+    } finally {
+      save.disabled = false;
+      draw();
+    }
+  }, { className: "primary", hidden: !ctx.isAdmin() });
 
   svg.addEventListener("click", (event) => {
     if (!active) return;
@@ -200,7 +288,7 @@ async function renderZones(container, ctx, cameraId) {
     cornerX.focus();
   });
   const newName = el("input", { name: "zone-name", placeholder: "driveway" });
-  const newKind = el("select", { name: "zone-kind" }, el("option", { value: "zone", text: "Zone" }), el("option", { value: "mask", text: "Motion mask" }));
+  const newKind = el("select", { name: "zone-kind" }, el("option", { value: "zone", text: "Zone" }), el("option", { value: "mask", text: "Motion mask" }), el("option", { value: "privacy", text: "Privacy mask" }));
   const add = el(
     "form",
     { className: "toolbar", "aria-label": "New shape" },
@@ -222,9 +310,9 @@ async function renderZones(container, ctx, cameraId) {
   container.append(
     el("p", { className: "crumbs" }, el("a", { href: "#/cameras", text: "All cameras" })),
     el("h1", { tabindex: "-1", text: `Zones and masks: ${cameraId}` }),
-    el("div", { className: "grid-2" }, el("div", {}, el("div", { className: "zone-editor", "data-testid": "zone-editor" }, img, svg), el("p", { className: "hint", text: "Choose a shape, then click to add corners. Corners are stored from 0 to 1, so they survive a change of resolution." })), el("div", {}, list, add, corner)),
-    el("h2", { text: "For your config file" }),
-    el("p", { className: "hint", text: "The hub reads zones and masks from its config file: paste this under the camera and restart camhub (editing them from the panel directly is not supported yet)." }),
+    el("div", { className: "grid-2" }, el("div", {}, el("div", { className: "zone-editor", "data-testid": "zone-editor" }, img, svg), el("p", { className: "hint", text: "Choose a shape, then click to add corners. Corners are stored from 0 to 1, so they survive a change of resolution." })), el("div", {}, list, add, corner, el("p", { className: "toolbar" }, save), status)),
+    el("h2", { text: "As YAML" }),
+    el("p", { className: "hint", text: "Saved shapes are kept in the hub's data folder and replace the config file's zones and masks for this camera. Privacy masks black out the picture for recordings and viewers alike; saving them restarts the camera's stream." }),
     yaml,
   );
   draw();

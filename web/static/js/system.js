@@ -1,4 +1,5 @@
-// System: house mode, plugins, storage and retention, the notification log, users.
+// System: house mode, plugins, storage and retention, the notification log, users; the audit
+// log and storage privacy pages load on demand (#/system/audit, #/system/privacy).
 
 import { ApiError, del, get, patch, post, put } from "./api.js";
 import { badge, button, clear, el, field, formatBytes, formatDuration, formatTime, notify } from "./dom.js";
@@ -129,8 +130,12 @@ async function usersSection(ctx) {
   return section("Users", "users", list, el("h3", { text: "Add a user" }), form);
 }
 
-export async function render(container, ctx) {
+const PAGES = { audit: () => import("./audit.js"), privacy: () => import("./privacy.js") };
+
+export async function render(container, ctx, params = []) {
+  if (ctx.isAdmin() && Object.hasOwn(PAGES, params[0] ?? "")) return (await PAGES[params[0]]()).render(container, ctx, params.slice(1));
   container.append(el("h1", { tabindex: "-1", text: "System" }));
+  if (ctx.isAdmin()) container.append(el("p", { className: "toolbar", "data-testid": "system-pages" }, el("a", { href: "#/system/audit", text: "Audit log" }), el("a", { href: "#/system/privacy", text: "Storage privacy" })));
   const parts = [modeSection(ctx), healthSection(), pluginsSection()];
   if (ctx.isAdmin()) parts.push(storageSection(), notificationsSection(), usersSection(ctx));
   const grid = el("div", { className: "grid-2" });
