@@ -226,6 +226,20 @@ class CameraManager:
         if tasks:
             await asyncio.wait(tasks, timeout=timeout)
 
+    async def async_restart(self, camera_id: str, reason: str, timeout: float = 10.0) -> None:
+        """Reopen a camera's stream, settling its privacy masks again first.
+
+        A plugin that finds the masks it had the camera burn in gone calls this: until
+        `apply_privacy_masks` says otherwise the hub masks the new connection itself.
+        """
+        runtime = self.cameras.get(camera_id)
+        if runtime is None or not runtime.config.enabled:
+            return
+        _LOGGER.warning("Camera %s: restarting (%s)", camera_id, self.hub.redactor(reason))
+        runtime.privacy_masks_at = "hub" if runtime.config.privacy_masks else None
+        await self._async_stop_source(runtime, timeout)
+        await self._async_start_one(runtime)
+
     async def _async_stop_source(self, runtime: CameraRuntime, timeout: float) -> None:
         if runtime.task is not None:
             runtime.task.cancel()

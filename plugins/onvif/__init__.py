@@ -4,7 +4,9 @@ Cameras with an `onvif` section get a pull-point subscription: every message
 becomes an `OnvifEvent` on the bus, and motion topics feed `camera_motion` for
 cameras with `motion.source: camera`. The `ptz` automation action moves them.
 A camera's `privacy_masks` are pushed to it as Media2 masks and read back, so that a
-camera which burns them in spares the hub from re-encoding its stream.
+camera which burns them in spares the hub from re-encoding its stream; they are read
+back again every MASK_CHECK_SECONDS, and a camera that lost them is restarted (masked
+by the hub unless the camera takes them again).
 """
 
 from __future__ import annotations
@@ -23,10 +25,10 @@ from hub.hookspecs import hookimpl
 from hub.registry import AutomationType
 from plugins.onvif.client import OnvifClient
 from plugins.onvif.events import Notification, async_follow, motion_of, source_key
-from plugins.onvif.masks import MaskPusher, TokenStore
+from plugins.onvif.masks import MaskError, MaskPusher, Polygon, TokenStore
 from plugins.onvif.media import async_probe, async_profiles
 from plugins.onvif.ptz import ptz_action_type
-from plugins.onvif.soap import Credentials, OnvifError
+from plugins.onvif.soap import Credentials, OnvifError, SoapFault
 
 if TYPE_CHECKING:
     from hub.config import CameraConfig, OnvifConfig
@@ -37,6 +39,8 @@ __version__ = "0.1.0"
 _LOGGER = logging.getLogger(__name__)
 MOTION_QUEUE = 64
 PROBE_TIMEOUT = 10.0
+MASK_CHECK_SECONDS = 60.0
+"""How often masks a camera burns in are read back (someone may remove them on the camera)."""
 
 
 class MotionSignals:
@@ -64,6 +68,7 @@ class OnvifService:
         self.followers: dict[str, asyncio.Task[None]] = {}
         self.motion_queues: dict[str, asyncio.Queue[bool]] = {}
         self.active: dict[str, dict[str, bool]] = {}
+        self.mask_watchers: dict[str, asyncio.Task[None]] = {}
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -160,14 +165,47 @@ class OnvifService:
             self.ptz_profiles[camera_id] = with_ptz[0].token
         return client, self.ptz_profiles[camera_id]
 
+    def watch_masks(self, camera_id: str, pusher: MaskPusher, polygons: list[Polygon]) -> None:
+        """Keep reading the camera's masks back while the hub relies on them."""
+        old = self.mask_watchers.pop(camera_id, None)
+        if old is not None:
+            old.cancel()
+        self.mask_watchers[camera_id] = self.hub.async_create_task(
+            self._watch_masks(camera_id, pusher, polygons), f"onvif-masks:{camera_id}"
+        )
+
+    async def _watch_masks(
+        self, camera_id: str, pusher: MaskPusher, polygons: list[Polygon]
+    ) -> None:
+        while True:
+            await asyncio.sleep(MASK_CHECK_SECONDS)
+            runtime = self.hub.cameras.cameras.get(camera_id)
+            if runtime is None or runtime.privacy_masks_at != "camera":
+                return
+            try:
+                await pusher.async_check(polygons)
+            except (MaskError, SoapFault) as exc:
+                # It answered, and not with our masks (a refusal counts: they are unverifiable).
+                reason = f"its privacy masks are no longer on the camera: {exc}"
+                # Its own task: the restart asks this plugin again, which replaces this watcher.
+                self.hub.async_create_task(
+                    self.hub.cameras.async_restart(camera_id, reason),
+                    f"onvif-masks-restart:{camera_id}",
+                )
+                return
+            except OnvifError as exc:
+                # Unreachable for now: the masks cannot have been changed through ONVIF either.
+                _LOGGER.debug("Camera %s: masks not read back (%s)", camera_id, exc)
+
     async def async_close(self) -> None:
-        """Stop following events and close the session."""
-        tasks = list(self.followers.values())
+        """Stop following events and watching masks, and close the session."""
+        tasks = list(self.followers.values()) + list(self.mask_watchers.values())
         for task in tasks:
             task.cancel()
         if tasks:
             await asyncio.wait(tasks, timeout=1.2)
         self.followers.clear()
+        self.mask_watchers.clear()
         if self._session is not None:
             await self._session.close()
 
@@ -228,12 +266,12 @@ async def apply_privacy_masks(hub: Hub, camera_id: str, config: CameraConfig) ->
     onvif = config.onvif
     if onvif is None or not onvif.privacy_masks or not config.privacy_masks:
         return None
-    client = service_for(hub).client(camera_id, onvif)
+    service = service_for(hub)
+    client = service.client(camera_id, onvif)
     urls = [config.url] + ([config.detect_url] if config.detect_url else [])
+    pusher = MaskPusher(client, TokenStore(hub.data_dir), camera_id)
     try:
-        await MaskPusher(client, TokenStore(hub.data_dir), camera_id).async_apply(
-            config.privacy_masks, urls
-        )
+        await pusher.async_apply(config.privacy_masks, urls)
     except OnvifError as exc:
         _LOGGER.warning(
             "Camera %s: privacy masks not burnt in by the camera (%s); the hub re-encodes "
@@ -242,6 +280,7 @@ async def apply_privacy_masks(hub: Hub, camera_id: str, config: CameraConfig) ->
             hub.redactor(str(exc)),
         )
         return None
+    service.watch_masks(camera_id, pusher, list(config.privacy_masks))
     return True
 
 

@@ -214,6 +214,8 @@ class MaskPusher:
         self.client = client
         self.store = store
         self.camera_id = camera_id
+        self.configuration: str | None = None
+        """The video source configuration the masks were put on, once applied."""
 
     @property
     def media2(self) -> str:
@@ -252,6 +254,13 @@ class MaskPusher:
             # Remembered even when a later one fails, so the next start can clean them up.
             self.store.save(self.camera_id, keep + created)
         await self._verify(configuration, polygons)
+        self.configuration = configuration
+
+    async def async_check(self, polygons: Sequence[Polygon]) -> None:
+        """Read the masks applied before back again; MaskError if any is gone or changed."""
+        if self.configuration is None:
+            raise MaskError("no masks were applied")
+        await self._verify(self.configuration, polygons)
 
     async def _configuration(self, stream_urls: Sequence[str]) -> str:
         """The video source configuration token behind the streams the hub reads."""

@@ -36,7 +36,7 @@ from plugins.onvif.masks import (
     to_onvif,
 )
 from plugins.onvif.soap import Credentials, body_of, envelope
-from tests.helpers import wait_for_state
+from tests.helpers import wait_for_state, wait_until
 from tests.servers.fixtures import Mount
 from tests.servers.onvif_sim import OnvifSimulator, SimMask, SimOptions, SimProfile
 
@@ -208,7 +208,11 @@ def masked_camera(rtsp_server, make_hub) -> Run:
     """Start a hub with one masked RTSP camera whose ONVIF side is the simulator."""
     server = rtsp_server([Mount("/main", width=640, height=360, fps=10, pattern="smpte")])
 
-    async def run(onvif_extra: str = "", **options: Any) -> dict[str, Any]:
+    async def run(
+        onvif_extra: str = "",
+        then: Callable[[Hub, OnvifSimulator], Awaitable[None]] | None = None,
+        **options: Any,
+    ) -> dict[str, Any]:
         profiles = [SimProfile("main_tok", "Main", 640, 360, stream_uri=server.url("/main"))]
         sim = await OnvifSimulator(SimOptions(profiles=profiles, **options)).start()
         hub: Hub = make_hub(
@@ -228,6 +232,8 @@ cameras:
         try:
             await hub.async_start()
             await wait_for_state(hub, "camera.porch", "online", timeout=30)
+            if then is not None:
+                await then(hub, sim)
             runtime = hub.cameras.cameras["porch"]
             snapshot = await hub.cameras.async_snapshot("porch")
             assert snapshot is not None
@@ -277,3 +283,30 @@ async def test_the_switch_off_leaves_the_camera_alone(masked_camera) -> None:
     assert result["at"] == "hub"
     assert result["luma"] < 40
     assert not {"GetMaskOptions", "CreateMask", "GetMasks"} & set(result["calls"])
+
+
+async def test_masks_removed_on_the_camera_later_put_the_hub_back_in_charge(
+    masked_camera, monkeypatch, caplog
+) -> None:
+    monkeypatch.setattr("plugins.onvif.MASK_CHECK_SECONDS", 0.2)
+
+    async def tamper(hub: Hub, sim: OnvifSimulator) -> None:
+        runtime = hub.cameras.cameras["porch"]
+        assert runtime.privacy_masks_at == "camera"
+        [first] = sim.masks
+        # Someone deletes the mask on the camera: the hub notices, restarts the camera and
+        # pushes it again (the camera takes it: still masked at the source).
+        sim.masks.clear()
+        await wait_until(lambda: sim.masks and first not in sim.masks, 10, "mask pushed again")
+        await wait_until(lambda: runtime.privacy_masks_at == "camera", 10, "camera masks again")
+        # Now the camera will not take masks any more: the hub masks the stream itself.
+        sim.options.masks = "no"
+        sim.masks.clear()
+        await wait_until(lambda: runtime.privacy_masks_at == "hub", 10, "hub masks")
+        await wait_for_state(hub, "camera.porch", "online", timeout=30)
+
+    caplog.set_level(logging.WARNING)
+    result = await masked_camera(then=tamper)
+    assert result["at"] == "hub"
+    assert result["luma"] < 40, result["luma"]
+    assert "its privacy masks are no longer on the camera: mask 1 of 1" in caplog.text
