@@ -26,6 +26,7 @@ _LOGGER = logging.getLogger(__name__)
 NETWORK_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://", "demo://")
 """A camera added over the API reads the network (or the demo); files are for the config."""
 # Body names the API takes for nested config keys, so errors point at the form's fields.
+URL_CAMERA_KEYS = ("id", "name", "url", "detect_url", "record_mode", "motion_source")
 FLAT_NAMES: dict[tuple[str | int, ...], str] = {
     ("record", "mode"): "record_mode",
     ("motion", "source"): "motion_source",
@@ -117,6 +118,10 @@ async def async_add_url_camera(hub: Hub, body: dict[str, Any]) -> CameraConfig:
     Credentials in the URLs go to the data dir's secrets; the camera starts now.
     """
     camera_id = body.get("id")
+    unknown = sorted(set(body) - set(URL_CAMERA_KEYS))
+    if unknown:
+        errors = [FieldError(str(key), "unknown key") for key in unknown]
+        raise CameraEditError(f"unknown keys: {', '.join(unknown)}", 422, errors)
     entry, username, password = _url_camera(body)
     if password and len(password) >= MIN_SECRET_LENGTH:
         hub.redactor.add([password])

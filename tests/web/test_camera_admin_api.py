@@ -75,6 +75,8 @@ async def test_add_by_url_refuses_bad_fields_with_their_paths(make_api_client):
     assert paths == {"id", "url", "record_mode"}
     local = await client.post("/api/cameras", json={"id": "disk", "url": "/etc/passwd"})
     assert local.status == 422 and (await local.json())["errors"][0]["path"] == "url"
+    extra = await client.post("/api/cameras", json={"id": "a", "url": "demo://", "zonez": {}})
+    assert extra.status == 422 and (await extra.json())["errors"][0]["path"] == "zonez"
     taken = await client.post("/api/cameras", json={"id": "yard", "url": "demo://"})
     assert taken.status == 409
     assert (await client.post("/api/cameras", json={"id": "x"})).status == 422  # no url
