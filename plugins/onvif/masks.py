@@ -20,6 +20,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from xml.etree.ElementTree import Element
 
+from hub.redact import redact_url
 from plugins.onvif.client import MEDIA2_NS, OnvifClient
 from plugins.onvif.soap import OnvifError, child, children, text
 
@@ -34,6 +35,7 @@ MASK_TYPE = "Color"
 """A solid fill: the only mask type that surely leaves nothing of the picture."""
 TOKENS_FILE = "onvif_masks.json"
 MAX_MASKS_READ = 256
+_NOWHERE = ("0.0.0.0", "::", "localhost", "127.0.0.1", "::1")
 
 
 class MaskError(OnvifError):
@@ -197,14 +199,19 @@ class _Profile:
     source_configuration: str
 
 
-def _stream_key(url: str) -> tuple[str, str]:
-    """Path and query of a stream URL: user, password and host differ between what the
-    camera reports and what the config holds (NAT, names, credentials)."""
+def _stream_key(url: str, device_url: str | None = None) -> tuple[str, int, str, str]:
+    """Host, port, path and query of an RTSP URL (user and password left out). A host of
+    0.0.0.0 or loopback that the camera reports is where its device service answered."""
     try:
         parts = urlsplit(url)
+        port = parts.port or 554
     except ValueError:
-        return url, ""
-    return parts.path.rstrip("/") or "/", parts.query
+        return url, 0, "", ""
+    host = (parts.hostname or "").lower()
+    if device_url is not None and host in _NOWHERE:
+        device_host = (urlsplit(device_url).hostname or "").lower()
+        host = device_host if device_host not in _NOWHERE else host
+    return host, port, parts.path.rstrip("/") or "/", parts.query
 
 
 class MaskPusher:
@@ -263,20 +270,27 @@ class MaskPusher:
         await self._verify(self.configuration, polygons)
 
     async def _configuration(self, stream_urls: Sequence[str]) -> str:
-        """The video source configuration token behind the streams the hub reads."""
+        """The video source configuration token behind the streams the hub reads.
+
+        Every stream must be one the camera itself reports: a URL of another device (an
+        NVR, a second camera) would not carry this camera's masks.
+        """
+        if not stream_urls:
+            raise MaskError("no stream to mask")
         profiles = await self._profiles()
-        sources = {p.source_configuration for p in profiles if p.source_configuration}
-        if len(sources) == 1:
-            return sources.pop()  # one sensor: every stream of the camera comes from it
-        if not sources:
-            raise MaskError("the camera's profiles name no video source configuration")
         found = set()
         for url in stream_urls:
+            key = _stream_key(url)
             matching = {
                 p.source_configuration
                 for p in profiles
-                if p.source_configuration and _stream_key(p.stream_uri) == _stream_key(url)
+                if _stream_key(p.stream_uri, self.client.device_url) == key
             }
+            if not matching:
+                raise MaskError(
+                    f"{redact_url(url)} is not a stream this camera reports (GetStreamUri), "
+                    "so its masks might not cover it"
+                )
             if len(matching) != 1:
                 raise MaskError("cannot tell which of the camera's video sources a stream uses")
             found |= matching
@@ -301,7 +315,8 @@ class MaskPusher:
                     f"<tr2:ProfileToken>{_xml(token)}</tr2:ProfileToken></tr2:GetStreamUri>",
                 )
                 uri = text(child(reply, "Uri"))
-            profiles.append(_Profile(uri, configuration))
+            if uri and configuration:
+                profiles.append(_Profile(uri, configuration))
         return profiles
 
     async def _options(self, configuration: str) -> MaskOptions:

@@ -31,6 +31,7 @@ from plugins.onvif.masks import (
     TokenStore,
     from_onvif,
     parse_masks,
+    parse_options,
     polygon_xml,
     same_polygon,
     to_onvif,
@@ -45,6 +46,7 @@ GOOD = Credentials("admin", "s3cret-pass")
 # The white and yellow bars of the SMPTE pattern, top left.
 CORNER = [(0.0, 0.0), (0.25, 0.0), (0.25, 0.5), (0.0, 0.5)]
 TRIANGLE = [(0.5, 0.5), (0.9, 0.6), (0.6, 0.95)]
+MAIN = "rtsp://127.0.0.1:554/main"  # what the default simulator reports for its main profile
 
 unit = st.floats(min_value=0.0, max_value=1.0, allow_nan=False)
 
@@ -103,6 +105,32 @@ def test_a_moved_corner_is_a_different_polygon() -> None:
     assert not same_polygon(CORNER, CORNER[:3])
 
 
+@pytest.mark.parametrize(
+    "options",
+    [
+        "<tr2:GetMaskOptionsResponse/>",
+        "<tr2:GetMaskOptionsResponse><tr2:Options><tr2:MaxMasks>many</tr2:MaxMasks>"
+        "</tr2:Options></tr2:GetMaskOptionsResponse>",
+    ],
+)
+def test_nonsense_mask_options_are_a_clear_refusal(options: str) -> None:
+    with pytest.raises(MaskError, match="mask options"):
+        parse_options(body_of(envelope(options)))
+
+
+def test_unreadable_corners_match_nothing() -> None:
+    answer = body_of(
+        envelope(
+            '<tr2:GetMasksResponse><tr2:Masks token="m"><tr2:Polygon><tt:Point x="NaN" y="0"/>'
+            '<tt:Point x="0.5" y="1"/><tt:Point x="1" y="inf"/><tt:Point x="-1" y="-1"/>'
+            "</tr2:Polygon><tr2:Type>Color</tr2:Type><tr2:Enabled>true</tr2:Enabled>"
+            "</tr2:Masks></tr2:GetMasksResponse>"
+        )
+    )
+    [mask] = parse_masks(answer)
+    assert mask.points == () and not same_polygon(CORNER, mask.points)
+
+
 # ---------------------------------------------------------------- the pusher and the camera
 
 Push = Callable[..., Awaitable[tuple[OnvifSimulator, MaskPusher]]]
@@ -128,7 +156,7 @@ async def push(tmp_path: Path) -> AsyncIterator[Push]:
 
 async def test_masks_are_created_in_onvif_coordinates_and_read_back(push, tmp_path) -> None:
     sim, pusher = await push()
-    await pusher.async_apply([CORNER, TRIANGLE], ["rtsp://127.0.0.1:554/main"])
+    await pusher.async_apply([CORNER, TRIANGLE], [MAIN])
     assert sorted(m.configuration for m in sim.masks.values()) == ["vsc0", "vsc0"]
     stored = sorted(sim.masks.values(), key=lambda m: len(m.points))
     assert np.allclose(stored[0].points, [(0.0, 0.0), (0.8, -0.2), (0.2, -0.9)])
@@ -142,15 +170,15 @@ async def test_masks_are_created_in_onvif_coordinates_and_read_back(push, tmp_pa
 
 async def test_a_restart_keeps_the_masks_and_a_change_replaces_only_ours(push) -> None:
     sim, pusher = await push()
-    await pusher.async_apply([CORNER, TRIANGLE], [])
+    await pusher.async_apply([CORNER, TRIANGLE], [MAIN])
     first = set(sim.masks)
     # Someone set a mask of their own on the camera: it is not ours to remove.
     sim.masks["owner"] = SimMask("vsc0", [(0.5, 0.5), (0.9, 0.5), (0.9, 0.9)], "Color", True)
     sim.calls.clear()
-    await pusher.async_apply([CORNER, TRIANGLE], [])
+    await pusher.async_apply([CORNER, TRIANGLE], [MAIN])
     assert "CreateMask" not in sim.calls and "DeleteMask" not in sim.calls
     assert set(sim.masks) == first | {"owner"}
-    await pusher.async_apply([CORNER], [])
+    await pusher.async_apply([CORNER], [MAIN])
     assert sim.calls.count("DeleteMask") == 1 and sim.calls.count("CreateMask") == 0
     assert len(sim.masks) == 2 and "owner" in sim.masks
 
@@ -171,7 +199,7 @@ async def test_a_restart_keeps_the_masks_and_a_change_replaces_only_ours(push) -
 async def test_a_camera_that_cannot_or_does_not_keep_them_is_refused(push, options, reason) -> None:
     _, pusher = await push(**options)
     with pytest.raises(MaskError, match=reason.replace("(", r"\(").replace(")", r"\)")):
-        await pusher.async_apply([CORNER, TRIANGLE], [])
+        await pusher.async_apply([CORNER, TRIANGLE], [MAIN])
 
 
 async def test_with_two_sensors_the_stream_the_hub_reads_picks_the_source(push) -> None:
@@ -180,12 +208,25 @@ async def test_with_two_sensors_the_stream_the_hub_reads_picks_the_source(push) 
         SimProfile("b", "Tele", 1920, 1080, stream_uri="rtsp://10.0.0.9/tele", video_source="t"),
     ]
     sim, pusher = await push(profiles=profiles)
-    await pusher.async_apply([CORNER], ["rtsp://admin:pw@camera.lan:554/tele"])
+    await pusher.async_apply([CORNER], ["rtsp://admin:pw@10.0.0.9:554/tele"])
     assert [m.configuration for m in sim.masks.values()] == ["t"]
     with pytest.raises(MaskError, match="different video sources"):
-        await pusher.async_apply([CORNER], ["rtsp://x/wide", "rtsp://x/tele"])
-    with pytest.raises(MaskError, match="cannot tell which"):
-        await pusher.async_apply([CORNER], ["rtsp://x/other"])
+        await pusher.async_apply([CORNER], ["rtsp://10.0.0.9/wide", "rtsp://10.0.0.9/tele"])
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "rtsp://10.0.0.77/main",  # another device (an NVR) with the same path
+        "rtsp://127.0.0.1:8554/main",  # another port
+        "rtsp://127.0.0.1:554/main2",
+    ],
+)
+async def test_a_stream_the_camera_does_not_report_is_not_trusted_to_it(push, url) -> None:
+    sim, pusher = await push()
+    with pytest.raises(MaskError, match="is not a stream this camera reports"):
+        await pusher.async_apply([CORNER], [MAIN, url])
+    assert "CreateMask" not in sim.calls
 
 
 # ---------------------------------------------------------------- end to end
