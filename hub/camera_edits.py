@@ -172,5 +172,7 @@ async def async_save_areas(hub: Hub, camera_id: str, body: dict[str, Any]) -> bo
     except ValidationError as exc:
         raise CameraEditError("the zones were not saved", 422, field_errors(exc)) from None
     async with store_lock(hub):
+        if hub.cameras.cameras.get(camera_id) is not runtime:
+            raise CameraEditError(f"camera {camera_id} was removed or replaced meanwhile", 409)
         await asyncio.to_thread(hub.cameras.added.save_areas, camera_id, areas)
         return await hub.cameras.async_reconfigure(camera_id, config)

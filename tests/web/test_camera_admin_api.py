@@ -6,8 +6,9 @@ import asyncio
 
 import yaml
 
-from hub.events import MotionStarted
+from hub.events import EventEnded, MotionStarted
 from tests.helpers import wait_for_state, wait_until
+from tests.hub.test_object_events import Plugin as ObjectFinder
 from tests.servers.fixtures import Auth, Mount
 from web.keys import HUB_KEY
 
@@ -186,3 +187,20 @@ async def test_privacy_masks_restart_the_camera_stream(make_api_client):
         [(0, 0.5), (1, 0.5), (1, 1), (0, 1)]
     ]
     await wait_for_state(hub, "camera.gate", "online")
+
+
+async def test_a_zone_saved_while_running_is_used_by_the_next_object_event(make_api_client):
+    config = (
+        "detectors:\n  finder:\n    type: centre\n"
+        "cameras:\n  garden:\n    url: demo://?first=3&walk=4&period=60\n"
+        "    motion:\n      end_after: 1\n    objects:\n      max_fps: 4\n      end_after: 1.5\n"
+        "    record:\n      mode: 'off'\n"
+    )
+    client = await make_api_client(config, plugins={"centre": ObjectFinder()})
+    hub = client.app[HUB_KEY]
+    ended = hub.bus.subscribe("t", (EventEnded,))
+    lawn = {"points": [[0, 0.5], [0.5, 0.5], [0.5, 1], [0, 1]]}
+    response = await client.put("/api/cameras/garden/zones", json={"zones": {"left_lawn": lawn}})
+    assert response.status == 200 and (await response.json())["restarted"] is False
+    event = await asyncio.wait_for(ended.get(), 25)
+    assert event.camera == "garden" and "left_lawn" in event.zones
