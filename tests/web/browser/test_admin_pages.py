@@ -93,6 +93,8 @@ def test_audit_page_lists_the_login_filters_and_checks_the_chain(demo_hub, make_
     assert all("login." in text for text in rows.all_inner_texts())
     href = page.get_by_test_id("audit-csv").get_attribute("href")
     assert href is not None and "format=csv" in href and "action=login." in href
+    download = page.request.get(demo_hub.url + href)  # the page's session cookie
+    assert download.ok and download.text().splitlines()[0].startswith("id,time,user,action")
     shot(page, "audit-page")
 
 
@@ -137,6 +139,16 @@ def test_storage_privacy_unlocks_a_sealed_hub_and_erase_asks_first(make_page, tm
         expect(page.get_by_test_id("erase-confirm")).to_contain_text("cannot be undone")
         page.get_by_role("button", name="Erase for good").click()
         expect(page.get_by_test_id("erase-status")).to_contain_text("Erased")
+
+        export = page.get_by_test_id("export")
+        export.get_by_label("From").fill("2026-01-01T00:00:00")
+        export.get_by_label("Until").fill("2026-01-02T00:00:00")
+        link = page.get_by_test_id("export-link")
+        expect(link).to_be_visible()
+        href = link.get_attribute("href")
+        assert href is not None and href.startswith("/api/footage/export?start=")
+        archive = page.request.get(hub.url + href)
+        assert archive.ok and archive.headers["content-type"] == "application/x-tar"
 
         page.get_by_role("button", name="Lock now").click()
         expect(page.get_by_test_id("encryption-state")).to_have_text("locked")
