@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import io
 
+import av
+import numpy as np
 import yaml
 
 from hub.events import EventEnded, MotionStarted
@@ -174,10 +177,23 @@ async def test_a_new_motion_mask_hides_motion_at_once(make_api_client):
     assert [m.camera_id for m in hub.motion].count("masked") == 1
 
 
-async def test_privacy_masks_restart_the_camera_stream(make_api_client):
+async def bottom_band(client, camera_id: str) -> np.ndarray:
+    """Luma of the lower half (a little inside) of the camera's snapshot, via the API."""
+    response = await client.get(f"/api/cameras/{camera_id}/snapshot.jpg")
+    assert response.status == 200
+    with av.open(io.BytesIO(await response.read())) as image:
+        frame = next(image.decode(video=0))
+    luma = frame.to_ndarray(format="yuv420p")[: frame.height].astype(np.float64)
+    return luma[frame.height // 2 + 8 :]
+
+
+async def test_privacy_masks_restart_the_camera_stream_and_black_out_its_picture(
+    make_api_client,
+):
     client = await make_api_client("cameras:\n  gate:\n    url: demo://\n")
     hub = client.app[HUB_KEY]
     await wait_for_state(hub, "camera.gate", "online")
+    assert (await bottom_band(client, "gate")).std() > 10  # the lawn, before the mask
     before = hub.cameras.cameras["gate"].source
     band = [[0, 0.5], [1, 0.5], [1, 1], [0, 1]]
     response = await client.put("/api/cameras/gate/zones", json={"privacy_masks": [band]})
@@ -187,6 +203,8 @@ async def test_privacy_masks_restart_the_camera_stream(make_api_client):
         [(0, 0.5), (1, 0.5), (1, 1), (0, 1)]
     ]
     await wait_for_state(hub, "camera.gate", "online")
+    masked = await bottom_band(client, "gate")
+    assert masked.std() < 2.0 and masked.mean() < 4
 
 
 async def test_a_zone_saved_while_running_is_used_by_the_next_object_event(make_api_client):
