@@ -43,7 +43,8 @@ async def set_mode(request: web.Request) -> web.Response:
 @routes.get("/api/cameras/{camera}/zones")
 @access.viewer
 async def camera_zones(request: web.Request) -> web.Response:
-    """A camera's zones and motion masks as configured (points 0..1 from the top left)."""
+    """A camera's zones and masks in use: the config file's, or the panel's saved edits over it
+    (points 0..1 from the top left)."""
     config = access.camera_runtime(request, request.match_info["camera"]).config
     return web.json_response(
         {
