@@ -325,7 +325,8 @@ class CameraConfig(StrictModel):
         False,
         description=(
             "Blur faces in this camera's snapshots and exported clips (needs "
-            "`camhub models install centerface`); without a working face blur they are withheld."
+            "`camhub models install centerface`); without a working face blur they are withheld. "
+            "Viewers get blurred pictures instead of live video."
         ),
     )
     onvif: OnvifConfig | None = Field(

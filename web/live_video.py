@@ -41,11 +41,18 @@ async def _forward(socket: web.WebSocketResponse, subscription: LiveSubscription
 async def live_video(request: web.Request) -> web.WebSocketResponse:
     """Stream one camera's live video (stream copy) to one viewer; each view is audited."""
     camera_id = request.match_info["camera"]
-    source = access.camera_runtime(request, camera_id).source
+    runtime = access.camera_runtime(request, camera_id)
+    source = runtime.source
     if not isinstance(source, LiveSource):
         raise web.HTTPNotFound(text="this camera has no live video; use its snapshots")
     socket = web.WebSocketResponse(heartbeat=HEARTBEAT_SECONDS, max_msg_size=4096)
     await socket.prepare(request)
+    who = access.principal(request)
+    if runtime.config.face_blur and (who is None or who.role != "admin"):
+        # Faces are blurred in snapshots only: a viewer gets those, never the raw video.
+        await socket.send_json({"type": "unsupported", "reason": "faces"})
+        await socket.close()
+        return socket
     await access.audit(request, "live.view", camera_id)
     subscription = source.live_subscribe()
     sender = asyncio.get_running_loop().create_task(

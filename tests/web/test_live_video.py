@@ -111,6 +111,24 @@ async def test_each_view_is_audited_and_a_viewer_needs_a_grant(make_hub):
         await stop(client)
 
 
+async def test_viewers_of_a_face_blur_camera_get_pictures_not_raw_video(make_hub):
+    client = await start(make_hub, CONFIG + "    face_blur: true\n")
+    hub = client.app[HUB_KEY]
+    try:
+        codec, parts = await receive_video(client, fragments=1)  # the admin sees the video
+        assert codec["type"] == "codec" and parts
+        viewer = await signed_in_client(hub, role="viewer", cameras=["yard"])
+        socket = await viewer.ws_connect("/api/cameras/yard/live")
+        assert json.loads((await socket.receive(timeout=20)).data) == {
+            "type": "unsupported",
+            "reason": "faces",
+        }
+        assert (await socket.receive(timeout=5)).type in (WSMsgType.CLOSE, WSMsgType.CLOSED)
+        await viewer.close()
+    finally:
+        await stop(client)
+
+
 async def test_camera_with_privacy_masks_streams_only_the_masked_picture(make_hub):
     # Everything below 45 % of the height is masked: where the figure walks.
     masked = CONFIG + "    privacy_masks:\n      - [[0, 0.45], [1, 0.45], [1, 1], [0, 1]]\n"

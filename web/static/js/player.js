@@ -60,7 +60,11 @@ export class LivePlayer {
   }
 
   control(message) {
-    if (message.type === "unsupported") return this.fallback("the camera's codec cannot play in a browser");
+    if (message.type === "unsupported") {
+      return this.fallback(message.reason === "faces"
+        ? "faces are blurred for viewers: pictures only"
+        : "the camera's codec cannot play in a browser");
+    }
     if (message.type !== "codec") return;
     const MediaSourceClass = mediaSourceClass();
     if (!MediaSourceClass.isTypeSupported(message.mime)) return this.fallback(`this browser cannot play ${message.codec}`);
