@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
+import ipaddress
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from hub.config import load_config
 from hub.core import Hub
@@ -57,3 +64,35 @@ async def indexed_segments(folder: Path) -> list[RecordingSegment]:
 def footage_path(folder: Path, segment: RecordingSegment) -> Path:
     """Where a segment's file is under folder/data."""
     return folder / "data" / "footage" / segment.path
+
+
+def self_signed_certificate(folder: Path, stem: str) -> tuple[Path, Path]:
+    """PEM certificate and key for 127.0.0.1, signed by itself (so also its own CA file)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"camhub test {stem}")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / f"{stem}.crt", folder / f"{stem}.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path

@@ -2,60 +2,23 @@
 
 from __future__ import annotations
 
-import datetime
 import http.client
-import ipaddress
 import json
 import signal
 import ssl
 import subprocess
-from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from tests.conftest import free_port
+from tests.helpers import self_signed_certificate
 from tests.hub.test_cli_run import CAMHUB, start, wait_for_line
 
 PASSWORD = "correct horse battery"
 
 
-def self_signed(folder: Path) -> tuple[Path, Path]:
-    """A certificate for 127.0.0.1 signed by its own key, like the README's openssl line."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "camhub.local")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = folder / "camhub.crt", folder / "camhub.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
-
-
 def test_https_with_a_self_signed_certificate_and_secure_cookies(tmp_path, write_config):
-    cert, key = self_signed(tmp_path)
+    cert, key = self_signed_certificate(tmp_path, "camhub")
     port = free_port()
     # Relative paths: read from the config file's folder.
     config = write_config(
@@ -107,9 +70,9 @@ def test_https_with_a_self_signed_certificate_and_secure_cookies(tmp_path, write
 
 
 def test_a_missing_or_wrong_key_file_is_one_clear_error(tmp_path, write_config):
-    cert, _ = self_signed(tmp_path)
+    cert, _ = self_signed_certificate(tmp_path, "camhub")
     (tmp_path / "other").mkdir()
-    _, other_key = self_signed(tmp_path / "other")
+    _, other_key = self_signed_certificate(tmp_path / "other", "camhub")
     missing = write_config(
         f"server:\n  port: {free_port()}\n  tls:\n    cert: {cert}\n    key: /nonexistent/k.pem\n"
     )
