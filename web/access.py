@@ -79,6 +79,12 @@ def can_view(request: web.Request, camera_id: str) -> bool:
     return who is not None and who.can_view(camera_id)
 
 
+def sees_faces(request: web.Request, face_blur: bool) -> bool:
+    """Whether the caller may get unblurred video: of a `face_blur` camera, only admins."""
+    who = principal(request)
+    return not face_blur or (who is not None and who.role == "admin")
+
+
 def require_camera(request: web.Request, camera_id: str) -> None:
     """Raise 403 unless the caller may see this camera."""
     if not can_view(request, camera_id):

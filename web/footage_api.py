@@ -88,6 +88,11 @@ async def recording_video(request: web.Request) -> web.StreamResponse:
     if segment is None:
         raise web.HTTPNotFound(text="no such recording")
     access.require_camera(request, segment.camera)
+    runtime = hub.cameras.cameras.get(segment.camera)
+    if runtime is not None and not access.sees_faces(request, runtime.config.face_blur):
+        raise web.HTTPForbidden(
+            text="recordings of a face-blur camera are for admins; its event clips are blurred"
+        )
     if first_view(request):
         await access.audit(
             request, "recording.view", f"{segment.camera}/{segment.id}", start=segment.start

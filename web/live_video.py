@@ -47,8 +47,7 @@ async def live_video(request: web.Request) -> web.WebSocketResponse:
         raise web.HTTPNotFound(text="this camera has no live video; use its snapshots")
     socket = web.WebSocketResponse(heartbeat=HEARTBEAT_SECONDS, max_msg_size=4096)
     await socket.prepare(request)
-    who = access.principal(request)
-    if runtime.config.face_blur and (who is None or who.role != "admin"):
+    if not access.sees_faces(request, runtime.config.face_blur):
         # Faces are blurred in snapshots only: a viewer gets those, never the raw video.
         await socket.send_json({"type": "unsupported", "reason": "faces"})
         await socket.close()

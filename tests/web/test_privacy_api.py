@@ -321,6 +321,12 @@ async def test_export_of_a_face_blur_camera_leaves_out_its_raw_footage(
         assert index["withheld_cameras"] == ["yard"] and index["recordings"] == []
         events = json.loads(archive.extractfile("events.json").read())  # type: ignore[union-attr]
         assert events and all("face_blur" in e["withheld"] for e in events)
+        # Its unblurred recordings are for admins only, even to a viewer granted the camera.
+        video = f"/api/recordings/{segments[0].id}/video.mp4"
+        assert (await client.get(video)).status == 200
+        viewer = await make_api_client(hub=hub, role="viewer", cameras=["yard"])
+        refused = await viewer.get(video)
+        assert refused.status == 403 and "face-blur" in await refused.text()
     finally:
         await hub.async_stop()
 
