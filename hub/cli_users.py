@@ -137,10 +137,14 @@ def audit_command(args: argparse.Namespace, data_dir: Path) -> tuple[int, str]:
         return await AuditLog(storage).async_verify()
 
     report = asyncio.run(_with_storage(data_dir, verify))
+    notes = "".join(f"\nnote: {warning}" for warning in report.warnings)
     if report.ok:
         return 0, (
             f"OK: {report.rows} audit row(s), hash chain intact; last hash {report.last_hash}"
+            + notes
         )
+    if report.missing is not None:
+        return 1, f"BROKEN: {report.reason} (checked {report.rows} row(s))."
     return 1, (
         f"BROKEN: audit row {report.broken_id}: {report.reason} (checked {report.rows} row(s))."
     )

@@ -83,7 +83,12 @@ class AuthConfig(StrictModel):
         30.0, gt=0, description="A session ends this long after sign-in, used or not."
     )
     max_login_failures: int = Field(
-        5, ge=1, description="Failed logins in a row (per address or user) before a lock."
+        5,
+        ge=1,
+        description="Failed logins for one user name from one address before that pair is "
+        "locked; one address is locked after three times this over any names, and a user name "
+        "failing ten times this from anywhere is only slowed down (at most 5 s a try), never "
+        "locked.",
     )
     lockout_seconds: float = Field(
         30.0,

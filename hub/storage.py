@@ -221,6 +221,20 @@ def _events_long_index(db: sqlite_utils.Database) -> None:
     )
 
 
+def _login_throttle_table(db: sqlite_utils.Database) -> None:
+    """Failed-login counters, kept across restarts (hub/throttle.py)."""
+    from hub.throttle import migrate
+
+    migrate(db)
+
+
+def _audit_head_table(db: sqlite_utils.Database) -> None:
+    """The audit chain's head, anchored outside `audit_log` (hub/audit.py)."""
+    from hub.audit import migrate
+
+    migrate(db)
+
+
 CORE_MIGRATIONS: tuple[Migration, ...] = (
     Migration("core:0001_tables", _core_tables),
     Migration("core:0002_notifications", _notifications_table),
@@ -228,6 +242,8 @@ CORE_MIGRATIONS: tuple[Migration, ...] = (
     Migration("core:0004_auth", _auth_tables),
     Migration("core:automations_0001_runs", _automation_tables),
     Migration("core:events_long_index", _events_long_index),
+    Migration("core:0005_login_throttle", _login_throttle_table),
+    Migration("core:0006_audit_head", _audit_head_table),
 )
 
 

@@ -57,7 +57,8 @@ async def audit_log(request: web.Request) -> web.Response:
 @routes.get("/api/audit/verify")
 @access.admin
 async def verify(request: web.Request) -> web.Response:
-    """Check the hash chain: `{ok, rows, broken_id, reason, last_hash}`."""
+    """Check the hash chain and its head: `{ok, rows, broken_id, reason, last_hash, head_id,
+    missing, warnings}` (`missing`: `[first, last]` row ids cut off the end, or null)."""
     report = await request.app[HUB_KEY].audit.async_verify()
     return web.json_response(
         {
@@ -66,5 +67,8 @@ async def verify(request: web.Request) -> web.Response:
             "broken_id": report.broken_id,
             "reason": report.reason,
             "last_hash": report.last_hash,
+            "head_id": report.head_id,
+            "missing": list(report.missing) if report.missing else None,
+            "warnings": list(report.warnings),
         }
     )

@@ -3,6 +3,7 @@ that enforces every route's access rule (deny by default) and CSRF on writes."""
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 from typing import Any
@@ -57,7 +58,7 @@ def setup_auth(app: web.Application, hub: Hub) -> None:
         max_seconds=settings.session_max_days * 86400,
     )
     app[THROTTLE_KEY] = LoginThrottle(
-        max_failures=settings.max_login_failures, base_lock=settings.lockout_seconds
+        hub.storage, max_failures=settings.max_login_failures, base_lock=settings.lockout_seconds
     )
     app.add_routes(routes)
 
@@ -238,21 +239,25 @@ async def login(request: web.Request) -> web.Response:
     name = string_field(body, "username", 64)
     password = string_field(body, "password", 1024)
     throttle = request.app[THROTTLE_KEY]
-    keys = (f"address:{request.remote}", f"user:{name.casefold()}")
-    wait = throttle.locked_for(*keys)
-    if wait > 0:
+    verdict = await throttle.async_check(request.remote, name)
+    if (wait := verdict.locked_for) > 0:
         await hub.audit.async_log(name, "login.locked", name, request.remote)
         raise web.HTTPTooManyRequests(
             text=f"too many failed logins; try again in {int(wait) + 1} s",
             headers={"Retry-After": str(int(wait) + 1)},
         )
+    if verdict.delay > 0:
+        # The name is being guessed from elsewhere: slow every try for it, lock none out.
+        await asyncio.sleep(verdict.delay)
     user = await async_authenticate(hub.storage, name, password)
     if user is None:
-        locked = throttle.failed(*keys)
-        await hub.audit.async_log(name, "login.failed", name, request.remote, locked=locked)
+        locked = await throttle.async_failed(request.remote, name)
+        await hub.audit.async_log(
+            name, "login.failed", name, request.remote, locked=locked, delayed=verdict.delay
+        )
         raise web.HTTPUnauthorized(text="wrong user name or password")
-    throttle.succeeded(*keys)
-    await hub.audit.async_log(name, "login.ok", name, request.remote)
+    await throttle.async_succeeded(request.remote, name)
+    await hub.audit.async_log(name, "login.ok", name, request.remote, delayed=verdict.delay)
     return await _start_session(request, user)
 
 
@@ -298,14 +303,15 @@ async def change_password(request: web.Request) -> web.Response:
     new = string_field(body, "new_password", 1024)
     # Guessing the current password from a stolen session is throttled like a login.
     throttle = request.app[THROTTLE_KEY]
-    keys = (f"address:{request.remote}", f"user:{session.user.name.casefold()}")
-    if (wait := throttle.locked_for(*keys)) > 0:
+    verdict = await throttle.async_check(request.remote, session.user.name)
+    if (wait := verdict.locked_for) > 0:
         raise web.HTTPTooManyRequests(
             text=f"too many wrong passwords; try again in {int(wait) + 1} s",
             headers={"Retry-After": str(int(wait) + 1)},
         )
+    await asyncio.sleep(verdict.delay)
     if await async_authenticate(hub.storage, session.user.name, current) is None:
-        throttle.failed(*keys)
+        await throttle.async_failed(request.remote, session.user.name)
         await access.audit(request, "password.change_failed", session.user.name)
         raise web.HTTPForbidden(text="the current password is wrong")
     try:

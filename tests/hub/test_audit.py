@@ -177,3 +177,90 @@ def test_camhub_user_commands_grant_cameras_and_audit_changes(tmp_path, write_co
     assert actions == ["user.create", "user.create", "user.password_reset", "user.delete"]
     assert all(r[0].startswith("cli:") for r in conn.execute("SELECT user FROM audit_log"))
     assert camhub("audit", "verify", *base).returncode == 0
+
+
+def test_camhub_audit_verify_names_rows_cut_off_the_end(tmp_path):
+    data = tmp_path / "data"
+    for name in ("ann", "bob", "cat", "dan"):
+        made = camhub("user", "add", name, "--data", str(data), stdin="correct horse battery\n")
+        assert made.returncode == 0, made.stderr
+    good = camhub("audit", "verify", "--data", str(data))
+    assert good.returncode == 0, good.stderr
+    assert good.stdout.startswith("OK: 4 audit row(s)") and "note:" not in good.stdout
+    last = rows(data / "camhub.db")[-1]
+    assert (data / "audit.head").read_text() == f"4 {last['hash']}\n"
+    conn = sqlite3.connect(data / "camhub.db")
+    conn.execute("DELETE FROM audit_log WHERE id >= 3")
+    conn.commit()
+    bad = camhub("audit", "verify", "--data", str(data))
+    assert bad.returncode == 1
+    assert (
+        "BROKEN: truncated: the log ends at row 2 but the head (audit_head table) says row 4;"
+        " rows 3..4 are missing" in bad.stderr
+    )
+    # Moving the table's head back as well: the file beside the database still remembers.
+    conn.execute(
+        "UPDATE audit_head SET row_id = 2, hash = (SELECT hash FROM audit_log WHERE id = 2)"
+    )
+    conn.commit()
+    conn.close()
+    bad = camhub("audit", "verify", "--data", str(data))
+    assert bad.returncode == 1
+    assert "the head (head file audit.head) says row 4; rows 3..4 are missing" in bad.stderr
+    assert "Traceback" not in bad.stderr
+
+
+async def test_a_rewritten_tail_does_not_match_the_head(audit, tmp_path):
+    for i in range(5):
+        await audit.async_log("ann", "clip.view", f"c{i}")
+    assert (await audit.async_verify()).head_id == 5
+    # Forge rows 4 and 5 with valid links and hashes, and move the table's head along.
+    stored = rows(tmp_path / "camhub.db")
+    conn = sqlite3.connect(tmp_path / "camhub.db")
+    prev = stored[2]["hash"]
+    for row in stored[3:]:
+        forged = {**row, "target": "nothing to see", "prev_hash": prev}
+        forged["hash"] = row_hash(forged, prev)
+        conn.execute(
+            "UPDATE audit_log SET target = ?, prev_hash = ?, hash = ? WHERE id = ?",
+            [forged["target"], prev, forged["hash"], row["id"]],
+        )
+        prev = forged["hash"]
+    conn.execute("UPDATE audit_head SET hash = ?", [prev])
+    conn.commit()
+    conn.close()
+    report = await audit.async_verify()
+    assert report.broken_id == 5 and report.missing is None
+    assert "head file audit.head" in report.reason and "row 5 has hash" in report.reason
+
+
+async def test_a_lost_head_is_named_and_a_missing_file_is_only_a_note(audit, tmp_path):
+    await audit.async_log("ann", "clip.view", "c0")
+    (tmp_path / "audit.head").unlink()
+    report = await audit.async_verify()
+    assert report.ok and report.warnings and "no head file" in report.warnings[0]
+    await audit.async_log("ann", "clip.view", "c1")
+    assert (await audit.async_verify()).warnings == ()
+    conn = sqlite3.connect(tmp_path / "camhub.db")
+    conn.execute("DELETE FROM audit_head")
+    conn.commit()
+    conn.close()
+    report = await audit.async_verify()
+    assert report.broken_id == 2 and "lost the chain's head" in report.reason
+
+
+async def test_the_head_migration_anchors_a_log_that_predates_it(tmp_path):
+    from hub import audit as audit_module
+
+    storage = Storage(tmp_path / "camhub.db")
+    await storage.async_open()
+    try:
+        log = AuditLog(storage)
+        for i in range(3):
+            await log.async_log("ann", "clip.view", f"c{i}")
+        await storage.async_write(lambda db: db.execute("DROP TABLE audit_head"))
+        await storage.async_write(audit_module.migrate)
+        head = await storage.async_read(lambda db: list(db.query("SELECT * FROM audit_head")))
+        assert head[0]["row_id"] == 3 and head[0]["hash"] == rows(tmp_path / "camhub.db")[2]["hash"]
+    finally:
+        await storage.async_close()

@@ -7,7 +7,6 @@ import io
 import time
 
 from hub.recordings import RecordingSegment
-from hub.throttle import LoginThrottle
 from tests.web_clients import PASSWORD
 from web.keys import HUB_KEY
 
@@ -146,23 +145,3 @@ async def test_audit_api_filters_exports_csv_and_checks_the_chain(make_api_clien
     assert check["ok"] and check["rows"] >= 5 and check["broken_id"] is None
     newest = (await hub.audit.async_query(limit=1))[0]
     assert check["last_hash"] == newest["hash"]
-
-
-def test_the_throttle_locks_a_user_name_across_addresses_and_forgets():
-    now = [0.0]
-    throttle = LoginThrottle(max_failures=3, base_lock=10, max_lock=40, clock=lambda: now[0])
-    for address in ("a1", "a2", "a3"):  # one guess from each of many addresses
-        throttle.failed(f"address:{address}", "user:root")
-    assert throttle.locked_for("address:a4", "user:root") == 10
-    assert throttle.locked_for("address:a1", "user:other") == 0
-    now[0] = 11
-    assert throttle.failed("address:a5", "user:root") == 20  # doubled
-    now[0] = 32
-    throttle.failed("address:a5", "user:root")
-    now[0] = 73
-    assert throttle.failed("address:a5", "user:root") == 40  # capped at max_lock
-    throttle.succeeded("address:a5", "user:root")
-    assert throttle.locked_for("address:a5", "user:root") == 0
-    now[0] = 10_000
-    throttle.failed("user:root")
-    assert throttle.locked_for("user:root") == 0  # old failures were forgotten
