@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Literal
 from hub.added_cameras import AddedCameraStore
 from hub.camera import CameraError, CameraSource, SnapshotSource, StatsSource
 from hub.config import CameraConfig
+from hub.events import CameraAdded, CameraChanged, CameraRemoved
 from hub.frames import FrameFeed
 from hub.motion import MotionTimeline, async_start_motion
 from hub.object_events import async_start_objects
@@ -172,7 +173,8 @@ class CameraManager:
     async def async_add(self, camera_id: str, config: CameraConfig) -> CameraRuntime:
         """Start a camera on a running hub, as if it had been configured (no restart).
 
-        Its motion and object loops start too. Persisting it is the caller's job.
+        Its motion and object loops start too, then `CameraAdded` tells plugins that set up
+        per-camera work at start. Persisting it is the caller's job.
         """
         if camera_id in self.cameras:
             raise ValueError(f"camera {camera_id} exists already")
@@ -183,16 +185,21 @@ class CameraManager:
         motion = await async_start_motion(self.hub, [camera_id])
         self.hub.motion.extend(motion)
         self.hub.objects.extend(await async_start_objects(self.hub, [camera_id]))
+        self.hub.bus.publish(CameraAdded(camera=camera_id))
         return runtime
 
     async def async_remove(self, camera_id: str, timeout: float = 10.0) -> None:
-        """Stop a camera, its motion and object loops, and forget it (its footage stays)."""
+        """Stop a camera, its motion and object loops, and forget it (its footage stays).
+
+        `CameraRemoved` then tells plugins to drop what they run for it.
+        """
         runtime = self.cameras[camera_id]
         await self._async_stop_detection(camera_id, timeout)
         await self._async_stop_source(runtime, timeout)
         del self.cameras[camera_id]
         for entity in (entity_id(camera_id), f"detection.{camera_id}"):
             self.hub.states.async_remove(entity)
+        self.hub.bus.publish(CameraRemoved(camera=camera_id))
 
     async def async_reconfigure(
         self, camera_id: str, config: CameraConfig, timeout: float = 10.0
@@ -201,7 +208,8 @@ class CameraManager:
 
         Motion and object loops are rebuilt (a motion detector takes its masks when made).
         The stream restarts only when what it reads changed (privacy masks are burnt in
-        by the source when it opens the camera).
+        by the source when it opens the camera). `CameraChanged` follows, for plugins that
+        read the camera's config once.
         """
         runtime = self.cameras[camera_id]
         restart = _stream_keys(runtime.config) != _stream_keys(config)
@@ -213,6 +221,7 @@ class CameraManager:
             await self._async_start_one(runtime)
         self.hub.motion.extend(await async_start_motion(self.hub, [camera_id]))
         self.hub.objects.extend(await async_start_objects(self.hub, [camera_id]))
+        self.hub.bus.publish(CameraChanged(camera=camera_id))
         return restart
 
     async def _async_stop_detection(self, camera_id: str, timeout: float) -> None:
@@ -231,6 +240,7 @@ class CameraManager:
 
         A plugin that finds the masks it had the camera burn in gone calls this: until
         `apply_privacy_masks` says otherwise the hub masks the new connection itself.
+        `CameraChanged` follows once the stream is reopened.
         """
         runtime = self.cameras.get(camera_id)
         if runtime is None or not runtime.config.enabled:
@@ -239,6 +249,7 @@ class CameraManager:
         runtime.privacy_masks_at = "hub" if runtime.config.privacy_masks else None
         await self._async_stop_source(runtime, timeout)
         await self._async_start_one(runtime)
+        self.hub.bus.publish(CameraChanged(camera=camera_id))
 
     async def _async_stop_source(self, runtime: CameraRuntime, timeout: float) -> None:
         if runtime.task is not None:

@@ -111,6 +111,30 @@ class OnvifEvent(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class CameraAdded(Event):
+    """A camera was added to the running hub and started (discovery, by URL, the API)."""
+
+    event_type: ClassVar[str] = "camera_added"
+    camera: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class CameraRemoved(Event):
+    """A camera was stopped and forgotten by the running hub (its footage stays)."""
+
+    event_type: ClassVar[str] = "camera_removed"
+    camera: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class CameraChanged(Event):
+    """A running camera got a new config (zones, masks, ...) or its stream was restarted."""
+
+    event_type: ClassVar[str] = "camera_changed"
+    camera: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class RecordingSaved(Event):
     """A recording segment was finished and indexed."""
 

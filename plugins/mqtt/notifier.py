@@ -13,6 +13,9 @@ from typing import Any
 import aiomqtt
 
 from hub.events import (
+    CameraAdded,
+    CameraChanged,
+    CameraRemoved,
     Context,
     Event,
     EventEnded,
@@ -44,6 +47,17 @@ STOP_TIMEOUT = 0.5
 KNOWN_EVENTS = 1000
 """Event ids remembered to find the camera of a notification's snapshot."""
 HOUSE_MODE_ENTITY = "mode.house"
+LISTENED = (
+    MotionStarted,
+    MotionEnded,
+    EventStarted,
+    EventEnded,
+    StateChanged,
+    CameraAdded,
+    CameraChanged,
+    CameraRemoved,
+)
+"""Bus events a notifier acts on."""
 
 
 def backoff_delay(attempt: int) -> float:
@@ -86,16 +100,22 @@ class MqttNotifier:
         self._event_cameras: OrderedDict[str, str] = OrderedDict()
         self._listeners: dict[str, list[Any]] = {}
         """Automation `mqtt` triggers: topic filter -> callbacks(topic, payload)."""
+        self._index: dict[str, dict[str, Any]] = {}
+        """The retained camera index as last published: id -> {id, name, labels, retained}."""
+        self._cameras_lock: asyncio.Lock | None = None
+        """Held while (re)connecting and while one camera's discovery changes, so a camera
+        added meanwhile is neither missed nor published twice over."""
 
     # ---------------------------------------------------------- lifecycle
 
     def start(self, hub: Any) -> None:
         """Listen on the bus and start the connection task (on the loop, from `startup`)."""
         self.hub = hub
+        self._cameras_lock = asyncio.Lock()
         self._stop_listener = hub.bus.async_listen(
             f"mqtt:{self.notifier_id}",
             self._async_on_event,
-            (MotionStarted, MotionEnded, EventStarted, EventEnded, StateChanged),
+            LISTENED,
         )
         self._task = hub.async_create_task(self._async_run(), f"mqtt:{self.notifier_id}")
 
@@ -135,8 +155,10 @@ class MqttNotifier:
             try:
                 async with self._new_client() as client:
                     attempt = 0
-                    await self._async_on_connect(client)
-                    self._client = client
+                    assert self._cameras_lock is not None
+                    async with self._cameras_lock:
+                        await self._async_on_connect(client)
+                        self._client = client
                     self.connected = True
                     self.connections += 1
                     _LOGGER.info("MQTT %s: connected to %s", self.notifier_id, where)
@@ -160,18 +182,18 @@ class MqttNotifier:
         topics = self.topics
         await client.publish(topics.availability, ONLINE, qos=1, retain=True)
         previous = await self._async_read_index(client)
-        index = []
+        self._index = {}
         published: set[str] = set()
-        for camera_id, runtime in self.hub.cameras.cameras.items():
+        for camera_id, runtime in list(self.hub.cameras.cameras.items()):
             labels = list(runtime.config.objects.labels)
             retained = await self._async_publish_camera(client, camera_id, runtime.name, labels)
             published.update(retained)
-            index.append({"id": camera_id, "name": runtime.name, "retained": retained})
+            self._index[camera_id] = _index_entry(camera_id, runtime.name, labels, retained)
         for entry in previous:
-            for topic in entry.get("retained", []):
-                if isinstance(topic, str) and topic not in published:
-                    await client.publish(topic, b"", qos=1, retain=True)
-        await client.publish(topics.index, json.dumps(index), qos=1, retain=True)
+            await self._async_clear(client, entry.get("retained", []), published)
+        await client.publish(
+            topics.index, json.dumps(list(self._index.values())), qos=1, retain=True
+        )
         await client.publish(topics.mode, str(self.hub.mode), qos=1, retain=True)
         await client.subscribe(topics.mode_set, qos=1)
         await client.subscribe(topics.detection_set_filter, qos=1)
@@ -241,6 +263,52 @@ class MqttNotifier:
         retained.append(self.topics.camera(camera_id, "snapshot"))
         return retained
 
+    async def _async_clear(self, client: aiomqtt.Client, topics: Any, keep: set[str]) -> None:
+        """Delete the retained messages of `topics` (an index entry's list) not in `keep`."""
+        for topic in topics if isinstance(topics, list) else []:
+            if isinstance(topic, str) and topic not in keep:
+                await client.publish(topic, b"", qos=1, retain=True)
+
+    async def _async_on_camera(self, camera_id: str, changed: bool) -> None:
+        """Bring one camera's discovery in line with the hub: publish a camera added (or
+        renamed, or with other labels), clear every retained topic of one removed, and
+        republish the index that lets a later run clear what this one leaves behind.
+        Offline, nothing is done: the next connection publishes all cameras anew."""
+        assert self._cameras_lock is not None
+        async with self._cameras_lock:
+            client = self._client
+            if client is None:
+                return
+            old = self._index.get(camera_id)
+            runtime = self.hub.cameras.cameras.get(camera_id)
+            entry: dict[str, Any] | None = None
+            if runtime is not None:
+                labels = list(runtime.config.objects.labels)
+                shown = (old["name"], old["labels"]) if old is not None else None
+                if changed and shown == (runtime.name, labels):
+                    return  # zones or masks: nothing Home Assistant shows
+            try:
+                if runtime is not None:
+                    retained = await self._async_publish_camera(
+                        client, camera_id, runtime.name, labels
+                    )
+                    entry = _index_entry(camera_id, runtime.name, labels, retained)
+                if old is not None:
+                    keep = set(entry["retained"]) if entry is not None else set()
+                    await self._async_clear(client, old["retained"], keep)
+                if entry is None:
+                    self._index.pop(camera_id, None)
+                    self._motion.pop(camera_id, None)
+                else:
+                    self._index[camera_id] = entry
+                index = json.dumps(list(self._index.values()))
+                await client.publish(self.topics.index, index, qos=1, retain=True)
+            except aiomqtt.MqttError as exc:
+                # The reconnect that follows publishes every camera and clears the rest.
+                _LOGGER.debug(
+                    "MQTT %s: camera %s not updated: %s", self.notifier_id, camera_id, exc
+                )
+
     def _motion_on(self, camera_id: str) -> bool:
         if camera_id in self._motion:
             return self._motion[camera_id]
@@ -301,6 +369,8 @@ class MqttNotifier:
                 await self._async_publish_event_type(event.camera, event.label)
         elif isinstance(event, StateChanged):
             await self._async_on_state(event)
+        elif isinstance(event, CameraAdded | CameraChanged | CameraRemoved):
+            await self._async_on_camera(event.camera, isinstance(event, CameraChanged))
 
     async def _async_publish_event_type(self, camera_id: str, event_type: str) -> None:
         payload = json.dumps({"event_type": event_type})
@@ -397,3 +467,10 @@ class MqttNotifier:
             await client.publish(self.topics.notify, json.dumps(data), qos=1)
         except aiomqtt.MqttError as exc:
             raise TemporaryNotifyError(f"MQTT publish failed: {exc}") from None
+
+
+def _index_entry(
+    camera_id: str, name: str, labels: list[str], retained: list[str]
+) -> dict[str, Any]:
+    """One camera in the retained index (`retained` is what a later run must clear)."""
+    return {"id": camera_id, "name": name, "labels": labels, "retained": retained}

@@ -2,7 +2,9 @@
 
 Cameras with an `onvif` section get a pull-point subscription: every message
 becomes an `OnvifEvent` on the bus, and motion topics feed `camera_motion` for
-cameras with `motion.source: camera`. The `ptz` automation action moves them.
+cameras with `motion.source: camera`. Cameras added, changed or removed at run time
+(`CameraAdded`, `CameraChanged`, `CameraRemoved`) start, restart or end theirs.
+The `ptz` automation action moves them.
 A camera's `privacy_masks` are pushed to it as Media2 masks and read back, so that a
 camera which burns them in spares the hub from re-encoding its stream; they are read
 back again every MASK_CHECK_SECONDS, and a camera that lost them is restarted (masked
@@ -20,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 
 from hub.discovery import DeviceProbe
-from hub.events import Event, OnvifEvent, StateChanged
+from hub.events import CameraAdded, CameraChanged, CameraRemoved, Event, OnvifEvent
 from hub.hookspecs import hookimpl
 from hub.registry import AutomationType
 from plugins.onvif.client import OnvifClient
@@ -64,8 +66,12 @@ class OnvifService:
         self.hub = hub
         self._session: aiohttp.ClientSession | None = None
         self.clients: dict[str, OnvifClient] = {}
+        self.client_configs: dict[str, OnvifConfig] = {}
+        """The config each client was made from: a camera given another gets a new client."""
         self.ptz_profiles: dict[str, str] = {}
         self.followers: dict[str, asyncio.Task[None]] = {}
+        self.followed: dict[str, OnvifConfig] = {}
+        """The config each follower was started with, to restart it when that changes."""
         self.motion_queues: dict[str, asyncio.Queue[bool]] = {}
         self.active: dict[str, dict[str, bool]] = {}
         self.mask_watchers: dict[str, asyncio.Task[None]] = {}
@@ -80,7 +86,7 @@ class OnvifService:
     def client(self, camera_id: str, config: OnvifConfig) -> OnvifClient:
         """The camera's client (not necessarily connected yet)."""
         client = self.clients.get(camera_id)
-        if client is None:
+        if client is None or self.client_configs.get(camera_id) != config:
             url = config.service_url()
             assert url is not None  # the config model requires host or device_url
             credentials = (
@@ -88,6 +94,8 @@ class OnvifService:
             )
             client = OnvifClient(self.session, url, credentials, timeout=config.timeout)
             self.clients[camera_id] = client
+            self.client_configs[camera_id] = config
+            self.ptz_profiles.pop(camera_id, None)
         return client
 
     def follow(self, camera_id: str) -> None:
@@ -98,6 +106,7 @@ class OnvifService:
         if camera_id in self.followers or not runtime.config.enabled:
             return
         client = self.client(camera_id, runtime.config.onvif)
+        self.followed[camera_id] = runtime.config.onvif
         self.followers[camera_id] = self.hub.async_create_task(
             async_follow(
                 client,
@@ -106,6 +115,40 @@ class OnvifService:
             ),
             f"onvif-events:{camera_id}",
         )
+
+    def unfollow(self, camera_id: str) -> None:
+        """Stop following the camera's events; its cancelled follower unsubscribes."""
+        self.followed.pop(camera_id, None)
+        task = self.followers.pop(camera_id, None)
+        if task is not None:
+            task.cancel()
+        self._lost(camera_id)
+
+    def refollow(self, camera_id: str) -> None:
+        """Follow the camera's current config: restart the follower if its ONVIF section or
+        `enabled` changed, start or stop it if events were switched on or off."""
+        runtime = self.hub.cameras.cameras.get(camera_id)
+        config = runtime.config if runtime is not None else None
+        wanted = config.onvif if config is not None and config.enabled else None
+        if camera_id in self.followers and self.followed.get(camera_id) != wanted:
+            self.unfollow(camera_id)
+        self.follow(camera_id)
+
+    def forget(self, camera_id: str) -> None:
+        """A removed camera: no follower, mask watcher, client or state is left for it."""
+        self.unfollow(camera_id)
+        if camera_id in self.hub.cameras.cameras:
+            # Added again before this news came: its new motion loop holds the queue and
+            # its own `CameraAdded` (next on the bus) starts a follower with its config.
+            return
+        watcher = self.mask_watchers.pop(camera_id, None)
+        if watcher is not None:
+            watcher.cancel()
+        self.clients.pop(camera_id, None)
+        self.client_configs.pop(camera_id, None)
+        self.ptz_profiles.pop(camera_id, None)
+        self.motion_queues.pop(camera_id, None)
+        self.hub.states.async_remove(f"onvif.{camera_id}")
 
     def _handle(self, camera_id: str, notification: Notification) -> None:
         self.hub.bus.publish(
@@ -239,14 +282,13 @@ async def shutdown(hub: Hub) -> None:
 
 @hookimpl
 def event_published(hub: Hub, event: Event) -> None:
-    """A camera added at run time (its state appears) with an `onvif` section gets followed."""
-    if (
-        isinstance(event, StateChanged)
-        and event.old_state is None
-        and event.entity_id.startswith("camera.")
-        and hub.running
-    ):
-        service_for(hub).follow(event.entity_id.removeprefix("camera."))
+    """Cameras added, changed or removed at run time: start, restart or end their follower."""
+    if isinstance(event, CameraAdded):
+        service_for(hub).follow(event.camera)
+    elif isinstance(event, CameraChanged):
+        service_for(hub).refollow(event.camera)
+    elif isinstance(event, CameraRemoved):
+        service_for(hub).forget(event.camera)
 
 
 @hookimpl
