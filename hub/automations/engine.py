@@ -20,6 +20,8 @@ from hub.automations.schedule import house_zone
 from hub.automations.trace import Trace
 from hub.automations.triggers import EventDispatcher
 from hub.events import (
+    CameraAdded,
+    CameraChanged,
     Context,
     Event,
     EventEnded,
@@ -44,6 +46,8 @@ LISTENED_EVENTS = (
     EventEnded,
     StateChanged,
     OnvifEvent,
+    CameraAdded,
+    CameraChanged,
 )
 EVENT_QUEUE_SIZE = 10_000
 TRACE_FLUSH_SECONDS = 0.5
@@ -136,10 +140,20 @@ class AutomationEngine:
             self.types[key] = spec
 
     def _on_event(self, event: Event) -> None:
+        if isinstance(event, CameraAdded | CameraChanged):
+            self._recheck_invalid()
         try:
             self.dispatcher.dispatch(event)
         except Exception:
             _LOGGER.exception("An automation trigger failed on %s", event.event_type)
+
+    def _recheck_invalid(self) -> None:
+        """A camera added (or given zones) at run time may be what an invalid automation
+        named: check those again, and start the ones that are valid now."""
+        for runtime in list(self.automations.values()):
+            if runtime.issues:
+                runtime.build()
+                runtime.start()
 
     # ---------------------------------------------------------- building
 

@@ -54,9 +54,7 @@ async def test_a_camera_added_over_the_api_appears_and_is_cleared_when_removed(
     assert "homeassistant/binary_sensor/camhub_front/motion/config" in configs
 
 
-async def test_a_renamed_camera_is_republished_and_a_dropped_label_cleared(
-    mqtt_broker, make_hub
-):
+async def test_a_renamed_camera_is_republished_and_a_dropped_label_cleared(mqtt_broker, make_hub):
     broker = mqtt_broker()
     async with running(make_hub(config(broker.port, FRONT_ONLY))) as hub:
         yard = CameraConfig(
