@@ -334,6 +334,11 @@ class MqttNotifier:
 
     async def _async_on_event(self, event: Event) -> None:
         topics = self.topics
+        camera = getattr(event, "camera", None)
+        if isinstance(event, MotionStarted | MotionEnded | EventStarted | EventEnded) and (
+            camera not in self.hub.cameras.cameras
+        ):
+            return  # the last words of a removed camera's loops would retain its topics again
         if isinstance(event, MotionStarted | MotionEnded):
             started = isinstance(event, MotionStarted)
             self._motion[event.camera] = started

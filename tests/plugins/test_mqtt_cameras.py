@@ -14,6 +14,11 @@ YARD_MOTION = "homeassistant/binary_sensor/camhub_yard/motion/config"
 YARD_CAR = "homeassistant/sensor/camhub_yard/car_count/config"
 
 
+def _names(payload: bytes | None) -> list[str]:
+    """Camera names in an index message (the index is published last: all else is done)."""
+    return [entry["name"] for entry in json.loads(payload or b"[]")]
+
+
 async def _index(port: int) -> list[tuple[str, str]]:
     found = await retained(port, "camhub/cameras")
     return [(entry["id"], entry["name"]) for entry in json.loads(found["camhub/cameras"])]
@@ -32,7 +37,8 @@ async def test_a_camera_added_over_the_api_appears_and_is_cleared_when_removed(
         body = {"id": "yard", "name": "Yard", "url": "demo://"}
         answer = await client.post("/api/cameras", json=body)
         assert answer.status == 201, await answer.text()
-        await wait_until(lambda: watcher.last(YARD_MOTION), 10, "the added camera's config")
+        index = "camhub/cameras"
+        await wait_until(lambda: _names(watcher.last(index)) == ["Front door", "Yard"], 10, "index")
 
     configs = await retained(broker.port, "homeassistant/#")
     motion = json.loads(configs[YARD_MOTION])
@@ -44,8 +50,7 @@ async def test_a_camera_added_over_the_api_appears_and_is_cleared_when_removed(
     async with watching(broker.port) as watcher:
         answer = await client.delete("/api/cameras/yard")
         assert answer.status == 200, await answer.text()
-        await wait_until(lambda: watcher.last(YARD_MOTION) == b"", 10, "the config cleared")
-        await wait_until(lambda: watcher.last("camhub/cameras"), 10, "the index republished")
+        await wait_until(lambda: _names(watcher.last(index)) == ["Front door"], 10, "new index")
 
     assert not [topic for topic in await retained(broker.port, "#") if "yard" in topic]
     assert await _index(broker.port) == [("front", "Front door")]
@@ -62,13 +67,16 @@ async def test_a_renamed_camera_is_republished_and_a_dropped_label_cleared(mqtt_
         )
         async with watching(broker.port) as watcher:
             await hub.cameras.async_add("yard", yard)
-            await wait_until(lambda: watcher.last(YARD_CAR), 10, "the added camera's car sensor")
+            await wait_until(lambda: "Yard" in _names(watcher.last("camhub/cameras")), 10, "index")
+            assert watcher.last(YARD_CAR)
 
         renamed = yard.model_copy(update={"name": "Back yard", "objects": ObjectsConfig()})
         async with watching(broker.port) as watcher:
             await hub.cameras.async_reconfigure("yard", renamed)
             await wait_until(lambda: watcher.last(YARD_CAR) == b"", 10, "the car sensor cleared")
-            await wait_until(lambda: watcher.last("camhub/cameras"), 10, "the index republished")
+            await wait_until(
+                lambda: "Back yard" in _names(watcher.last("camhub/cameras")), 10, "new index"
+            )
 
         configs = await retained(broker.port, "homeassistant/#")
         assert json.loads(configs[YARD_MOTION])["device"]["name"] == "Back yard"
@@ -88,7 +96,9 @@ async def test_zone_edits_do_not_republish_discovery(mqtt_broker, make_hub):
             # A later change that does rename it shows the notifier did handle the first.
             renamed = moved.model_copy(update={"name": "Porch"})
             await hub.cameras.async_reconfigure("front", renamed)
-            await wait_until(lambda: watcher.last("camhub/cameras"), 10, "the index republished")
+            await wait_until(
+                lambda: _names(watcher.last("camhub/cameras")) == ["Porch"], 10, "new index"
+            )
         topic = "homeassistant/binary_sensor/camhub_front/motion/config"
         names = [json.loads(p)["device"]["name"] for p in watcher.payloads(topic)]
         # The retained config delivered on subscribing, then the rename only.
