@@ -16,6 +16,7 @@ import weakref
 from pathlib import Path
 from typing import Any
 
+from hub.events import CameraAdded, CameraChanged
 from hub.hookspecs import hookimpl
 from hub.recordings import RecordingSegment
 from hub.snapshots import redaction_required
@@ -62,6 +63,17 @@ def blur_jpeg(detector: CenterFace, jpeg: bytes) -> bytes:
 async def startup(hub: Any) -> None:
     """Load the model now if a camera wants face blur, so a missing one is reported at once."""
     if any(redaction_required(hub, camera_id) for camera_id in hub.cameras.cameras):
+        await asyncio.to_thread(_detector, hub)
+
+
+@hookimpl
+async def event_published(hub: Any, event: Any) -> None:
+    """A `face_blur` camera added or changed at run time: load the model now, as at start."""
+    if (
+        isinstance(event, CameraAdded | CameraChanged)
+        and redaction_required(hub, event.camera)
+        and hub not in _detectors
+    ):
         await asyncio.to_thread(_detector, hub)
 
 
