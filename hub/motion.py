@@ -213,7 +213,8 @@ class CameraMotion:
 async def async_start_motion(hub: Hub, camera_ids: list[str] | None = None) -> list[CameraMotion]:
     """Ask plugins for a motion detector per camera (or just `camera_ids`) and start the loops."""
     loops = []
-    for camera_id, runtime in hub.cameras.cameras.items():
+    # A copy: plugins are awaited in here, and cameras may be added or removed meanwhile.
+    for camera_id, runtime in list(hub.cameras.cameras.items()):
         if camera_ids is not None and camera_id not in camera_ids:
             continue
         config = runtime.config

@@ -290,7 +290,8 @@ class RetentionManager:
         report = RetentionReport()
         async with self._lock:
             self._deleted.clear()
-            for camera_id, runtime in self.hub.cameras.cameras.items():
+            # A copy: cameras may be added or removed while this pass awaits the database.
+            for camera_id, runtime in list(self.hub.cameras.cameras.items()):
                 record = runtime.config.record
                 if record.max_days is not None:
                     await self._by_age(camera_id, record.max_days, now, report)
