@@ -13,6 +13,7 @@ from pathlib import Path
 from aiohttp import web
 
 from hub.core import Hub, HubStartError
+from hub.users import async_count_users
 from web.app import create_app
 
 _LOGGER = logging.getLogger(__name__)
@@ -88,6 +89,12 @@ async def async_serve(hub: Hub, on_ready: Callable[[str], None] | None = None) -
         _LOGGER.info("Panel at %s", url)
         if on_ready is not None:
             on_ready(url)
+        if await async_count_users(hub.storage) == 0:
+            _LOGGER.warning(
+                "No user yet: the first visit to %s creates the administrator "
+                "(or run `camhub user add NAME --role admin` first)",
+                url,
+            )
         await stop.wait()
         _LOGGER.info("Stopping")
     finally:

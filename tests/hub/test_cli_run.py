@@ -69,6 +69,7 @@ def test_sigterm_stops_cleanly_within_five_seconds(config_on_free_port, tmp_path
     assert process.returncode == 0, output
     assert elapsed < 5, f"took {elapsed:.1f} s"
     assert "camhub: stopped" in output
+    assert "No user yet: the first visit to http://127.0.0.1" in output  # how to get in
     # The database was closed properly: migrations recorded, no stray WAL left behind.
     db = tmp_path / "data" / "camhub.db"
     names = [r[0] for r in sqlite3.connect(db).execute("select name from _migrations")]
