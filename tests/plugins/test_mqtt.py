@@ -193,8 +193,9 @@ async def test_everything_arrives_after_the_broker_is_killed_and_restarted(mqtt_
         await hub.outbox.async_enqueue("ha", message)
 
         async def attempted() -> bool:
+            # Counted when the send starts (`sending`); wait for its failure to be written too.
             row = await hub.outbox.async_get(message.id)
-            return row is not None and row["attempts"] >= 1
+            return row is not None and row["attempts"] >= 1 and row["state"] != "sending"
 
         for _ in range(200):
             if await attempted():
