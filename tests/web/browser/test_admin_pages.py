@@ -40,6 +40,24 @@ def test_add_a_camera_by_url_and_see_its_tile_then_remove_it(demo_hub, make_page
     assert "porch" not in (demo_hub.data / "cameras.yaml").read_text()
 
 
+def test_the_live_grid_follows_cameras_added_and_removed_elsewhere(demo_hub, make_page):
+    page = make_page(demo_hub.url)
+    log_in(page)
+    page.goto("/#/live")
+    expect(page.get_by_test_id("live-grid")).to_be_visible()
+    tile = page.locator('[data-testid="live-tile"][data-camera="shed"]')
+    expect(tile).to_have_count(0)
+    # Another admin (same session here) adds a camera through the API, not this page.
+    call = (
+        "async ([m, u, b]) => "
+        '{ const api = await import("/static/js/api.js"); await api[m](u, b ?? undefined); }'
+    )
+    page.evaluate(call, ["post", "/api/cameras", {"id": "shed", "url": "demo://"}])
+    expect(tile).to_be_visible()
+    page.evaluate(call, ["del", "/api/cameras/shed", None])
+    expect(tile).to_have_count(0)
+
+
 def test_draw_and_save_a_zone_then_reload_and_find_it(demo_hub, make_page):
     page = make_page(demo_hub.url)
     log_in(page)

@@ -37,10 +37,14 @@ function tile(camera, players) {
   return link;
 }
 
-/** Keeps a tile's state badge current from `state_changed` events of `camera.<id>`. */
+/** Keeps tiles current: state badges from `camera.<id>` states, the grid itself when cameras come and go. */
 function followStates(ctx, root) {
   const onEvent = (message) => {
     const event = message.detail;
+    if (event.event_type === "camera_added" || event.event_type === "camera_removed") {
+      ctx.navigate(location.hash || "#/live"); // draw the grid again
+      return;
+    }
     if (event.event_type !== "state_changed" || !event.entity_id?.startsWith("camera.")) return;
     const id = event.entity_id.slice("camera.".length);
     for (const holder of root.querySelectorAll(`[data-camera="${CSS.escape(id)}"]`)) {
