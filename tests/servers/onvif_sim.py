@@ -35,6 +35,7 @@ from aiohttp import web
 from defusedxml.ElementTree import fromstring
 
 from tests.servers.onvif_sim_masks import MaskService, SimMask
+from tests.servers.sim_xml import child, local, text
 
 SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
 SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -210,9 +211,9 @@ class OnvifSimulator(MaskService):
         if self.options.garbage:
             return web.Response(body=b"\x00\xffHTTP/1.1 <not>xml&", content_type="text/xml")
         root = fromstring(raw)
-        body = _child(root, "Body")
+        body = child(root, "Body")
         assert body is not None and len(body) > 0
-        action = _local(body[0].tag)
+        action = local(body[0].tag)
         self.calls.append(action)
         if action != "GetSystemDateAndTime":
             refused = self._check_auth(request, root)
@@ -245,12 +246,12 @@ class OnvifSimulator(MaskService):
         token = _find(root, "Header", "Security", "UsernameToken")
         if token is None:
             return self._not_authorized()
-        username = _text(_child(token, "Username"))
-        password_element = _child(token, "Password")
-        password = _text(password_element)
+        username = text(child(token, "Username"))
+        password_element = child(token, "Password")
+        password = text(password_element)
         kind = password_element.get("Type", "") if password_element is not None else ""
-        created = _text(_child(token, "Created"))
-        nonce = _text(_child(token, "Nonce"))
+        created = text(child(token, "Created"))
+        nonce = text(child(token, "Nonce"))
         if username != options.username:
             return self._not_authorized()
         if kind.endswith(PASSWORD_TEXT_SUFFIX) or (not kind and not nonce):
@@ -313,13 +314,13 @@ class OnvifSimulator(MaskService):
         if self.options.odd_prefixes:
             env = "S12" if not self.options.soap11 else "S11"
         declarations = " ".join(f'xmlns:{prefixes[p]}="{ns}"' for p, ns in NAMESPACES.items())
-        text = (
+        envelope = (
             f'<?xml version="1.0" encoding="UTF-8"?>\n<{env}:Envelope xmlns:{env}="{soap}" '
             f"{declarations}><{env}:Header/><{env}:Body>{body.replace('env:', env + ':')}"
             f"</{env}:Body></{env}:Envelope>"
         )
         content_type = "text/xml" if self.options.soap11 else "application/soap+xml"
-        return web.Response(text=text, status=status, content_type=content_type)
+        return web.Response(text=envelope, status=status, content_type=content_type)
 
     def _fault(self, code: str, subcode: str, reason: str) -> web.Response:
         if self.options.soap11:
@@ -397,7 +398,7 @@ class OnvifSimulator(MaskService):
     # ------------------------------------------------------------ media
 
     def _profile(self, request: Element) -> SimProfile | None:
-        token = _text(_child(request, "ProfileToken"))
+        token = text(child(request, "ProfileToken"))
         return next((p for p in self.options.profiles if p.token == token), None)
 
     def _do_GetProfiles(self, request: Element, http: web.Request) -> Any:
@@ -516,8 +517,8 @@ class OnvifSimulator(MaskService):
     # ------------------------------------------------------------ PTZ
 
     def _do_ContinuousMove(self, request: Element, _: Any) -> str:
-        velocity = _child(request, "Velocity")
-        pan_tilt, zoom = _child(velocity, "PanTilt"), _child(velocity, "Zoom")
+        velocity = child(request, "Velocity")
+        pan_tilt, zoom = child(velocity, "PanTilt"), child(velocity, "Zoom")
         self.ptz.append(
             (
                 "move",
@@ -525,14 +526,14 @@ class OnvifSimulator(MaskService):
                     "x": pan_tilt.get("x", "") if pan_tilt is not None else "",
                     "y": pan_tilt.get("y", "") if pan_tilt is not None else "",
                     "zoom": zoom.get("x", "") if zoom is not None else "",
-                    "profile": _text(_child(request, "ProfileToken")),
+                    "profile": text(child(request, "ProfileToken")),
                 },
             )
         )
         return "<tptz:ContinuousMoveResponse/>"
 
     def _do_Stop(self, request: Element, _: Any) -> str:
-        self.ptz.append(("stop", {"profile": _text(_child(request, "ProfileToken"))}))
+        self.ptz.append(("stop", {"profile": text(child(request, "ProfileToken"))}))
         return "<tptz:StopResponse/>"
 
     def _do_GetPresets(self, _: Element, __: Any) -> str:
@@ -543,7 +544,7 @@ class OnvifSimulator(MaskService):
         return f"<tptz:GetPresetsResponse>{items}</tptz:GetPresetsResponse>"
 
     def _do_GotoPreset(self, request: Element, _: Any) -> Any:
-        token = _text(_child(request, "PresetToken"))
+        token = text(child(request, "PresetToken"))
         if token not in self.options.presets:
             return self._fault("Sender", "ter:InvalidArgVal", "no such preset")
         self.ptz.append(("preset", {"token": token}))
@@ -554,24 +555,10 @@ def _md5(value: str) -> str:
     return hashlib.md5(value.encode()).hexdigest()
 
 
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
-
-
-def _child(element: Element | None, name: str) -> Element | None:
-    if element is None:
-        return None
-    return next((c for c in element if _local(c.tag) == name), None)
-
-
 def _find(element: Element | None, *path: str) -> Element | None:
     for name in path:
-        element = _child(element, name)
+        element = child(element, name)
     return element
-
-
-def _text(element: Element | None) -> str:
-    return (element.text or "").strip() if element is not None else ""
 
 
 # ---------------------------------------------------------------- WS-Discovery
@@ -621,10 +608,10 @@ class WsDiscoveryResponder(asyncio.DatagramProtocol):
             root = fromstring(data)
         except Exception:
             return
-        body = _child(root, "Body")
-        if body is None or len(body) == 0 or _local(body[0].tag) != "Probe":
+        body = child(root, "Body")
+        if body is None or len(body) == 0 or local(body[0].tag) != "Probe":
             return
-        message_id = _text(_find(root, "Header", "MessageID"))
+        message_id = text(_find(root, "Header", "MessageID"))
         self.probes += 1
         assert self.transport is not None
         self.transport.sendto(self._message("ProbeMatches", message_id), addr)

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from xml.etree.ElementTree import Element
 
+from tests.servers.sim_xml import child, text
+
 if TYPE_CHECKING:
     from aiohttp import web
 
@@ -30,20 +32,6 @@ class SimMask:
     points: list[tuple[float, float]]
     type: str
     enabled: bool
-
-
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
-
-
-def _child(element: Element | None, name: str) -> Element | None:
-    if element is None:
-        return None
-    return next((c for c in element if _local(c.tag) == name), None)
-
-
-def _text(element: Element | None) -> str:
-    return (element.text or "").strip() if element is not None else ""
 
 
 class MaskService:
@@ -70,7 +58,7 @@ class MaskService:
         refused = self._mask_refusal(request, http)
         if refused is not None:
             return refused
-        if _text(_child(request, "ConfigurationToken")) not in self._configurations():
+        if text(child(request, "ConfigurationToken")) not in self._configurations():
             return self._fault("Sender", "ter:InvalidArgVal", "no such configuration")
         o = self.options
         types = "".join(f"<tr2:Types>{t}</tr2:Types>" for t in o.mask_types)
@@ -89,8 +77,8 @@ class MaskService:
         refused = self._mask_refusal(request, http)
         if refused is not None:
             return refused
-        token = _text(_child(request, "Token"))
-        configuration = _text(_child(request, "ConfigurationToken"))
+        token = text(child(request, "Token"))
+        configuration = text(child(request, "ConfigurationToken"))
         shift = SHIFT if self.options.masks == "shift" else 0.0
         items = []
         for key, mask in self.masks.items():
@@ -111,12 +99,12 @@ class MaskService:
         refused = self._mask_refusal(request, http)
         if refused is not None:
             return refused
-        element = _child(request, "Mask")
-        configuration = _text(_child(element, "ConfigurationToken"))
+        element = child(request, "Mask")
+        configuration = text(child(element, "ConfigurationToken"))
         if configuration not in self._configurations():
             return self._fault("Sender", "ter:InvalidArgVal", "no such configuration")
         points = []
-        polygon = _child(element, "Polygon")
+        polygon = child(element, "Polygon")
         for point in list(polygon) if polygon is not None else []:
             try:
                 x, y = float(point.get("x", "")), float(point.get("y", ""))
@@ -128,7 +116,7 @@ class MaskService:
         o = self.options
         if not 3 <= len(points) <= o.max_mask_points:
             return self._fault("Sender", "ter:InvalidArgVal", "wrong number of points")
-        kind = _text(_child(element, "Type"))
+        kind = text(child(element, "Type"))
         if kind not in o.mask_types:
             return self._fault("Sender", "ter:InvalidArgVal", f"mask type {kind} not supported")
         if sum(m.configuration == configuration for m in self.masks.values()) >= o.max_masks:
@@ -136,7 +124,7 @@ class MaskService:
         self.mask_serial += 1
         token = f"mask{self.mask_serial}"
         if o.masks != "forget":
-            enabled = _text(_child(element, "Enabled")).lower() == "true"
+            enabled = text(child(element, "Enabled")).lower() == "true"
             self.masks[token] = SimMask(configuration, points, kind, enabled)
         return f"<tr2:CreateMaskResponse><tr2:Token>{token}</tr2:Token></tr2:CreateMaskResponse>"
 
@@ -144,7 +132,7 @@ class MaskService:
         refused = self._mask_refusal(request, http)
         if refused is not None:
             return refused
-        token = _text(_child(request, "Token"))
+        token = text(child(request, "Token"))
         if self.masks.pop(token, None) is None:
             return self._fault("Sender", "ter:InvalidArgVal", "no such mask")
         return "<tr2:DeleteMaskResponse/>"
