@@ -68,13 +68,15 @@ class CentreFinder:
         return answers
 
 
-FINDER = CentreFinder()
-
-
 class Plugin:
+    """Offers the `centre` detector type; each plugin has its own finder (no shared state)."""
+
+    def __init__(self, finder: CentreFinder | None = None) -> None:
+        self.finder = finder or CentreFinder()
+
     @hookimpl
     def detector_types(self):
-        return [TypeSpec("centre", Options, lambda hub, detector_id, options: FINDER)]
+        return [TypeSpec("centre", Options, lambda hub, detector_id, options: self.finder)]
 
 
 CONFIG = """
@@ -102,15 +104,14 @@ cameras:
 
 
 async def test_walker_makes_one_event_with_zones_snapshot_and_clip(make_hub):
-    global FINDER
-    FINDER = CentreFinder()
+    finder = CentreFinder()
     hub = make_hub(CONFIG)
-    hub.plugins.register(Plugin(), "centre")
+    hub.plugins.register(Plugin(finder), "centre")
     lifecycle = hub.bus.subscribe("t", (EventStarted, EventUpdated, EventEnded, ObjectDetected))
     await hub.async_start()
     assert [o.camera_id for o in hub.objects] == ["garden"]
     await asyncio.sleep(0.8)
-    assert FINDER.calls == []  # nothing moves yet: the detector is not called
+    assert finder.calls == []  # nothing moves yet: the detector is not called
 
     seen = []
     while not seen or not isinstance(seen[-1], EventEnded):
@@ -128,7 +129,7 @@ async def test_walker_makes_one_event_with_zones_snapshot_and_clip(make_hub):
     detected = [e for e in seen if isinstance(e, ObjectDetected)]
     assert detected and all(d[0] == "person" for e in detected for d in e.detections)
     # Only crops around motion were sent, never a full 640x360 frame.
-    assert all(shape != (360, 640) for call in FINDER.calls for shape in call)
+    assert all(shape != (360, 640) for call in finder.calls for shape in call)
 
     client = await signed_in_client(hub)
     try:
@@ -153,18 +154,17 @@ async def test_walker_makes_one_event_with_zones_snapshot_and_clip(make_hub):
 
 
 async def test_failing_detector_skips_frames_and_motion_goes_on(make_hub, caplog):
-    global FINDER
-    FINDER = CentreFinder()
-    FINDER.fail = True
+    finder = CentreFinder()
+    finder.fail = True
     hub = make_hub(CONFIG)
-    hub.plugins.register(Plugin(), "centre")
+    hub.plugins.register(Plugin(finder), "centre")
     started = hub.bus.subscribe("t", (EventStarted,))
     await hub.async_start()
     for _ in range(100):
-        if len(FINDER.calls) >= 2:
+        if len(finder.calls) >= 2:
             break
         await asyncio.sleep(0.1)
-    assert len(FINDER.calls) >= 2
+    assert len(finder.calls) >= 2
     assert hub.states.get("motion.garden").state == "on"  # motion events are unaffected
     assert started.stats.queued == 0
     assert "Object detector failed on camera garden" in caplog.text and "server down" in caplog.text
