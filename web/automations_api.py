@@ -12,6 +12,7 @@ from hub.automations.builder import Issue
 from hub.core import Hub
 from hub.events import Context
 from web import access
+from web.body import read_json_object
 from web.keys import HUB_KEY
 from web.query import int_param
 
@@ -28,19 +29,6 @@ def _hub(request: web.Request) -> Hub:
 
 def _invalid(issues: list[Issue]) -> web.Response:
     return web.json_response({"errors": [issue.as_dict() for issue in issues]}, status=422)
-
-
-async def _json_object(request: web.Request) -> dict[str, Any]:
-    try:
-        data = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise web.HTTPBadRequest(text="the body must be JSON") from None
-    if not isinstance(data, dict):
-        raise web.HTTPUnprocessableEntity(
-            text=json.dumps({"errors": [{"path": "", "message": "must be a JSON object"}]}),
-            content_type="application/json",
-        )
-    return data
 
 
 def _automation_id(request: web.Request) -> str:
@@ -81,7 +69,7 @@ async def automation_types(request: web.Request) -> web.Response:
 @access.admin
 async def validate_automation(request: web.Request) -> web.Response:
     """Check an automation without saving it: `{"errors": [...]}` (empty when fine)."""
-    data = await _json_object(request)
+    data = await read_json_object(request)
     issues = _hub(request).automations.validate(data)
     return web.json_response({"errors": [issue.as_dict() for issue in issues]})
 
@@ -91,7 +79,7 @@ async def validate_automation(request: web.Request) -> web.Response:
 async def create_automation(request: web.Request) -> web.Response:
     """Create an automation; 201, or 422 with `errors: [{path, message}]`; 409 if the id exists."""
     hub = _hub(request)
-    data = await _json_object(request)
+    data = await read_json_object(request)
     if isinstance(data.get("id"), str) and data["id"] in hub.automations.automations:
         raise web.HTTPConflict(text=f"an automation '{data['id']}' exists already")
     issues = await hub.automations.async_save(data, create=True)
@@ -114,7 +102,7 @@ async def update_automation(request: web.Request) -> web.Response:
     """Replace an automation's config; applies at once (running runs are stopped)."""
     hub = _hub(request)
     automation_id = _automation_id(request)
-    data = await _json_object(request)
+    data = await read_json_object(request)
     data.setdefault("id", automation_id)
     if data["id"] != automation_id:
         return _invalid([Issue("id", "cannot change an automation's id (create a new one)")])
@@ -165,7 +153,7 @@ async def snooze_automation(request: web.Request) -> web.Response:
     """Ignore triggers until `until` (epoch seconds) or for `seconds`; `until: null` wakes it."""
     hub = _hub(request)
     automation_id = _automation_id(request)
-    data = await _json_object(request)
+    data = await read_json_object(request)
     now = hub.automations.clock.now()
     until: Any
     if "seconds" in data:
@@ -192,7 +180,7 @@ async def run_automation(request: web.Request) -> web.Response:
     """Run now: `{"skip_conditions": bool, "variables": {...}}`; 202 with the trace id."""
     hub = _hub(request)
     automation_id = _automation_id(request)
-    data = await _json_object(request) if request.can_read_body else {}
+    data = await read_json_object(request) if request.can_read_body else {}
     skip = data.get("skip_conditions", False)
     variables = data.get("variables", {})
     if not isinstance(skip, bool):
