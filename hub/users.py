@@ -30,6 +30,10 @@ class UserError(Exception):
     """A user could not be created or changed; the message says why."""
 
 
+class UnknownUserError(UserError):
+    """No user has that name."""
+
+
 def hash_password(password: str) -> str:
     """`scrypt$n$r$p$salt$hash`, base64 parts."""
     salt = secrets.token_bytes(16)
@@ -123,7 +127,7 @@ def _grants(cameras: Iterable[str]) -> str:
 def _row(db: sqlite_utils.Database, name: str) -> dict[str, Any]:
     rows = list(db.query("SELECT * FROM users WHERE name = ?", [name]))
     if not rows:
-        raise UserError(f"no user '{name}'")
+        raise UnknownUserError(f"no user '{name}'")
     return rows[0]
 
 

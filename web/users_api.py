@@ -17,6 +17,7 @@ from hub.sessions import (
 from hub.users import (
     ROLES,
     Role,
+    UnknownUserError,
     UserError,
     async_add_user,
     async_delete_user,
@@ -103,6 +104,12 @@ async def get_user(request: web.Request) -> web.Response:
     return web.json_response(await _user_json(request, request.match_info["name"]))
 
 
+def _user_error(exc: UserError) -> web.HTTPException:
+    """404 for an unknown user, 400 for anything else wrong with the change."""
+    status = web.HTTPNotFound if isinstance(exc, UnknownUserError) else web.HTTPBadRequest
+    return status(text=str(exc))
+
+
 @routes.patch("/api/users/{name}")
 @access.admin
 async def update_user(request: web.Request) -> web.Response:
@@ -120,8 +127,7 @@ async def update_user(request: web.Request) -> web.Response:
     try:
         await async_update_user(hub.storage, name, role, cameras, disabled)
     except UserError as exc:
-        status = web.HTTPNotFound if str(exc).startswith("no user") else web.HTTPBadRequest
-        raise status(text=str(exc)) from None
+        raise _user_error(exc) from None
     await access.audit(request, "user.update", name, **body)
     return web.json_response(await _user_json(request, name))
 
@@ -135,8 +141,7 @@ async def delete_user(request: web.Request) -> web.Response:
     try:
         await async_delete_user(hub.storage, name)
     except UserError as exc:
-        status = web.HTTPNotFound if str(exc).startswith("no user") else web.HTTPBadRequest
-        raise status(text=str(exc)) from None
+        raise _user_error(exc) from None
     await access.audit(request, "user.delete", name)
     return web.json_response({"deleted": name})
 
@@ -152,8 +157,7 @@ async def reset_password(request: web.Request) -> web.Response:
     try:
         revoked = await async_set_password(hub.storage, name, password)
     except UserError as exc:
-        status = web.HTTPNotFound if str(exc).startswith("no user") else web.HTTPBadRequest
-        raise status(text=str(exc)) from None
+        raise _user_error(exc) from None
     await access.audit(request, "user.password_reset", name, sessions_ended=revoked)
     return web.json_response({"sessions_ended": revoked})
 
