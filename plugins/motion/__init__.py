@@ -6,7 +6,8 @@ from typing import Any
 
 from hub.config import CameraConfig
 from hub.hookspecs import hookimpl
-from plugins.motion.detector import MotionDetector, polygon_mask
+from hub.polygons import polygon_mask
+from plugins.motion.detector import MotionDetector
 
 __version__ = "1.0.0"
 

@@ -107,37 +107,6 @@ _BLUR_SCALE = 16
 _NEVER = np.iinfo(np.int32).min // 2
 
 
-def polygon_mask(polygons: list[list[tuple[float, float]]], width: int, height: int) -> BoolMask:
-    """Rasterise polygons in normalised (0..1) coordinates to a height x width bool array.
-
-    A pixel is True when its centre lies inside any of the polygons (even-odd
-    rule within each polygon). Each edge flips the pixels left of where it
-    crosses the rows it spans: one vectorised comparison per edge.
-    """
-    if width <= 0 or height <= 0:
-        raise ValueError(f"mask size must be positive, got {width}x{height}")
-    out = np.zeros((height, width), dtype=bool)
-    centres_x = (np.arange(width) + 0.5) / width
-    centres_y = (np.arange(height) + 0.5) / height
-    for polygon in polygons:
-        if len(polygon) < 3:
-            raise ValueError(f"a polygon needs at least 3 points, got {len(polygon)}")
-        inside = np.zeros((height, width), dtype=bool)
-        points = np.asarray(polygon, dtype=np.float64)
-        for (xa, ya), (xb, yb) in zip(points, np.roll(points, -1, axis=0), strict=True):
-            if ya == yb:
-                continue  # a horizontal edge never crosses a row through pixel centres
-            # Rows whose centre lies in [min y, max y): half-open, so the vertex
-            # two edges share is counted once.
-            r0 = int(np.searchsorted(centres_y, min(ya, yb), side="left"))
-            r1 = int(np.searchsorted(centres_y, max(ya, yb), side="left"))
-            if r0 < r1:
-                crossing = xa + (centres_y[r0:r1] - ya) * ((xb - xa) / (yb - ya))
-                inside[r0:r1] ^= centres_x[None, :] < crossing[:, None]
-        out |= inside
-    return out
-
-
 def _sample_positions(source: int, target: int) -> npt.NDArray[np.intp]:
     """Nearest source index of each of `target` evenly spaced pixel centres."""
     centres = (np.arange(target) + 0.5) * (source / target)
@@ -155,7 +124,7 @@ class MotionDetector:
     to full contrast, that counts as motion. `min_area` is the number of moving
     pixels, at the working scale of `frame_height` rows, a box needs. `mask`
     (True = ignore; any size, it is resized to the working size; see
-    `polygon_mask`) hides regions such as a clock overlay or a tree.
+    `hub.polygons.polygon_mask`) hides regions such as a clock overlay or a tree.
     """
 
     def __init__(

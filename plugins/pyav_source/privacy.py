@@ -23,9 +23,9 @@ from typing import Any
 
 import av
 import numpy as np
-import numpy.typing as npt
 
 from hub.camera import CameraError
+from hub.polygons import polygon_mask
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -52,27 +52,6 @@ MUX_OPTIONS = {"flush_packets": "1", "max_interleave_delta": "1"}
 
 class PrivacyMaskError(CameraError):
     """The masked stream cannot be produced; the camera is reconnected."""
-
-
-def polygon_mask(polygons: Sequence[Polygon], width: int, height: int) -> npt.NDArray[np.bool_]:
-    """True for every pixel whose centre lies inside any polygon (corners normalised 0..1)."""
-    mask = np.zeros((height, width), dtype=bool)
-    ys = (np.arange(height) + 0.5) / height
-    xs = (np.arange(width) + 0.5) / width
-    for polygon in polygons:
-        inside = np.zeros((height, width), dtype=bool)
-        points = list(polygon)
-        # Even-odd rule, one edge at a time over the whole grid: polygons are few and small.
-        for (x0, y0), (x1, y1) in zip(points, points[1:] + points[:1], strict=True):
-            if y0 == y1:
-                continue
-            rows = (ys >= min(y0, y1)) & (ys < max(y0, y1))
-            if not rows.any():
-                continue
-            cross_x = x0 + (ys[rows] - y0) * (x1 - x0) / (y1 - y0)
-            inside[rows] ^= xs[None, :] < cross_x[:, None]
-        mask |= inside
-    return mask
 
 
 class FrameMasker:

@@ -7,7 +7,8 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 import pytest
 
-from plugins.motion.detector import ACTIVITY_FRAMES, Box, MotionDetector, polygon_mask
+from hub.polygons import polygon_mask
+from plugins.motion.detector import ACTIVITY_FRAMES, Box, MotionDetector
 from tests.plugins.motion_scenes import Scene, SceneFrame, box_iou
 
 WIDTH, HEIGHT = 640, 360

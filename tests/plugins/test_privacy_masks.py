@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 
 from hub.events import MotionStarted
+from hub.polygons import polygon_mask
 from plugins.pyav_source.privacy import (
     MASK_Y,
     FrameMasker,
     PrivacyMaskError,
     masked_stream,
-    polygon_mask,
 )
 from tests.helpers import hub_at, indexed_segments, wait_for_state, wait_until
 from tests.servers.fixtures import Mount
