@@ -31,10 +31,10 @@ if str(REPO) not in sys.path:
 
 os.environ.setdefault("CAMHUB_DISABLE_PLUGIN_AUTOLOAD", "1")
 
-from hub.config import load_config  # noqa: E402
+from hub.config.loading import load_config  # noqa: E402
 from hub.core import Hub  # noqa: E402
-from hub.sessions import async_create_token  # noqa: E402
-from hub.users import async_add_user  # noqa: E402
+from hub.security.sessions import async_create_token  # noqa: E402
+from hub.security.users import async_add_user  # noqa: E402
 from web.app import create_app  # noqa: E402
 
 PASSWORD = "bench password 1"

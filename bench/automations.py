@@ -32,12 +32,12 @@ sys.path.insert(0, str(REPO))
 
 from bench.procstat import cpu_seconds  # noqa: E402
 from hub.bus import EventBus  # noqa: E402
-from hub.config import load_config  # noqa: E402
+from hub.config.loading import load_config  # noqa: E402
 from hub.core import Hub  # noqa: E402
 from hub.events import Context, Event, EventStarted  # noqa: E402
+from hub.extensions.manager import DISABLE_AUTOLOAD_ENV  # noqa: E402
+from hub.extensions.registry import AutomationType, PluginOptions  # noqa: E402
 from hub.hookspecs import hookimpl  # noqa: E402
-from hub.plugins import DISABLE_AUTOLOAD_ENV  # noqa: E402
-from hub.registry import AutomationType, PluginOptions  # noqa: E402
 
 CAMERAS = 50
 LABELS = ("person", "car", "dog", "cat", "bicycle", "truck", "bird", "horse", "sheep", "cow")

@@ -24,8 +24,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.procstat import cpu_seconds
-from hub.footage import FootageStore
-from hub.keyring import Keyring
+from hub.footage.keyring import Keyring
+from hub.footage.store import FootageStore
 
 MB = 1024**2
 

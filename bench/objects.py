@@ -17,11 +17,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hub.config import load_config
+from hub.config.loading import load_config
 from hub.core import Hub
+from hub.detection.object_detector import Detection
+from hub.extensions.registry import PluginOptions, TypeSpec
 from hub.hookspecs import hookimpl
-from hub.objects import Detection
-from hub.registry import PluginOptions, TypeSpec
 
 CONFIG = """
 detectors:

@@ -264,7 +264,7 @@ class WindowCounts:
 
 async def start_hub(spec: dict[str, Any]) -> tuple[Any, HubProbe, float]:
     """A started hub whose cameras all stream, its probe, and the start time."""
-    from hub.config import load_config
+    from hub.config.loading import load_config
     from hub.core import Hub
 
     hub = Hub(load_config(Path(spec["config"])), Path(spec["data_dir"]))
@@ -372,7 +372,7 @@ async def camera_report(
 
 async def indexed_segments(data_dir: Path, config_empty: str) -> dict[str, list[Any]]:
     """Every indexed segment by camera, read by a fresh hub on the same data dir."""
-    from hub.config import load_config
+    from hub.config.loading import load_config
     from hub.core import Hub
 
     reader = Hub(load_config(Path(config_empty)), data_dir)
@@ -388,7 +388,7 @@ async def indexed_segments(data_dir: Path, config_empty: str) -> dict[str, list[
 
 
 def hub_child(spec: dict[str, Any]) -> None:
-    from hub.plugins import DISABLE_AUTOLOAD_ENV
+    from hub.extensions.manager import DISABLE_AUTOLOAD_ENV
 
     os.environ[DISABLE_AUTOLOAD_ENV] = "1"
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
@@ -399,7 +399,7 @@ def hub_child(spec: dict[str, Any]) -> None:
 
 
 async def idle_child_async(spec: dict[str, Any]) -> None:
-    from hub.config import load_config
+    from hub.config.loading import load_config
     from hub.core import Hub
 
     hub = Hub(load_config(Path(spec["config_empty"])), Path(spec["data_dir"]))
@@ -421,7 +421,7 @@ async def idle_child_async(spec: dict[str, Any]) -> None:
 
 
 def idle_child(spec: dict[str, Any]) -> None:
-    from hub.plugins import DISABLE_AUTOLOAD_ENV
+    from hub.extensions.manager import DISABLE_AUTOLOAD_ENV
 
     os.environ[DISABLE_AUTOLOAD_ENV] = "1"
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)

@@ -13,12 +13,13 @@ from collections.abc import Coroutine, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from hub.audit import AuditLog
 from hub.automations import AutomationEngine
 from hub.bus import EventBus
-from hub.cameras import CameraManager
-from hub.config import ConfigIssue, LoadedConfig
-from hub.discovery import DiscoveredDevice, device_seen, merge_devices
+from hub.cameras.discovery import DiscoveredDevice, device_seen, merge_devices
+from hub.cameras.manager import CameraManager
+from hub.config.loading import ConfigIssue, LoadedConfig
+from hub.detection.motion import CameraMotion, async_start_motion
+from hub.detection.objects import CameraObjects, async_start_objects
 from hub.events import (
     Context,
     Event,
@@ -27,19 +28,18 @@ from hub.events import (
     PluginFailed,
     RecordingSaved,
 )
-from hub.footage import LOCK_ENTITY, FootageStore
-from hub.keyring import KEYS_DIRNAME, Keyring, KeyringError
-from hub.motion import CameraMotion, async_start_motion
-from hub.object_events import CameraObjects, async_start_objects
-from hub.outbox import Outbox
-from hub.plugins import PluginInfo, PluginManager
-from hub.recordings import RecordingIndex, RecordingSegment
-from hub.redact import Redactor
-from hub.registry import AutomationType, TypeSpec
-from hub.retention import RetentionManager
+from hub.extensions.manager import PluginInfo, PluginManager
+from hub.extensions.registry import AutomationType, TypeSpec
+from hub.extensions.typed_sections import check_section, types_by_name
+from hub.footage.keyring import KEYS_DIRNAME, Keyring, KeyringError
+from hub.footage.recordings import RecordingIndex, RecordingSegment
+from hub.footage.retention import RetentionManager
+from hub.footage.store import LOCK_ENTITY, FootageStore
+from hub.notify.outbox import Outbox
+from hub.security.audit import AuditLog
+from hub.security.redact import Redactor
 from hub.states import StateRegistry
 from hub.storage import Migration, Storage
-from hub.typed_sections import check_section, types_by_name
 
 _LOGGER = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -135,8 +135,8 @@ class Hub:
         self.automation_types: dict[tuple[str, str], AutomationType] = {}
         self.automations = AutomationEngine(self)
         self.problems: list[str] = []
-        self.motion: list[CameraMotion] = []
-        self.objects: list[CameraObjects] = []
+        self.motion_loops: list[CameraMotion] = []
+        self.object_loops: list[CameraObjects] = []
         self.discovered: dict[str, DiscoveredDevice] = {}
         self.started_at: float | None = None
         self.running = False
@@ -176,8 +176,8 @@ class Hub:
         # Before the cameras, so their first state changes can trigger automations.
         await self._async_start_automations()
         await self.cameras.async_start()
-        self.motion = await async_start_motion(self)
-        self.objects = await async_start_objects(self)
+        self.motion_loops = await async_start_motion(self)
+        self.object_loops = await async_start_objects(self)
         self.async_create_task(self.retention.async_run(), "retention")
         self.running = True
         self.started_at = time.time()
@@ -201,9 +201,9 @@ class Hub:
         # First: a camera going down at shutdown is no reason to notify anyone.
         self.automations.stop_triggers()
         # Motion loops end first, so their last event rows are written before storage closes.
-        for objects in self.objects:
+        for objects in self.object_loops:
             objects.stop()
-        for motion in self.motion:
+        for motion in self.motion_loops:
             motion.stop()
         await self.cameras.async_stop(CAMERA_STOP_SECONDS)
         await self.automations.async_stop()

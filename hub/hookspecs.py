@@ -15,14 +15,14 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from hub.camera import CameraSource
-    from hub.config import CameraConfig
+    from hub.cameras.discovery import DeviceProbe, DiscoveredDevice
+    from hub.cameras.source import CameraSource
+    from hub.config.models import CameraConfig
     from hub.core import Hub
-    from hub.discovery import DeviceProbe, DiscoveredDevice
+    from hub.detection.motion import MotionDetector
     from hub.events import Event
-    from hub.motion import MotionDetector
-    from hub.recordings import RecordingSegment
-    from hub.registry import AutomationType, Route, TypeSpec
+    from hub.extensions.registry import AutomationType, Route, TypeSpec
+    from hub.footage.recordings import RecordingSegment
     from hub.storage import Migration
 
 PROJECT = "camhub"

@@ -124,7 +124,7 @@ def _core_tables(db: sqlite_utils.Database) -> None:
 
 
 def _notifications_table(db: sqlite_utils.Database) -> None:
-    """The notification outbox and delivery log (hub/outbox.py)."""
+    """The notification outbox and delivery log (hub/notify/outbox.py)."""
     db.table("notifications").create(
         {
             "id": str,
@@ -162,7 +162,7 @@ def _audit_indexes(db: sqlite_utils.Database) -> None:
 
 
 def _auth_tables(db: sqlite_utils.Database) -> None:
-    """Per-camera grants, login sessions and API tokens (hub/users.py, hub/sessions.py).
+    """Per-camera grants, login sessions and API tokens (security/users.py, security/sessions.py).
 
     Sessions and tokens are stored as SHA-256 of the secret: a copied database
     file does not let anyone in.
@@ -222,15 +222,15 @@ def _events_long_index(db: sqlite_utils.Database) -> None:
 
 
 def _login_throttle_table(db: sqlite_utils.Database) -> None:
-    """Failed-login counters, kept across restarts (hub/throttle.py)."""
-    from hub.throttle import migrate
+    """Failed-login counters, kept across restarts (hub/security/throttle.py)."""
+    from hub.security.throttle import migrate
 
     migrate(db)
 
 
 def _audit_head_table(db: sqlite_utils.Database) -> None:
-    """The audit chain's head, anchored outside `audit_log` (hub/audit.py)."""
-    from hub.audit import migrate
+    """The audit chain's head, anchored outside `audit_log` (hub/security/audit.py)."""
+    from hub.security.audit import migrate
 
     migrate(db)
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from hub.config import LoadedConfig, load_config
+from hub.config.loading import LoadedConfig, load_config
 from hub.core import Hub
-from hub.plugins import DISABLE_AUTOLOAD_ENV
+from hub.extensions.manager import DISABLE_AUTOLOAD_ENV
 from tests.web_clients import AuthedClient, anonymous_client, signed_in_client
 
 # Tests must not pick up whatever plugins happen to be installed on the machine.

@@ -14,9 +14,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from hub.config import load_config
+from hub.config.loading import load_config
 from hub.core import Hub
-from hub.recordings import RecordingSegment
+from hub.footage.recordings import RecordingSegment
 
 
 async def wait_until(

@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from yarl import URL
 
 from hub.core import Hub
-from hub.users import async_add_user
+from hub.security.users import async_add_user
 from web.app import create_app
 
 PASSWORD = "correct horse battery"

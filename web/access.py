@@ -18,7 +18,7 @@ from aiohttp import web
 from web.keys import HUB_KEY
 
 if TYPE_CHECKING:
-    from hub.cameras import CameraRuntime
+    from hub.cameras.manager import CameraRuntime
 
 Rule = Literal["public", "admin", "viewer"]
 HandlerT = TypeVar("HandlerT", bound=Callable[..., Awaitable[web.StreamResponse]])

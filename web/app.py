@@ -9,7 +9,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from hub.core import Hub
-from hub.registry import Route
+from hub.extensions.registry import Route
 from web import (
     access,
     api,

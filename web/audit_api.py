@@ -8,7 +8,7 @@ import json
 
 from aiohttp import web
 
-from hub.audit import MAX_PAGE
+from hub.security.audit import MAX_PAGE
 from web import access
 from web.keys import HUB_KEY
 from web.query import int_param, time_param

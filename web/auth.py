@@ -13,9 +13,9 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from hub.core import Hub
-from hub.sessions import ApiToken, Session, SessionStore, async_lookup_token
-from hub.throttle import LoginThrottle
-from hub.users import (
+from hub.security.sessions import ApiToken, Session, SessionStore, async_lookup_token
+from hub.security.throttle import LoginThrottle
+from hub.security.users import (
     User,
     UserError,
     async_add_user,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from hub.camera_edits import (
+from hub.cameras.edits import (
     CameraEditError,
     async_add_url_camera,
     async_remove_camera,

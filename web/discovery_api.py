@@ -6,9 +6,9 @@ from typing import Any
 
 from aiohttp import web
 
-from hub.discovery import configured_hosts, device_view
-from hub.onboarding import OnboardingError, async_add_discovered
-from hub.redact import redact_url
+from hub.cameras.discovery import configured_hosts, device_view
+from hub.cameras.onboarding import OnboardingError, async_add_discovered
+from hub.security.redact import redact_url
 from web import access
 from web.body import read_json_object
 from web.keys import HUB_KEY

@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from hub.core import Hub
-from hub.object_events import stored_event
+from hub.detection.objects import stored_event
 from hub.storage import LONG_EVENT_SECONDS
 from web import access
 from web.body import read_json_object

@@ -15,7 +15,7 @@ from typing import Any, BinaryIO
 
 from aiohttp import web
 
-from hub.footage import UNREADABLE_ERRORS, FootageLocked, FootageStore
+from hub.footage.store import UNREADABLE_ERRORS, FootageLocked, FootageStore
 from web.keys import HUB_KEY
 
 _LOGGER = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ import contextlib
 
 from aiohttp import WSMsgType, web
 
-from hub.camera import LiveSource, LiveSubscription
+from hub.cameras.source import LiveSource, LiveSubscription
 from web import access
 
 routes = web.RouteTableDef()

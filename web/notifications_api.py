@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from hub.notify import Message
-from hub.outbox import STATES
+from hub.notify.message import Message
+from hub.notify.outbox import STATES
 from web import access
 from web.keys import HUB_KEY
 from web.query import int_param

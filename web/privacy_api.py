@@ -15,9 +15,9 @@ from typing import Any
 
 from aiohttp import web
 
-from hub.export import async_plan_export, write_export
-from hub.footage import LOCK_ENTITY, UNREADABLE_ERRORS, FootageLocked
-from hub.keyring import KeyringError, WrongPassphrase
+from hub.footage.export import async_plan_export, write_export
+from hub.footage.keyring import KeyringError, WrongPassphrase
+from hub.footage.store import LOCK_ENTITY, UNREADABLE_ERRORS, FootageLocked
 from web import access
 from web.footage_stream import locked_error, require_unlocked
 from web.keys import HUB_KEY

@@ -13,7 +13,7 @@ from pathlib import Path
 from aiohttp import web
 
 from hub.core import Hub, HubStartError
-from hub.users import async_count_users
+from hub.security.users import async_count_users
 from web.app import create_app
 
 _LOGGER = logging.getLogger(__name__)

@@ -7,14 +7,14 @@ from typing import Any
 
 from aiohttp import web
 
-from hub.sessions import (
+from hub.security.sessions import (
     SCOPES,
     TokenError,
     async_create_token,
     async_list_tokens,
     async_revoke_token,
 )
-from hub.users import (
+from hub.security.users import (
     ROLES,
     Role,
     UnknownUserError,

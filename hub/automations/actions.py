@@ -17,7 +17,7 @@ from hub.automations.model import (
 )
 from hub.automations.templates import render
 from hub.events import Context
-from hub.notify import Message
+from hub.notify.message import Message
 
 if TYPE_CHECKING:
     from hub.automations.engine import AutomationEngine

@@ -11,9 +11,10 @@ from pydantic import ValidationError
 from hub.automations.catalog import CONTROL_ACTIONS, GROUP_CONDITIONS
 from hub.automations.conditions import Condition, GroupCondition
 from hub.automations.model import CheckEnv
-from hub.config import AutomationConfig, describe_error
-from hub.registry import AutomationType, PluginOptions
-from hub.yamlsource import KeyPath, path_to_str
+from hub.config.loading import describe_error
+from hub.config.models import AutomationConfig
+from hub.config.yaml_source import KeyPath, path_to_str
+from hub.extensions.registry import AutomationType, PluginOptions
 
 if TYPE_CHECKING:
     from hub.automations.engine import AutomationEngine

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from hub.automations import actions, conditions, model, triggers
-from hub.registry import AutomationType, PluginOptions
+from hub.extensions.registry import AutomationType, PluginOptions
 
 CONTROL_ACTIONS = frozenset({"delay", "wait_for_trigger", "choose", "if", "stop"})
 """Actions the run itself carries out (they steer the run or survive restarts)."""

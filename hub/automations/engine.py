@@ -32,7 +32,7 @@ from hub.events import (
     OnvifEvent,
     StateChanged,
 )
-from hub.registry import AutomationType
+from hub.extensions.registry import AutomationType
 
 if TYPE_CHECKING:
     from hub.core import Hub
@@ -362,8 +362,8 @@ class AutomationEngine:
             context = Context(**json.loads(row["context"]))
             run = Run(runtime, json.loads(row["variables"]), context, trace, run_id=row["id"])
             run.durable = True
-            frames = [(str(path), int(index)) for path, index in json.loads(row["frames"])]
-            runtime.launch(run, Resume(frames, row["kind"], deadline))
+            position = [(str(path), int(index)) for path, index in json.loads(row["frames"])]
+            runtime.launch(run, Resume(position, row["kind"], deadline))
             _LOGGER.info("Automation %s: resumed a run waiting in %s", runtime.id, row["kind"])
 
     # ---------------------------------------------------------- listing

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from hub.automations.schedule import WEEKDAYS, Cron, parse_time
-from hub.registry import PluginOptions
+from hub.extensions.registry import PluginOptions
 
 OneOrMany = Annotated[
     list[str], BeforeValidator(lambda value: [value] if isinstance(value, str) else value)

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from hub.automations.runtime import AutomationRuntime
 
 _LOGGER = logging.getLogger(__name__)
-Frames = list[tuple[str, int]]
+RunPosition = list[tuple[str, int]]
 """Where a run is: (sequence path, step index) from the outermost sequence inwards."""
 
 
@@ -38,7 +38,7 @@ class StepFailed(Exception):
 class Resume:
     """A stored waiting run, picked up after a restart."""
 
-    frames: Frames
+    position: RunPosition
     kind: str
     deadline: float | None
 
@@ -138,13 +138,13 @@ class Run:
             await self.engine.async_forget_run(self.id)
 
     async def _resume(self, resume: Resume) -> None:
-        *outer, (path, index) = resume.frames
+        *outer, (path, index) = resume.position
         steps = self._steps(path)
         step = steps[index] if index < len(steps) else None
         if step is None or step.type != resume.kind:
             raise StopRun("the automation changed while the hub was down", error=True)
         self.durable = True
-        await self._step(step, resume.frames, resume)
+        await self._step(step, resume.position, resume)
         await self._sequence(path, index + 1, outer)
         for depth in range(len(outer) - 1, -1, -1):
             seq_path, seq_index = outer[depth]
@@ -163,12 +163,12 @@ class Run:
         built = self.runtime.built
         return built.sequences.get(path, []) if built is not None else []
 
-    async def _sequence(self, path: str, start: int, outer: Frames) -> None:
+    async def _sequence(self, path: str, start: int, outer: RunPosition) -> None:
         steps = self._steps(path)
         for index in range(start, len(steps)):
             await self._step(steps[index], [*outer, (path, index)], None)
 
-    async def _step(self, step: Step, frames: Frames, resume: Resume | None) -> None:
+    async def _step(self, step: Step, position: RunPosition, resume: Resume | None) -> None:
         clock = self.engine.clock
         entry: dict[str, Any] = {
             "path": step.path,
@@ -186,7 +186,7 @@ class Run:
         else:
             self.trace.steps.append(entry)
         try:
-            entry["result"] = await self._do(step, frames, resume)
+            entry["result"] = await self._do(step, position, resume)
             entry["state"] = "done"
         except (StopRun, asyncio.CancelledError, StepFailed):
             raise
@@ -201,7 +201,7 @@ class Run:
         finally:
             entry["end"] = clock.now()
 
-    async def _do(self, step: Step, frames: Frames, resume: Resume | None) -> Any:
+    async def _do(self, step: Step, position: RunPosition, resume: Resume | None) -> Any:
         kind = step.type
         if step.action is not None:
             result = await step.action.async_run(dict(self.variables), self.context)
@@ -210,35 +210,35 @@ class Run:
         if kind == "delay":
             deadline = resume.deadline if resume else self.engine.clock.now() + options.seconds
             assert deadline is not None
-            await self._durable_wait("delay", frames, deadline)
+            await self._durable_wait("delay", position, deadline)
             return {"seconds": options.seconds}
         if kind == "wait_for_trigger":
-            return await self._wait_for_trigger(step, frames, resume)
+            return await self._wait_for_trigger(step, position, resume)
         if kind == "if":
             results = check_all(step.conditions, self.variables)
             passed = all(r["result"] for r in results)
             branch = "then" if passed else "else"
-            await self._sequence(step.branches[branch], 0, frames)
+            await self._sequence(step.branches[branch], 0, position)
             return {"conditions": results, "branch": branch}
         if kind == "choose":
             for number, (conditions, path) in enumerate(step.choices):
                 results = check_all(conditions, self.variables)
                 if all(r["result"] for r in results):
-                    await self._sequence(path, 0, frames)
+                    await self._sequence(path, 0, position)
                     return {"choice": number}
-            await self._sequence(step.branches["default"], 0, frames)
+            await self._sequence(step.branches["default"], 0, position)
             return {"choice": "default"}
         if kind == "stop":
             raise StopRun(options.reason or "stopped", options.error)
         raise RuntimeError(f"no way to run action type '{kind}'")
 
     async def _durable_wait(
-        self, kind: str, frames: Frames, deadline: float | None, waiter: Any = None
+        self, kind: str, position: RunPosition, deadline: float | None, waiter: Any = None
     ) -> bool:
         """Store the position, then wait until `deadline` (or `waiter`); True if it fired."""
         self.trace.state = "waiting"
         self.trace.steps[-1]["state"] = "waiting"
-        await self._save(kind, frames, deadline)
+        await self._save(kind, position, deadline)
         clock = self.engine.clock
         sleeper = asyncio.ensure_future(
             clock.sleep_until(deadline) if deadline is not None else asyncio.Future()
@@ -253,7 +253,9 @@ class Run:
         self.trace.state = "running"
         return waiter is not None and waiter.done()
 
-    async def _wait_for_trigger(self, step: Step, frames: Frames, resume: Resume | None) -> Any:
+    async def _wait_for_trigger(
+        self, step: Step, position: RunPosition, resume: Resume | None
+    ) -> Any:
         options: Any = step.options
         clock = self.engine.clock
         if resume is not None:
@@ -271,7 +273,7 @@ class Run:
             for _, spec, trigger_options in step.wait_triggers:
                 trigger = spec.create(self.engine.hub, self.runtime.id, trigger_options)
                 detachers.append(trigger.attach(fire))
-            triggered = await self._durable_wait("wait_for_trigger", frames, deadline, fired)
+            triggered = await self._durable_wait("wait_for_trigger", position, deadline, fired)
         finally:
             for detach in detachers:
                 detach()
@@ -284,14 +286,14 @@ class Run:
             raise StopRun("wait_for_trigger timed out")
         return {"triggered": False}
 
-    async def _save(self, kind: str, frames: Frames, deadline: float | None) -> None:
+    async def _save(self, kind: str, position: RunPosition, deadline: float | None) -> None:
         self.durable = True
         row = {
             "id": self.id,
             "automation_id": self.runtime.id,
             "kind": kind,
             "deadline": deadline,
-            "frames": json.dumps(frames),
+            "frames": json.dumps(position),
             "variables": json.dumps(self.variables, default=str),
             "context": json.dumps(asdict(self.context)),
             "trace": json.dumps(self.trace.as_dict(), default=str),

@@ -11,8 +11,8 @@ from pydantic import Field, field_validator
 
 from hub.automations.templates import render
 from hub.events import Context
+from hub.extensions.registry import AutomationType, PluginOptions
 from hub.hookspecs import hookimpl
-from hub.registry import AutomationType, PluginOptions
 
 __version__ = "1.0.0"
 

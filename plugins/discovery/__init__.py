@@ -18,7 +18,7 @@ import logging
 import weakref
 from typing import TYPE_CHECKING, Any
 
-from hub.discovery import DiscoveredDevice, merge_devices
+from hub.cameras.discovery import DiscoveredDevice, merge_devices
 from hub.hookspecs import hookimpl
 from plugins.discovery.background import BackgroundDiscovery
 from plugins.discovery.mdns import async_browse

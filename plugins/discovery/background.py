@@ -1,7 +1,7 @@
 """Background discovery: WS-Discovery Hello/Bye, periodic re-probes, a running mDNS browse.
 
 Keeps `hub.discovered` current and announces changes as DeviceDiscovered and
-DeviceLost events (through hub.discovery.device_seen / device_lost).
+DeviceLost events (through hub.device_seen / device_lost).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from zeroconf import InterfaceChoice, IPVersion, ServiceStateChange, Zeroconf
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
-from hub.discovery import device_lost, device_seen
+from hub.cameras.discovery import device_lost, device_seen
 from plugins.discovery.mdns import SERVICE_TYPES, device_from_info
 from plugins.discovery.wsdiscovery import (
     MULTICAST_GROUP,

@@ -17,9 +17,9 @@ from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
+from hub.extensions.registry import PluginOptions, TypeSpec
 from hub.hookspecs import hookimpl
-from hub.notify import Message, PermanentNotifyError, TemporaryNotifyError
-from hub.registry import PluginOptions, TypeSpec
+from hub.notify.message import Message, PermanentNotifyError, TemporaryNotifyError
 
 __version__ = "1.0.0"
 

@@ -11,8 +11,8 @@ from typing import Any
 import av
 import numpy as np
 
-from hub.footage import FootageStore
-from hub.recordings import RecordingSegment
+from hub.footage.recordings import RecordingSegment
+from hub.footage.store import FootageStore
 from plugins.face_blur.blur import blur_faces
 from plugins.face_blur.centerface import Box, CenterFace
 

@@ -124,7 +124,7 @@ class MotionDetector:
     to full contrast, that counts as motion. `min_area` is the number of moving
     pixels, at the working scale of `frame_height` rows, a box needs. `mask`
     (True = ignore; any size, it is resized to the working size; see
-    `hub.polygons.polygon_mask`) hides regions such as a clock overlay or a tree.
+    `hub.polygon_mask`) hides regions such as a clock overlay or a tree.
     """
 
     def __init__(

@@ -25,7 +25,7 @@ from hub.events import (
     StateChanged,
     new_id,
 )
-from hub.notify import Message, TemporaryNotifyError
+from hub.notify.message import Message, TemporaryNotifyError
 from plugins.mqtt.discovery import (
     MOTION_EVENT_TYPE,
     OFF,

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from hub.events import Context
-from hub.registry import AutomationType, PluginOptions
+from hub.extensions.registry import AutomationType, PluginOptions
 from plugins.mqtt.notifier import MqttNotifier
 
 _LOGGER = logging.getLogger(__name__)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from hub.events import NotificationPosted
+from hub.extensions.registry import PluginOptions, TypeSpec
 from hub.hookspecs import hookimpl
-from hub.notify import Message
-from hub.registry import PluginOptions, TypeSpec
+from hub.notify.message import Message
 
 __version__ = "1.0.0"
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import av
 
-from hub.footage import FootageStore
-from hub.recordings import RecordingSegment
+from hub.footage.recordings import RecordingSegment
+from hub.footage.store import FootageStore
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import av
 
-from hub.camera import CameraError
-from hub.config import CameraConfig
-from hub.redact import redact_url
+from hub.cameras.source import CameraError
+from hub.config.models import CameraConfig
+from hub.security.redact import redact_url
 from plugins.pyav_source import demo
 
 

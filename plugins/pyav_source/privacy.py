@@ -24,8 +24,8 @@ from typing import Any
 import av
 import numpy as np
 
-from hub.camera import CameraError
-from hub.polygons import polygon_mask
+from hub.cameras.source import CameraError
+from hub.detection.polygons import polygon_mask
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -21,9 +21,9 @@ from typing import Any
 
 import av
 
-from hub.config import RecordConfig
-from hub.footage import FootageFile, FootageStore
-from hub.recordings import RecordingSegment
+from hub.config.models import RecordConfig
+from hub.footage.recordings import RecordingSegment
+from hub.footage.store import FootageFile, FootageStore
 from plugins.pyav_source.audio import AacTranscoder
 
 _LOGGER = logging.getLogger(__name__)

@@ -11,8 +11,8 @@ from typing import BinaryIO
 
 import av
 
-from hub.footage import PARTIAL_SUFFIX, UNREADABLE_ERRORS, FootageLocked, FootageStore
-from hub.recordings import RecordingSegment
+from hub.footage.recordings import RecordingSegment
+from hub.footage.store import PARTIAL_SUFFIX, UNREADABLE_ERRORS, FootageLocked, FootageStore
 
 _LOGGER = logging.getLogger(__name__)
 CLIPS_DIR = "clips"

@@ -20,10 +20,10 @@ from typing import Any
 
 import av
 
-from hub.camera import LiveSubscription
-from hub.cameras import CameraRuntime
-from hub.config import CameraConfig
-from hub.recordings import RecordingSegment
+from hub.cameras.manager import CameraRuntime
+from hub.cameras.source import LiveSubscription
+from hub.config.models import CameraConfig
+from hub.footage.recordings import RecordingSegment
 from plugins.pyav_source.frames import FrameSampler, WallClock, encode_jpeg
 from plugins.pyav_source.live import LiveStream
 from plugins.pyav_source.opening import (

@@ -13,10 +13,10 @@ import aiohttp
 from pydantic import Field, field_validator
 from yarl import URL
 
+from hub.extensions.registry import PluginOptions, TypeSpec
 from hub.hookspecs import hookimpl
-from hub.notify import Message, TemporaryNotifyError, raise_for_status
-from hub.redact import redact_url
-from hub.registry import PluginOptions, TypeSpec
+from hub.notify.message import Message, TemporaryNotifyError, raise_for_status
+from hub.security.redact import redact_url
 
 __version__ = "1.0.0"
 

@@ -10,8 +10,8 @@ import pytest
 
 from hub.core import Hub, HubStartError, prepare_data_dir
 from hub.events import HubStarted, HubStopping, PluginFailed
+from hub.extensions.manager import MAX_CONSECUTIVE_FAILURES
 from hub.hookspecs import hookimpl
-from hub.plugins import MAX_CONSECUTIVE_FAILURES
 
 
 async def test_start_and_stop_publish_lifecycle_events(make_hub):
@@ -86,7 +86,7 @@ async def test_unwritable_data_dir_is_one_clear_error(tmp_path):
 
 
 async def test_hub_start_fails_cleanly_on_bad_data_dir(tmp_path, write_config):
-    from hub.config import load_config
+    from hub.config.loading import load_config
 
     (tmp_path / "blocked").write_text("")
     hub = Hub(load_config(write_config("{}\n")), tmp_path / "blocked" / "data")
@@ -124,7 +124,7 @@ async def test_disabled_camera_is_not_started(make_hub):
 
 
 async def test_failing_camera_source_goes_offline_with_reason_and_retries(make_hub, monkeypatch):
-    monkeypatch.setattr("hub.cameras.backoff_delay", lambda attempt: 0.01)
+    monkeypatch.setattr("hub.cameras.manager.backoff_delay", lambda attempt: 0.01)
     runs = []
 
     class Failing:

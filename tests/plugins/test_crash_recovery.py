@@ -17,10 +17,10 @@ import av
 import numpy as np
 import pytest
 
-from hub.config import load_config
+from hub.config.loading import load_config
 from hub.core import DB_FILENAME, FOOTAGE_DIRNAME, Hub
-from hub.footage import PARTIAL_SUFFIX, FootageStore
-from hub.recordings import RecordingSegment
+from hub.footage.recordings import RecordingSegment
+from hub.footage.store import PARTIAL_SUFFIX, FootageStore
 from plugins.pyav_source.recorder import MP4_OPTIONS
 from plugins.pyav_source.repair import complete_boxes_end, repair_footage
 from tests.conftest import free_port

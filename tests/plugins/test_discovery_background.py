@@ -15,7 +15,7 @@ import pytest
 from zeroconf import ServiceInfo
 from zeroconf.asyncio import AsyncZeroconf
 
-from hub.discovery import DiscoveredDevice, device_seen
+from hub.cameras.discovery import DiscoveredDevice, device_seen
 from hub.events import DeviceDiscovered, DeviceLost
 from tests.servers.onvif_sim import WsDiscoveryResponder
 
@@ -111,7 +111,7 @@ async def test_mdns_cameras_come_and_go(make_hub):
 
 
 async def test_a_flood_of_announcements_is_bounded(make_hub, monkeypatch):
-    monkeypatch.setattr("hub.discovery.MAX_KNOWN_DEVICES", 5)
+    monkeypatch.setattr("hub.cameras.discovery.MAX_KNOWN_DEVICES", 5)
     hub = make_hub("plugins: {disabled: [discovery, onvif]}\n")
     await hub.async_start()
     try:

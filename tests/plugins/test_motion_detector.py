@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 import pytest
 
-from hub.polygons import polygon_mask
+from hub.detection.polygons import polygon_mask
 from plugins.motion.detector import ACTIVITY_FRAMES, Box, MotionDetector
 from tests.plugins.motion_scenes import Scene, SceneFrame, box_iou
 

@@ -21,7 +21,7 @@ async def test_demo_figure_starts_motion_where_the_figure_is(make_hub):
     hub = make_hub(CONFIG)
     started = hub.bus.subscribe("t", (MotionStarted,))
     await hub.async_start()
-    assert [m.camera_id for m in hub.motion] == ["garden"]
+    assert [m.camera_id for m in hub.motion_loops] == ["garden"]
     # The demo's first walk starts 5 s into the stream; the garden is still before that.
     event = await asyncio.wait_for(started.get(), 20)
     assert event.camera == "garden" and len(event.boxes) == 1

@@ -12,7 +12,7 @@ import aiomqtt
 
 from hub.core import Hub
 from hub.events import MotionEnded, MotionStarted, new_id
-from hub.notify import Message
+from hub.notify.message import Message
 from plugins.mqtt import MqttNotifier
 from tests.helpers import wait_until
 

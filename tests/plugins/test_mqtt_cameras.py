@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from hub.config import CameraConfig, ObjectsConfig
+from hub.config.models import CameraConfig, ObjectsConfig
 from hub.core import Hub
 from tests.helpers import wait_until
 from tests.plugins.test_mqtt import FRONT_ONLY, config, notifier, retained, running, watching

@@ -15,7 +15,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from hub.notify import Message, PermanentNotifyError, TemporaryNotifyError
+from hub.notify.message import Message, PermanentNotifyError, TemporaryNotifyError
 from plugins.email_notifier import EmailNotifier, EmailOptions, tls_context
 from tests.conftest import free_port
 from tests.helpers import self_signed_certificate

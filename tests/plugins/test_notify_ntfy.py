@@ -11,7 +11,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from hub.notify import Message
+from hub.notify.message import Message
 from tests.plugins.test_notify_webhook import wait_for_row
 
 TOKEN = "tk_localphonepush"

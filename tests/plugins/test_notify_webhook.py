@@ -14,7 +14,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from hub.notify import Message, TemporaryNotifyError
+from hub.notify.message import Message, TemporaryNotifyError
 from plugins.webhook_notifier import WebhookNotifier, WebhookOptions
 from tests.conftest import free_port
 
@@ -64,7 +64,7 @@ async def receiver() -> AsyncIterator[Receiver]:
 
 @pytest.fixture
 def fast_retries(monkeypatch):
-    monkeypatch.setattr("hub.outbox.BACKOFF_FIRST", 0.05)
+    monkeypatch.setattr("hub.notify.outbox.BACKOFF_FIRST", 0.05)
 
 
 def hook_config(url: str, extra: str = "") -> str:

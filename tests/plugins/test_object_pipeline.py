@@ -79,7 +79,7 @@ cameras:
             await asyncio.sleep(0.1)
         assert rows[0]["snapshot_path"] == f"snapshots/hall/{started.event_id}.jpg"
         assert hub.footage.exists(rows[0]["snapshot_path"])
-        detections = hub.objects[0].calls
+        detections = hub.object_loops[0].calls
         # The model saw crops around the moving square only while it moved.
         assert 5 <= detections <= 40
     finally:

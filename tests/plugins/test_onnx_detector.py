@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 import plugins.onnx_detector as onnx_detector
 from hub.core import Hub
-from hub.objects import Detection, DetectorError, ObjectDetector
+from hub.detection.object_detector import Detection, DetectorError, ObjectDetector
 from plugins.onnx_detector import COCO_LABELS, OnnxDetector, OnnxDetectorOptions
 from plugins.onnx_detector.letterbox import PAD_VALUE, Letterbox, draw_letterboxed
 from tests.plugins.onnx_models import (

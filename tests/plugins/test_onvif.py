@@ -8,7 +8,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from hub.discovery import DeviceProbe
+from hub.cameras.discovery import DeviceProbe
 from plugins.onvif.client import MEDIA_NS, OnvifClient
 from plugins.onvif.media import async_probe
 from plugins.onvif.soap import Credentials

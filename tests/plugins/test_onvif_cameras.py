@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from hub.config import CameraConfig
+from hub.config.models import CameraConfig
 from hub.events import OnvifEvent
 from tests.helpers import wait_for_state, wait_until
 from tests.servers.onvif_sim import OnvifSimulator, SimOptions

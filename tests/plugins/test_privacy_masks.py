@@ -11,8 +11,8 @@ import av
 import numpy as np
 import pytest
 
+from hub.detection.polygons import polygon_mask
 from hub.events import MotionStarted
-from hub.polygons import polygon_mask
 from plugins.pyav_source.privacy import (
     MASK_Y,
     FrameMasker,

@@ -9,7 +9,7 @@ from fractions import Fraction
 import av
 import numpy as np
 
-from hub.camera import LiveSegment
+from hub.cameras.source import LiveSegment
 from plugins.pyav_source.live import (
     VIEWER_MAX_FRAGMENTS,
     FragmentMuxer,

@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestServer
 from pydantic import ValidationError
 
 import plugins.remote_detector as remote_detector
-from hub.objects import Detection, DetectorError, ObjectDetector
+from hub.detection.object_detector import Detection, DetectorError, ObjectDetector
 from plugins.remote_detector import DeepStackDetector, DeepStackOptions
 from tests.conftest import free_port
 from tests.helpers import wait_until

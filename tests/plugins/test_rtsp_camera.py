@@ -77,7 +77,7 @@ async def test_g711_audio_is_kept_as_aac(rtsp_server, tmp_path):
 async def test_server_crash_and_restart_resumes_recording_without_corrupt_files(
     rtsp_server, tmp_path, monkeypatch
 ):
-    monkeypatch.setattr("hub.cameras.backoff_delay", lambda attempt: 0.5)
+    monkeypatch.setattr("hub.cameras.manager.backoff_delay", lambda attempt: 0.5)
     server = rtsp_server(Mount("/cam1", fps=15, gop=15))
     hub = hub_at(tmp_path, camera_yaml(server.url("/cam1"), "    stall_seconds: 2\n"))
     await hub.async_start()
@@ -136,7 +136,7 @@ async def test_garbage_on_the_rtsp_port_is_an_offline_reason_not_a_crash(
 
 
 async def test_watchdog_reconnects_a_stalled_stream(rtsp_server, tmp_path, monkeypatch):
-    monkeypatch.setattr("hub.cameras.backoff_delay", lambda attempt: 0.2)
+    monkeypatch.setattr("hub.cameras.manager.backoff_delay", lambda attempt: 0.2)
     server = rtsp_server(Mount("/cam1", fps=15, gop=15))
     hub = hub_at(tmp_path, camera_yaml(server.url("/cam1"), "    stall_seconds: 2\n"))
     await hub.async_start()

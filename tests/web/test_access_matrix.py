@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from hub.extensions.registry import Route
+from hub.footage.recordings import RecordingSegment
 from hub.hookspecs import hookimpl
-from hub.recordings import RecordingSegment
-from hub.registry import Route
 from tests.web_clients import AuthedClient
 from web import access
 from web.app import create_app

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hub.discovery import DiscoveredDevice
+from hub.cameras.discovery import DiscoveredDevice
 from hub.hookspecs import hookimpl
 
 

@@ -6,7 +6,7 @@ import asyncio
 import sqlite3
 import time
 
-from hub.users import async_add_user
+from hub.security.users import async_add_user
 from tests.web_clients import PASSWORD, AuthedClient, anonymous_client
 from web.auth import SESSION_COOKIE, SESSIONS_KEY, THROTTLE_KEY
 from web.keys import HUB_KEY

@@ -12,7 +12,7 @@ import yaml
 
 from hub.events import EventEnded, MotionStarted
 from tests.helpers import wait_for_state, wait_until
-from tests.hub.test_object_events import Plugin as ObjectFinder
+from tests.hub.detection.test_object_events import Plugin as ObjectFinder
 from tests.servers.fixtures import Auth, Mount
 from web.keys import HUB_KEY
 
@@ -111,7 +111,7 @@ async def test_remove_stops_an_added_camera_and_refuses_config_cameras(
     assert response.status == 200
     assert "temp" not in hub.cameras.cameras and task is not None and task.done()
     assert hub.states.get("camera.temp") is None
-    assert all(m.camera_id != "temp" for m in hub.motion)
+    assert all(m.camera_id != "temp" for m in hub.motion_loops)
     assert (await client.delete("/api/cameras/temp")).status == 404
     refused = await client.delete("/api/cameras/yard")
     assert refused.status == 409 and "config file" in (await refused.json())["error"]
@@ -175,7 +175,7 @@ async def test_a_new_motion_mask_hides_motion_at_once(make_api_client):
     finally:
         collector.cancel()
     assert "masked" not in seen
-    assert [m.camera_id for m in hub.motion].count("masked") == 1
+    assert [m.camera_id for m in hub.motion_loops].count("masked") == 1
 
 
 async def bottom_band(client, camera_id: str) -> np.ndarray:

@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import web.app
-from hub.config import load_config
+from hub.config.loading import load_config
 from hub.core import Hub
-from hub.recordings import RecordingSegment
+from hub.footage.recordings import RecordingSegment
 from tests.web_clients import PASSWORD, AuthedClient, anonymous_client
 from web.auth import SESSION_COOKIE
 from web.keys import HUB_KEY
@@ -227,7 +227,7 @@ def threaded_hub(tmp_path_factory) -> Iterator[tuple[str, int, Hub]]:
         from aiohttp import web as aioweb
 
         await hub.async_start()
-        from hub.users import async_add_user
+        from hub.security.users import async_add_user
 
         await async_add_user(hub.storage, "root", PASSWORD, "admin")
         runner = aioweb.AppRunner(web.app.create_app(hub))

@@ -9,7 +9,7 @@ from aiohttp.test_utils import TestClient
 
 import plugins.panel_notifier
 from hub.events import HubStopping, MotionStarted
-from hub.notify import Message
+from hub.notify.message import Message
 from tests.web_clients import signed_in_client
 from web.keys import HUB_KEY
 
@@ -75,7 +75,7 @@ async def test_a_client_that_never_reads_costs_the_hub_nothing_but_its_queue(mak
 
 
 async def test_embedded_default_has_the_panel_notifier():
-    from hub.config import default_config
+    from hub.config.loading import default_config
 
     assert default_config().config.notifiers["panel"].type == "panel"
 

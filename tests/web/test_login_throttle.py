@@ -9,7 +9,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from hub.core import Hub
-from hub.users import async_add_user
+from hub.security.users import async_add_user
 from tests.web_clients import PASSWORD
 from web.app import create_app
 from web.auth import THROTTLE_KEY

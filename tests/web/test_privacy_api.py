@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.encryption import HEADER_SIZE, NONCE_SIZE, TAG_SIZE
+from hub.footage.encryption import HEADER_SIZE, NONCE_SIZE, TAG_SIZE
 from plugins.pyav_source.repair import boxes_end_in
 from tests.encrypted_footage import (
     CHUNK,

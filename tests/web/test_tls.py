@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import free_port
 from tests.helpers import self_signed_certificate
-from tests.hub.test_cli_run import CAMHUB, start, wait_for_line
+from tests.hub.cli.test_cli_run import CAMHUB, start, wait_for_line
 
 PASSWORD = "correct horse battery"
 

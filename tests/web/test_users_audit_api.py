@@ -6,7 +6,7 @@ import csv
 import io
 import time
 
-from hub.recordings import RecordingSegment
+from hub.footage.recordings import RecordingSegment
 from tests.web_clients import PASSWORD
 from web.keys import HUB_KEY
 

@@ -7,9 +7,9 @@ from typing import Any
 
 from pydantic import Field
 
+from hub.extensions.registry import PluginOptions, TypeSpec
 from hub.hookspecs import hookimpl
-from hub.notify import Message
-from hub.registry import PluginOptions, TypeSpec
+from hub.notify.message import Message
 
 __version__ = "0.1.0"
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from hub.automations import ManualClock
-from hub.config import load_config
+from hub.config.loading import load_config
 from hub.core import Hub
 from hub.events import Event
 from tests.helpers import wait_until

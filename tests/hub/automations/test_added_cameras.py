@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hub.config import CameraConfig
+from hub.config.models import CameraConfig
 from hub.events import MotionStarted
 from tests.hub.automations.conftest import notifications, publish
 

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from hub.automations.model import CheckEnv
-from hub.config import load_config
+from hub.config.loading import load_config
 from hub.core import Hub
 from tests.conftest import REPO
 

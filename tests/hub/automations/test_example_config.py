@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from hub.automations.model import CheckEnv
-from hub.config import load_config
+from hub.config.loading import load_config
 from hub.core import Hub
 from tests.conftest import REPO
-from tests.hub.test_config_reference import uncomment_example
+from tests.hub.config.test_config_reference import uncomment_example
 
 EXAMPLE = REPO / "config.example.yaml"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from hub.config import load_config
+from hub.config.loading import load_config
 from tests.hub.automations.conftest import hub_for
 
 CAMHUB = str(Path(sys.executable).with_name("camhub"))

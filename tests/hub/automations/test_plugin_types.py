@@ -8,8 +8,8 @@ from typing import Any
 from pydantic import Field
 
 from hub.events import Context
+from hub.extensions.registry import AutomationType, PluginOptions
 from hub.hookspecs import hookimpl
-from hub.registry import AutomationType, PluginOptions
 from tests.hub.automations.conftest import wait_traces
 
 

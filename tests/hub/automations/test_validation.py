@@ -155,7 +155,7 @@ async def test_field_paths(auto_hub, automation, path, message):
 
 
 async def test_sun_needs_a_location(tmp_path):
-    from hub.config import load_config
+    from hub.config.loading import load_config
     from hub.core import Hub
 
     config = tmp_path / "config.yaml"

@@ -6,8 +6,8 @@ from typing import Any
 
 from pydantic import Field
 
+from hub.extensions.registry import AutomationType, PluginOptions, TypeSpec
 from hub.hookspecs import hookimpl
-from hub.registry import AutomationType, PluginOptions, TypeSpec
 
 
 class SayOptions(PluginOptions):

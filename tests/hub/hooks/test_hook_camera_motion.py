@@ -60,6 +60,6 @@ async def test_signals_start_and_end_motion_without_decoding(make_hub):
 async def test_camera_source_without_a_plugin_is_a_problem(make_hub):
     hub = make_hub(CONFIG)
     await hub.async_start()
-    assert [m.camera_id for m in hub.motion] == []
+    assert [m.camera_id for m in hub.motion_loops] == []
     assert any("door: motion.source is camera" in p for p in hub.health()["problems"])
     await hub.async_stop()

@@ -117,7 +117,7 @@ async def test_first_result_wins_and_only_that_source_runs(make_hub):
 
 
 async def test_a_source_that_ends_makes_the_camera_offline_with_the_reason(make_hub, monkeypatch):
-    monkeypatch.setattr("hub.cameras.backoff_delay", lambda attempt: 0.01)
+    monkeypatch.setattr("hub.cameras.manager.backoff_delay", lambda attempt: 0.01)
 
     class Flaky:
         runs = 0

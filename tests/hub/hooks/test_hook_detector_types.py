@@ -7,8 +7,8 @@ from typing import Any
 from pydantic import Field
 
 from hub.core import check_plugin_sections
+from hub.extensions.registry import PluginOptions, TypeSpec
 from hub.hookspecs import hookimpl
-from hub.registry import PluginOptions, TypeSpec
 
 
 class BlobOptions(PluginOptions):

@@ -6,7 +6,7 @@ import asyncio
 import time
 from typing import Any
 
-from hub.discovery import DiscoveredDevice
+from hub.cameras.discovery import DiscoveredDevice
 from hub.events import DeviceDiscovered
 from hub.hookspecs import hookimpl
 

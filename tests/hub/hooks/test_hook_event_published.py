@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from hub.events import Event, PluginFailed
+from hub.extensions.manager import MAX_CONSECUTIVE_FAILURES
 from hub.hookspecs import hookimpl
-from hub.plugins import MAX_CONSECUTIVE_FAILURES
 from tests.helpers import wait_until
 from tests.web_clients import signed_in_client
 

@@ -6,8 +6,8 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
+from hub.footage.recordings import RecordingSegment
 from hub.hookspecs import hookimpl
-from hub.recordings import RecordingSegment
 
 EVENT = {
     "id": "ev1",

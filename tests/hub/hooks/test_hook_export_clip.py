@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from hub.footage.recordings import RecordingSegment
 from hub.hookspecs import hookimpl
-from hub.recordings import RecordingSegment
 
 CONFIG = """\
 plugins:

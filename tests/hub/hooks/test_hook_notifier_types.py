@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from hub.extensions.registry import PluginOptions, TypeSpec
 from hub.hookspecs import hookimpl
-from hub.notify import Message, Notifier
-from hub.registry import PluginOptions, TypeSpec
+from hub.notify.message import Message, Notifier
 
 
 class PagerOptions(PluginOptions):

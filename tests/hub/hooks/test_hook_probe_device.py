@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub.discovery import DeviceProbe, StreamProfile, pick_streams
+from hub.cameras.discovery import DeviceProbe, StreamProfile, pick_streams
 from hub.hookspecs import hookimpl
 
 QUIET = "plugins: {disabled: [discovery, onvif]}\n"

@@ -10,10 +10,10 @@ from typing import Any
 import av
 import numpy as np
 
+from hub.detection.object_detector import Detection
 from hub.events import EventEnded
+from hub.extensions.registry import PluginOptions, TypeSpec
 from hub.hookspecs import hookimpl
-from hub.objects import Detection
-from hub.registry import PluginOptions, TypeSpec
 from tests.helpers import wait_until
 
 MARK = b"\xff\xd8redacted\xff\xd9"

@@ -6,8 +6,8 @@ from typing import Any
 
 from aiohttp import web
 
+from hub.extensions.registry import Route
 from hub.hookspecs import hookimpl
-from hub.registry import Route
 from tests.web_clients import signed_in_client
 
 

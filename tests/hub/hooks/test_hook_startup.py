@@ -95,7 +95,7 @@ async def test_a_failing_startup_is_logged_and_counted_and_the_hub_still_starts(
     hub = make_hub()
     hub.plugins.register(Fine(), "fine")
     hub.plugins.register(Broken(), "broken")
-    with caplog.at_level(logging.ERROR, logger="hub.plugins"):
+    with caplog.at_level(logging.ERROR, logger="hub.extensions.manager"):
         await hub.async_start()
     try:
         assert hub.running

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.plugins import DISABLE_AUTOLOAD_ENV
+from hub.extensions.manager import DISABLE_AUTOLOAD_ENV
 from tests.conftest import REPO, free_port
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 from playwright.sync_api import expect
 
-from hub.plugins import DISABLE_AUTOLOAD_ENV
+from hub.extensions.manager import DISABLE_AUTOLOAD_ENV
 from tests.web.browser.conftest import ADMIN, log_in, shot, start_hub, stop_hub
 
 PASSPHRASE = "long sealed passphrase"

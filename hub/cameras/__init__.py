@@ -1,0 +1,1 @@
+"""Cameras: source interfaces, the manager, run-time additions, discovery, onboarding."""

@@ -1,0 +1,179 @@
+"""Changing cameras on a running hub: add one by its stream URL, remove an added one, save zones.
+
+Each change is checked with the config's own models (errors name the key path), written to
+the data dir (hub/cameras/added.py) and applied at once through the camera manager.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from hub.cameras.added import CAMERA_ID, CameraAreas, apply_areas, strip_credentials
+from hub.cameras.added import with_credentials as put_credentials
+from hub.cameras.onboarding import store_lock
+from hub.config.loading import describe_error
+from hub.config.models import CameraConfig
+from hub.config.yaml_source import MIN_SECRET_LENGTH
+
+if TYPE_CHECKING:
+    from hub.core import Hub
+
+_LOGGER = logging.getLogger(__name__)
+NETWORK_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://", "demo://")
+"""A camera added over the API reads the network (or the demo); files are for the config."""
+# Body names the API takes for nested config keys, so errors point at the form's fields.
+URL_CAMERA_KEYS = ("id", "name", "url", "detect_url", "record_mode", "motion_source")
+FLAT_NAMES: dict[tuple[str | int, ...], str] = {
+    ("record", "mode"): "record_mode",
+    ("motion", "source"): "motion_source",
+}
+
+
+@dataclass
+class FieldError:
+    """One problem with what was sent: a dotted key path and a message."""
+
+    path: str
+    message: str
+
+
+@dataclass
+class CameraEditError(Exception):
+    """The change was refused; `status` is the HTTP status the API answers with."""
+
+    message: str
+    status: int = 400
+    errors: list[FieldError] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def field_errors(exc: ValidationError, prefix: tuple[str | int, ...] = ()) -> list[FieldError]:
+    """Every pydantic error as a key path and a short message."""
+    found = []
+    for error in exc.errors(include_url=False):
+        loc = tuple(error["loc"])
+        path = FLAT_NAMES.get(loc[:2], ".".join(str(p) for p in (*prefix, *loc)))
+        found.append(FieldError(path, describe_error(error, (*prefix, *loc))))
+    return found
+
+
+def _url_camera(body: dict[str, Any]) -> tuple[dict[str, Any], str | None, str | None]:
+    """The stored entry (no credentials) and the username and password taken from the URLs."""
+    entry: dict[str, Any] = {}
+    if body.get("name"):
+        entry["name"] = body["name"]
+    username = password = None
+    for key in ("url", "detect_url"):
+        url = body.get(key)
+        if not isinstance(url, str):
+            if url is not None:
+                entry[key] = url  # left for the model to refuse with its path
+            continue
+        url, user, secret = strip_credentials(url.strip())
+        if user is not None:
+            if username is not None and (user, secret) != (username, password):
+                raise CameraEditError(
+                    "the two URLs hold different logins; the hub keeps one per camera",
+                    422,
+                    [FieldError(key, "a different user or password than the main URL")],
+                )
+            username, password = user, secret
+        entry[key] = url
+    if body.get("record_mode") is not None:
+        entry["record"] = {"mode": body["record_mode"]}
+    if body.get("motion_source") is not None:
+        entry["motion"] = {"source": body["motion_source"]}
+    return entry, username, password
+
+
+def _check_url_camera(
+    camera_id: Any, entry: dict[str, Any], loaded: dict[str, Any]
+) -> CameraConfig:
+    errors = []
+    if not isinstance(camera_id, str) or not CAMERA_ID.match(camera_id):
+        errors.append(FieldError("id", "lower-case letters, digits and _ (at most 64)"))
+    try:
+        config = CameraConfig.model_validate(loaded)
+    except ValidationError as exc:
+        errors += field_errors(exc)
+    for key in ("url", "detect_url"):
+        url = entry.get(key)
+        known = any(e.path == key for e in errors)
+        if isinstance(url, str) and not url.lower().startswith(NETWORK_SCHEMES) and not known:
+            errors.append(FieldError(key, "use an rtsp://, rtsps://, http(s):// or demo:// URL"))
+    if errors:
+        raise CameraEditError("the camera was not added", 422, errors)
+    return config
+
+
+async def async_add_url_camera(hub: Hub, body: dict[str, Any]) -> CameraConfig:
+    """Add a camera from `{id, name?, url, detect_url?, record_mode?, motion_source?}`.
+
+    Credentials in the URLs go to the data dir's secrets; the camera starts now.
+    """
+    camera_id = body.get("id")
+    unknown = sorted(set(body) - set(URL_CAMERA_KEYS))
+    if unknown:
+        errors = [FieldError(str(key), "unknown key") for key in unknown]
+        raise CameraEditError(f"unknown keys: {', '.join(unknown)}", 422, errors)
+    entry, username, password = _url_camera(body)
+    if password and len(password) >= MIN_SECRET_LENGTH:
+        hub.redactor.add([password])
+    loaded = dict(entry)
+    for key in ("url", "detect_url"):
+        if isinstance(loaded.get(key), str):
+            loaded[key] = put_credentials(loaded[key], username, password)
+    config = _check_url_camera(camera_id, entry, loaded)
+    assert isinstance(camera_id, str)
+    if username is not None:
+        entry["login"] = {"username": username}
+    async with store_lock(hub):
+        if camera_id in hub.cameras.cameras:
+            raise CameraEditError(
+                f"camera {camera_id} exists already", 409, [FieldError("id", "taken")]
+            )
+        await asyncio.to_thread(hub.cameras.added.save, camera_id, entry, password, "login")
+        await hub.cameras.async_add(camera_id, config)
+    _LOGGER.info("Camera %s added by URL", camera_id)
+    return config
+
+
+async def async_remove_camera(hub: Hub, camera_id: str) -> None:
+    """Stop and forget a camera added at run time (its footage stays, ageing out as usual)."""
+    if camera_id not in hub.cameras.cameras:
+        raise CameraEditError(f"no camera '{camera_id}'", 404)
+    if camera_id in hub.config.cameras:
+        raise CameraEditError(
+            f"camera {camera_id} is in the config file: remove it there and restart camhub", 409
+        )
+    async with store_lock(hub):
+        await asyncio.to_thread(hub.cameras.added.remove, camera_id)
+        await hub.cameras.async_remove(camera_id)
+    _LOGGER.info("Camera %s removed", camera_id)
+
+
+async def async_save_areas(hub: Hub, camera_id: str, body: dict[str, Any]) -> bool:
+    """Save `{zones?, masks?, privacy_masks?}` for a camera and apply them now.
+
+    True when the camera's stream restarted (privacy masks changed).
+    """
+    runtime = hub.cameras.cameras.get(camera_id)
+    if runtime is None:
+        raise CameraEditError(f"no camera '{camera_id}'", 404)
+    try:
+        areas = CameraAreas.model_validate(body)
+        config = apply_areas(runtime.config, body)
+    except ValidationError as exc:
+        raise CameraEditError("the zones were not saved", 422, field_errors(exc)) from None
+    async with store_lock(hub):
+        if hub.cameras.cameras.get(camera_id) is not runtime:
+            raise CameraEditError(f"camera {camera_id} was removed or replaced meanwhile", 409)
+        await asyncio.to_thread(hub.cameras.added.save_areas, camera_id, areas)
+        return await hub.cameras.async_reconfigure(camera_id, config)

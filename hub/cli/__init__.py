@@ -1,0 +1,1 @@
+"""The `camhub` command line, one module per command group."""

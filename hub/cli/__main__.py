@@ -1,0 +1,5 @@
+"""`python -m hub.cli`: the same as the `camhub` command."""
+
+from hub.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,256 @@
+"""The `camhub` command line: run, check-config, plugins, discover, user, audit."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import importlib
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from hub.cli.audit import add_audit_parser, audit_command
+from hub.cli.automations import AutomationsCliError, add_automations_parser, automations_command
+from hub.cli.discover import add_discover_parser, discover_command
+from hub.cli.keys import KeysError, add_keys_parser, keys_command, read_secret
+from hub.cli.models import ModelsCliError, add_models_parser, models_command
+from hub.cli.users import UsersCliError, add_user_parsers, user_command
+from hub.config.loading import ConfigError, LoadedConfig, default_config, load_config
+from hub.core import Hub, HubStartError, check_plugin_sections, default_data_dir, load_plugins
+from hub.footage.keyring import KeyringError
+from hub.security.redact import RedactingFilter, Redactor
+
+_LOGGER = logging.getLogger("camhub")
+
+
+def _common() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", type=Path, help="config file (default: embedded default)")
+    common.add_argument("--data", type=Path, help="data directory (overrides storage.path)")
+    common.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser, exposed for docs and tests."""
+    common = _common()
+    parser = argparse.ArgumentParser(
+        prog="camhub", description="Self-hosted, privacy-first hub for home IP cameras."
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    run = commands.add_parser("run", parents=[common], help="start the hub and its web panel")
+    run.add_argument(
+        "--unlock", action="store_true", help="ask the passphrase of sealed footage at start"
+    )
+    check = commands.add_parser("check-config", parents=[common], help="validate a config file")
+    check.add_argument("path", type=Path, nargs="?", help="config file to check")
+    plugins = commands.add_parser("plugins", parents=[common], help="list plugins and states")
+    plugins.add_argument("--json", action="store_true", help="machine-readable output")
+    add_discover_parser(commands, common)
+    add_user_parsers(commands, common)
+    add_audit_parser(commands, common)
+    add_keys_parser(commands, common)
+    add_models_parser(commands, common)
+    add_automations_parser(commands, common)
+    return parser
+
+
+class CliError(Exception):
+    """A command failed in an expected way; the message is shown as is."""
+
+
+def _setup_logging(verbose: bool, level: str, redactor: Redactor) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter(redactor))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if verbose else getattr(logging, level.upper()))
+    for noisy in ("aiohttp.access", "asyncio"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _load(args: argparse.Namespace) -> LoadedConfig:
+    if args.config is None:
+        return default_config()
+    return load_config(args.config)
+
+
+def _data_dir(args: argparse.Namespace, loaded: LoadedConfig) -> Path:
+    if args.data is not None:
+        return Path(args.data).expanduser()
+    if loaded.config.storage.path:
+        path = Path(loaded.config.storage.path).expanduser()
+        if not path.is_absolute() and loaded.path is not None:
+            path = loaded.path.parent / path
+        return path
+    return default_data_dir()
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Start the hub with its panel; return when stopped by a signal."""
+    loaded = _load(args)
+    redactor = Redactor(loaded.secret_values)
+    _setup_logging(args.verbose, loaded.config.logging.level, redactor)
+    data_dir = _data_dir(args, loaded)
+    source = str(loaded.path) if loaded.path else "embedded default (no --config given)"
+    print(f"camhub: config: {source}", flush=True)
+    print(f"camhub: data dir: {data_dir}", flush=True)
+    hub = Hub(loaded, data_dir, redactor=redactor)
+    if args.unlock:
+        try:
+            hub.footage.keyring.unlock(read_secret("Passphrase of the sealed footage: "))
+        except KeyringError as exc:
+            raise CliError(f"cannot unlock the footage: {exc}") from None
+        print("camhub: sealed footage unlocked until the hub stops", flush=True)
+    # The composition root: the core itself knows no HTTP; only `run` adds the web layer.
+    server = importlib.import_module("web.server")
+
+    def ready(url: str) -> None:
+        print(f"camhub: panel at {url}  (Ctrl+C to stop)", flush=True)
+
+    asyncio.run(server.async_serve(hub, ready))
+    print("camhub: stopped", flush=True)
+    return 0
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    """Validate a config file, plugin-provided sections included; print every problem."""
+    path = args.path or args.config
+    if path is None:
+        raise CliError("check-config needs a config file: camhub check-config PATH")
+    try:
+        loaded = load_config(path)
+    except ConfigError as exc:
+        for issue in exc.issues:
+            print(issue, file=sys.stderr)
+        print(f"{path}: {len(exc.issues)} problem(s)", file=sys.stderr)
+        return 1
+    manager = load_plugins(loaded)
+    issues = check_plugin_sections(loaded, manager)
+    issues += [
+        loaded.issue(("plugins_dir",), f"plugin {i.name} did not load: {i.error}")
+        for i in manager.list_plugins()
+        if i.state == "error"
+    ]
+    for issue in issues:
+        print(issue, file=sys.stderr)
+    if issues:
+        print(f"{path}: {len(issues)} problem(s)", file=sys.stderr)
+        return 1
+    config = loaded.config
+    print(
+        f"{path}: OK ({len(config.cameras)} camera(s), {len(config.notifiers)} notifier(s), "
+        f"{len(config.automations)} automation(s))"
+    )
+    return 0
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    """List plugins with version, source, hooks and state."""
+    loaded = _load(args)
+    infos = load_plugins(loaded).list_plugins()
+    if args.json:
+        print(json.dumps([info.as_dict() for info in infos], indent=2))
+        return 0
+    for info in infos:
+        version = info.version or "-"
+        print(f"{info.name:24} {version:10} {info.source:10} {info.state}")
+        print(f"    hooks: {', '.join(sorted(info.hooks)) or '-'}")
+        if info.error:
+            print(f"    error: {info.error}")
+    return 0
+
+
+def cmd_discover(args: argparse.Namespace) -> int:
+    """Scan the LAN with every discovery plugin and print what answered (hub/cli/discover.py)."""
+    loaded = _load(args)
+    return discover_command(args, loaded, _data_dir(args, loaded))
+
+
+def _read_password() -> str:
+    if sys.stdin.isatty():
+        first = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != first:
+            raise CliError("the passwords differ")
+        return first
+    return sys.stdin.readline().rstrip("\n")
+
+
+def cmd_user(args: argparse.Namespace) -> int:
+    """`user add|list|passwd|delete`; passwords from stdin when not a TTY."""
+    loaded = _load(args)
+    data_dir = _data_dir(args, loaded)
+    try:
+        print(user_command(args, data_dir, loaded.config.cameras, _read_password))
+    except UsersCliError as exc:
+        raise CliError(str(exc)) from None
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    """`audit verify`: exit 1 naming the first broken row, else print OK and the count."""
+    code, message = audit_command(args, _data_dir(args, _load(args)))
+    print(message, file=sys.stderr if code else sys.stdout)
+    return code
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    """`keys init|rotate|status`: the keys that encrypt footage at rest."""
+    loaded = _load(args)
+    try:
+        return keys_command(args, _data_dir(args, loaded), loaded.config.storage.encryption.mode)
+    except KeysError as exc:
+        raise CliError(str(exc)) from None
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    """`models install NAME`: a model a plugin needs, into `<data dir>/models`."""
+    loaded = _load(args)
+    try:
+        print(models_command(args, _data_dir(args, loaded), load_plugins(loaded)))
+    except ModelsCliError as exc:
+        raise CliError(str(exc)) from None
+    return 0
+
+
+def cmd_automations(args: argparse.Namespace) -> int:
+    """`automations export`: the automations as YAML (from the database once it has them)."""
+    loaded = _load(args)
+    try:
+        print(automations_command(args, loaded, _data_dir(args, loaded)))
+    except AutomationsCliError as exc:
+        raise CliError(str(exc)) from None
+    return 0
+
+
+COMMANDS: dict[str, Any] = {
+    "automations": cmd_automations,
+    "models": cmd_models,
+    "keys": cmd_keys,
+    "run": cmd_run,
+    "check-config": cmd_check_config,
+    "plugins": cmd_plugins,
+    "discover": cmd_discover,
+    "user": cmd_user,
+    "audit": cmd_audit,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `camhub` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        args = parser.parse_args(["run", *(argv or sys.argv[1:])])
+    try:
+        return int(COMMANDS[args.command](args))
+    except (ConfigError, HubStartError, CliError) as exc:
+        print(f"camhub: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

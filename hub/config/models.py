@@ -1,0 +1,478 @@
+"""Strict configuration models: every section and key, with a description per field."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8470
+SOURCE_SCHEMES = ("rtsp", "rtsps", "http", "https", "file", "demo")
+
+
+class StrictModel(BaseModel):
+    """Base for every config section: unknown keys are errors, values are checked."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+def _check_polygon(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    if len(points) < 3:
+        raise ValueError(f"a polygon needs at least 3 points (got {len(points)})")
+    for x, y in points:
+        if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
+            raise ValueError(f"points are normalised to 0..1 (got [{x}, {y}])")
+    return points
+
+
+def _check_pair(value: Any) -> Any:
+    # Without this, [0.5] reads "points[2][1]: required key is missing".
+    if isinstance(value, list | tuple) and len(value) != 2:
+        raise ValueError(f"a point is [x, y] (got {len(value)} value(s))")
+    return value
+
+
+Point = Annotated[tuple[float, float], BeforeValidator(_check_pair)]
+# Checked one by one so an error names the polygon: `masks[1]`, not `masks`.
+Polygon = Annotated[list[Point], AfterValidator(_check_polygon)]
+
+
+class TlsConfig(StrictModel):
+    """HTTPS for the panel and API (both files or neither)."""
+
+    cert: str | None = Field(
+        None, description="PEM certificate (chain) file; relative paths are from the config file."
+    )
+    key: str | None = Field(None, description="PEM private key file of that certificate.")
+
+    @field_validator("key")
+    @classmethod
+    def _both_or_neither(cls, key: str | None, info: Any) -> str | None:
+        if (key is None) != (info.data.get("cert") is None):
+            raise ValueError("set both server.tls.cert and server.tls.key, or neither")
+        return key
+
+
+class AuthConfig(StrictModel):
+    """Sign-in sessions and login throttling."""
+
+    session_idle_hours: float = Field(
+        24.0, gt=0, description="A session unused this long ends; the user signs in again."
+    )
+    session_max_days: float = Field(
+        30.0, gt=0, description="A session ends this long after sign-in, used or not."
+    )
+    max_login_failures: int = Field(
+        5,
+        ge=1,
+        description="Failed logins for one user name from one address before that pair is "
+        "locked; one address is locked after three times this over any names, and a user name "
+        "failing ten times this from anywhere is only slowed down (at most 5 s a try), never "
+        "locked.",
+    )
+    lockout_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="First lock after too many failures; each further failure doubles it "
+        "(at most one hour).",
+    )
+
+
+class ServerConfig(StrictModel):
+    """Where the web panel and API listen."""
+
+    host: str = Field(DEFAULT_HOST, description="Address to bind; 0.0.0.0 exposes the LAN.")
+    port: int = Field(DEFAULT_PORT, ge=1, le=65535, description="TCP port of the panel and API.")
+    tls: TlsConfig = Field(
+        default_factory=TlsConfig, description="Serve HTTPS with this certificate and key."
+    )
+    auth: AuthConfig = Field(
+        default_factory=AuthConfig, description="Session lifetimes and login throttling."
+    )
+
+
+class EncryptionConfig(StrictModel):
+    """Encryption of footage at rest (segments, snapshots, clips)."""
+
+    mode: Literal["off", "key", "sealed"] = Field(
+        "off",
+        description="`off`: plain files. `key`: AES-256-GCM with a master key kept in the data "
+        "dir (stops only someone copying the footage folder alone). `sealed`: encrypted to a "
+        "public key; footage can be read only after an admin unlocks with the passphrase "
+        "(`camhub keys init` first).",
+    )
+
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _bare_off(cls, value: Any) -> Any:
+        # YAML 1.1 reads a bare `off` as false; `mode: off` must mean "off".
+        return "off" if value is False else value
+
+
+class StorageConfig(StrictModel):
+    """Where the database and footage live."""
+
+    path: str | None = Field(
+        None, description="Data directory; `--data` overrides it. Default: ~/.local/share/camhub."
+    )
+    max_days: float | None = Field(
+        None, gt=0, description="Delete footage of any camera older than this many days."
+    )
+    max_gb: float | None = Field(
+        None, gt=0, description="Keep at most this many GB of footage over all cameras."
+    )
+    min_free_gb: float = Field(
+        1.0,
+        ge=0,
+        description="Free disk space to keep; below it the oldest footage goes, and if that "
+        "is not enough, recording pauses until space returns.",
+    )
+    retention_check_seconds: float = Field(
+        300.0, ge=10, le=86400, description="How often retention limits are enforced."
+    )
+    encryption: EncryptionConfig = Field(
+        default_factory=EncryptionConfig, description="Encryption of footage at rest."
+    )
+
+
+class DetectConfig(StrictModel):
+    """Frames handed to detectors."""
+
+    enabled: bool = Field(True, description="Run motion/object detection on this camera.")
+    fps: float = Field(5.0, gt=0, le=30, description="Frames per second decoded for detection.")
+    height: int = Field(360, ge=64, le=2160, description="Detection frames are scaled to this.")
+
+
+class MotionConfig(StrictModel):
+    """Motion detection on the camera's detection frames."""
+
+    enabled: bool = Field(True, description="Look for motion (needs `detect.enabled`).")
+    source: Literal["hub", "camera"] = Field(
+        "hub",
+        description="hub: find motion in the video; camera: use the camera's own motion "
+        "events (ONVIF), which costs the hub no decoding.",
+    )
+    threshold: int = Field(
+        30, ge=1, le=255, description="Brightness change (0-255) that counts as motion."
+    )
+    min_area: int = Field(
+        10, ge=1, description="Smallest moving blob, in pixels of the working image."
+    )
+    frame_height: int = Field(
+        100, ge=32, le=720, description="Height of the small image motion is computed on."
+    )
+    end_after: float = Field(
+        5.0, gt=0, le=600, description="Seconds without motion before a motion event ends."
+    )
+
+
+class ObjectsConfig(StrictModel):
+    """Object detection around motion, tracking and object events."""
+
+    detector: str | None = Field(
+        None, description="Id of the `detectors` entry to use; default: the only one there is."
+    )
+    labels: list[str] = Field(
+        default_factory=lambda: ["person"], description="Labels that make events."
+    )
+    min_score: float = Field(0.5, ge=0, le=1, description="Ignore detections scored lower.")
+    max_fps: float = Field(
+        2.0, gt=0, le=30, description="Detector calls per second at most for this camera."
+    )
+    min_hits: int = Field(
+        2, ge=1, le=30, description="Frames an object must be seen in before it makes an event."
+    )
+    end_after: float = Field(
+        10.0, gt=0, le=600, description="Seconds without the object before its event ends."
+    )
+    stationary_seconds: float = Field(
+        30.0, gt=0, description="An object still this long (a parked car) stops holding events."
+    )
+
+
+class RecordConfig(StrictModel):
+    """How footage is kept."""
+
+    mode: Literal["off", "events", "continuous"] = Field(
+        "events", description="off: never record; events: around events; continuous: always."
+    )
+    segment_seconds: float = Field(10.0, gt=0, le=600, description="Target MP4 segment length.")
+    pre_seconds: float = Field(5.0, ge=0, le=60, description="Footage kept before an event.")
+    post_seconds: float = Field(5.0, ge=0, le=600, description="Footage kept after an event.")
+    max_days: float | None = Field(None, gt=0, description="Delete footage older than this.")
+    max_gb: float | None = Field(None, gt=0, description="Keep at most this much footage.")
+
+
+class Zone(StrictModel):
+    """A named area; objects whose bottom centre is inside are 'in' the zone."""
+
+    points: list[Point] = Field(
+        description="Polygon corners, at least 3, each [x, y] from 0..1 (top left is [0, 0])."
+    )
+    labels: list[str] = Field(default_factory=list, description="Only these labels count here.")
+
+    _points = field_validator("points")(_check_polygon)
+
+
+class OnvifConfig(StrictModel):
+    """How to reach a camera's ONVIF services (events, PTZ); give `host` or `device_url`."""
+
+    host: str | None = Field(
+        None,
+        description="Camera address; the device service is taken to be "
+        "http://HOST:PORT/onvif/device_service.",
+    )
+    port: int = Field(80, ge=1, le=65535, description="HTTP port of the ONVIF services.")
+    device_url: str | None = Field(
+        None, description="Full device service URL (as WS-Discovery reports it); wins over host."
+    )
+    username: str | None = Field(None, description="ONVIF user (often the camera's admin user).")
+    password: str | None = Field(None, description="ONVIF password; use `!secret`.")
+    events: bool = Field(
+        True, description="Pull the camera's events (motion and others) into the hub."
+    )
+    snapshot_url: str | None = Field(
+        None, description="JPEG snapshot URL the camera reported (GetSnapshotUri)."
+    )
+    timeout: float = Field(10.0, gt=0, le=60, description="Seconds to wait for an answer.")
+    privacy_masks: bool = Field(
+        True,
+        description="Push the camera's `privacy_masks` to it (ONVIF Media2 masks) so it burns "
+        "them in itself; if it cannot, or reads them back wrong, the hub re-encodes instead.",
+    )
+
+    @field_validator("device_url")
+    @classmethod
+    def _http_url(cls, url: str | None) -> str | None:
+        if url is not None and not url.lower().startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return url
+
+    @model_validator(mode="after")
+    def _where(self) -> OnvifConfig:
+        if not self.host and not self.device_url:
+            raise ValueError("give `host` or `device_url`")
+        return self
+
+    def service_url(self) -> str | None:
+        """The device service URL, or None when neither host nor device_url is set."""
+        if self.device_url:
+            return self.device_url
+        if not self.host:
+            return None
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/onvif/device_service"
+
+
+class CameraConfig(StrictModel):
+    """One camera."""
+
+    name: str | None = Field(None, description="Display name; defaults to the camera id.")
+    enabled: bool = Field(True, description="Start this camera.")
+    url: str = Field(description="Main stream: rtsp://, rtsps://, http(s)://, a file, demo://.")
+    detect_url: str | None = Field(None, description="Optional sub-stream decoded for detection.")
+    rtsp_transport: Literal["tcp", "udp"] = Field(
+        "tcp", description="RTSP over TCP (reliable through Wi-Fi) or UDP (lower latency)."
+    )
+    open_timeout: float = Field(
+        10.0, gt=0, le=120, description="Seconds to wait for the camera to answer when connecting."
+    )
+    stall_seconds: float = Field(
+        10.0,
+        gt=0,
+        le=300,
+        description="Reconnect when the stream delivers nothing for this many seconds.",
+    )
+    detect: DetectConfig = Field(
+        default_factory=DetectConfig, description="Frames handed to motion/object detection."
+    )
+    motion: MotionConfig = Field(
+        default_factory=MotionConfig, description="Motion detection settings."
+    )
+    objects: ObjectsConfig = Field(
+        default_factory=ObjectsConfig, description="Object detection and object events."
+    )
+    record: RecordConfig = Field(default_factory=RecordConfig, description="How footage is kept.")
+    zones: dict[str, Zone] = Field(default_factory=dict, description="Named zones.")
+    masks: list[Polygon] = Field(
+        default_factory=list,
+        description="Polygons ignored by motion detection; corners written like zone points.",
+    )
+    privacy_masks: list[Polygon] = Field(
+        default_factory=list,
+        description=(
+            "Polygons filled with black before anything is recorded, shown, snapshotted or "
+            "detected; corners like zone points. An ONVIF camera that takes them burns them "
+            "in itself (see `onvif.privacy_masks`), else the hub re-encodes its stream."
+        ),
+    )
+    face_blur: bool = Field(
+        False,
+        description=(
+            "Blur faces in this camera's snapshots and exported clips (needs "
+            "`camhub models install centerface`); without a working face blur they are withheld. "
+            "Viewers get blurred pictures instead of live video."
+        ),
+    )
+    onvif: OnvifConfig | None = Field(
+        None, description="ONVIF access, for the camera's own events and PTZ."
+    )
+
+    @field_validator("url", "detect_url")
+    @classmethod
+    def _known_scheme(cls, url: str | None) -> str | None:
+        if url is None:
+            return url
+        scheme, sep, _ = url.partition("://")
+        if not sep:
+            return url  # a local file path
+        if scheme.lower() not in SOURCE_SCHEMES:
+            raise ValueError(
+                f"unsupported scheme '{scheme}://' (use one of "
+                + ", ".join(f"{s}://" for s in SOURCE_SCHEMES)
+                + ")"
+            )
+        return url
+
+
+class TypedSection(BaseModel):
+    """A section whose options depend on its `type`; the plugin for that type checks them."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    type: str = Field(description="Which plugin handles this entry.")
+
+    def options(self) -> dict[str, Any]:
+        """Every key except `type`."""
+        return dict(self.model_extra or {})
+
+
+class AutomationTraceConfig(StrictModel):
+    """What an automation keeps of its runs."""
+
+    keep: int = Field(50, ge=1, le=1000, description="Traces kept (newest first).")
+
+
+class AutomationConfig(StrictModel):
+    """An automation; triggers, conditions and actions are checked by the automation engine."""
+
+    id: str = Field(min_length=1, description="Stable identifier, used in URLs and traces.")
+    alias: str | None = Field(None, description="Human name shown in the panel.")
+    description: str | None = Field(None, description="Free text: what it is for.")
+    enabled: bool = Field(True, description="Run this automation.")
+    mode: Literal["single", "restart", "queued", "parallel"] = Field(
+        "single",
+        description="When triggered while running: single ignores, restart stops the old run, "
+        "queued waits, parallel runs alongside.",
+    )
+    max: int = Field(10, ge=1, le=1000, description="Runs allowed at once (queued/parallel).")
+    variables: dict[str, Any] = Field(
+        default_factory=dict, description="Values the triggers, conditions and actions can use."
+    )
+    triggers: list[dict[str, Any]] = Field(
+        min_length=1, description="What starts it; any one trigger is enough."
+    )
+    conditions: list[dict[str, Any]] = Field(
+        default_factory=list, description="Checks that must all pass for the actions to run."
+    )
+    actions: list[dict[str, Any]] = Field(min_length=1, description="What it does, in order.")
+    trace: AutomationTraceConfig = Field(
+        default_factory=AutomationTraceConfig, description="What is kept of its runs."
+    )
+
+
+class DiscoveryConfig(StrictModel):
+    """Finding cameras on the LAN."""
+
+    enabled: bool = Field(
+        False,
+        description="Keep looking in the background (mDNS browse, WS-Discovery Hello/Bye, "
+        "re-probes). Off: the hub stays quiet on the LAN until asked to scan.",
+    )
+    interfaces: list[str] = Field(
+        default_factory=list,
+        description="IPv4 addresses of the interfaces to use; empty means every non-loopback "
+        "interface that is up.",
+    )
+    rescan_seconds: float = Field(
+        300.0, ge=30, le=86400, description="Background mode: how often WS-Discovery re-probes."
+    )
+
+
+class LocationConfig(StrictModel):
+    """Where the house is: time zone for schedules, coordinates for sunrise/sunset."""
+
+    time_zone: str | None = Field(None, description="IANA name, e.g. Europe/Paris; default: local.")
+    latitude: float | None = Field(
+        None, ge=-90, le=90, description="Degrees north (negative: south), for sunrise/sunset."
+    )
+    longitude: float | None = Field(
+        None, ge=-180, le=180, description="Degrees east (negative: west), for sunrise/sunset."
+    )
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, name: str | None) -> str | None:
+        if name is None:
+            return name
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone '{name}'") from None
+        return name
+
+
+class LoggingConfig(StrictModel):
+    """Log verbosity."""
+
+    level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="Least severe messages written to the log; `-v` forces debug."
+    )
+
+
+class PluginsConfig(StrictModel):
+    """Plugin loading."""
+
+    disabled: list[str] = Field(default_factory=list, description="Plugin names not to load.")
+
+
+class HubConfig(StrictModel):
+    """The whole configuration file."""
+
+    server: ServerConfig = Field(
+        default_factory=ServerConfig, description="Where the web panel and API listen."
+    )
+    storage: StorageConfig = Field(
+        default_factory=StorageConfig, description="Where the database and footage live."
+    )
+    location: LocationConfig = Field(
+        default_factory=LocationConfig, description="Time zone and coordinates of the house."
+    )
+    logging: LoggingConfig = Field(default_factory=LoggingConfig, description="Log verbosity.")
+    discovery: DiscoveryConfig = Field(
+        default_factory=DiscoveryConfig, description="Finding cameras on the LAN."
+    )
+    plugins: PluginsConfig = Field(default_factory=PluginsConfig, description="Plugin loading.")
+    plugins_dir: str | None = Field(None, description="Folder of single-file local plugins.")
+    cameras: dict[Annotated[str, Field(pattern=r"^[a-z0-9_]+$", max_length=64)], CameraConfig] = (
+        Field(default_factory=dict, description="Cameras by id (lowercase, digits, _).")
+    )
+    detectors: dict[str, TypedSection] = Field(
+        default_factory=dict, description="Object detectors by id; options depend on `type`."
+    )
+    notifiers: dict[str, TypedSection] = Field(
+        default_factory=dict, description="Notification channels by id; options depend on `type`."
+    )
+    automations: list[AutomationConfig] = Field(
+        default_factory=list, description="Automations: when something happens, do something."
+    )

@@ -1,0 +1,1 @@
+"""Detection: frames for detectors, motion and object loops, tracking, masks, snapshots."""

@@ -1,0 +1,1 @@
+"""Extension machinery: the plugin manager, the types plugins contribute, typed config sections."""

@@ -1,0 +1,1 @@
+"""Footage: the files on disk, the recordings index, retention, export and encryption at rest."""

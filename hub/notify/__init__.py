@@ -1,0 +1,1 @@
+"""Notifications: the message notifier plugins receive, and the outbox that delivers it."""

@@ -1,0 +1,1 @@
+"""Security: users, sessions and tokens, login throttling, the audit trail, secret redaction."""

@@ -1,0 +1,156 @@
+"""Motion events from a camera's detection frames: start, hold recording, end, storage."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from hub.events import MotionEnded, MotionStarted
+from hub.hookspecs import hookimpl
+from tests.helpers import wait_until
+
+
+class Scripted:
+    """A motion detector that sees motion while `moving` is set; counts frames."""
+
+    def __init__(self) -> None:
+        self.moving = False
+        self.frames = 0
+        self.fail_next = False
+
+    def detect(self, gray):
+        self.frames += 1
+        if self.fail_next:
+            self.fail_next = False
+            raise RuntimeError("detector hiccup")
+        h, w = gray.shape
+        return [(w // 4, h // 4, w // 2, h // 2)] if self.moving else []
+
+
+class Provider:
+    def __init__(self, detector: Scripted) -> None:
+        self.detector = detector
+
+    @hookimpl
+    def motion_detector(self, hub, camera_id, config):
+        return self.detector
+
+
+CONFIG = """
+cameras:
+  yard:
+    url: demo://
+    detect:
+      fps: 5
+    motion:
+      end_after: 1
+    record:
+      mode: events
+      pre_seconds: 1
+      post_seconds: 1
+      segment_seconds: 10
+"""
+
+
+async def test_motion_starts_holds_recording_ends_and_is_stored(make_hub):
+    detector = Scripted()
+    hub = make_hub(CONFIG)
+    hub.plugins.register(Provider(detector), "scripted")
+    events = hub.bus.subscribe("t", (MotionStarted, MotionEnded))
+    await hub.async_start()
+    await wait_until(lambda: detector.frames >= 5)
+    assert hub.states.get("motion.yard").state == "off"
+    assert hub.cameras.cameras["yard"].record_until == 0.0  # no motion: nothing held
+
+    detector.fail_next = True  # a failing frame is skipped, the loop goes on
+    detector.moving = True
+    started = await asyncio.wait_for(events.get(), 5)
+    assert isinstance(started, MotionStarted) and started.camera == "yard"
+    assert started.boxes and hub.states.get("motion.yard").state == "on"
+    await asyncio.sleep(1.5)
+    assert hub.cameras.cameras["yard"].record_until > time.time()
+    detector.moving = False
+    ended = await asyncio.wait_for(events.get(), 5)
+    assert isinstance(ended, MotionEnded) and ended.event_id == started.event_id
+    assert ended.duration == pytest.approx(1.5, abs=0.6)
+    assert ended.context.id == started.context.id  # one story, one context
+    assert hub.states.get("motion.yard").state == "off"
+    await asyncio.sleep(2.5)  # let the post-roll pass and the segment close
+    await hub.async_stop()
+
+    rows = await _rows(make_hub, "SELECT * FROM events")
+    assert len(rows) == 1
+    row = rows[0]
+    assert (row["id"], row["kind"], row["camera"]) == (started.event_id, "motion", "yard")
+    assert row["end"] - row["start"] == pytest.approx(ended.duration, abs=0.01)
+    segments = await _rows(make_hub, "SELECT * FROM recordings")
+    assert segments and all(s["has_motion"] == 1 for s in segments)
+    # The recording reaches back before the motion (pre-roll) and past it (post-roll).
+    assert segments[0]["start"] <= row["start"] - 0.5
+    assert segments[-1]["end"] >= row["end"] + 0.5
+
+
+async def _rows(make_hub, sql: str) -> list[dict]:
+    hub = make_hub("{}\n")
+    await hub.async_start()
+    rows = await hub.storage.async_read(lambda db: [dict(r) for r in db.query(sql)])
+    await hub.async_stop()
+    return rows
+
+
+async def test_motion_open_at_stop_is_ended_and_stored(make_hub):
+    detector = Scripted()
+    detector.moving = True
+    hub = make_hub(CONFIG)
+    hub.plugins.register(Provider(detector), "scripted")
+    await hub.async_start()
+    await wait_until(
+        lambda: (
+            hub.states.get("motion.yard") is not None
+            and hub.states.get("motion.yard").state == "on"
+        )
+    )
+    await hub.async_stop()
+    rows = await _rows(make_hub, "SELECT * FROM events")
+    assert len(rows) == 1 and rows[0]["end"] is not None
+
+
+async def test_no_motion_detector_plugin_means_no_motion_loop(make_hub):
+    hub = make_hub("plugins:\n  disabled: [motion]\n" + CONFIG)
+    await hub.async_start()
+    assert hub.motion_loops == []
+    assert not hub.cameras.cameras["yard"].frames.wanted  # nothing decoded for detection
+    await hub.async_stop()
+
+
+async def test_motion_disabled_per_camera(make_hub):
+    detector = Scripted()
+    hub = make_hub(CONFIG.replace("      end_after: 1", "      enabled: false"))
+    hub.plugins.register(Provider(detector), "scripted")
+    await hub.async_start()
+    await asyncio.sleep(1)
+    assert hub.motion_loops == [] and detector.frames == 0
+    await hub.async_stop()
+
+
+async def test_disarmed_camera_examines_no_frames_and_rearms(make_hub):
+    detector = Scripted()
+    detector.moving = True
+    hub = make_hub(CONFIG)
+    hub.plugins.register(Provider(detector), "scripted")
+    await hub.async_start()
+    assert hub.states.get("detection.yard").state == "on"
+    assert hub.mode == "home" and hub.states.get("mode.house").state == "home"
+    hub.cameras.set_armed("yard", False)
+    await asyncio.sleep(0.3)
+    examined = detector.frames
+    await asyncio.sleep(1.0)
+    assert detector.frames == examined  # frames arrive, none is examined
+    assert hub.states.get("detection.yard").state == "off"
+    hub.cameras.set_armed("yard", True)
+    await wait_until(lambda: hub.states.get("motion.yard").state == "on", 5)
+    hub.async_set_mode("away")
+    assert hub.mode == "away"
+    await hub.async_stop()
