@@ -13,12 +13,14 @@ from collections.abc import Coroutine, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
+from hub import hookspecs
 from hub.automations import AutomationEngine
 from hub.bus import EventBus
 from hub.cameras.discovery import DiscoveredDevice, device_seen, merge_devices
 from hub.cameras.manager import CameraManager
 from hub.config.loading import ConfigIssue, LoadedConfig
 from hub.detection.motion import CameraMotion, async_start_motion
+from hub.detection.object_detector import ObjectDetector
 from hub.detection.objects import CameraObjects, async_start_objects
 from hub.events import (
     Context,
@@ -35,6 +37,7 @@ from hub.footage.keyring import KEYS_DIRNAME, Keyring, KeyringError
 from hub.footage.recordings import RecordingIndex, RecordingSegment
 from hub.footage.retention import RetentionManager
 from hub.footage.store import LOCK_ENTITY, FootageStore
+from hub.notify.message import Notifier
 from hub.notify.outbox import Outbox
 from hub.security.audit import AuditLog
 from hub.security.redact import Redactor
@@ -93,7 +96,10 @@ def load_plugins(loaded: LoadedConfig, on_failed: Any = None) -> PluginManager:
 def check_plugin_sections(loaded: LoadedConfig, manager: PluginManager) -> list[ConfigIssue]:
     """Config issues that need plugins to find: unknown notifier/detector types, bad options."""
     issues: list[ConfigIssue] = []
-    for section, hook in (("notifiers", "notifier_types"), ("detectors", "detector_types")):
+    for section, hook in (
+        ("notifiers", hookspecs.notifier_types),
+        ("detectors", hookspecs.detector_types),
+    ):
         types = types_by_name(manager.call_collect(hook))
         _, found = check_section(loaded, section, getattr(loaded.config, section), types)
         issues.extend(found)
@@ -127,9 +133,9 @@ class Hub:
         self.recordings = RecordingIndex(self.storage)
         self.retention = RetentionManager(self)
         self.cameras = CameraManager(self)
-        self.notifiers: dict[str, Any] = {}
+        self.notifiers: dict[str, Notifier] = {}
         self.outbox = Outbox(self)
-        self.detectors: dict[str, Any] = {}
+        self.detectors: dict[str, ObjectDetector] = {}
         self.notifier_types: dict[str, TypeSpec] = {}
         self.detector_types: dict[str, TypeSpec] = {}
         self.automation_types: dict[tuple[str, str], AutomationType] = {}
@@ -151,7 +157,7 @@ class Hub:
         """Open storage, build plugin sections, run `startup` hooks and start cameras."""
         prepare_data_dir(self.data_dir)
         migrations: list[Migration] = []
-        for plugin, migration in self.plugins.call_collect("storage_migrations"):
+        for plugin, migration in self.plugins.call_collect(hookspecs.storage_migrations):
             if isinstance(migration, Migration):
                 migrations.append(Migration(f"{plugin}:{migration.name}", migration.apply))
         try:
@@ -169,7 +175,9 @@ class Hub:
         self._stop_listeners.append(
             self.bus.async_listen("plugins:event_published", self._forward_event)
         )
-        await self.plugins.async_call("startup", time_limit=PLUGIN_STARTUP_SECONDS, hub=self)
+        await self.plugins.async_call(
+            hookspecs.startup, time_limit=PLUGIN_STARTUP_SECONDS, hub=self
+        )
         self.async_set_mode(DEFAULT_HOUSE_MODE)
         for camera_id in self.cameras.cameras:
             self.cameras.set_armed(camera_id, True)
@@ -212,7 +220,9 @@ class Hub:
         # Let plugins see hub_stopping and the cameras going down before they stop.
         await self.bus.async_drain(BUS_DRAIN_SECONDS)
         await self.outbox.async_stop()
-        await self.plugins.async_call("shutdown", time_limit=PLUGIN_SHUTDOWN_SECONDS, hub=self)
+        await self.plugins.async_call(
+            hookspecs.shutdown, time_limit=PLUGIN_SHUTDOWN_SECONDS, hub=self
+        )
         await self._async_close_built()
         for stop in self._stop_listeners:
             stop()
@@ -248,12 +258,12 @@ class Hub:
         self.bus.publish(PluginFailed(plugin=info.name, reason=info.error or ""))
 
     async def _forward_event(self, event: Event) -> None:
-        await self.plugins.async_call("event_published", hub=self, event=event)
+        await self.plugins.async_call(hookspecs.event_published, hub=self, event=event)
 
     async def _async_build_typed_sections(self) -> None:
         sections = (
-            ("notifiers", "notifier_types", self.notifier_types, self.notifiers),
-            ("detectors", "detector_types", self.detector_types, self.detectors),
+            ("notifiers", hookspecs.notifier_types, self.notifier_types, self.notifiers),
+            ("detectors", hookspecs.detector_types, self.detector_types, self.detectors),
         )
         for section, hook, types, built in sections:
             types.update(types_by_name(self.plugins.call_collect(hook)))
@@ -297,7 +307,7 @@ class Hub:
             _LOGGER.exception("Automations could not start")
 
     def _collect_automation_types(self) -> None:
-        for plugin, spec in self.plugins.call_collect("automation_types"):
+        for plugin, spec in self.plugins.call_collect(hookspecs.automation_types):
             if isinstance(spec, AutomationType):
                 named = dataclasses.replace(spec, plugin=spec.plugin or plugin)
                 self.automation_types.setdefault((spec.kind, spec.name), named)
@@ -309,7 +319,7 @@ class Hub:
         """Ask every discovery plugin to scan for `timeout` s; merge and remember the result."""
         found: list[DiscoveredDevice] = []
         answers = await self.plugins.async_call(
-            "discover_devices", time_limit=timeout + 5, hub=self, timeout=timeout
+            hookspecs.discover_devices, time_limit=timeout + 5, hub=self, timeout=timeout
         )
         for answer in answers:
             found.extend(d for d in answer if isinstance(d, DiscoveredDevice))
@@ -351,7 +361,7 @@ class Hub:
             )
         )
         await self.plugins.async_call(
-            "event_stored", hub=self, table="recordings", record=segment.as_dict()
+            hookspecs.event_stored, hub=self, table="recordings", record=segment.as_dict()
         )
 
     async def async_event_clip(self, event: Mapping[str, Any]) -> str | None:
@@ -369,7 +379,12 @@ class Hub:
         if not segments:
             return None
         result = await self.plugins.async_call_first(
-            "export_clip", hub=self, segments=segments, start=start, end=end, relpath=relpath
+            hookspecs.export_clip,
+            hub=self,
+            segments=segments,
+            start=start,
+            end=end,
+            relpath=relpath,
         )
         return str(result) if result else None
 
@@ -380,7 +395,9 @@ class Hub:
         writer, then tell `event_stored` plugins."""
         row = {k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in record.items()}
         await self.storage.async_write(lambda db: db.table(table).insert(row, replace=replace))
-        await self.plugins.async_call("event_stored", hub=self, table=table, record=dict(record))
+        await self.plugins.async_call(
+            hookspecs.event_stored, hub=self, table=table, record=dict(record)
+        )
 
     def async_store_later(self, table: str, record: Mapping[str, Any]) -> None:
         """Insert-or-replace a row from loop code that cannot await; flushed before stop."""

@@ -1,16 +1,20 @@
 """Every hook a camhub plugin can implement, grouped by pipeline stage.
 
-A hook implementation may return a value, or an awaitable of it; the hub awaits
-where needed. Hooks marked `firstresult` stop at the first non-None answer.
+Each spec records its contract (`HookContract`): how the implementations of
+one hook are called (`concurrent`: all, awaited together; `first`: one at a
+time until one answers; `collect`: all, their lists joined) and whether an
+implementation may be `async def`. The plugin manager refuses to call a hook
+any other way, and docs/plugins.md is checked against these records.
 An implementation that raises is logged with the plugin's name and isolated;
 a plugin that keeps failing is disabled (state `failed`).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import pluggy
 
@@ -26,14 +30,51 @@ if TYPE_CHECKING:
     from hub.storage import Migration
 
 PROJECT = "camhub"
-hookspec = pluggy.HookspecMarker(PROJECT)
+_pluggy_spec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
+
+Calling = Literal["concurrent", "first", "collect"]
+F = TypeVar("F", bound=Callable[..., Any])
+CONTRACT_ATTRIBUTE = f"{PROJECT}_contract"
+
+
+@dataclass(frozen=True)
+class HookContract:
+    """How the hub calls a hook's implementations, and what they may be."""
+
+    calling: Calling
+    may_await: bool
+    """True: `async def` (or returning an awaitable) is fine; False: plain `def` only."""
+
+    @property
+    def firstresult(self) -> bool:
+        """pluggy's firstresult: the first non-None answer wins."""
+        return self.calling == "first"
+
+
+def hookspec(calling: Calling, *, may_await: bool) -> Callable[[F], F]:
+    """Declare a hook with its contract (pluggy's spec marker plus `HookContract`)."""
+
+    def mark(function: F) -> F:
+        contract = HookContract(calling, may_await)
+        setattr(function, CONTRACT_ATTRIBUTE, contract)
+        return _pluggy_spec(firstresult=contract.firstresult)(function)
+
+    return mark
+
+
+def contract_of(spec: Callable[..., Any]) -> HookContract:
+    """The contract recorded on a spec function; TypeError for anything else."""
+    contract = getattr(spec, CONTRACT_ATTRIBUTE, None)
+    if not isinstance(contract, HookContract):
+        raise TypeError(f"{spec!r} is not a camhub hook spec")
+    return contract
 
 
 # ---------------------------------------------------------------- startup
 
 
-@hookspec
+@hookspec("concurrent", may_await=True)
 def startup(hub: Hub) -> Awaitable[None] | None:
     """Called once the hub is running (database open, bus up), before cameras start.
 
@@ -41,7 +82,7 @@ def startup(hub: Hub) -> Awaitable[None] | None:
     """
 
 
-@hookspec
+@hookspec("concurrent", may_await=True)
 def shutdown(hub: Hub) -> Awaitable[None] | None:
     """Called during shutdown, after cameras stopped and before the database closes.
 
@@ -52,7 +93,7 @@ def shutdown(hub: Hub) -> Awaitable[None] | None:
 # ---------------------------------------------------------------- discovery
 
 
-@hookspec
+@hookspec("concurrent", may_await=True)
 def discover_devices(
     hub: Hub, timeout: float
 ) -> list[DiscoveredDevice] | Awaitable[list[DiscoveredDevice]]:
@@ -63,7 +104,7 @@ def discover_devices(
     """
 
 
-@hookspec(firstresult=True)
+@hookspec("first", may_await=True)
 def probe_device(
     hub: Hub, url: str, username: str, password: str
 ) -> DeviceProbe | Awaitable[DeviceProbe | None] | None:
@@ -79,7 +120,7 @@ def probe_device(
 # ---------------------------------------------------------------- decoding / sources
 
 
-@hookspec(firstresult=True)
+@hookspec("first", may_await=True)
 def camera_source(hub: Hub, camera_id: str, config: CameraConfig) -> CameraSource | None:
     """Return a CameraSource for this camera if this plugin can open its URL, else None.
 
@@ -88,7 +129,7 @@ def camera_source(hub: Hub, camera_id: str, config: CameraConfig) -> CameraSourc
     """
 
 
-@hookspec(firstresult=True)
+@hookspec("first", may_await=True)
 def export_clip(
     hub: Hub, segments: list[RecordingSegment], start: float, end: float, relpath: str
 ) -> str | Awaitable[str | None] | None:
@@ -103,7 +144,7 @@ def export_clip(
 # ---------------------------------------------------------------- detection
 
 
-@hookspec(firstresult=True)
+@hookspec("first", may_await=True)
 def motion_detector(hub: Hub, camera_id: str, config: CameraConfig) -> MotionDetector | None:
     """Return a motion detector for this camera, or None to let another plugin answer.
 
@@ -113,7 +154,7 @@ def motion_detector(hub: Hub, camera_id: str, config: CameraConfig) -> MotionDet
     """
 
 
-@hookspec(firstresult=True)
+@hookspec("first", may_await=True)
 def camera_motion(hub: Hub, camera_id: str, config: CameraConfig) -> AsyncIterator[bool] | None:
     """Return an async iterator of the camera's own motion signals, or None.
 
@@ -124,7 +165,7 @@ def camera_motion(hub: Hub, camera_id: str, config: CameraConfig) -> AsyncIterat
     """
 
 
-@hookspec
+@hookspec("collect", may_await=False)
 def detector_types() -> list[TypeSpec]:
     """Return detector types this plugin provides (`detectors.<id>.type`).
 
@@ -135,7 +176,7 @@ def detector_types() -> list[TypeSpec]:
 # ---------------------------------------------------------------- events
 
 
-@hookspec
+@hookspec("concurrent", may_await=True)
 def event_published(hub: Hub, event: Event) -> Awaitable[None] | None:
     """Called for every event on the bus, in the order published, from one bus listener.
 
@@ -147,7 +188,7 @@ def event_published(hub: Hub, event: Event) -> Awaitable[None] | None:
 # ---------------------------------------------------------------- notification
 
 
-@hookspec
+@hookspec("collect", may_await=False)
 def notifier_types() -> list[TypeSpec]:
     """Return notifier types this plugin provides (`notifiers.<id>.type`).
 
@@ -159,12 +200,12 @@ def notifier_types() -> list[TypeSpec]:
 # ---------------------------------------------------------------- storage
 
 
-@hookspec
+@hookspec("collect", may_await=False)
 def storage_migrations() -> list[Migration]:
     """Return named schema migrations this plugin needs; each runs once, in list order."""
 
 
-@hookspec
+@hookspec("concurrent", may_await=True)
 def event_stored(hub: Hub, table: str, record: Mapping[str, Any]) -> Awaitable[None] | None:
     """Called after a row was written to `table` (e.g. `events`): mirror it elsewhere."""
 
@@ -172,7 +213,7 @@ def event_stored(hub: Hub, table: str, record: Mapping[str, Any]) -> Awaitable[N
 # ---------------------------------------------------------------- privacy
 
 
-@hookspec(firstresult=True)
+@hookspec("first", may_await=True)
 def redact_image(hub: Hub, camera_id: str, jpeg: bytes) -> bytes | Awaitable[bytes | None] | None:
     """Return the snapshot `jpeg` of `camera_id` with what must not be seen removed, or None.
 
@@ -183,7 +224,7 @@ def redact_image(hub: Hub, camera_id: str, jpeg: bytes) -> bytes | Awaitable[byt
     """
 
 
-@hookspec(firstresult=True)
+@hookspec("first", may_await=True)
 def apply_privacy_masks(
     hub: Hub, camera_id: str, config: CameraConfig
 ) -> bool | Awaitable[bool | None] | None:
@@ -196,7 +237,7 @@ def apply_privacy_masks(
     """
 
 
-@hookspec(firstresult=True)
+@hookspec("first", may_await=False)
 def install_model(name: str, models_dir: Path) -> Path | None:
     """Fetch and prepare the model called `name` into `models_dir`; return its path, or None.
 
@@ -208,7 +249,7 @@ def install_model(name: str, models_dir: Path) -> Path | None:
 # ---------------------------------------------------------------- automation
 
 
-@hookspec
+@hookspec("collect", may_await=False)
 def automation_types() -> list[AutomationType]:
     """Return trigger, condition and action types this plugin adds to automations."""
 
@@ -216,6 +257,15 @@ def automation_types() -> list[AutomationType]:
 # ---------------------------------------------------------------- web
 
 
-@hookspec
-def register_routes(hub: Hub) -> list[Route]:
+@hookspec("collect", may_await=False)
+def web_routes(hub: Hub) -> list[Route]:
     """Return HTTP routes to mount under `/api/x/<plugin name>/` (same auth as the API)."""
+
+
+@hookspec("collect", may_await=False)
+def register_routes(hub: Hub) -> list[Route]:
+    """Deprecated name of `web_routes` (until 0.3): still mounted, with a warning in the log."""
+
+
+DEPRECATED_NAMES = {"register_routes": "web_routes"}
+"""Old hook name -> new name, for one release after a rename."""

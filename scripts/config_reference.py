@@ -21,6 +21,7 @@ import annotated_types
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
+from hub import hookspecs
 from hub.config.models import HubConfig, TypedSection
 from hub.extensions.manager import BUILTIN_PLUGINS, PluginManager
 from hub.extensions.registry import TypeSpec
@@ -267,7 +268,10 @@ def builtin_types() -> dict[str, dict[str, TypeSpec]]:
         manager.register(importlib.import_module(module_name), module_name.rsplit(".", 1)[-1])
     return {
         section: types_by_name(manager.call_collect(hook))
-        for section, hook in (("notifiers", "notifier_types"), ("detectors", "detector_types"))
+        for section, hook in (
+            ("notifiers", hookspecs.notifier_types),
+            ("detectors", hookspecs.detector_types),
+        )
     }
 
 

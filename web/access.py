@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Literal, TypeVar
 
 from aiohttp import web
 
+from hub.extensions.registry import PRINCIPAL_KEY
 from web.keys import HUB_KEY
 
 if TYPE_CHECKING:
@@ -41,7 +42,6 @@ class Principal:
         return self.role == "admin" or camera_id in self.cameras
 
 
-PRINCIPAL_KEY = "camhub.principal"
 """Key under which the middleware stores the Principal on the request."""
 
 

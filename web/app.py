@@ -8,6 +8,7 @@ from pathlib import Path
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from hub import hookspecs
 from hub.core import Hub
 from hub.extensions.registry import Route
 from web import (
@@ -52,9 +53,11 @@ async def _security_headers(request: web.Request, handler: Handler) -> web.Strea
 
 
 def _plugin_routes(hub: Hub, app: web.Application) -> None:
-    for plugin, route in hub.plugins.call_collect("register_routes", hub=hub):
+    routes = hub.plugins.call_collect(hookspecs.web_routes, hub=hub)
+    routes += hub.plugins.call_collect(hookspecs.register_routes, hub=hub)
+    for plugin, route in routes:
         if not isinstance(route, Route):
-            _LOGGER.error("Plugin %s returned a route that is not a hub.registry.Route", plugin)
+            _LOGGER.error("Plugin %s returned a route that is not a hub.Route", plugin)
             continue
         path = f"/api/x/{plugin}/{route.path.lstrip('/')}"
         app.router.add_route(route.method.upper(), path, _with_rule(route.handler, route.access))

@@ -13,6 +13,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from hub.core import Hub
+from hub.extensions.registry import PRINCIPAL_KEY
 from hub.security.sessions import ApiToken, Session, SessionStore, async_lookup_token
 from hub.security.throttle import LoginThrottle
 from hub.security.users import (
@@ -134,7 +135,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
                 text="invalid or expired API token", headers={"WWW-Authenticate": "Bearer"}
             )
     if token is not None:
-        request[access.PRINCIPAL_KEY] = _token_principal(hub, token)
+        request[PRINCIPAL_KEY] = _token_principal(hub, token)
     elif cookie := request.cookies.get(SESSION_COOKIE):
         session = await request.app[SESSIONS_KEY].async_lookup(cookie)
         if session is not None:
@@ -143,7 +144,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
                 if not hmac.compare_digest(sent.encode(), session.csrf_token.encode()):
                     raise web.HTTPForbidden(text="missing or wrong X-CSRF-Token header")
             request[SESSION_KEY] = session
-            request[access.PRINCIPAL_KEY] = session_principal(session.user)
+            request[PRINCIPAL_KEY] = session_principal(session.user)
     if rule == "public":
         return await handler(request)
     who = access.principal(request)

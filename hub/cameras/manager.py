@@ -8,6 +8,7 @@ import random
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
+from hub import hookspecs
 from hub.cameras.added import AddedCameraStore
 from hub.cameras.source import CameraError, CameraSource, SnapshotSource, StatsSource
 from hub.config.models import CameraConfig
@@ -129,7 +130,10 @@ class CameraManager:
             return
         runtime.privacy_masks_at = await self._async_privacy_masks(runtime)
         source = await self.hub.plugins.async_call_first(
-            "camera_source", hub=self.hub, camera_id=runtime.camera_id, config=runtime.config
+            hookspecs.camera_source,
+            hub=self.hub,
+            camera_id=runtime.camera_id,
+            config=runtime.config,
         )
         if source is None:
             url = runtime.config.url
@@ -150,7 +154,7 @@ class CameraManager:
         try:
             answer = await asyncio.wait_for(
                 self.hub.plugins.async_call_first(
-                    "apply_privacy_masks",
+                    hookspecs.apply_privacy_masks,
                     hub=self.hub,
                     camera_id=runtime.camera_id,
                     config=runtime.config,

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from hub import hookspecs
 from hub.cameras.added import with_credentials
 from hub.cameras.discovery import DeviceProbe, onvif_service_url
 from hub.config.models import CameraConfig
@@ -111,7 +112,11 @@ async def async_add_discovered(
     try:
         probe = await asyncio.wait_for(
             hub.plugins.async_call_first(
-                "probe_device", hub=hub, url=device_url, username=username, password=password
+                hookspecs.probe_device,
+                hub=hub,
+                url=device_url,
+                username=username,
+                password=password,
             ),
             PROBE_SECONDS,
         )

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from hub import hookspecs
 from hub.cameras.discovery import DeviceProbe, DiscoveredDevice, configured_hosts, device_view
 from hub.cameras.discovery import onvif_service_url as onvif_url
 from hub.config.loading import LoadedConfig
@@ -67,7 +68,7 @@ async def _scan(
     answers = await asyncio.gather(
         *(
             hub.plugins.async_call_first(
-                "probe_device", hub=hub, url=url, username=user, password=password
+                hookspecs.probe_device, hub=hub, url=url, username=user, password=password
             )
             for _, url in targets
         )

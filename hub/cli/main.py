@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
-import importlib
 import json
 import logging
 import sys
@@ -107,8 +106,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         except KeyringError as exc:
             raise CliError(f"cannot unlock the footage: {exc}") from None
         print("camhub: sealed footage unlocked until the hub stops", flush=True)
-    # The composition root: the core itself knows no HTTP; only `run` adds the web layer.
-    server = importlib.import_module("web.server")
+    # The composition root: the core itself knows no HTTP; only `run` adds the web layer
+    # (imported here, lazily; tests/test_layout.py allows this one import and no other).
+    from web import server
 
     def ready(url: str) -> None:
         print(f"camhub: panel at {url}  (Ctrl+C to stop)", flush=True)

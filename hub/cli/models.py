@@ -10,6 +10,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from hub import hookspecs
 from hub.extensions.manager import PluginManager
 
 MODELS_DIRNAME = "models"
@@ -35,7 +36,7 @@ def models_command(args: argparse.Namespace, data_dir: Path, manager: PluginMana
     name = str(args.name)
     models_dir = data_dir / MODELS_DIRNAME
     models_dir.mkdir(parents=True, exist_ok=True)
-    path = manager.hook.install_model(name=name, models_dir=models_dir)
+    path = manager.call_first(hookspecs.install_model, name=name, models_dir=models_dir)
     if path is not None:
         return f"{name}: installed at {path}"
     # A plugin that raised was isolated by the manager, which kept its message.

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from hub import hookspecs
 from hub.detection.frames import Gray
 from hub.events import Context, MotionEnded, MotionStarted, new_id
 
@@ -224,7 +225,7 @@ async def async_start_motion(hub: Hub, camera_ids: list[str] | None = None) -> l
             continue
         if config.motion.source == "camera":
             signals = await hub.plugins.async_call_first(
-                "camera_motion", hub=hub, camera_id=camera_id, config=config
+                hookspecs.camera_motion, hub=hub, camera_id=camera_id, config=config
             )
             if signals is None:
                 problem = (
@@ -238,7 +239,7 @@ async def async_start_motion(hub: Hub, camera_ids: list[str] | None = None) -> l
             loops.append(loop)
             continue
         detector = await hub.plugins.async_call_first(
-            "motion_detector", hub=hub, camera_id=camera_id, config=config
+            hookspecs.motion_detector, hub=hub, camera_id=camera_id, config=config
         )
         if detector is None:
             _LOGGER.info("No motion detector plugin for camera %s", camera_id)

@@ -6,6 +6,8 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
+from hub import hookspecs
+
 if TYPE_CHECKING:
     from hub.core import Hub
 
@@ -29,7 +31,7 @@ async def async_redact_snapshot(hub: Hub, camera_id: str, jpeg: bytes) -> bytes 
     """The JPEG a `redact_image` plugin made of `jpeg`, `jpeg` itself when none had to,
     or None when the camera needs redaction and no plugin gave it (fail closed)."""
     redacted = await hub.plugins.async_call_first(
-        "redact_image", hub=hub, camera_id=camera_id, jpeg=jpeg
+        hookspecs.redact_image, hub=hub, camera_id=camera_id, jpeg=jpeg
     )
     if isinstance(redacted, bytes | bytearray | memoryview):
         return bytes(redacted)

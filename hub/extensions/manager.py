@@ -47,6 +47,8 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
 )
 
 PluginSource = Literal["builtin", "entrypoint", "file"]
+HookSpec = Callable[..., Any]
+"""A hook's spec function in `hub.hookspecs`, e.g. `hookspecs.startup`."""
 PluginState = Literal["active", "failed", "error", "disabled"]
 
 
@@ -77,6 +79,13 @@ class PluginInfo:
         }
 
 
+class GuardedPlugin:
+    """A loaded plugin as pluggy sees it: guarded hook implementations as attributes."""
+
+    def __init__(self, plugin: object):
+        self.plugin = plugin
+
+
 class PluginManager:
     """pluggy's manager plus loading from three sources and per-plugin failure isolation."""
 
@@ -88,7 +97,7 @@ class PluginManager:
 
     @property
     def hook(self) -> Any:
-        """The hook relay: `manager.hook.startup(hub=hub)`."""
+        """pluggy's hook relay (calls bypass the contract checks: prefer the call methods)."""
         return self.pm.hook
 
     # ---------------------------------------------------------- loading
@@ -143,14 +152,21 @@ class PluginManager:
             plugin = loader()
             if info.version is None:
                 info.version = getattr(plugin, "__version__", None)
-            self.pm.register(plugin, name=name)
+            guarded = self._guarded(plugin, info)
+            self.pm.register(guarded, name=name)
         except Exception as exc:
             info.state = "error"
             info.error = f"{type(exc).__name__}: {exc}"
             _LOGGER.error("Plugin %s failed to load: %s", name, info.error)
             return
-        info.hooks = [caller.name for caller in self.pm.get_hookcallers(plugin) or []]
-        self._guard_hooks(plugin, info)
+        info.hooks = [caller.name for caller in self.pm.get_hookcallers(guarded) or []]
+        for old in set(info.hooks) & set(hookspecs.DEPRECATED_NAMES):
+            _LOGGER.warning(
+                "Plugin %s implements %s, a deprecated hook name: rename it to %s",
+                name,
+                old,
+                hookspecs.DEPRECATED_NAMES[old],
+            )
 
     def check_pending(self) -> None:
         """Unload plugins that implement hooks no spec defines (a misspelt hook name)."""
@@ -167,12 +183,25 @@ class PluginManager:
 
     # ---------------------------------------------------------- isolation
 
-    def _guard_hooks(self, plugin: object, info: PluginInfo) -> None:
-        for caller in self.pm.get_hookcallers(plugin) or []:
-            for impl in caller.get_hookimpls():
-                if impl.plugin is plugin and not (impl.hookwrapper or impl.wrapper):
-                    # pluggy calls impl.function; swapping it is how each plugin gets isolated.
-                    impl.function = self._guard(info, caller.name, impl.function)  # type: ignore[misc]
+    def _guarded(self, plugin: object, info: PluginInfo) -> GuardedPlugin:
+        """What pluggy registers: the plugin's hook implementations, each wrapped for isolation.
+
+        pluggy reads a plugin's hooks from its attributes, so a plugin object whose
+        attributes are guarded copies is registered instead of the module itself;
+        pluggy's own calling (firstresult, wrappers, monitoring) stays untouched.
+        """
+        guarded = GuardedPlugin(plugin)
+        marker = f"{hookspecs.PROJECT}_impl"
+        for attribute in dir(plugin):
+            options = self.pm.parse_hookimpl_opts(plugin, attribute)
+            if options is None:
+                continue
+            function = getattr(plugin, attribute)
+            if not (options.get("wrapper") or options.get("hookwrapper")):
+                function = self._guard(info, options.get("specname") or attribute, function)
+                setattr(function, marker, options)
+            setattr(guarded, attribute, function)
+        return guarded
 
     def _guard(self, info: PluginInfo, hook_name: str, function: Callable[..., Any]) -> Any:
         manager = self
@@ -230,6 +259,13 @@ class PluginManager:
 
     # ---------------------------------------------------------- calling
 
+    def _name(self, spec: HookSpec, calling: hookspecs.Calling) -> str:
+        """The hook's name, once its contract says it is called this way."""
+        contract = hookspecs.contract_of(spec)
+        if contract.calling != calling:
+            raise TypeError(f"hook {spec.__name__} is called {contract.calling!r}, not {calling!r}")
+        return spec.__name__
+
     def _implementations(self, hook_name: str) -> list[tuple[PluginInfo, Any]]:
         """(plugin, impl) for each ordinary implementation, in pluggy's call order."""
         caller = getattr(self.pm.hook, hook_name)
@@ -261,25 +297,29 @@ class PluginManager:
             return None
 
     async def async_call(
-        self, hook_name: str, time_limit: float | None = None, **kwargs: Any
+        self, spec: HookSpec, time_limit: float | None = None, **kwargs: Any
     ) -> list[Any]:
-        """Call a hook; awaitable answers run concurrently; None answers are dropped.
+        """Call a `concurrent` hook; awaitable answers run concurrently; None answers are dropped.
 
         With `time_limit`, each implementation gets that long, and one that overruns
         counts as a failure of its plugin. Results keep pluggy's order.
         """
+        hook_name = self._name(spec, "concurrent")
         answers = self._answers(hook_name, kwargs)
         settled = await asyncio.gather(
             *(self._settle(info, hook_name, answer, time_limit) for info, answer in answers)
         )
         return [result for result in settled if result is not None]
 
-    async def async_call_first(self, hook_name: str, **kwargs: Any) -> Any:
-        """A `firstresult` hook for async implementations: the first non-None awaited answer.
+    async def async_call_first(self, spec: HookSpec, **kwargs: Any) -> Any:
+        """Call a `first` hook: the first non-None (awaited) answer.
 
         Implementations are tried one at a time, so one that declines (returns None,
         even after awaiting) or fails hands over to the next.
         """
+        hook_name = self._name(spec, "first")
+        if not hookspecs.contract_of(spec).may_await:
+            return self.call_first(spec, **kwargs)
         for info, impl in self._implementations(hook_name):
             answer = impl.function(*[kwargs[name] for name in impl.argnames])
             result = await self._settle(info, hook_name, answer, None)
@@ -287,8 +327,24 @@ class PluginManager:
                 return result
         return None
 
-    def call_collect(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
-        """Call a synchronous list-returning hook; returns (plugin name, item) pairs."""
+    def call_first(self, spec: HookSpec, **kwargs: Any) -> Any:
+        """Call a synchronous `first` hook (no `async def`): the first non-None answer."""
+        hook_name = self._name(spec, "first")
+        for info, impl in self._implementations(hook_name):
+            answer = impl.function(*[kwargs[name] for name in impl.argnames])
+            if answer is None:
+                continue
+            if inspect.isawaitable(answer):
+                if inspect.iscoroutine(answer):
+                    answer.close()  # never awaited: close it so Python does not warn
+                self._failed(info, hook_name, TypeError("must not be async"))
+                continue
+            return answer
+        return None
+
+    def call_collect(self, spec: HookSpec, **kwargs: Any) -> list[tuple[str, Any]]:
+        """Call a `collect` hook (plain `def`, returns a list); (plugin name, item) pairs."""
+        hook_name = self._name(spec, "collect")
         pairs: list[tuple[str, Any]] = []
         for info, answer in self._answers(hook_name, kwargs):
             if inspect.isawaitable(answer):

@@ -53,6 +53,10 @@ class AutomationType(TypeSpec):
     kind: Literal["trigger", "condition", "action"] = "action"
 
 
+PRINCIPAL_KEY = "camhub.principal"
+"""Where a request handler finds the caller (`.name`, `.role`, `.can_view(camera_id)`)."""
+
+
 @dataclass(frozen=True)
 class Route:
     """An HTTP route a plugin adds under `/api/x/<plugin>/` (the web layer mounts it)."""
@@ -62,5 +66,5 @@ class Route:
     handler: Callable[..., Any]
     access: Literal["public", "admin", "viewer"] = "admin"
     """Who may call it: admins only unless the plugin says otherwise. A `viewer` route
-    serving one camera must check `web.access.can_view` itself (plugins see the
-    principal as `request["camhub.principal"]`)."""
+    serving one camera must check the caller itself:
+    `request[PRINCIPAL_KEY].can_view(camera_id)`."""

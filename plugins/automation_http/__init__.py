@@ -9,10 +9,8 @@ from typing import Any, Literal
 import aiohttp
 from pydantic import Field, field_validator
 
-from hub.automations.templates import render
-from hub.events import Context
-from hub.extensions.registry import AutomationType, PluginOptions
-from hub.hookspecs import hookimpl
+from hub import AutomationType, Context, PluginOptions, hookimpl
+from hub import render_template as render
 
 __version__ = "1.0.0"
 

@@ -18,14 +18,13 @@ import logging
 import weakref
 from typing import TYPE_CHECKING, Any
 
-from hub.cameras.discovery import DiscoveredDevice, merge_devices
-from hub.hookspecs import hookimpl
+from hub import DiscoveredDevice, hookimpl, merge_devices
 from plugins.discovery.background import BackgroundDiscovery
 from plugins.discovery.mdns import async_browse
 from plugins.discovery.wsdiscovery import async_probe
 
 if TYPE_CHECKING:
-    from hub.core import Hub
+    from hub import Hub
 
 __version__ = "0.2.0"
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from zeroconf import InterfaceChoice, IPVersion, ServiceStateChange, Zeroconf
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
-from hub.cameras.discovery import device_lost, device_seen
+from hub import device_lost, device_seen
 from plugins.discovery.mdns import SERVICE_TYPES, device_from_info
 from plugins.discovery.wsdiscovery import (
     MULTICAST_GROUP,
@@ -26,7 +26,7 @@ from plugins.discovery.wsdiscovery import (
 )
 
 if TYPE_CHECKING:
-    from hub.core import Hub
+    from hub import Hub
 
 _LOGGER = logging.getLogger(__name__)
 PROBE_SECONDS = 3.0

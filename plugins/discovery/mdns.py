@@ -9,7 +9,7 @@ from typing import Any
 from zeroconf import InterfaceChoice, IPVersion, ServiceStateChange, Zeroconf
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
-from hub.cameras.discovery import DiscoveredDevice
+from hub import DiscoveredDevice
 
 _LOGGER = logging.getLogger(__name__)
 

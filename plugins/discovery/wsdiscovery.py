@@ -16,7 +16,7 @@ import ifaddr
 from defusedxml import DefusedXmlException  # type: ignore[import-untyped]
 from defusedxml.ElementTree import fromstring  # type: ignore[import-untyped]
 
-from hub.cameras.discovery import DiscoveredDevice
+from hub import DiscoveredDevice
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -17,9 +17,14 @@ from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
-from hub.extensions.registry import PluginOptions, TypeSpec
-from hub.hookspecs import hookimpl
-from hub.notify.message import Message, PermanentNotifyError, TemporaryNotifyError
+from hub import (
+    Message,
+    PermanentNotifyError,
+    PluginOptions,
+    TemporaryNotifyError,
+    TypeSpec,
+    hookimpl,
+)
 
 __version__ = "1.0.0"
 

@@ -16,10 +16,7 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-from hub.detection.snapshots import redaction_required
-from hub.events import CameraAdded, CameraChanged
-from hub.footage.recordings import RecordingSegment
-from hub.hookspecs import hookimpl
+from hub import CameraAdded, CameraChanged, RecordingSegment, hookimpl, redaction_required
 from plugins.face_blur.blur import blur_faces, decode_jpeg, encode_jpeg
 from plugins.face_blur.centerface import CenterFace, FaceModelError
 from plugins.face_blur.clips import export_blurred_clip

@@ -11,8 +11,7 @@ from typing import Any
 import av
 import numpy as np
 
-from hub.footage.recordings import RecordingSegment
-from hub.footage.store import FootageStore
+from hub import FootageStore, RecordingSegment
 from plugins.face_blur.blur import blur_faces
 from plugins.face_blur.centerface import Box, CenterFace
 

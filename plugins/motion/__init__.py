@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub.config.models import CameraConfig
-from hub.detection.polygons import polygon_mask
-from hub.hookspecs import hookimpl
+from hub import CameraConfig, hookimpl, polygon_mask
 from plugins.motion.detector import MotionDetector
 
 __version__ = "1.0.0"

@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from hub.extensions.registry import AutomationType, TypeSpec
-from hub.hookspecs import hookimpl
+from hub import AutomationType, TypeSpec, hookimpl
 from plugins.mqtt.notifier import MqttNotifier, tls_context
 from plugins.mqtt.options import MqttOptions
 from plugins.mqtt.trigger import MQTT_TRIGGER

@@ -12,7 +12,7 @@ from typing import Any
 
 import aiomqtt
 
-from hub.events import (
+from hub import (
     CameraAdded,
     CameraChanged,
     CameraRemoved,
@@ -20,12 +20,13 @@ from hub.events import (
     Event,
     EventEnded,
     EventStarted,
+    Message,
     MotionEnded,
     MotionStarted,
     StateChanged,
+    TemporaryNotifyError,
     new_id,
 )
-from hub.notify.message import Message, TemporaryNotifyError
 from plugins.mqtt.discovery import (
     MOTION_EVENT_TYPE,
     OFF,

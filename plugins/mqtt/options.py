@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
-from hub.extensions.registry import PluginOptions
+from hub import PluginOptions
 
 
 def _topic_prefix(value: str) -> str:

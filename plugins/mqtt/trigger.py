@@ -8,8 +8,7 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from hub.events import Context
-from hub.extensions.registry import AutomationType, PluginOptions
+from hub import AutomationType, Context, PluginOptions
 from plugins.mqtt.notifier import MqttNotifier
 
 _LOGGER = logging.getLogger(__name__)

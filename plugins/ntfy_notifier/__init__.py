@@ -9,10 +9,15 @@ import aiohttp
 from pydantic import Field, field_validator
 from yarl import URL
 
-from hub.extensions.registry import PluginOptions, TypeSpec
-from hub.hookspecs import hookimpl
-from hub.notify.message import Message, TemporaryNotifyError, raise_for_status
-from hub.security.redact import redact_url
+from hub import (
+    Message,
+    PluginOptions,
+    TemporaryNotifyError,
+    TypeSpec,
+    hookimpl,
+    raise_for_status,
+    redact_url,
+)
 
 __version__ = "1.0.0"
 

@@ -9,15 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hub.detection.object_detector import DetectorError
-from hub.extensions.registry import TypeSpec
-from hub.hookspecs import hookimpl
+from hub import DetectorError, TypeSpec, hookimpl
 from plugins.onnx_detector.coco import COCO_LABELS
 from plugins.onnx_detector.detector import OnnxDetector
 from plugins.onnx_detector.options import OnnxDetectorOptions
 
 if TYPE_CHECKING:
-    from hub.core import Hub
+    from hub import Hub
 
 __version__ = "1.0.0"
 

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from hub.detection.object_detector import RGB, Detection, DetectorError
+from hub import RGB, Detection, DetectorError
 from plugins.onnx_detector.decode import (
     Candidates,
     decode_ssd,

@@ -10,7 +10,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from hub.detection.object_detector import DetectorError
+from hub import DetectorError
 from plugins.onnx_detector.options import Layout
 
 EXPECTED_INPUT = (

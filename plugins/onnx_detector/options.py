@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from hub.extensions.registry import PluginOptions
+from hub import PluginOptions
 
 Layout = Literal["auto", "yolov5", "yolov8", "ssd"]
 Side = Annotated[int, Field(ge=16, le=4096)]

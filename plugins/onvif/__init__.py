@@ -21,10 +21,16 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
-from hub.cameras.discovery import DeviceProbe
-from hub.events import CameraAdded, CameraChanged, CameraRemoved, Event, OnvifEvent
-from hub.extensions.registry import AutomationType
-from hub.hookspecs import hookimpl
+from hub import (
+    AutomationType,
+    CameraAdded,
+    CameraChanged,
+    CameraRemoved,
+    DeviceProbe,
+    Event,
+    OnvifEvent,
+    hookimpl,
+)
 from plugins.onvif.client import OnvifClient
 from plugins.onvif.events import Notification, async_follow, motion_of, source_key
 from plugins.onvif.masks import MaskError, MaskPusher, Polygon, TokenStore
@@ -33,8 +39,7 @@ from plugins.onvif.ptz import ptz_action_type
 from plugins.onvif.soap import Credentials, OnvifError, SoapFault
 
 if TYPE_CHECKING:
-    from hub.config.models import CameraConfig, OnvifConfig
-    from hub.core import Hub
+    from hub import CameraConfig, Hub, OnvifConfig
 
 __version__ = "0.1.0"
 

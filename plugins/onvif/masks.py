@@ -20,7 +20,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from xml.etree.ElementTree import Element
 
-from hub.security.redact import redact_url
+from hub import redact_url
 from plugins.onvif.client import MEDIA2_NS, OnvifClient
 from plugins.onvif.soap import OnvifError, child, children, text
 

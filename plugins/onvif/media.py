@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from xml.etree.ElementTree import Element
 
-from hub.cameras.discovery import DeviceProbe, StreamProfile, pick_streams
+from hub import DeviceProbe, StreamProfile, pick_streams
 from plugins.onvif.client import MEDIA2_NS, MEDIA_NS, OnvifClient
 from plugins.onvif.soap import OnvifError, SoapFault, child, children, descendant, find, text
 

@@ -9,8 +9,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from hub.events import Context
-from hub.extensions.registry import AutomationType, PluginOptions
+from hub import AutomationType, Context, PluginOptions
 from plugins.onvif.client import PTZ_NS, OnvifClient
 from plugins.onvif.soap import OnvifError, child, children, text
 

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub.events import NotificationPosted
-from hub.extensions.registry import PluginOptions, TypeSpec
-from hub.hookspecs import hookimpl
-from hub.notify.message import Message
+from hub import Message, NotificationPosted, PluginOptions, TypeSpec, hookimpl
 
 __version__ = "1.0.0"
 

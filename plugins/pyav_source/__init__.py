@@ -6,13 +6,15 @@ import asyncio
 import logging
 from typing import Any
 
-from hub.cameras.source import CameraSource
-from hub.config.models import CameraConfig
-from hub.detection.snapshots import redaction_required
-from hub.events import StateChanged
-from hub.footage.recordings import RecordingSegment
-from hub.footage.store import LOCK_ENTITY
-from hub.hookspecs import hookimpl
+from hub import (
+    LOCK_ENTITY,
+    CameraConfig,
+    CameraSource,
+    RecordingSegment,
+    StateChanged,
+    hookimpl,
+    redaction_required,
+)
 from plugins.pyav_source.clips import export_clip as _export_clip
 from plugins.pyav_source.repair import repair_footage, unindexed_files
 from plugins.pyav_source.source import PyAVSource

@@ -9,8 +9,7 @@ from typing import Any
 
 import av
 
-from hub.footage.recordings import RecordingSegment
-from hub.footage.store import FootageStore
+from hub import FootageStore, RecordingSegment
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from typing import Any
 import av
 import numpy as np
 
-from hub.detection.frames import Frame
+from hub import Frame
 
 MAX_CLOCK_SKEW_SECONDS = 10.0
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import av
 
-from hub.cameras.source import LiveSegment
+from hub import LiveSegment
 from plugins.pyav_source.recorder import annexb_parameter_sets
 
 _LOGGER = logging.getLogger(__name__)

@@ -9,9 +9,7 @@ from typing import Any
 
 import av
 
-from hub.cameras.source import CameraError
-from hub.config.models import CameraConfig
-from hub.security.redact import redact_url
+from hub import CameraConfig, CameraError, redact_url
 from plugins.pyav_source import demo
 
 

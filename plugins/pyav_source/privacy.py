@@ -24,8 +24,7 @@ from typing import Any
 import av
 import numpy as np
 
-from hub.cameras.source import CameraError
-from hub.detection.polygons import polygon_mask
+from hub import CameraError, polygon_mask
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -21,9 +21,7 @@ from typing import Any
 
 import av
 
-from hub.config.models import RecordConfig
-from hub.footage.recordings import RecordingSegment
-from hub.footage.store import FootageFile, FootageStore
+from hub import FootageFile, FootageStore, RecordConfig, RecordingSegment
 from plugins.pyav_source.audio import AacTranscoder
 
 _LOGGER = logging.getLogger(__name__)

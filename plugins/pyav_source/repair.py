@@ -11,8 +11,7 @@ from typing import BinaryIO
 
 import av
 
-from hub.footage.recordings import RecordingSegment
-from hub.footage.store import PARTIAL_SUFFIX, UNREADABLE_ERRORS, FootageLocked, FootageStore
+from hub import PARTIAL_SUFFIX, UNREADABLE_ERRORS, FootageLocked, FootageStore, RecordingSegment
 
 _LOGGER = logging.getLogger(__name__)
 CLIPS_DIR = "clips"

@@ -20,10 +20,7 @@ from typing import Any
 
 import av
 
-from hub.cameras.manager import CameraRuntime
-from hub.cameras.source import LiveSubscription
-from hub.config.models import CameraConfig
-from hub.footage.recordings import RecordingSegment
+from hub import CameraConfig, CameraRuntime, LiveSubscription, RecordingSegment
 from plugins.pyav_source.frames import FrameSampler, WallClock, encode_jpeg
 from plugins.pyav_source.live import LiveStream
 from plugins.pyav_source.opening import (

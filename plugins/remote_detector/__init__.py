@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub.extensions.registry import TypeSpec
-from hub.hookspecs import hookimpl
+from hub import TypeSpec, hookimpl
 from plugins.remote_detector.detector import DeepStackDetector
 from plugins.remote_detector.options import DeepStackOptions
 

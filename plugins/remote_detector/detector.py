@@ -15,8 +15,7 @@ import aiohttp
 import av
 import numpy as np
 
-from hub.detection.object_detector import RGB, Detection, DetectorError
-from hub.security.redact import redact_url
+from hub import RGB, Detection, DetectorError, redact_url
 from plugins.remote_detector.breaker import CircuitBreaker, Pass
 from plugins.remote_detector.options import DeepStackOptions
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field, field_validator
 from yarl import URL
 
-from hub.extensions.registry import PluginOptions
+from hub import PluginOptions
 
 DETECTION_PATH = "/v1/vision/detection"
 

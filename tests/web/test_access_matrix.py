@@ -165,7 +165,7 @@ async def test_a_route_without_a_rule_is_refused_even_to_admins(api_client, capl
 
 class Routes:
     @hookimpl
-    def register_routes(self, hub: Any) -> list[Route]:
+    def web_routes(self, hub: Any) -> list[Route]:
         async def hello(request: web.Request) -> web.Response:
             who = request.get("camhub.principal")
             return web.json_response({"who": who.name if who else None})

@@ -7,9 +7,7 @@ from typing import Any
 
 from pydantic import Field
 
-from hub.extensions.registry import PluginOptions, TypeSpec
-from hub.hookspecs import hookimpl
-from hub.notify.message import Message
+from hub import Message, PluginOptions, TypeSpec, hookimpl
 
 __version__ = "0.1.0"
 

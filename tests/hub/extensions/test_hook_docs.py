@@ -68,7 +68,7 @@ def test_the_hookspecs_are_found():
     manager.add_hookspecs(hookspecs)
     relay = {name for name, caller in vars(manager.hook).items() if caller.spec is not None}
     assert set(HOOKS) == relay
-    assert {"startup", "shutdown", "camera_source", "register_routes"} <= set(HOOKS)
+    assert {"startup", "shutdown", "camera_source", "web_routes"} <= set(HOOKS)
 
 
 @pytest.mark.parametrize("name", sorted(HOOKS))
@@ -85,6 +85,34 @@ def test_every_hook_says_whether_it_is_firstresult(name):
     is_first = bool(getattr(HOOKS[name], SPEC_MARKER).get("firstresult"))
     said = re.findall(r"firstresult:\s*\**(yes|no)\b", SECTIONS.get(name, ""))
     assert said == ["yes" if is_first else "no"], f"{name}: firstresult line wrong or missing"
+
+
+@pytest.mark.parametrize("name", sorted(HOOKS))
+def test_every_hook_says_how_it_is_called_as_its_contract_does(name):
+    contract = hookspecs.contract_of(HOOKS[name])
+    section = SECTIONS.get(name, "")
+    assert re.findall(r"^- Implementations: (\w+)$", section, flags=re.MULTILINE) == [
+        contract.calling
+    ], f"{name}: 'Implementations:' line wrong or missing"
+    assert re.findall(r"^- async def: (yes|no)$", section, flags=re.MULTILINE) == [
+        "yes" if contract.may_await else "no"
+    ], f"{name}: 'async def:' line wrong or missing"
+    assert contract.firstresult == bool(getattr(HOOKS[name], SPEC_MARKER).get("firstresult"))
+
+
+def test_the_sync_or_async_chapter_lists_each_hook_under_its_calling():
+    text = DOCS.read_text(encoding="utf-8")
+    chapter = text.split("### Sync or async, and in what order\n", 1)[1].split("\n### ", 1)[0]
+    for calling in ("concurrent", "first", "collect"):
+        paragraph = chapter.split(f"`Implementations: {calling}`", 1)[1].split("\n- ", 1)[0]
+        listed = set(re.findall(r"`(\w+)`", paragraph))
+        expected = {
+            name
+            for name, spec in HOOKS.items()
+            if hookspecs.contract_of(spec).calling == calling
+            and name not in hookspecs.DEPRECATED_NAMES
+        }
+        assert listed & set(HOOKS) == expected, calling
 
 
 def test_the_reference_documents_only_hooks_that_exist():

@@ -8,6 +8,7 @@ import textwrap
 
 import pytest
 
+from hub import hookspecs
 from hub.extensions.manager import DISABLE_AUTOLOAD_ENV, MAX_CONSECUTIVE_FAILURES, PluginManager
 from hub.hookspecs import hookimpl
 
@@ -102,7 +103,7 @@ def test_disabled_plugins_are_listed_but_not_loaded():
     manager = PluginManager()
     manager.load_all(disabled=("log_notifier",))
     assert manager.infos["log_notifier"].state == "disabled"
-    names = sorted(spec.name for _, spec in manager.call_collect("notifier_types"))
+    names = sorted(spec.name for _, spec in manager.call_collect(hookspecs.notifier_types))
     assert names == ["email", "mqtt", "ntfy", "panel", "webhook"]
 
 
@@ -130,7 +131,7 @@ def test_raising_hook_is_isolated_counted_then_disabled(caplog):
     manager.register(Steady(), "steady")
     for attempt in range(MAX_CONSECUTIVE_FAILURES + 2):
         # The steady plugin's answer arrives every time, whatever the flaky one does.
-        assert manager.call_collect("notifier_types") == [("steady", "steady-type")]
+        assert manager.call_collect(hookspecs.notifier_types) == [("steady", "steady-type")]
         expected_state = "failed" if attempt + 1 >= MAX_CONSECUTIVE_FAILURES else "active"
         assert manager.infos["flaky"].state == expected_state
     assert flaky.calls == MAX_CONSECUTIVE_FAILURES  # once failed, it is no longer called
@@ -155,7 +156,7 @@ def test_success_resets_the_consecutive_count():
 
     manager.register(Sometimes(), "sometimes")
     for _ in range(10):
-        manager.call_collect("notifier_types")
+        manager.call_collect(hookspecs.notifier_types)
     info = manager.infos["sometimes"]
     assert (info.state, info.failures) == ("active", 5)
 
@@ -184,7 +185,9 @@ async def test_async_hook_failure_and_timeout_are_isolated():
     manager.register(RaisesLater(), "raises")
     manager.register(Hangs(), "hangs")
     manager.register(Fine(), "fine")
-    results = await asyncio.wait_for(manager.async_call("startup", time_limit=0.2, hub="H"), 5)
+    results = await asyncio.wait_for(
+        manager.async_call(hookspecs.startup, time_limit=0.2, hub="H"), 5
+    )
     assert results == ["ok"] and ran == ["H"]
     assert manager.infos["raises"].failures == 1
     assert "async boom" in (manager.infos["raises"].error or "")
@@ -196,5 +199,5 @@ def test_two_plugins_with_one_name_keep_the_first(caplog):
     manager = PluginManager()
     manager.register(Steady(), "same")
     manager.register(Flaky(), "same")
-    assert manager.call_collect("notifier_types") == [("same", "steady-type")]
+    assert manager.call_collect(hookspecs.notifier_types) == [("same", "steady-type")]
     assert "a plugin of that name is loaded" in caplog.text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from hub import hookspecs
 from hub.cameras.discovery import DeviceProbe, StreamProfile, pick_streams
 from hub.hookspecs import hookimpl
 
@@ -41,7 +42,7 @@ async def test_the_answering_plugin_describes_the_device(make_hub):
     hub.plugins.register(fixed, "fixed")
 
     probe = await hub.plugins.async_call_first(
-        "probe_device", hub=hub, url="http://192.0.2.9/fixed", username="u", password="p"
+        hookspecs.probe_device, hub=hub, url="http://192.0.2.9/fixed", username="u", password="p"
     )
 
     assert isinstance(probe, DeviceProbe)
@@ -57,7 +58,7 @@ async def test_no_plugin_for_the_protocol_means_none_and_a_broken_one_is_isolate
     hub.plugins.register(Fixed(), "fixed")
 
     probe = await hub.plugins.async_call_first(
-        "probe_device", hub=hub, url="http://192.0.2.9/other", username="", password=""
+        hookspecs.probe_device, hub=hub, url="http://192.0.2.9/other", username="", password=""
     )
 
     assert probe is None
