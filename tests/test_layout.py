@@ -15,7 +15,7 @@ from tests.conftest import REPO
 # Libraries that are someone else's business than the core's.
 NOT_IN_CORE = ("av", "aiohttp", "onnxruntime", "onnx", "cv2", "web", "plugins")
 # The composition root: `camhub run` adds the web layer to the hub, lazily.
-COMPOSITION_ROOT = {("hub/cli/main.py", "web")}
+COMPOSITION_ROOT = {("hub/cli/commands.py", "web")}
 
 
 def imports(path: Path) -> set[str]:

@@ -1,5 +1,5 @@
 """`python -m hub.cli`: the same as the `camhub` command."""
 
-from hub.cli.main import main
+from hub.cli import main
 
 raise SystemExit(main())

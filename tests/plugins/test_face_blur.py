@@ -18,7 +18,7 @@ import numpy as np
 import onnx
 import pytest
 
-from hub.cli.main import main
+from hub.cli.commands import main
 from hub.footage.recordings import RecordingSegment
 from plugins.face_blur import CenterFace, FaceModelError, blur_jpeg
 from plugins.face_blur.blur import decode_jpeg, encode_jpeg, enlarge

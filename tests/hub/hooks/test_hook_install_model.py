@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from hub.cli.main import main
+from hub.cli.commands import main
 
 TOY_MODEL = b"toy model weights"
 PLUGIN = f"""
