@@ -8,6 +8,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from hub import hookspecs
 from hub.cameras.discovery import DeviceProbe
 from plugins.onvif.client import MEDIA_NS, OnvifClient
 from plugins.onvif.media import async_probe
@@ -153,11 +154,15 @@ async def test_the_probe_hook_of_the_builtin_plugin(make_hub):
     try:
         hub = make_hub("plugins: {disabled: [discovery]}\n")
         result = await hub.plugins.async_call_first(
-            "probe_device", hub=hub, url=sim.device_url, username="admin", password="s3cret-pass"
+            hookspecs.probe_device,
+            hub=hub,
+            url=sim.device_url,
+            username="admin",
+            password="s3cret-pass",
         )
         assert isinstance(result, DeviceProbe) and result.error is None
         not_http = await hub.plugins.async_call_first(
-            "probe_device", hub=hub, url="rtsp://127.0.0.1/x", username="", password=""
+            hookspecs.probe_device, hub=hub, url="rtsp://127.0.0.1/x", username="", password=""
         )
         assert not_http is None
     finally:

@@ -250,7 +250,7 @@ async def test_a_lost_head_is_named_and_a_missing_file_is_only_a_note(audit, tmp
 
 
 async def test_the_head_migration_anchors_a_log_that_predates_it(tmp_path):
-    from hub import audit as audit_module
+    from hub.security import audit as audit_module
 
     storage = Storage(tmp_path / "camhub.db")
     await storage.async_open()

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from hub import throttle as throttle_module
+from hub.security import throttle as throttle_module
 from hub.security.throttle import LoginThrottle
 from hub.storage import Storage
 
