@@ -123,7 +123,7 @@ def describe_error(error: Any, path: KeyPath, parent: type[BaseModel] | None = N
             bound = int(bound)
         return f"must be {_BOUNDS[kind]} {bound} (got {_show(got)})"
     if kind == "literal_error":
-        return f"must be one of {ctx.get('expected')} (got {_show(got)})"
+        return f"must be one of {ctx.get('expected')} (got {_show(got)}){_yaml_bool_hint(got)}"
     for suffix in ("_type", "_parsing"):
         if kind.endswith(suffix) and kind.removesuffix(suffix) in _TYPE_NAMES:
             return f"must be {_TYPE_NAMES[kind.removesuffix(suffix)]} (got {_show(got)})"
@@ -137,6 +137,14 @@ def describe_error(error: Any, path: KeyPath, parent: type[BaseModel] | None = N
         return str(ctx.get("error", error["msg"]))
     message = str(error["msg"])
     return message[:1].lower() + message[1:]
+
+
+def _yaml_bool_hint(got: Any) -> str:
+    """Why a word became true/false: YAML 1.1 reads bare on/off/yes/no as booleans."""
+    if not isinstance(got, bool):
+        return ""
+    words = "on, yes or true" if got else "off, no or false"
+    return f"; YAML reads a bare {words} as {_show(got)}: write the word in quotes"
 
 
 def _issues_from_validation(exc: ValidationError, source: YamlSource) -> list[ConfigIssue]:

@@ -43,6 +43,16 @@ def _check_pair(value: Any) -> Any:
 
 
 Point = Annotated[tuple[float, float], BeforeValidator(_check_pair)]
+
+
+def _bare_off(value: Any) -> Any:
+    # YAML 1.1 reads a bare `off` (and `no`) as false, so `mode: off` arrives as False;
+    # for a choice that has an "off", false can only mean that.
+    return "off" if value is False else value
+
+
+SwitchOff = BeforeValidator(_bare_off)
+"""Put on a `Literal[...]` choice that includes "off": an unquoted `off` in YAML is accepted."""
 # Checked one by one so an error names the polygon: `masks[1]`, not `masks`.
 Polygon = Annotated[list[Point], AfterValidator(_check_polygon)]
 
@@ -104,19 +114,13 @@ class ServerConfig(StrictModel):
 class EncryptionConfig(StrictModel):
     """Encryption of footage at rest (segments, snapshots, clips)."""
 
-    mode: Literal["off", "key", "sealed"] = Field(
+    mode: Annotated[Literal["off", "key", "sealed"], SwitchOff] = Field(
         "off",
         description="`off`: plain files. `key`: AES-256-GCM with a master key kept in the data "
         "dir (stops only someone copying the footage folder alone). `sealed`: encrypted to a "
         "public key; footage can be read only after an admin unlocks with the passphrase "
         "(`camhub keys init` first).",
     )
-
-    @field_validator("mode", mode="before")
-    @classmethod
-    def _bare_off(cls, value: Any) -> Any:
-        # YAML 1.1 reads a bare `off` as false; `mode: off` must mean "off".
-        return "off" if value is False else value
 
 
 class StorageConfig(StrictModel):
@@ -203,8 +207,10 @@ class ObjectsConfig(StrictModel):
 class RecordConfig(StrictModel):
     """How footage is kept."""
 
-    mode: Literal["off", "events", "continuous"] = Field(
-        "events", description="off: never record; events: around events; continuous: always."
+    mode: Annotated[Literal["off", "events", "continuous"], SwitchOff] = Field(
+        "events",
+        description="off: never record; events: around events; continuous: always. A bare "
+        "`off` (which YAML reads as false) means off.",
     )
     segment_seconds: float = Field(10.0, gt=0, le=600, description="Target MP4 segment length.")
     pre_seconds: float = Field(5.0, ge=0, le=60, description="Footage kept before an event.")

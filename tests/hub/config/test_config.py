@@ -167,6 +167,38 @@ def test_literal_choices_list_the_allowed_values(write_config):
     ]
 
 
+def test_a_bare_off_is_off_wherever_a_choice_has_off(write_config):
+    # YAML 1.1 reads `off` (and `no`) unquoted as false: `record: {mode: off}` must work.
+    path = write_config(
+        "storage:\n"
+        "  encryption: {mode: off}\n"
+        "cameras:\n"
+        "  front:\n"
+        "    url: demo://\n"
+        "    record: {mode: off}\n"
+        "  back:\n"
+        "    url: demo://\n"
+        "    record:\n"
+        "      mode: no\n"
+    )
+    config = load_config(path).config
+    assert config.storage.encryption.mode == "off"
+    assert [c.record.mode for c in config.cameras.values()] == ["off", "off"]
+
+
+def test_a_bare_on_or_off_where_it_means_nothing_says_to_quote_the_word(write_config):
+    path = write_config(
+        "cameras:\n  front:\n    url: demo://\n    record: {mode: on}\n    motion: {source: off}\n"
+    )
+    assert errors(path) == [
+        "config.yaml:4: cameras.front.record.mode: must be one of 'off', 'events' or "
+        "'continuous' (got true); YAML reads a bare on, yes or true as true: write the word "
+        "in quotes",
+        "config.yaml:5: cameras.front.motion.source: must be one of 'hub' or 'camera' "
+        "(got false); YAML reads a bare off, no or false as false: write the word in quotes",
+    ]
+
+
 def test_unsupported_stream_scheme(write_config):
     path = write_config("cameras:\n  front:\n    url: ftp://cam/stream\n")
     assert errors(path) == [
