@@ -79,10 +79,9 @@ async def add_device(request: web.Request) -> web.Response:
         raise _error(exc) from None
     await access.audit(request, "camera.add", added.camera_id, device=device_id)
     runtime = hub.cameras.cameras[added.camera_id]
-    return web.json_response(
-        {"camera": runtime.as_dict(hub), "device": _probe_view(added.probe.as_dict())},
-        status=201,
-    )
+    device = _probe_view(added.probe.as_dict())
+    device["notes"] = [hub.redactor(note) for note in added.probe.notes]
+    return web.json_response({"camera": runtime.as_dict(hub), "device": device}, status=201)
 
 
 def _error(exc: OnboardingError) -> web.HTTPException:

@@ -100,6 +100,9 @@ class DeviceProbe:
     """The lowest-resolution other profile: what detection decodes."""
     media2: bool = False
     clock_offset: float = 0.0
+    notes: tuple[str, ...] = ()
+    """Optional answers the device got wrong and what was done without them, e.g.
+    "GetSnapshotUri: answer is not valid XML (...); no snapshot URL for profile Main"."""
     error: str | None = None
 
     def as_dict(self) -> dict[str, Any]:

@@ -140,4 +140,5 @@ def _profiles(probe: DeviceProbe) -> list[str]:
             lines.append(f"        stream:   {profile.stream_uri}")
         if profile.snapshot_uri:
             lines.append(f"        snapshot: {profile.snapshot_uri}")
+    lines += [f"    note: {note}" for note in probe.notes]
     return lines

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urlsplit
@@ -15,8 +16,11 @@ from plugins.onvif.soap import (
     MAX_RESPONSE_BYTES,
     NAMESPACES,
     Credentials,
+    OnvifAuthError,
     OnvifError,
+    OnvifUnreachable,
     SoapFault,
+    auth_failed,
     body_of,
     child,
     children,
@@ -36,6 +40,7 @@ MEDIA2_NS = NAMESPACES["tr2"]
 EVENTS_NS = NAMESPACES["tev"]
 PTZ_NS = NAMESPACES["tptz"]
 _CAPABILITY_KEYS = {"Media": MEDIA_NS, "Events": EVENTS_NS, "PTZ": PTZ_NS, "Device": DEVICE_NS}
+_CALL_NAME = re.compile(r"<\w+:(\w+)")
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,8 @@ class OnvifClient:
     auth: AuthMode = "digest"
     services: dict[str, str] = field(default_factory=dict)
     """Service namespace -> XAddr."""
+    notes: list[str] = field(default_factory=list)
+    """Optional calls that failed and what the device is taken to lack instead."""
     _http_digest: aiohttp.DigestAuthMiddleware | None = field(default=None, repr=False)
 
     @property
@@ -74,16 +81,23 @@ class OnvifClient:
         await self.async_sync_clock()
         self.services = await self.async_services()
 
+    def degraded(self, exc: OnvifError, consequence: str) -> None:
+        """An optional call failed: log it with the call's name and go on without it."""
+        note = f"{exc}; {consequence}"
+        _LOGGER.warning("%s: %s", self.host, note)
+        if len(self.notes) < 20:
+            self.notes.append(note)
+
     async def async_sync_clock(self) -> None:
         """GetSystemDateAndTime: remember how far the camera's clock is from ours."""
         try:
             answer = await self.async_call(
                 self.device_url, "<tds:GetSystemDateAndTime/>", authenticate=False
             )
-        except SoapFault as exc:
-            _LOGGER.debug(
-                "%s: GetSystemDateAndTime refused (%s); assuming our clock", self.host, exc
-            )
+        except OnvifUnreachable:
+            raise
+        except OnvifError as exc:
+            self.degraded(exc, "assuming the camera's clock is right")
             return
         camera = parse_utc_time(answer)
         if camera is not None:
@@ -99,7 +113,8 @@ class OnvifClient:
         return {ns: reachable_xaddr(url, self.device_url) for ns, url in found.items()}
 
     async def _async_services(self) -> dict[str, str]:
-        """GetServices, or GetCapabilities on devices too old for it."""
+        """GetServices, or GetCapabilities on devices too old for it (or answering it badly);
+        {} when neither answers usefully: then every service is asked at the device address."""
         try:
             answer = await self.async_call(
                 self.device_url,
@@ -112,13 +127,20 @@ class OnvifClient:
             }
             if any(found.values()):
                 return {ns: url for ns, url in found.items() if ns and url}
-        except SoapFault as exc:
-            if exc.not_authorized:
+        except OnvifError as exc:
+            if auth_failed(exc) or isinstance(exc, OnvifUnreachable):
                 raise
-        answer = await self.async_call(
-            self.device_url,
-            "<tds:GetCapabilities><tds:Category>All</tds:Category></tds:GetCapabilities>",
-        )
+            _LOGGER.debug("%s: %s; trying GetCapabilities", self.host, exc)
+        try:
+            answer = await self.async_call(
+                self.device_url,
+                "<tds:GetCapabilities><tds:Category>All</tds:Category></tds:GetCapabilities>",
+            )
+        except OnvifError as exc:
+            if auth_failed(exc) or isinstance(exc, OnvifUnreachable):
+                raise
+            self.degraded(exc, "asking every service at the device address")
+            return {}
         capabilities = child(answer, "Capabilities")
         found = {}
         for key, namespace in _CAPABILITY_KEYS.items():
@@ -132,8 +154,14 @@ class OnvifClient:
         return self.services.get(namespace)
 
     async def async_device_information(self) -> DeviceInformation:
-        """Maker, model, firmware and serial."""
-        answer = await self.async_call(self.device_url, "<tds:GetDeviceInformation/>")
+        """Maker, model, firmware and serial; empty when the device answers it badly."""
+        try:
+            answer = await self.async_call(self.device_url, "<tds:GetDeviceInformation/>")
+        except OnvifError as exc:
+            if auth_failed(exc) or isinstance(exc, OnvifUnreachable):
+                raise
+            self.degraded(exc, "maker and model unknown")
+            return DeviceInformation()
         return DeviceInformation(
             manufacturer=text(child(answer, "Manufacturer"))[:100],
             model=text(child(answer, "Model"))[:100],
@@ -153,7 +181,20 @@ class OnvifClient:
         timeout: float | None = None,
     ) -> Element:
         """Send one request; returns the first Body element. Tries the auth fallbacks in turn:
-        WS-Security digest, then plain text, then HTTP Digest; the one that works is kept."""
+        WS-Security digest, then plain text, then HTTP Digest; the one that works is kept.
+
+        Failures name the call (`GetProfiles: answer is not valid XML ...`), except a
+        refusal of the credentials, which is about the device, not the call.
+        """
+        try:
+            return await self._async_call(url, body, authenticate, headers, timeout)
+        except OnvifError as exc:
+            found = _CALL_NAME.search(body)
+            raise exc.for_call(found.group(1) if found else "request") from None
+
+    async def _async_call(
+        self, url: str, body: str, authenticate: bool, headers: str, timeout: float | None
+    ) -> Element:
         if not authenticate or self.credentials is None:
             return await self._post(url, body, headers, None, timeout)
         modes: list[AuthMode] = [self.auth] + [
@@ -164,7 +205,7 @@ class OnvifClient:
             try:
                 answer = await self._post(url, body, headers, mode, timeout)
             except _HttpUnauthorized as exc:
-                first_error = first_error or OnvifError("wrong username or password")
+                first_error = first_error or OnvifAuthError("wrong username or password")
                 _LOGGER.debug("%s: %s auth refused: %s", self.host, mode, exc)
                 continue
             except SoapFault as exc:
@@ -207,9 +248,9 @@ class OnvifClient:
                 data = await _read_capped(response)
                 status = response.status
         except TimeoutError:
-            raise OnvifError(f"{self.host} did not answer within {limit:g} s") from None
+            raise OnvifUnreachable(f"{self.host} did not answer within {limit:g} s") from None
         except aiohttp.ClientError as exc:
-            raise OnvifError(f"cannot reach {self.host}: {exc}") from None
+            raise OnvifUnreachable(f"cannot reach {self.host}: {exc}") from None
         if status == 401 and not _looks_like_soap(data):
             raise _HttpUnauthorized(f"HTTP 401 from {self.host}")
         if status >= 300 and not _looks_like_soap(data):
@@ -221,7 +262,7 @@ class OnvifClient:
         except OnvifError as exc:
             if status == 401:
                 raise _HttpUnauthorized(str(exc)) from None
-            raise OnvifError(f"{self.host}: {exc}") from None
+            raise
 
 
 class _HttpUnauthorized(OnvifError):
@@ -229,7 +270,8 @@ class _HttpUnauthorized(OnvifError):
 
 
 def _looks_like_soap(data: bytes) -> bool:
-    return b"Envelope" in data[:4096]
+    head = data[:4096]
+    return b"Envelope" in head or b"Fault" in head
 
 
 async def _read_capped(response: aiohttp.ClientResponse) -> bytes:

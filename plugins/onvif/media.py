@@ -1,4 +1,10 @@
-"""Media profiles, stream and snapshot URIs (Media2 where offered, Media1 otherwise)."""
+"""Media profiles, stream and snapshot URIs (Media2 where offered, Media1 otherwise).
+
+GetProfiles is required, and so is a stream URI for at least one profile. Everything
+else is optional: a snapshot URI, or a profile's stream URI, that the device answers
+badly is noted (`OnvifClient.degraded`) and left out, so one sloppy answer does not
+keep a camera from being added.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,16 @@ from xml.etree.ElementTree import Element
 
 from hub import DeviceProbe, StreamProfile, pick_streams
 from plugins.onvif.client import MEDIA2_NS, MEDIA_NS, OnvifClient
-from plugins.onvif.soap import OnvifError, SoapFault, child, children, descendant, find, text
+from plugins.onvif.soap import (
+    OnvifError,
+    OnvifUnreachable,
+    auth_failed,
+    child,
+    children,
+    descendant,
+    find,
+    text,
+)
 
 _LOGGER = logging.getLogger(__name__)
 MAX_PROFILES = 32
@@ -79,62 +94,107 @@ async def async_profiles(client: OnvifClient) -> tuple[list[StreamProfile], bool
     if media2:
         try:
             return await _media2_profiles(client, media2), True
-        except SoapFault as exc:
-            if exc.not_authorized:
+        except OnvifError as exc:
+            if _fatal(exc):
                 raise
             _LOGGER.info("%s: Media2 failed (%s); using Media1", client.host, exc)
     media = client.service(MEDIA_NS) or client.device_url
     return await _media1_profiles(client, media), False
 
 
+def _fatal(exc: OnvifError) -> bool:
+    """Wrong credentials or a device gone quiet: no other call will fare better."""
+    return auth_failed(exc) or isinstance(exc, OnvifUnreachable)
+
+
 async def _media1_profiles(client: OnvifClient, url: str) -> list[StreamProfile]:
     profiles = parse_profiles_media1(await client.async_call(url, "<trt:GetProfiles/>"))
-    out = []
+    out: list[StreamProfile] = []
+    failures: list[OnvifError] = []
     for profile in profiles:
-        stream = await client.async_call(
+        token = _xml(profile.token)
+        stream = await _stream_uri(
+            client,
             url,
             "<trt:GetStreamUri><trt:StreamSetup><tt:Stream>RTP-Unicast</tt:Stream>"
             "<tt:Transport><tt:Protocol>RTSP</tt:Protocol></tt:Transport></trt:StreamSetup>"
-            f"<trt:ProfileToken>{_xml(profile.token)}</trt:ProfileToken></trt:GetStreamUri>",
+            f"<trt:ProfileToken>{token}</trt:ProfileToken></trt:GetStreamUri>",
+            profile,
+            failures,
         )
         snapshot = await _optional_uri(
             client,
             url,
-            f"<trt:GetSnapshotUri><trt:ProfileToken>{_xml(profile.token)}</trt:ProfileToken>"
+            f"<trt:GetSnapshotUri><trt:ProfileToken>{token}</trt:ProfileToken>"
             "</trt:GetSnapshotUri>",
+            profile,
         )
-        out.append(_with_uris(profile, _uri(stream), snapshot))
-    return out
+        out.append(_with_uris(profile, stream, snapshot))
+    return _checked(out, failures)
 
 
 async def _media2_profiles(client: OnvifClient, url: str) -> list[StreamProfile]:
     answer = await client.async_call(
         url, "<tr2:GetProfiles><tr2:Type>All</tr2:Type></tr2:GetProfiles>"
     )
-    out = []
+    out: list[StreamProfile] = []
+    failures: list[OnvifError] = []
     for profile in parse_profiles_media2(answer):
         token = _xml(profile.token)
-        stream = await client.async_call(
+        stream = await _stream_uri(
+            client,
             url,
             "<tr2:GetStreamUri><tr2:Protocol>RTSP</tr2:Protocol>"
             f"<tr2:ProfileToken>{token}</tr2:ProfileToken></tr2:GetStreamUri>",
+            profile,
+            failures,
         )
         snapshot = await _optional_uri(
             client,
             url,
             f"<tr2:GetSnapshotUri><tr2:ProfileToken>{token}</tr2:ProfileToken></tr2:GetSnapshotUri>",
+            profile,
         )
-        out.append(_with_uris(profile, _uri(stream), snapshot))
-    return out
+        out.append(_with_uris(profile, stream, snapshot))
+    return _checked(out, failures)
 
 
-async def _optional_uri(client: OnvifClient, url: str, body: str) -> str | None:
-    """Snapshots are optional in ONVIF: a fault means none, not a failed probe."""
+async def _stream_uri(
+    client: OnvifClient,
+    url: str,
+    body: str,
+    profile: StreamProfile,
+    failures: list[OnvifError],
+) -> str | None:
+    """One profile's stream URI; a bad answer leaves that profile without a stream."""
     try:
         return _uri(await client.async_call(url, body))
-    except SoapFault as exc:
-        if exc.not_authorized:
+    except OnvifError as exc:
+        if _fatal(exc):
             raise
+        failures.append(exc)
+        client.degraded(exc, f"profile {profile.name or profile.token} left out")
+        return None
+
+
+def _checked(profiles: list[StreamProfile], failures: list[OnvifError]) -> list[StreamProfile]:
+    """The profiles, unless every stream URI failed: then the first failure is the answer."""
+    if failures and not any(p.stream_uri for p in profiles):
+        raise failures[0]
+    return profiles
+
+
+async def _optional_uri(
+    client: OnvifClient, url: str, body: str, profile: StreamProfile
+) -> str | None:
+    """Snapshots are optional in ONVIF: a fault or a garbled answer means none, not a failed
+    probe (wrong credentials still fail it)."""
+    try:
+        return _uri(await client.async_call(url, body))
+    except OnvifError as exc:
+        if auth_failed(exc):
+            raise
+        client.degraded(exc, f"no snapshot URL for profile {profile.name or profile.token}")
         return None
 
 
@@ -179,5 +239,6 @@ async def async_probe(client: OnvifClient) -> DeviceProbe:
         sub=sub,
         media2=media2,
         clock_offset=round(client.clock_offset, 1),
+        notes=tuple(client.notes),
         error=None if main else "the device offers no RTSP stream",
     )

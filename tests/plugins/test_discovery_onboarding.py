@@ -114,6 +114,34 @@ async def test_discover_add_and_record_without_restart(
     assert PASSWORD not in caplog.text
 
 
+async def test_a_camera_with_a_broken_optional_answer_is_added_and_records(
+    make_api_client, camera_on_lan
+):
+    # A real camera answered GetSnapshotUri with XML no parser could read, and could not be
+    # added at all. The snapshot URL is optional: the camera is added without it.
+    sim, _ = camera_on_lan
+    sim.options.sloppy = {"GetSnapshotUri": "truncated", "GetDeviceInformation": "html_page"}
+    client = await make_api_client(config=LOOPBACK)
+    hub: Hub = client.app[HUB_KEY]
+    await hub.async_discover(1.0)
+    recorded = hub.bus.subscribe("test", (RecordingSaved,))
+    response = await client.post(
+        _add_url(ENDPOINT),
+        json={"username": "admin", "password": PASSWORD, "record_mode": "continuous"},
+    )
+    assert response.status == 201, await response.text()
+    answer = await response.json()
+    notes = answer["device"]["notes"]
+    assert [n.split(":")[0] for n in notes] == ["GetDeviceInformation"] + ["GetSnapshotUri"] * 2
+    assert "no snapshot URL for profile Main" in " ".join(notes)
+    camera_id = answer["camera"]["id"]
+    config = hub.cameras.cameras[camera_id].config
+    assert config.onvif is not None and config.onvif.snapshot_url is None
+    await wait_for_state(hub, f"camera.{camera_id}", "online", timeout=30)
+    saved = await asyncio.wait_for(recorded.get(), 40)
+    assert saved.camera == camera_id and saved.bytes > 0
+
+
 async def test_an_added_camera_survives_a_restart_with_its_password_kept_secret(
     make_api_client, camera_on_lan, tmp_path
 ):

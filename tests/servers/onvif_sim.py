@@ -10,7 +10,8 @@ WS-Security UsernameToken digests against its own clock and answers a wrong one
 with the standard ter:NotAuthorized fault; `SimOptions` switches on the quirks of
 real devices (SOAP 1.1, odd prefixes, no Media2, a clock hours off, slowness,
 garbage, plain-text or HTTP Digest authentication only, no masks, masks it
-claims to create but does not keep).
+claims to create but does not keep), and `sloppy` has chosen answers carry the
+faults of sloppy firmware (tests/servers/onvif_sim_sloppy.py).
 
 ``WsDiscoveryResponder`` joins 239.255.255.250:3702 on 127.0.0.1 only, answers
 Probes with ProbeMatches and multicasts Hello/Bye with TTL 1 out of loopback.
@@ -35,6 +36,7 @@ from aiohttp import web
 from defusedxml.ElementTree import fromstring
 
 from tests.servers.onvif_sim_masks import MaskService, SimMask
+from tests.servers.onvif_sim_sloppy import SloppyFault, sloppy_answer
 from tests.servers.sim_xml import child, local, text
 
 SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
@@ -125,6 +127,8 @@ class SimOptions:
     max_mask_points: int = 8
     mask_types: tuple[str, ...] = ("Color", "Pixelated")
     rectangle_only: bool = False
+    sloppy: dict[str, SloppyFault] = field(default_factory=dict)
+    """Action (e.g. `GetSnapshotUri`, or "*" for every answer) -> the fault its answer has."""
 
 
 class OnvifSimulator(MaskService):
@@ -227,7 +231,7 @@ class OnvifSimulator(MaskService):
             answer = await answer
         if isinstance(answer, web.StreamResponse):
             return answer
-        return self._reply(str(answer))
+        return self._reply(str(answer), action=action)
 
     def _check_auth(self, request: web.Request, root: Element) -> web.Response | None:
         options = self.options
@@ -302,7 +306,7 @@ class OnvifSimulator(MaskService):
     def _prefixes(self) -> dict[str, str]:
         return ODD_PREFIXES if self.options.odd_prefixes else {p: p for p in NAMESPACES}
 
-    def _reply(self, body: str, status: int = 200) -> web.Response:
+    def _reply(self, body: str, status: int = 200, action: str = "") -> web.Response:
         prefixes = self._prefixes()
         if self.options.odd_prefixes:
             body = re.sub(
@@ -313,6 +317,10 @@ class OnvifSimulator(MaskService):
         env, soap = ("SOAP-ENV", SOAP11) if self.options.soap11 else ("env", SOAP12)
         if self.options.odd_prefixes:
             env = "S12" if not self.options.soap11 else "S11"
+        fault = self.options.sloppy.get(action) or self.options.sloppy.get("*")
+        if fault is not None and action:
+            namespaces = {prefixes[p]: ns for p, ns in NAMESPACES.items()}
+            return sloppy_answer(fault, env, soap, namespaces, body.replace("env:", env + ":"))
         declarations = " ".join(f'xmlns:{prefixes[p]}="{ns}"' for p, ns in NAMESPACES.items())
         envelope = (
             f'<?xml version="1.0" encoding="UTF-8"?>\n<{env}:Envelope xmlns:{env}="{soap}" '

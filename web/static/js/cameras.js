@@ -167,8 +167,9 @@ function addForm(device, ctx, onClose) {
     status.textContent = "";
     try {
       const body = { camera_id: id.value.trim() || undefined, name: name.value.trim() || undefined, username: username.value, password: password.value, record_mode: record.value };
-      await post(`/api/discovery/${encodeURIComponent(device.id)}/add`, body);
-      notify(`Added ${body.camera_id}.`);
+      const added = await post(`/api/discovery/${encodeURIComponent(device.id)}/add`, body);
+      const notes = added?.device?.notes ?? [];
+      notify(notes.length ? `Added ${added.camera.id}; the camera answered some questions badly: ${notes.join(" · ")}` : `Added ${added?.camera?.id ?? body.camera_id}.`);
       ctx.navigate("#/cameras");
     } catch (error) {
       const rest = error instanceof ApiError ? showFieldErrors(form, error.fieldErrors) : [];
