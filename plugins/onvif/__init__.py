@@ -34,7 +34,7 @@ from hub import (
 from plugins.onvif.client import OnvifClient
 from plugins.onvif.events import Notification, async_follow, motion_of, source_key
 from plugins.onvif.masks import MaskError, MaskPusher, Polygon, TokenStore
-from plugins.onvif.media import async_probe, async_profiles
+from plugins.onvif.media import async_probe, async_profile_list
 from plugins.onvif.ptz import ptz_action_type
 from plugins.onvif.soap import Credentials, OnvifError, SoapFault
 
@@ -198,7 +198,9 @@ class OnvifService:
         return MotionSignals(queue)
 
     async def async_ptz_client(self, camera_id: str) -> tuple[OnvifClient, str]:
-        """A connected client for the camera and its first PTZ-capable profile token."""
+        """A connected client for the camera and its first PTZ-capable profile token, found
+        from GetProfiles alone (stream and snapshot URIs are none of PTZ's business) and kept
+        until the camera's ONVIF settings change."""
         runtime = self.hub.cameras.cameras.get(camera_id)
         if runtime is None or runtime.config.onvif is None:
             raise OnvifError(f"camera {camera_id} has no onvif section")
@@ -206,7 +208,7 @@ class OnvifService:
         if not client.services:
             await client.async_connect()
         if camera_id not in self.ptz_profiles:
-            profiles, _ = await async_profiles(client)
+            profiles = await async_profile_list(client)
             with_ptz = [p for p in profiles if p.ptz] or profiles
             if not with_ptz:
                 raise OnvifError(f"camera {camera_id} has no media profile")

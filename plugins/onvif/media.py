@@ -26,6 +26,8 @@ from plugins.onvif.soap import (
 
 _LOGGER = logging.getLogger(__name__)
 MAX_PROFILES = 32
+GET_PROFILES_MEDIA1 = "<trt:GetProfiles/>"
+GET_PROFILES_MEDIA2 = "<tr2:GetProfiles><tr2:Type>All</tr2:Type></tr2:GetProfiles>"
 
 
 def _int(value: str) -> int | None:
@@ -102,13 +104,28 @@ async def async_profiles(client: OnvifClient) -> tuple[list[StreamProfile], bool
     return await _media1_profiles(client, media), False
 
 
+async def async_profile_list(client: OnvifClient) -> list[StreamProfile]:
+    """Profiles from GetProfiles alone, without stream or snapshot URIs: all that choosing a
+    PTZ profile needs, so a bad answer to an unrelated call cannot get in its way."""
+    media2 = client.service(MEDIA2_NS)
+    if media2:
+        try:
+            return parse_profiles_media2(await client.async_call(media2, GET_PROFILES_MEDIA2))
+        except OnvifError as exc:
+            if _fatal(exc):
+                raise
+            _LOGGER.info("%s: Media2 failed (%s); using Media1", client.host, exc)
+    media = client.service(MEDIA_NS) or client.device_url
+    return parse_profiles_media1(await client.async_call(media, GET_PROFILES_MEDIA1))
+
+
 def _fatal(exc: OnvifError) -> bool:
     """Wrong credentials or a device gone quiet: no other call will fare better."""
     return auth_failed(exc) or isinstance(exc, OnvifUnreachable)
 
 
 async def _media1_profiles(client: OnvifClient, url: str) -> list[StreamProfile]:
-    profiles = parse_profiles_media1(await client.async_call(url, "<trt:GetProfiles/>"))
+    profiles = parse_profiles_media1(await client.async_call(url, GET_PROFILES_MEDIA1))
     out: list[StreamProfile] = []
     failures: list[OnvifError] = []
     for profile in profiles:
@@ -134,9 +151,7 @@ async def _media1_profiles(client: OnvifClient, url: str) -> list[StreamProfile]
 
 
 async def _media2_profiles(client: OnvifClient, url: str) -> list[StreamProfile]:
-    answer = await client.async_call(
-        url, "<tr2:GetProfiles><tr2:Type>All</tr2:Type></tr2:GetProfiles>"
-    )
+    answer = await client.async_call(url, GET_PROFILES_MEDIA2)
     out: list[StreamProfile] = []
     failures: list[OnvifError] = []
     for profile in parse_profiles_media2(answer):

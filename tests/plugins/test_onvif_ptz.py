@@ -90,3 +90,15 @@ async def test_bad_options_and_cameras_are_refused_when_created(ptz_hub):
         spec.create(hub, "a", spec.options(camera="nope", move="stop"))
     with pytest.raises(ValueError, match="camera 'plain' has no onvif section"):
         spec.create(hub, "a", spec.options(camera="plain", move="stop"))
+
+
+async def test_ptz_asks_only_get_profiles_so_a_bad_snapshot_answer_cannot_break_presets(ptz_hub):
+    # A camera's malformed GetSnapshotUri answer used to fail every `ptz` action, which
+    # fetched every profile's stream and snapshot URIs just to pick a profile token.
+    hub, sim = ptz_hub
+    sim.options.sloppy = {"GetSnapshotUri": "truncated", "GetStreamUri": "html_page"}
+    await _action(hub, camera="gate", move="preset", preset="Gate").async_run({}, Context())
+    await _action(hub, camera="gate", move="stop").async_run({}, Context())
+    assert sim.ptz == [("preset", {"token": "1"}), ("stop", {"profile": "sub_tok"})]
+    assert "GetSnapshotUri" not in sim.calls and "GetStreamUri" not in sim.calls
+    assert sim.calls.count("GetProfiles") == 1  # the profile is kept for the next action
