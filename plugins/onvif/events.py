@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from urllib.parse import urljoin
 from xml.etree.ElementTree import Element
 
 from plugins.onvif.client import EVENTS_NS, OnvifClient, reachable_xaddr
@@ -109,6 +110,18 @@ def source_key(notification: Notification) -> str:
     return ",".join(f"{k}={v}" for k, v in sorted(notification.source.items()))
 
 
+def pull_point_url(address: str, events_url: str) -> str | None:
+    """The pull point's http(s) URL; some devices give only its path (`/onvif/Subscription?
+    Idx=1`), which is relative to the events service that created it. None if there is none."""
+    if not address:
+        return None
+    try:
+        absolute = urljoin(events_url, address)
+    except ValueError:
+        return None
+    return absolute if absolute.lower().startswith(("http://", "https://")) else None
+
+
 class PullPoint:
     """One pull-point subscription: create, pull, renew, unsubscribe."""
 
@@ -125,9 +138,11 @@ class PullPoint:
             f"PT{SUBSCRIPTION_SECONDS}S</tev:InitialTerminationTime>"
             "</tev:CreatePullPointSubscription>",
         )
-        address = text(descendant(child(answer, "SubscriptionReference"), "Address"))
-        if not address.lower().startswith(("http://", "https://")):
-            raise OnvifError("the device gave no pull-point address")
+        address = pull_point_url(
+            text(descendant(child(answer, "SubscriptionReference"), "Address")), url
+        )
+        if address is None:
+            raise OnvifError("the device gave no pull-point address", "CreatePullPointSubscription")
         self.address = reachable_xaddr(address, self.client.device_url)
 
     def _to(self) -> str:

@@ -13,6 +13,7 @@ from plugins.onvif.events import (
     Notification,
     motion_of,
     parse_notifications,
+    pull_point_url,
 )
 from plugins.onvif.soap import body_of
 from tests.helpers import wait_for_state, wait_until
@@ -154,3 +155,32 @@ def test_pull_messages_are_parsed_whatever_the_prefixes():
     assert message == Notification(
         "VideoSource/MotionAlarm", {"Source": "vs1"}, {"State": "true"}, "Initialized"
     )
+
+
+async def test_a_pull_point_named_by_its_path_alone_is_reached_at_the_events_service(make_hub):
+    # A real device answered CreatePullPointSubscription with `/onvif/Subscription?Idx=1`
+    # and was refused as "no pull-point address".
+    sim = await OnvifSimulator(SimOptions(pull_point_address="relative")).start()
+    hub = await _started(make_hub, camera_yaml(sim))
+    try:
+        await wait_for_state(hub, "onvif.porch", "connected")
+        sim.push_event(CELL_MOTION, {"IsMotion": "true"})
+        await wait_for_state(hub, "motion.porch", "on", timeout=10)
+        assert "PullMessages" in sim.calls
+    finally:
+        await hub.async_stop()
+        await sim.close()
+    assert sim.unsubscribed == 1
+
+
+def test_pull_point_addresses_absolute_relative_and_missing():
+    events = "http://10.0.0.5:8000/onvif/events_service"
+    assert pull_point_url("http://10.0.0.5:8000/sub/1", events) == "http://10.0.0.5:8000/sub/1"
+    assert pull_point_url("/onvif/Subscription?Idx=1", events) == (
+        "http://10.0.0.5:8000/onvif/Subscription?Idx=1"
+    )
+    assert pull_point_url("Subscription?Idx=2", events) == (
+        "http://10.0.0.5:8000/onvif/Subscription?Idx=2"
+    )
+    assert pull_point_url("", events) is None
+    assert pull_point_url("mailto:x@y", events) is None

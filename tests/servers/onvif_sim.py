@@ -129,6 +129,8 @@ class SimOptions:
     rectangle_only: bool = False
     sloppy: dict[str, SloppyFault] = field(default_factory=dict)
     """Action (e.g. `GetSnapshotUri`, or "*" for every answer) -> the fault its answer has."""
+    pull_point_address: Literal["absolute", "relative"] = "absolute"
+    """relative: CreatePullPointSubscription names the pull point by its path alone."""
 
 
 class OnvifSimulator(MaskService):
@@ -480,12 +482,15 @@ class OnvifSimulator(MaskService):
         now = self.now()
         return (
             "<tev:CreatePullPointSubscriptionResponse><tev:SubscriptionReference>"
-            f"<wsa:Address>{self.base}/subscription/{sid}</wsa:Address>"
+            f"<wsa:Address>{self._pull_point_base()}/subscription/{sid}</wsa:Address>"
             "</tev:SubscriptionReference>"
             f"<wsnt:CurrentTime>{now:%Y-%m-%dT%H:%M:%SZ}</wsnt:CurrentTime>"
             f"<wsnt:TerminationTime>{now + dt.timedelta(seconds=60):%Y-%m-%dT%H:%M:%SZ}"
             "</wsnt:TerminationTime></tev:CreatePullPointSubscriptionResponse>"
         )
+
+    def _pull_point_base(self) -> str:
+        return "/onvif" if self.options.pull_point_address == "relative" else self.base
 
     def _subscription(self, http: web.Request) -> asyncio.Queue[str] | None:
         return self.subscriptions.get(http.match_info.get("sid", ""))
