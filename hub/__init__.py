@@ -33,6 +33,7 @@ from hub.cameras.source import (
 )
 from hub.config.models import CameraConfig, OnvifConfig, RecordConfig
 from hub.core import Hub
+from hub.detection.camera_objects import CameraDetection
 from hub.detection.frames import Frame, Gray
 from hub.detection.motion import Box, MotionDetector
 from hub.detection.object_detector import RGB, Detection, DetectorError, ObjectDetector
@@ -91,6 +92,7 @@ __all__ = [
     "CameraAdded",
     "CameraChanged",
     "CameraConfig",
+    "CameraDetection",
     "CameraError",
     "CameraRemoved",
     "CameraRuntime",

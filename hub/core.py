@@ -21,7 +21,7 @@ from hub.cameras.manager import CameraManager
 from hub.config.loading import ConfigIssue, LoadedConfig
 from hub.detection.motion import CameraMotion, async_start_motion
 from hub.detection.object_detector import ObjectDetector
-from hub.detection.objects import CameraObjects, async_start_objects
+from hub.detection.objects import ObjectLoop, async_start_objects
 from hub.events import (
     Context,
     Event,
@@ -142,7 +142,7 @@ class Hub:
         self.automations = AutomationEngine(self)
         self.problems: list[str] = []
         self.motion_loops: list[CameraMotion] = []
-        self.object_loops: list[CameraObjects] = []
+        self.object_loops: list[ObjectLoop] = []
         self.discovered: dict[str, DiscoveredDevice] = {}
         self.started_at: float | None = None
         self.running = False

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from hub.cameras.source import CameraSource
     from hub.config.models import CameraConfig
     from hub.core import Hub
+    from hub.detection.camera_objects import CameraDetection
     from hub.detection.motion import MotionDetector
     from hub.events import Event
     from hub.extensions.registry import AutomationType, Route, TypeSpec
@@ -162,6 +163,20 @@ def camera_motion(hub: Hub, camera_id: str, config: CameraConfig) -> AsyncIterat
     detected on board, reported by ONVIF events). Yield True when motion starts
     and False when it stops; the hub turns them into motion events exactly as
     for motion it finds itself, and decodes no frames for motion.
+    """
+
+
+@hookspec("first", may_await=True)
+def camera_objects(
+    hub: Hub, camera_id: str, config: CameraConfig
+) -> AsyncIterator[CameraDetection] | None:
+    """Return an async iterator of the objects the camera itself detects, or None.
+
+    Called at start for each camera configured `objects.source: camera` (people,
+    vehicles or animals detected on board, reported by ONVIF events). Yield
+    `CameraDetection(label, True)` when the camera starts seeing a label and
+    `CameraDetection(label, False)` when it stops; the hub makes object events of the
+    labels in `objects.labels`, and decodes no frames for objects.
     """
 
 

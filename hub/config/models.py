@@ -183,6 +183,12 @@ class MotionConfig(StrictModel):
 class ObjectsConfig(StrictModel):
     """Object detection around motion, tracking and object events."""
 
+    source: Literal["hub", "camera"] = Field(
+        "hub",
+        description="hub: detect objects in the video with a detector; camera: use the "
+        "camera's own person/vehicle/animal detection (ONVIF events), which costs the hub "
+        "no decoding. Its labels are person, vehicle, animal and face.",
+    )
     detector: str | None = Field(
         None, description="Id of the `detectors` entry to use; default: the only one there is."
     )

@@ -20,9 +20,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from hub import hookspecs
+from hub.detection.camera_objects import CameraObjectSignals
 from hub.detection.frames import Frame
 from hub.detection.object_detector import Detection, DetectorError, ObjectDetector
-from hub.detection.snapshots import async_redact_snapshot
+from hub.detection.snapshots import async_link_event_snapshot, async_write_event_snapshot
 from hub.detection.tracker import Box, Track, Tracker, iou
 from hub.events import (
     Context,
@@ -292,29 +294,13 @@ class CameraObjects:
 
     async def _save_snapshot(self, event: _ObjectEvent) -> None:
         jpeg = await asyncio.to_thread(event.best.jpeg)
-        if jpeg is not None:
-            # What is stored is what may be shown: redacted (face blur), or nothing at all.
-            jpeg = await async_redact_snapshot(self.hub, self.camera_id, jpeg)
         if jpeg is None:
             return
-        relpath = f"snapshots/{self.camera_id}/{event.id}.jpg"
-
-        def write() -> None:
-            file = self.hub.footage.create(relpath)
-            try:
-                file.write(jpeg)
-                file.finish()
-            except BaseException:
-                file.abort()
-                raise
-
-        await asyncio.to_thread(write)
-        event.snapshot_path = relpath
-        await self.hub.storage.async_write(
-            lambda db: db.execute(
-                "UPDATE events SET snapshot_path = ? WHERE id = ?", [relpath, event.id]
-            )
-        )
+        # What is stored is what may be shown: redacted (face blur), or nothing at all.
+        relpath = await async_write_event_snapshot(self.hub, self.camera_id, event.id, jpeg)
+        if relpath is not None:
+            event.snapshot_path = relpath
+            await async_link_event_snapshot(self.hub, event.id, relpath)
 
     def stop(self) -> None:
         """Cancel the loop; open events end and are stored."""
@@ -340,15 +326,38 @@ def _dedupe(found: list[tuple[str, float, Box]]) -> list[tuple[str, float, Box]]
     return kept
 
 
-async def async_start_objects(hub: Hub, camera_ids: list[str] | None = None) -> list[CameraObjects]:
-    """Start an object loop for every camera (or just `camera_ids`) with a detector to use."""
-    loops = []
+ObjectLoop = CameraObjects | CameraObjectSignals
+
+
+async def async_start_objects(hub: Hub, camera_ids: list[str] | None = None) -> list[ObjectLoop]:
+    """Start an object loop for every camera (or just `camera_ids`) with a detector to use,
+    or, for `objects.source: camera`, with a plugin reading the camera's own detections."""
+    loops: list[ObjectLoop] = []
     motion_by_camera = {m.camera_id: m for m in hub.motion_loops}
-    for camera_id, runtime in hub.cameras.cameras.items():
+    # A copy: plugins are awaited in here, and cameras may be added or removed meanwhile.
+    for camera_id, runtime in list(hub.cameras.cameras.items()):
         if camera_ids is not None and camera_id not in camera_ids:
             continue
         config = runtime.config
         if not (config.enabled and config.detect.enabled) or runtime.source is None:
+            continue
+        if config.objects.source == "camera":
+            signals = await hub.plugins.async_call_first(
+                hookspecs.camera_objects, hub=hub, camera_id=camera_id, config=config
+            )
+            if signals is None:
+                problem = (
+                    f"camera {camera_id}: objects.source is camera, but no plugin reads "
+                    "its detections"
+                )
+                hub.problems.append(problem)
+                _LOGGER.error("%s", problem)
+                continue
+            from_camera = CameraObjectSignals(hub, runtime, signals)
+            from_camera.task = hub.async_create_task(
+                from_camera.async_run(), f"objects:{camera_id}"
+            )
+            loops.append(from_camera)
             continue
         wanted = config.objects.detector
         if wanted is None and len(hub.config.detectors) == 1:

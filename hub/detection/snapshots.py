@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import TYPE_CHECKING
@@ -47,3 +48,36 @@ async def async_redact_snapshot(hub: Hub, camera_id: str, jpeg: bytes) -> bytes 
             camera_id,
         )
     return None
+
+
+async def async_write_event_snapshot(
+    hub: Hub, camera_id: str, event_id: str, jpeg: bytes, redacted: bool = False
+) -> str | None:
+    """Keep `jpeg` as an event's snapshot file, redacted first unless it is already (or not
+    kept at all); its path, or None when it was withheld. `async_link_event_snapshot` then
+    points the event's row at it."""
+    shown = jpeg if redacted else await async_redact_snapshot(hub, camera_id, jpeg)
+    if shown is None:
+        return None
+    relpath = f"snapshots/{camera_id}/{event_id}.jpg"
+
+    def write() -> None:
+        file = hub.footage.create(relpath)
+        try:
+            file.write(shown)
+            file.finish()
+        except BaseException:
+            file.abort()
+            raise
+
+    await asyncio.to_thread(write)
+    return relpath
+
+
+async def async_link_event_snapshot(hub: Hub, event_id: str, relpath: str) -> None:
+    """Record the snapshot of an event whose row may already be stored."""
+    await hub.storage.async_write(
+        lambda db: db.execute(
+            "UPDATE events SET snapshot_path = ? WHERE id = ?", [relpath, event_id]
+        )
+    )

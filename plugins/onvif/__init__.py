@@ -1,10 +1,11 @@
 """Built-in ONVIF plugin: probes devices for onboarding, follows camera events, drives PTZ.
 
 Cameras with an `onvif` section get a pull-point subscription: every message
-becomes an `OnvifEvent` on the bus, and motion topics feed `camera_motion` for
-cameras with `motion.source: camera`. Cameras added, changed or removed at run time
-(`CameraAdded`, `CameraChanged`, `CameraRemoved`) start, restart or end theirs.
-The `ptz` automation action moves them.
+becomes an `OnvifEvent` on the bus; motion topics feed `camera_motion` for cameras
+with `motion.source: camera`, and the person, vehicle and animal topics of real
+cameras (vendor_events.py) feed `camera_objects` for `objects.source: camera`.
+Cameras added, changed or removed at run time (`CameraAdded`, `CameraChanged`,
+`CameraRemoved`) start, restart or end theirs. The `ptz` automation action moves them.
 A camera's `privacy_masks` are pushed to it as Media2 masks and read back, so that a
 camera which burns them in spares the hub from re-encoding its stream; they are read
 back again every MASK_CHECK_SECONDS, and a camera that lost them is restarted (masked
@@ -17,7 +18,7 @@ import asyncio
 import logging
 import weakref
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import aiohttp
 
@@ -25,6 +26,7 @@ from hub import (
     AutomationType,
     CameraAdded,
     CameraChanged,
+    CameraDetection,
     CameraRemoved,
     DeviceProbe,
     Event,
@@ -32,11 +34,12 @@ from hub import (
     hookimpl,
 )
 from plugins.onvif.client import OnvifClient
-from plugins.onvif.events import Notification, async_follow, motion_of, source_key
+from plugins.onvif.events import Notification, async_follow, source_key
 from plugins.onvif.masks import MaskError, MaskPusher, Polygon, TokenStore
 from plugins.onvif.media import async_probe, async_profile_list
 from plugins.onvif.ptz import ptz_action_type
 from plugins.onvif.soap import Credentials, OnvifError, SoapFault
+from plugins.onvif.vendor_events import MOTION, signal_of
 
 if TYPE_CHECKING:
     from hub import CameraConfig, Hub, OnvifConfig
@@ -50,18 +53,27 @@ MASK_CHECK_SECONDS = 60.0
 """How often masks a camera burns in are read back (someone may remove them on the camera)."""
 
 
-class MotionSignals:
+T = TypeVar("T")
+
+
+class QueueSignals(Generic[T]):
     """An async iterator over a queue that survives a cancelled `anext` (the hub reads with a
     timeout); an async generator would be closed by the first cancellation."""
 
-    def __init__(self, queue: asyncio.Queue[bool]):
+    def __init__(self, queue: asyncio.Queue[T]):
         self.queue = queue
 
-    def __aiter__(self) -> MotionSignals:
+    def __aiter__(self) -> QueueSignals[T]:
         return self
 
-    async def __anext__(self) -> bool:
+    async def __anext__(self) -> T:
         return await self.queue.get()
+
+
+def _put_newest(queue: asyncio.Queue[T], item: T) -> None:
+    if queue.full():
+        queue.get_nowait()  # the newest signal is the one that matters
+    queue.put_nowait(item)
 
 
 class OnvifService:
@@ -78,7 +90,11 @@ class OnvifService:
         self.followed: dict[str, OnvifConfig] = {}
         """The config each follower was started with, to restart it when that changes."""
         self.motion_queues: dict[str, asyncio.Queue[bool]] = {}
+        self.object_queues: dict[str, asyncio.Queue[CameraDetection]] = {}
         self.active: dict[str, dict[str, bool]] = {}
+        """Camera -> motion sources (video source or rule) -> whether each sees motion."""
+        self.seen: dict[str, dict[tuple[str, str], bool]] = {}
+        """Camera -> (label, source) -> whether the camera sees that label there."""
         self.mask_watchers: dict[str, asyncio.Task[None]] = {}
 
     @property
@@ -153,6 +169,7 @@ class OnvifService:
         self.client_configs.pop(camera_id, None)
         self.ptz_profiles.pop(camera_id, None)
         self.motion_queues.pop(camera_id, None)
+        self.object_queues.pop(camera_id, None)
         self.hub.states.async_remove(f"onvif.{camera_id}")
 
     def _handle(self, camera_id: str, notification: Notification) -> None:
@@ -164,18 +181,25 @@ class OnvifService:
                 source=notification.source,
             )
         )
-        moving = motion_of(notification)
-        if moving is None:
+        signal = signal_of(notification)
+        if signal is None:
             return
-        sources = self.active.setdefault(camera_id, {})
-        before = any(sources.values())
-        sources[source_key(notification)] = moving
-        now = any(sources.values())
-        queue = self.motion_queues.get(camera_id)
-        if queue is not None and now != before:
-            if queue.full():
-                queue.get_nowait()  # the newest signal is the one that matters
-            queue.put_nowait(now)
+        if signal.kind == MOTION:
+            sources = self.active.setdefault(camera_id, {})
+            before = any(sources.values())
+            sources[source_key(notification)] = signal.active
+            now = any(sources.values())
+            queue = self.motion_queues.get(camera_id)
+            if queue is not None and now != before:
+                _put_newest(queue, now)
+            return
+        labels = self.seen.setdefault(camera_id, {})
+        was = any(on for (label, _), on in labels.items() if label == signal.kind)
+        labels[(signal.kind, source_key(notification))] = signal.active
+        seen = any(on for (label, _), on in labels.items() if label == signal.kind)
+        objects = self.object_queues.get(camera_id)
+        if objects is not None and seen != was:
+            _put_newest(objects, CameraDetection(signal.kind, seen))
 
     def _status(self, camera_id: str, state: str, reason: str | None) -> None:
         """State `onvif.<camera>`: connected, or error with the reason (shown in the panel)."""
@@ -185,17 +209,27 @@ class OnvifService:
             self._lost(camera_id)
 
     def _lost(self, camera_id: str) -> None:
-        """Events stopped: motion the camera reported is not known to go on."""
+        """Events stopped: motion and objects the camera reported are not known to go on."""
         sources = self.active.pop(camera_id, {})
         queue = self.motion_queues.get(camera_id)
         if queue is not None and any(sources.values()) and not queue.full():
             queue.put_nowait(False)
+        labels = self.seen.pop(camera_id, {})
+        objects = self.object_queues.get(camera_id)
+        for label in sorted({label for (label, _), on in labels.items() if on}):
+            if objects is not None and not objects.full():
+                objects.put_nowait(CameraDetection(label, False))
 
     def motion_signals(self, camera_id: str) -> AsyncIterator[bool]:
         """What `camera_motion` returns: True/False as the camera's motion starts and stops."""
         # Made now, not at the first read: a message arriving before that must not be lost.
         queue = self.motion_queues.setdefault(camera_id, asyncio.Queue(MOTION_QUEUE))
-        return MotionSignals(queue)
+        return QueueSignals(queue)
+
+    def object_signals(self, camera_id: str) -> AsyncIterator[CameraDetection]:
+        """What `camera_objects` returns: each label the camera sees, as it starts and stops."""
+        queue = self.object_queues.setdefault(camera_id, asyncio.Queue(MOTION_QUEUE))
+        return QueueSignals(queue)
 
     async def async_ptz_client(self, camera_id: str) -> tuple[OnvifClient, str]:
         """A connected client for the camera and its first PTZ-capable profile token, found
@@ -305,6 +339,20 @@ def camera_motion(hub: Hub, camera_id: str, config: CameraConfig) -> AsyncIterat
         return None
     service = service_for(hub)
     signals = service.motion_signals(camera_id)
+    service.follow(camera_id)
+    return signals
+
+
+@hookimpl
+def camera_objects(
+    hub: Hub, camera_id: str, config: CameraConfig
+) -> AsyncIterator[CameraDetection] | None:
+    """People, vehicles and animals from the camera's ONVIF events, for `objects.source:
+    camera`."""
+    if config.onvif is None or not config.onvif.events:
+        return None
+    service = service_for(hub)
+    signals = service.object_signals(camera_id)
     service.follow(camera_id)
     return signals
 

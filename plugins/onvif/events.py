@@ -21,6 +21,7 @@ from plugins.onvif.soap import (
     strip_prefixes,
     text,
 )
+from plugins.onvif.vendor_events import MOTION, signal_of
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -32,16 +33,6 @@ MESSAGE_LIMIT = 32
 RETRY_SECONDS = 5.0
 MAX_RETRY_SECONDS = 300.0
 MAX_ITEMS = 16
-
-MOTION_TOPICS = {
-    "RuleEngine/CellMotionDetector/Motion": ("IsMotion",),
-    "VideoSource/MotionAlarm": ("State",),
-    "RuleEngine/MotionRegionDetector/Motion": ("State", "IsMotion"),
-    "VideoAnalytics/Motion": ("State", "IsMotion"),
-    "RuleEngine/MyRuleDetector/Motion": ("State", "IsMotion"),
-}
-"""Topics (prefixes stripped) that mean on-board motion, with the Data item holding it."""
-_GENERIC_MOTION_ITEMS = ("IsMotion", "State", "Motion", "IsActive")
 
 
 @dataclass(frozen=True)
@@ -89,20 +80,8 @@ def _items(element: Element | None) -> dict[str, str]:
 
 def motion_of(notification: Notification) -> bool | None:
     """True/False when this message says motion started/stopped, None when it is not motion."""
-    names = MOTION_TOPICS.get(notification.topic)
-    if names is None:
-        if "motion" not in notification.topic.lower():
-            return None
-        names = _GENERIC_MOTION_ITEMS
-    for name in names:
-        value = notification.data.get(name)
-        if value is not None:
-            lowered = value.strip().lower()
-            if lowered in ("true", "1", "on", "active"):
-                return True
-            if lowered in ("false", "0", "off", "inactive"):
-                return False
-    return None
+    signal = signal_of(notification)
+    return signal.active if signal is not None and signal.kind == MOTION else None
 
 
 def source_key(notification: Notification) -> str:

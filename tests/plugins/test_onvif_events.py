@@ -9,7 +9,6 @@ import pytest
 
 from hub.events import OnvifEvent
 from plugins.onvif.events import (
-    MOTION_TOPICS,
     Notification,
     motion_of,
     parse_notifications,
@@ -125,15 +124,14 @@ async def test_the_subscription_is_renewed_and_recreated_after_a_camera_reboot(
 
 
 def test_motion_topics_and_their_values():
-    assert set(MOTION_TOPICS) >= {
-        "RuleEngine/CellMotionDetector/Motion",
-        "VideoSource/MotionAlarm",
-    }
     assert motion_of(Notification("VideoSource/MotionAlarm", data={"State": "true"})) is True
     assert motion_of(Notification("VideoSource/MotionAlarm", data={"State": "false"})) is False
     assert motion_of(Notification("RuleEngine/CellMotionDetector/Motion", data={"IsMotion": "1"}))
+    assert motion_of(Notification("RuleEngine/VMD3/vmd3_video_1", data={"active": "1"})) is True
+    # A person is not motion (see test_onvif_vendor_events.py for every vendor's topics).
+    people = Notification("RuleEngine/MyRuleDetector/PeopleDetect", data={"State": "1"})
+    assert motion_of(people) is None
     # A vendor topic that says Motion, with a usual item name, counts too.
-    assert motion_of(Notification("RuleEngine/tnsaxis:VMD3/Motion", data={"active": "1"})) is None
     assert motion_of(Notification("Vendor/SmartMotion", data={"State": "true"})) is True
     assert motion_of(Notification("Device/Trigger/DigitalInput", data={"State": "true"})) is None
     assert motion_of(Notification("VideoSource/MotionAlarm", data={"Other": "true"})) is None
