@@ -1,4 +1,5 @@
-"""Admin routes that change cameras on a running hub: add by URL, remove, save zones and masks."""
+"""Admin routes that change cameras on a running hub: add by URL, edit, remove, save zones and
+masks."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from aiohttp import web
 from hub.cameras.edits import (
     CameraEditError,
     async_add_url_camera,
+    async_edit_camera,
     async_remove_camera,
     async_save_areas,
 )
@@ -41,6 +43,23 @@ async def add_camera(request: web.Request) -> web.Response:
         return _error(exc)
     await access.audit(request, "camera.add", target, by="url")
     return web.json_response({"camera": hub.cameras.cameras[target].as_dict(hub)}, status=201)
+
+
+@routes.patch("/api/cameras/{camera}")
+@access.admin
+async def edit_camera(request: web.Request) -> web.Response:
+    """`{name?, detect_url?, record_mode?, motion_source?}` of a camera added at run time:
+    saved in the data dir and applied now (`restarted`: its stream reopened)."""
+    hub = request.app[HUB_KEY]
+    camera_id = request.match_info["camera"]
+    body = await read_json_object(request, MAX_BODY)
+    try:
+        restarted = await async_edit_camera(hub, camera_id, body)
+    except CameraEditError as exc:
+        return _error(exc)
+    await access.audit(request, "camera.edit", camera_id, keys=sorted(body))
+    camera = hub.cameras.cameras[camera_id].as_dict(hub)
+    return web.json_response({"camera": camera, "restarted": restarted})
 
 
 @routes.delete("/api/cameras/{camera}")

@@ -229,6 +229,23 @@ class AddedCameraStore:
             _write_private(self.secrets_path, yaml.safe_dump(secrets, sort_keys=True))
         return True
 
+    def update(self, camera_id: str, changes: Mapping[str, Any]) -> None:
+        """Change keys of an added camera's entry (None removes one; a mapping is merged
+        into the one there, as `record: {mode: off}` keeps the other `record` keys)."""
+        data = self._read_raw(self.path) or {}
+        cameras = data.get("cameras")
+        if not isinstance(cameras, dict) or not isinstance(cameras.get(camera_id), dict):
+            raise KeyError(camera_id)
+        entry = cameras[camera_id]
+        for key, value in changes.items():
+            if value is None:
+                entry.pop(key, None)
+            elif isinstance(value, Mapping) and isinstance(entry.get(key), dict):
+                entry[key] = {**entry[key], **value}
+            else:
+                entry[key] = value
+        self._write(data)
+
     def save_areas(self, camera_id: str, areas: CameraAreas) -> None:
         """Store zones/masks edited in the panel: in the added camera's entry, or as an
         override of a config-file camera."""

@@ -97,7 +97,7 @@ class DeviceProbe:
     main: StreamProfile | None = None
     """The highest-resolution profile with a stream: what is recorded."""
     sub: StreamProfile | None = None
-    """The lowest-resolution other profile: what detection decodes."""
+    """A smaller H.264 profile: what detection decodes (`detect_url`); see `pick_streams`."""
     media2: bool = False
     clock_offset: float = 0.0
     notes: tuple[str, ...] = ()
@@ -112,17 +112,37 @@ class DeviceProbe:
         return data
 
 
+DETECT_HEIGHT = 360
+"""Lines detection frames have by default (`detect.height`): a sub-stream this tall or
+taller needs no upscaling."""
+_H264 = ("h264", "avc", "avc1")
+
+
+def is_h264(codec: str) -> bool:
+    """H.264 under any of the names devices give it (`H264`, `H.264`, `AVC`)."""
+    return codec.strip().lower().replace(".", "").replace("-", "") in _H264
+
+
 def pick_streams(
     profiles: list[StreamProfile],
 ) -> tuple[StreamProfile | None, StreamProfile | None]:
-    """Main stream: the largest picture; sub stream: the smallest other one (None if alone)."""
+    """Main stream: the largest picture. Sub stream, decoded for detection: another H.264
+    profile with a smaller picture (a Pi decodes H.264 in a fraction of the time of H.265 or
+    a main stream): the smallest at least DETECT_HEIGHT lines high, or else the largest
+    below it; None when there is no such profile."""
     usable = sorted((p for p in profiles if p.stream_uri), key=lambda p: -p.pixels)
     if not usable:
         return None, None
     main = usable[0]
-    others = [p for p in usable[1:] if p.stream_uri != main.stream_uri]
-    sub = min(others, key=lambda p: p.pixels or 10**9) if others else None
-    return main, sub
+    smaller = [
+        p
+        for p in usable[1:]
+        if p.stream_uri != main.stream_uri and is_h264(p.codec) and 0 < p.pixels < main.pixels
+    ]
+    tall = [p for p in smaller if (p.height or 0) >= DETECT_HEIGHT]
+    if tall:
+        return main, min(tall, key=lambda p: p.pixels)
+    return main, max(smaller, key=lambda p: p.pixels) if smaller else None
 
 
 MAX_KNOWN_DEVICES = 1024

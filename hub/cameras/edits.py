@@ -145,6 +145,81 @@ async def async_add_url_camera(hub: Hub, body: dict[str, Any]) -> CameraConfig:
     return config
 
 
+EDIT_KEYS = ("name", "detect_url", "record_mode", "motion_source")
+
+
+async def async_edit_camera(hub: Hub, camera_id: str, body: dict[str, Any]) -> bool:
+    """Change `{name?, detect_url?, record_mode?, motion_source?}` of a camera added at run
+    time (`detect_url: null` or "" drops it); saved and applied now. True when its stream
+    restarted. A config-file camera is edited in the config file (409)."""
+    runtime = hub.cameras.cameras.get(camera_id)
+    if runtime is None:
+        raise CameraEditError(f"no camera '{camera_id}'", 404)
+    if camera_id in hub.config.cameras:
+        raise CameraEditError(
+            f"camera {camera_id} is in the config file: change it there and restart camhub", 409
+        )
+    unknown = sorted(set(body) - set(EDIT_KEYS))
+    if unknown:
+        errors = [FieldError(str(key), "unknown key") for key in unknown]
+        raise CameraEditError(f"unknown keys: {', '.join(unknown)}", 422, errors)
+    changes, update = _edits(runtime.config, body)
+    try:
+        config = CameraConfig.model_validate({**runtime.config.model_dump(), **update})
+    except ValidationError as exc:
+        raise CameraEditError("the camera was not changed", 422, field_errors(exc)) from None
+    async with store_lock(hub):
+        if hub.cameras.cameras.get(camera_id) is not runtime:
+            raise CameraEditError(f"camera {camera_id} was removed or replaced meanwhile", 409)
+        await asyncio.to_thread(hub.cameras.added.update, camera_id, changes)
+        restarted = await hub.cameras.async_reconfigure(camera_id, config)
+    _LOGGER.info("Camera %s changed: %s", camera_id, ", ".join(sorted(body)))
+    return restarted
+
+
+def _edits(config: CameraConfig, body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What to store (no credentials) and what to run (the camera's login put back)."""
+    changes: dict[str, Any] = {}
+    update: dict[str, Any] = {}
+    if "name" in body:
+        changes["name"] = update["name"] = body["name"] or None
+    if body.get("record_mode") is not None:
+        changes["record"] = {"mode": body["record_mode"]}
+        update["record"] = {**config.record.model_dump(), "mode": body["record_mode"]}
+    if body.get("motion_source") is not None:
+        changes["motion"] = {"source": body["motion_source"]}
+        update["motion"] = {**config.motion.model_dump(), "source": body["motion_source"]}
+    if "detect_url" in body:
+        url = body["detect_url"]
+        if not isinstance(url, str) or not url.strip():
+            if url not in (None, ""):
+                update["detect_url"] = url  # left for the model to refuse with its path
+            else:
+                changes["detect_url"] = update["detect_url"] = None
+        else:
+            _, username, password = strip_credentials(config.url)
+            stripped, user, secret = strip_credentials(url.strip())
+            if user is not None and (user, secret) != (username, password):
+                raise CameraEditError(
+                    "the detection URL holds another login; the hub keeps one per camera",
+                    422,
+                    [FieldError("detect_url", "a different user or password than the camera's")],
+                )
+            if not stripped.lower().startswith(NETWORK_SCHEMES):
+                raise CameraEditError(
+                    "the camera was not changed",
+                    422,
+                    [
+                        FieldError(
+                            "detect_url", "use an rtsp://, rtsps://, http(s):// or demo:// URL"
+                        )
+                    ],
+                )
+            changes["detect_url"] = stripped
+            update["detect_url"] = put_credentials(stripped, username, password)
+    return changes, update
+
+
 async def async_remove_camera(hub: Hub, camera_id: str) -> None:
     """Stop and forget a camera added at run time (its footage stays, ageing out as usual)."""
     if camera_id not in hub.cameras.cameras:

@@ -67,11 +67,13 @@ async def test_main_and_sub_are_picked_by_resolution_not_by_order(probe):
         SimProfile("p1", "Mid", 1280, 720, stream_uri="rtsp://127.0.0.1:554/mid"),
         SimProfile("p2", "Tiny", 320, 180, stream_uri="rtsp://127.0.0.1:554/tiny"),
         SimProfile("p3", "Big", 2560, 1440, codec="H265", stream_uri="rtsp://127.0.0.1:554/big"),
+        SimProfile("p4", "Sub", 640, 360, stream_uri="rtsp://127.0.0.1:554/sub"),
     ]
     result, _, _ = await probe(profiles=profiles)
     assert result.main is not None and result.sub is not None
     assert (result.main.token, result.main.codec) == ("p3", "H265")
-    assert result.sub.token == "p2"
+    # Detection frames are 360 lines high: the smallest profile that tall, not the tiny one.
+    assert result.sub.token == "p4"
 
 
 async def test_service_addresses_of_0_0_0_0_are_reached_where_the_device_answered(probe):

@@ -69,6 +69,61 @@ async def test_add_by_url_keeps_the_password_as_a_secret_starts_and_survives_res
         await again.async_stop()
 
 
+async def test_the_detection_stream_of_an_added_camera_is_changed_live_and_kept(
+    rtsp_server, make_api_client, make_hub, tmp_path
+):
+    server = rtsp_server(
+        [Mount("/main", width=640, height=360, fps=10), Mount("/sub", width=320, height=180)],
+        auth=Auth("admin", PASSWORD),
+    )
+    client = await make_api_client(CONFIG)
+    hub = client.app[HUB_KEY]
+    url = server.url("/main", user="admin", password=PASSWORD)
+    added = await client.post("/api/cameras", json={"id": "porch", "url": url})
+    assert added.status == 201
+    await wait_for_state(hub, "camera.porch", "online")
+
+    # The sub-stream's address as the panel shows it, without the login: the camera's is used.
+    response = await client.patch(
+        "/api/cameras/porch", json={"detect_url": server.url("/sub"), "record_mode": "off"}
+    )
+    assert response.status == 200, await response.text()
+    answer = await response.json()
+    assert answer["restarted"] is True
+    shown = server.url("/sub").replace("rtsp://", "rtsp://admin:***@")
+    assert answer["camera"]["detect_url"] == shown
+    assert answer["camera"]["record_mode"] == "off"
+    config = hub.cameras.cameras["porch"].config
+    assert config.detect_url == server.url("/sub", user="admin", password=PASSWORD)
+    await wait_for_state(hub, "camera.porch", "online")
+    assert ("camera.edit", "porch") in await audit_actions(hub, "camera.")
+    stored = (tmp_path / "data" / "cameras.yaml").read_text()
+    assert PASSWORD not in stored and server.url("/sub") in stored
+
+    wrong = await client.patch(
+        "/api/cameras/porch", json={"detect_url": server.url("/sub", user="x", password="y")}
+    )
+    assert wrong.status == 422 and (await wrong.json())["errors"][0]["path"] == "detect_url"
+    bad = await client.patch("/api/cameras/porch", json={"record_mode": "often", "zones": {}})
+    assert bad.status == 422 and (await bad.json())["errors"][0]["path"] == "zones"
+    bad = await client.patch("/api/cameras/porch", json={"record_mode": "often"})
+    assert bad.status == 422 and (await bad.json())["errors"][0]["path"] == "record_mode"
+    refused = await client.patch("/api/cameras/yard", json={"detect_url": None})
+    assert refused.status == 409 and "config file" in (await refused.json())["error"]
+    assert (await client.patch("/api/cameras/nope", json={})).status == 404
+    await hub.async_stop()
+
+    again = make_hub(CONFIG)
+    kept = again.cameras.cameras["porch"].config
+    assert kept.detect_url == config.detect_url and kept.record.mode == "off"
+    # Dropping it: detection decodes the main stream again.
+    client = await make_api_client(CONFIG)
+    hub = client.app[HUB_KEY]
+    dropped = await client.patch("/api/cameras/porch", json={"detect_url": ""})
+    assert dropped.status == 200 and (await dropped.json())["camera"]["detect_url"] is None
+    assert "detect_url" not in (tmp_path / "data" / "cameras.yaml").read_text()
+
+
 async def test_add_by_url_refuses_bad_fields_with_their_paths(make_api_client):
     client = await make_api_client(CONFIG)
     response = await client.post(

@@ -42,10 +42,17 @@ class LoopThread:
 @pytest.fixture
 def onvif_camera(rtsp_server) -> Iterator[OnvifSimulator]:
     server = rtsp_server(
-        [Mount("/main", width=640, height=360, fps=15, gop=15)], auth=Auth("admin", PASSWORD)
+        [
+            Mount("/main", width=640, height=360, fps=15, gop=15),
+            Mount("/sub", width=320, height=180),
+        ],
+        auth=Auth("admin", PASSWORD),
     )
     loop = LoopThread()
-    profiles = [SimProfile("main_tok", "Main", 640, 360, stream_uri=server.url("/main"))]
+    profiles = [
+        SimProfile("main_tok", "Main", 640, 360, stream_uri=server.url("/main")),
+        SimProfile("sub_tok", "Sub", 320, 180, stream_uri=server.url("/sub")),
+    ]
     sim = loop.run(OnvifSimulator(SimOptions(password=PASSWORD, profiles=profiles)).start())
     try:
         responder = loop.run(WsDiscoveryResponder(ENDPOINT, sim.device_url, "Shed Cam").start())
@@ -86,6 +93,20 @@ def test_scan_pick_the_device_type_its_password_and_it_goes_live(
         form.get_by_role("button", name="Add camera").click()
         row = page.locator('[data-testid="camera-row"][data-camera="shed"]')
         row.wait_for(timeout=20000)
+        expect(row.get_by_test_id("camera-state")).to_have_text("online", timeout=30000)
+        # The smaller H.264 profile became its detection stream: shown, and changeable.
+        detect = row.get_by_test_id("camera-detect-url")
+        expect(detect).to_contain_text("/sub")
+        expect(detect).to_contain_text("admin:***@")
+        row.get_by_role("button", name="Edit shed").click()
+        editor = page.get_by_test_id("edit-camera-form")
+        expect(editor.get_by_label("Detection stream URL")).to_have_value(
+            onvif_camera.options.profiles[1].stream_uri
+        )
+        shot(page, "edit-camera")
+        editor.get_by_label("Detection stream URL").fill("")
+        editor.get_by_role("button", name="Save").click()
+        expect(row.get_by_test_id("camera-detect-url")).to_have_count(0)
         expect(row.get_by_test_id("camera-state")).to_have_text("online", timeout=30000)
         page.goto("/#/live")
         tile = page.locator('[data-testid="live-tile"][data-camera="shed"]')

@@ -1,19 +1,24 @@
 // Cameras: state, frame rate and drops; adding discovered devices or by URL; zones and masks.
 
-import { ApiError, del, get, post, put } from "./api.js";
+import { ApiError, del, get, patch, post, put } from "./api.js";
 import { badge, button, clear, el, field, notify, plural } from "./dom.js";
 import { showFieldErrors } from "./forms.js";
 import { toYaml } from "./yaml.js";
 
 const REFRESH_MS = 5000;
 
-function statsRow(camera, rate, ctx, reload) {
+function statsRow(camera, rate, ctx, reload, edit) {
   const stats = camera.stats ?? {};
   const drops = (camera.detect_frames?.dropped ?? 0) + (stats.bad_packets ?? 0);
   return el(
     "tr",
     { "data-camera": camera.id, "data-testid": "camera-row" },
-    el("th", { scope: "row" }, el("a", { href: `#/live/${encodeURIComponent(camera.id)}`, text: camera.name })),
+    el(
+      "th",
+      { scope: "row" },
+      el("a", { href: `#/live/${encodeURIComponent(camera.id)}`, text: camera.name }),
+      camera.detect_url ? el("div", { className: "hint", "data-testid": "camera-detect-url", text: `detection: ${camera.detect_url}` }) : null,
+    ),
     el("td", {}, badge(camera.state, "camera-state"), camera.reason ? el("div", { className: "hint", text: camera.reason }) : null),
     el("td", { text: camera.record_mode }),
     el("td", { "data-testid": "camera-fps", text: rate === null ? "—" : rate.toFixed(1) }),
@@ -23,6 +28,7 @@ function statsRow(camera, rate, ctx, reload) {
       "td",
       {},
       button("Zones", () => (location.hash = `#/cameras/${encodeURIComponent(camera.id)}/zones`), { "aria-label": `Zones of ${camera.name}` }),
+      ctx.isAdmin() && camera.removable ? button("Edit", () => edit(camera), { "aria-label": `Edit ${camera.name}` }) : null,
       ctx.isAdmin() && camera.removable ? button("Remove", () => removeCamera(camera, reload), { className: "danger", "aria-label": `Remove ${camera.name}` }) : null,
     ),
   );
@@ -45,6 +51,9 @@ async function renderList(container, ctx) {
   container.append(
     el("div", { className: "table-wrap" }, el("table", { "data-testid": "camera-table" }, el("caption", { className: "visually-hidden", text: "Cameras and their state" }), el("thead", {}, el("tr", {}, ["Camera", "State", "Recording", "Frames/s", "Drops", "Video", ""].map((h) => el("th", { scope: "col", text: h })))), body)),
   );
+  const editor = el("section", { hidden: true, "aria-labelledby": "edit-title", "data-testid": "camera-editor" });
+  container.append(editor);
+  const edit = (camera) => openEditor(editor, camera, load);
   let previous = new Map();
   const load = async () => {
     const { cameras } = await get("/api/cameras");
@@ -57,7 +66,7 @@ async function renderList(container, ctx) {
         next.set(camera.id, [now, packets]);
         const before = previous.get(camera.id);
         const rate = before && now > before[0] ? ((packets - before[1]) * 1000) / (now - before[0]) : null;
-        return statsRow(camera, rate, ctx, load);
+        return statsRow(camera, rate, ctx, load, edit);
       }),
     );
     previous = next;
@@ -66,6 +75,44 @@ async function renderList(container, ctx) {
   const timer = setInterval(() => load().catch(() => {}), REFRESH_MS);
   if (ctx.isAdmin()) container.append(el("div", { className: "grid-2" }, await discoverySection(ctx), urlSection(load)));
   return () => clearInterval(timer);
+}
+
+const withoutLogin = (url) => (url ?? "").replace(/^([a-z]+:\/\/)[^@/]*@/i, "$1");
+
+/** The form that changes an added camera: name, detection stream, recording, motion source. */
+function openEditor(section, camera, reload) {
+  const name = el("input", { name: "name", value: camera.name === camera.id ? "" : camera.name });
+  const detectUrl = el("input", { name: "detect_url", type: "url", autocapitalize: "none", value: withoutLogin(camera.detect_url) });
+  const record = el("select", { name: "record_mode" }, ["events", "continuous", "off"].map((m) => el("option", { value: m, text: m, selected: m === camera.record_mode })));
+  const status = el("p", { className: "form-status", role: "alert" });
+  const close = () => ((section.hidden = true), clear(section));
+  const form = el(
+    "form",
+    { novalidate: true, "data-testid": "edit-camera-form" },
+    field("Name", name, { path: "name" }),
+    field("Detection stream URL", detectUrl, { path: "detect_url", hint: "A smaller sub-stream decoded for motion and objects; empty: the main stream. The camera's login is used." }),
+    field("Recording", record, { path: "record_mode" }),
+    status,
+    el("p", { className: "toolbar" }, el("button", { type: "submit", className: "primary", text: "Save" }), button("Cancel", close)),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    status.textContent = "";
+    showFieldErrors(form, []);
+    const body = { name: name.value.trim() || null, detect_url: detectUrl.value.trim() || null, record_mode: record.value };
+    try {
+      const answer = await patch(`/api/cameras/${encodeURIComponent(camera.id)}`, body);
+      notify(answer.restarted ? `Saved ${camera.id}; its stream restarted.` : `Saved ${camera.id}.`);
+      close();
+      await reload();
+    } catch (error) {
+      const rest = error instanceof ApiError ? showFieldErrors(form, error.fieldErrors) : [];
+      if (!(error instanceof ApiError) || error.fieldErrors.length === 0 || rest.length) status.textContent = error.message;
+    }
+  });
+  clear(section, el("h2", { id: "edit-title", text: `Edit ${camera.name}` }), form);
+  section.hidden = false;
+  detectUrl.focus();
 }
 
 function urlSection(reload) {
