@@ -172,6 +172,8 @@ class Hub:
         await self._async_build_typed_sections()
         self._collect_automation_types()
         await self.outbox.async_start()
+        # Before plugins start: the first thing an MQTT notifier publishes is the kept state.
+        await self.cameras.async_restore_armed()
         self._stop_listeners.append(
             self.bus.async_listen("plugins:event_published", self._forward_event)
         )
@@ -179,8 +181,6 @@ class Hub:
             hookspecs.startup, time_limit=PLUGIN_STARTUP_SECONDS, hub=self
         )
         self.async_set_mode(DEFAULT_HOUSE_MODE)
-        for camera_id in self.cameras.cameras:
-            self.cameras.set_armed(camera_id, True)
         # Before the cameras, so their first state changes can trigger automations.
         await self._async_start_automations()
         await self.cameras.async_start()

@@ -235,6 +235,17 @@ def _audit_head_table(db: sqlite_utils.Database) -> None:
     migrate(db)
 
 
+def _camera_detection_table(db: sqlite_utils.Database) -> None:
+    """Whether each camera's detection is switched on, kept across restarts
+    (hub/cameras/manager.py); a camera without a row is on."""
+    db.table("camera_detection").create(
+        {"camera": str, "armed": int, "updated": float},
+        pk="camera",
+        not_null={"armed"},
+        if_not_exists=True,
+    )
+
+
 CORE_MIGRATIONS: tuple[Migration, ...] = (
     Migration("core:0001_tables", _core_tables),
     Migration("core:0002_notifications", _notifications_table),
@@ -244,6 +255,7 @@ CORE_MIGRATIONS: tuple[Migration, ...] = (
     Migration("core:events_long_index", _events_long_index),
     Migration("core:0005_login_throttle", _login_throttle_table),
     Migration("core:0006_audit_head", _audit_head_table),
+    Migration("core:camera_detection", _camera_detection_table),
 )
 
 

@@ -62,6 +62,26 @@ async def edit_camera(request: web.Request) -> web.Response:
     return web.json_response({"camera": camera, "restarted": restarted})
 
 
+@routes.put("/api/cameras/{camera}/detection")
+@access.admin
+async def set_detection(request: web.Request) -> web.Response:
+    """`{"armed": true|false}`: switch the camera's motion and object detection on or off
+    (recording goes on); kept across restarts, like the switch in Home Assistant."""
+    hub = request.app[HUB_KEY]
+    camera_id = request.match_info["camera"]
+    access.camera_runtime(request, camera_id)
+    body = await read_json_object(request, MAX_BODY)
+    armed = body.get("armed")
+    if not isinstance(armed, bool) or set(body) != {"armed"}:
+        errors = [{"path": "armed", "message": "must be true or false"}]
+        return web.json_response(
+            {"error": "give {armed: true|false}", "errors": errors}, status=422
+        )
+    hub.cameras.set_armed(camera_id, armed)
+    await access.audit(request, "camera.detection", camera_id, armed=armed)
+    return web.json_response({"camera": camera_id, "armed": armed})
+
+
 @routes.delete("/api/cameras/{camera}")
 @access.admin
 async def remove_camera(request: web.Request) -> web.Response:

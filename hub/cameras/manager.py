@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 BACKOFF_MIN = 1.0
 BACKOFF_MAX = 30.0
+DETECTION_TABLE = "camera_detection"
 PRIVACY_PUSH_TIMEOUT = 30.0
 """Longest a camera's start waits for plugins to have the camera burn its masks in."""
 
@@ -83,6 +85,7 @@ class CameraRuntime:
             if self.config.detect_url
             else None,
             "record_mode": self.config.record.mode,
+            "armed": self.armed,
             "removable": self.camera_id not in hub.config.cameras,
             "privacy_masks": self.privacy_masks_at,
             "state": state.state if state else "unknown",
@@ -203,6 +206,9 @@ class CameraManager:
         del self.cameras[camera_id]
         for entity in (entity_id(camera_id), f"detection.{camera_id}"):
             self.hub.states.async_remove(entity)
+        await self.hub.storage.async_write(
+            lambda db: db.execute(f"DELETE FROM {DETECTION_TABLE} WHERE camera = ?", [camera_id])
+        )
         self.hub.bus.publish(CameraRemoved(camera=camera_id))
 
     async def async_reconfigure(
@@ -284,11 +290,26 @@ class CameraManager:
             self._set(runtime.camera_id, "offline", reason)
             await asyncio.sleep(delay)
 
-    def set_armed(self, camera_id: str, armed: bool) -> None:
-        """Arm or disarm a camera's detection (state `detection.<camera>` on/off)."""
+    def set_armed(self, camera_id: str, armed: bool, persist: bool = True) -> None:
+        """Arm or disarm a camera's detection (state `detection.<camera>` on/off), and keep
+        the choice for the next start: a user who switched it off meant it to stay off."""
         runtime = self.cameras[camera_id]
         runtime.armed = armed
         self.hub.states.async_set(f"detection.{camera_id}", "on" if armed else "off")
+        if persist:
+            row = {"camera": camera_id, "armed": int(armed), "updated": time.time()}
+            self.hub.async_store_later(DETECTION_TABLE, row)
+
+    async def async_restore_armed(self) -> None:
+        """Each camera's detection switch as it was left (on for a camera never switched)."""
+        rows = await self.hub.storage.async_read(
+            lambda db: {r["camera"]: bool(r["armed"]) for r in db.table(DETECTION_TABLE).rows}
+        )
+        for camera_id in self.cameras:
+            self.set_armed(camera_id, rows.get(camera_id, True), persist=False)
+        disarmed = sorted(c for c in self.cameras if not rows.get(c, True))
+        if disarmed:
+            _LOGGER.info("Detection stays off for %s, as it was left", ", ".join(disarmed))
 
     def hold_recording(self, camera_id: str, until: float) -> None:
         """Keep recording a camera in `events` mode until `until` (extends, never shortens)."""

@@ -329,3 +329,27 @@ def test_bad_topic_prefix_is_a_config_problem(make_hub):
         except ValueError:
             continue
         raise AssertionError(f"{bad!r} accepted")
+
+
+async def test_a_camera_disarmed_from_home_assistant_stays_disarmed_after_a_restart(
+    mqtt_broker, make_hub
+):
+    # It came back armed and re-published ON, undoing what the user chose in Home Assistant.
+    broker = mqtt_broker()
+    async with (
+        running(make_hub(config(broker.port, FRONT_ONLY))) as hub,
+        aiomqtt.Client("127.0.0.1", broker.port) as remote,
+    ):
+        await remote.publish("camhub/front/detection/set", "OFF", qos=1)
+        await wait_until(lambda: not hub.cameras.cameras["front"].armed, 10, "front disarmed")
+    async with watching(broker.port, "camhub/front/detection") as watcher:
+        await wait_until(lambda: watcher.payloads("camhub/front/detection"), 10, "retained")
+        async with running(make_hub(config(broker.port, FRONT_ONLY))) as again:
+            assert not again.cameras.cameras["front"].armed
+            assert again.states.get("detection.front").state == "off"
+            assert again.cameras.cameras["front"].as_dict(again)["armed"] is False
+            # Published again on connect (the index is published after it), never as ON.
+            await wait_until(
+                lambda: len(watcher.payloads("camhub/front/detection")) >= 2, 10, "republished"
+            )
+        assert set(watcher.payloads("camhub/front/detection")) == {b"OFF"}

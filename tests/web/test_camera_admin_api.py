@@ -124,6 +124,38 @@ async def test_the_detection_stream_of_an_added_camera_is_changed_live_and_kept(
     assert "detect_url" not in (tmp_path / "data" / "cameras.yaml").read_text()
 
 
+async def test_detection_switched_off_in_the_panel_stays_off_after_a_restart(
+    make_api_client, make_hub
+):
+    client = await make_api_client(CONFIG)
+    hub = client.app[HUB_KEY]
+    cameras = (await (await client.get("/api/cameras")).json())["cameras"]
+    assert [c["armed"] for c in cameras] == [True]
+    response = await client.put("/api/cameras/yard/detection", json={"armed": False})
+    assert response.status == 200 and (await response.json())["armed"] is False
+    assert hub.states.get("detection.yard").state == "off"
+    assert ("camera.detection", "yard") in await audit_actions(hub, "camera.")
+    for bad in ({"armed": "off"}, {}, {"armed": False, "more": 1}):
+        refused = await client.put("/api/cameras/yard/detection", json=bad)
+        assert refused.status == 422 and (await refused.json())["errors"][0]["path"] == "armed"
+    assert (await client.put("/api/cameras/nope/detection", json={"armed": True})).status == 404
+    await hub.async_stop()
+
+    again = await make_api_client(CONFIG)
+    cameras = (await (await again.get("/api/cameras")).json())["cameras"]
+    assert [(c["id"], c["armed"]) for c in cameras] == [("yard", False)]
+    assert again.app[HUB_KEY].states.get("detection.yard").state == "off"
+    # Switched back on, it stays on too.
+    assert (await again.put("/api/cameras/yard/detection", json={"armed": True})).status == 200
+    await again.app[HUB_KEY].async_stop()
+    third = make_hub(CONFIG)
+    await third.async_start()
+    try:
+        assert third.cameras.cameras["yard"].armed
+    finally:
+        await third.async_stop()
+
+
 async def test_add_by_url_refuses_bad_fields_with_their_paths(make_api_client):
     client = await make_api_client(CONFIG)
     response = await client.post(

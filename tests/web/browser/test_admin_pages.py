@@ -30,6 +30,12 @@ def test_add_a_camera_by_url_and_see_its_tile_then_remove_it(demo_hub, make_page
     form.get_by_role("button", name="Add camera").click()
     row = page.locator('[data-testid="camera-row"][data-camera="porch"]')
     expect(row).to_be_visible()
+    # Detection switched off here stays off (kept in the database, as from Home Assistant).
+    switch = row.get_by_test_id("camera-detection")
+    expect(switch).to_be_checked()
+    switch.uncheck()
+    expect(row.get_by_test_id("camera-detection")).not_to_be_checked()
+    expect(row).to_contain_text("off")
     page.goto("/#/live")
     expect(page.locator('[data-testid="live-tile"][data-camera="porch"]')).to_be_visible()
     shot(page, "camera-added-by-url")

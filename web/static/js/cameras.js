@@ -20,6 +20,7 @@ function statsRow(camera, rate, ctx, reload, edit) {
       camera.detect_url ? el("div", { className: "hint", "data-testid": "camera-detect-url", text: `detection: ${camera.detect_url}` }) : null,
     ),
     el("td", {}, badge(camera.state, "camera-state"), camera.reason ? el("div", { className: "hint", text: camera.reason }) : null),
+    el("td", {}, detectionSwitch(camera, ctx, reload)),
     el("td", { text: camera.record_mode }),
     el("td", { "data-testid": "camera-fps", text: rate === null ? "—" : rate.toFixed(1) }),
     el("td", { "data-testid": "camera-drops", text: String(drops) }),
@@ -32,6 +33,26 @@ function statsRow(camera, rate, ctx, reload, edit) {
       ctx.isAdmin() && camera.removable ? button("Remove", () => removeCamera(camera, reload), { className: "danger", "aria-label": `Remove ${camera.name}` }) : null,
     ),
   );
+}
+
+/** Detection on/off: a checkbox for admins (kept across restarts, like Home Assistant's switch), a badge for others. */
+function detectionSwitch(camera, ctx, reload) {
+  const state = camera.armed ? "on" : "off";
+  if (!ctx.isAdmin()) return badge(state, "camera-detection");
+  const toggle = el("input", { type: "checkbox", checked: camera.armed, "aria-label": `Detection of ${camera.name}`, "data-testid": "camera-detection" });
+  toggle.addEventListener("change", async () => {
+    toggle.disabled = true;
+    try {
+      await put(`/api/cameras/${encodeURIComponent(camera.id)}/detection`, { armed: toggle.checked });
+      notify(`Detection of ${camera.name} switched ${toggle.checked ? "on" : "off"}.`);
+      await reload();
+    } catch (error) {
+      notify(error.message, "error");
+      toggle.checked = camera.armed;
+      toggle.disabled = false;
+    }
+  });
+  return el("label", { className: "inline" }, toggle, " ", state);
 }
 
 async function removeCamera(camera, reload) {
@@ -49,7 +70,7 @@ async function renderList(container, ctx) {
   container.append(el("h1", { tabindex: "-1", text: "Cameras" }));
   const body = el("tbody");
   container.append(
-    el("div", { className: "table-wrap" }, el("table", { "data-testid": "camera-table" }, el("caption", { className: "visually-hidden", text: "Cameras and their state" }), el("thead", {}, el("tr", {}, ["Camera", "State", "Recording", "Frames/s", "Drops", "Video", ""].map((h) => el("th", { scope: "col", text: h })))), body)),
+    el("div", { className: "table-wrap" }, el("table", { "data-testid": "camera-table" }, el("caption", { className: "visually-hidden", text: "Cameras and their state" }), el("thead", {}, el("tr", {}, ["Camera", "State", "Detection", "Recording", "Frames/s", "Drops", "Video", ""].map((h) => el("th", { scope: "col", text: h })))), body)),
   );
   const editor = el("section", { hidden: true, "aria-labelledby": "edit-title", "data-testid": "camera-editor" });
   container.append(editor);
