@@ -37,6 +37,7 @@ from plugins.mqtt.discovery import (
     camera_configs,
 )
 from plugins.mqtt.options import MqttOptions
+from plugins.mqtt.stills import StillPublisher
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -103,6 +104,7 @@ class MqttNotifier:
         """Automation `mqtt` triggers: topic filter -> callbacks(topic, payload)."""
         self._index: dict[str, dict[str, Any]] = {}
         """The retained camera index as last published: id -> {id, name, labels, retained}."""
+        self.stills: StillPublisher | None = None
         self._cameras_lock: asyncio.Lock | None = None
         """Held while (re)connecting and while one camera's discovery changes, so a camera
         added meanwhile is neither missed nor published twice over."""
@@ -119,12 +121,16 @@ class MqttNotifier:
             LISTENED,
         )
         self._task = hub.async_create_task(self._async_run(), f"mqtt:{self.notifier_id}")
+        self.stills = StillPublisher(hub, self._async_publish_still, self.options.still_interval)
+        self.stills.start(f"mqtt:{self.notifier_id}")
 
     async def async_stop(self) -> None:
         """Say `offline` (a clean disconnect sends no will) and close the connection."""
         if self._stop_listener is not None:
             self._stop_listener()
             self._stop_listener = None
+        if self.stills is not None:
+            await self.stills.async_stop()
         client = self._client
         if client is not None:
             with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
@@ -163,6 +169,7 @@ class MqttNotifier:
                     self.connected = True
                     self.connections += 1
                     _LOGGER.info("MQTT %s: connected to %s", self.notifier_id, where)
+                    self._pictures_of_online_cameras()
                     async for message in client.messages:
                         await self._async_on_command(message)
             except aiomqtt.MqttError as exc:
@@ -381,10 +388,41 @@ class MqttNotifier:
     async def _async_publish_event_type(self, camera_id: str, event_type: str) -> None:
         payload = json.dumps({"event_type": event_type})
         await self._async_publish(self.topics.camera(camera_id, "event"), payload, retain=False)
+        if self.options.snapshots and self.stills is not None:
+            self.stills.take(camera_id)
+
+    def _pictures_of_online_cameras(self) -> None:
+        """After a (re)connect, a broker that lost its retained pictures gets fresh ones."""
+        if self.options.still_interval <= 0 or self.stills is None:
+            return
+        for camera_id in list(self.hub.cameras.cameras):
+            state = self.hub.states.get(f"camera.{camera_id}")
+            if state is not None and state.state == "online":
+                self.stills.take(camera_id)
+
+    async def _async_publish_still(self, camera_id: str, jpeg: bytes) -> bool:
+        """A picture on the camera's retained snapshot topic; False when not connected."""
+        client = self._client
+        if client is None:
+            return False
+        try:
+            await client.publish(
+                self.topics.camera(camera_id, "snapshot"), jpeg, qos=1, retain=True
+            )
+        except aiomqtt.MqttError as exc:
+            _LOGGER.debug(
+                "MQTT %s: picture of %s not published: %s", self.notifier_id, camera_id, exc
+            )
+            return False
+        return True
 
     async def _async_on_state(self, event: StateChanged) -> None:
         if event.entity_id == HOUSE_MODE_ENTITY:
             await self._async_publish(self.topics.mode, event.new_state, retain=True)
+        elif event.entity_id.startswith("camera.") and event.new_state == "online":
+            # A camera just (re)connected: its entity gets a picture now, not a minute later.
+            if self.options.still_interval > 0 and self.stills is not None:
+                self.stills.take(event.entity_id.partition(".")[2])
         elif event.entity_id.startswith("detection."):
             camera_id = event.entity_id.partition(".")[2]
             payload = ON if event.new_state == "on" else OFF

@@ -41,6 +41,19 @@ class MqttOptions(PluginOptions):
     keepalive: int = Field(
         30, ge=5, le=3600, description="Seconds between keep-alive pings to the broker."
     )
+    snapshots: bool = Field(
+        True,
+        description="Publish the camera's picture to its snapshot topic (Home Assistant's camera "
+        "entity) when a motion or object event starts.",
+    )
+    still_interval: float = Field(
+        60.0,
+        ge=0,
+        le=86400,
+        description="Seconds between current pictures of each online camera on its snapshot "
+        "topic, so Home Assistant's camera entity has a picture without any automation; "
+        "0 turns them off. Each one decodes a frame.",
+    )
 
     _check_discovery_prefix = field_validator("discovery_prefix")(_topic_prefix)
     _check_topic_prefix = field_validator("topic_prefix")(_topic_prefix)

@@ -14,7 +14,7 @@ from hub.core import Hub
 from hub.events import MotionEnded, MotionStarted, new_id
 from hub.notify.message import Message
 from plugins.mqtt import MqttNotifier
-from tests.helpers import wait_until
+from tests.helpers import wait_for_state, wait_until
 
 JPEG = b"\xff\xd8\xff\xe0 not really a picture \xff\xd9"
 
@@ -353,3 +353,49 @@ async def test_a_camera_disarmed_from_home_assistant_stays_disarmed_after_a_rest
                 lambda: len(watcher.payloads("camhub/front/detection")) >= 2, 10, "republished"
             )
         assert set(watcher.payloads("camhub/front/detection")) == {b"OFF"}
+
+
+LIVE_CAMERA = """\
+  front:
+    url: demo://
+    record: {mode: 'off'}
+    motion: {enabled: false}
+"""
+JPEG_START = b"\xff\xd8"
+
+
+async def test_a_fresh_install_gives_home_assistant_a_camera_picture_without_automations(
+    mqtt_broker, make_hub
+):
+    # Home Assistant's camera entity stayed empty until an automation sent a notification
+    # with a snapshot. With the defaults, a camera's picture is on its topic once it is live.
+    broker = mqtt_broker()
+    async with running(make_hub(config(broker.port, LIVE_CAMERA))) as hub:
+        await wait_for_state(hub, "camera.front", "online")
+        await wait_until(lambda: notifier(hub).stills.published >= 1, 20, "a picture")
+        pictures = await retained(broker.port, "camhub/front/snapshot")
+        assert pictures["camhub/front/snapshot"].startswith(JPEG_START)
+
+
+async def test_each_event_start_and_every_still_interval_publish_a_picture(mqtt_broker, make_hub):
+    broker = mqtt_broker()
+    quiet = "    still_interval: 0\n"
+    async with (
+        running(make_hub(config(broker.port, LIVE_CAMERA, quiet))) as hub,
+        watching(broker.port, "camhub/front/snapshot") as watcher,
+    ):
+        await wait_for_state(hub, "camera.front", "online")
+        assert notifier(hub).stills.published == 0  # no interval: pictures come with events
+        hub.bus.publish(MotionStarted(camera="front", event_id="m1"))
+        await wait_until(lambda: watcher.payloads("camhub/front/snapshot"), 20, "event picture")
+        assert watcher.last("camhub/front/snapshot").startswith(JPEG_START)
+
+    broker = mqtt_broker()
+    often = "    snapshots: false\n    still_interval: 0.2\n"
+    async with (
+        running(make_hub(config(broker.port, LIVE_CAMERA, often))) as hub,
+        watching(broker.port, "camhub/front/snapshot") as watcher,
+    ):
+        # At most one picture per camera every MIN_GAP_SECONDS, however short the interval.
+        await wait_until(lambda: len(watcher.payloads("camhub/front/snapshot")) >= 2, 30, "two")
+        assert all(p.startswith(JPEG_START) for p in watcher.payloads("camhub/front/snapshot"))

@@ -1,0 +1,87 @@
+"""Camera pictures for Home Assistant's camera entities: one at each event's start, one when a
+camera comes online, and one every `still_interval` seconds, on each camera's retained
+snapshot topic.
+
+Without them the camera entity showed a picture only after an automation sent a
+notification with a snapshot. The pictures come from `hub.cameras.async_snapshot`, so a
+face-blur camera's are blurred or not sent at all, exactly as in the panel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+_LOGGER = logging.getLogger(__name__)
+
+MIN_GAP_SECONDS = 2.0
+"""At most one picture per camera this often: a busy scene starts many events."""
+
+Publish = Callable[[str, bytes], Awaitable[bool]]
+"""(camera id, JPEG) -> whether it was published."""
+
+
+class StillPublisher:
+    """Takes camera pictures and hands them to the notifier's publish function."""
+
+    def __init__(self, hub: Any, publish: Publish, interval: float):
+        self.hub = hub
+        self.publish = publish
+        self.interval = interval
+        self.published = 0
+        self._busy: set[str] = set()
+        self._last: dict[str, float] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._timer: asyncio.Task[None] | None = None
+
+    def start(self, name: str) -> None:
+        """Start the periodic stills (when `interval` is not 0)."""
+        if self.interval > 0:
+            self._timer = self.hub.async_create_task(self._every_interval(), f"{name}:stills")
+
+    async def async_stop(self) -> None:
+        """Cancel the timer and pictures being taken."""
+        tasks = [t for t in (self._timer, *self._tasks) if t is not None]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=1.0)
+        self._timer = None
+
+    def take(self, camera_id: str) -> None:
+        """Publish what the camera sees now (in the background): an event began, or the
+        camera came online."""
+        task = self.hub.async_create_task(self.async_still(camera_id), f"mqtt-still:{camera_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def async_still(self, camera_id: str) -> None:
+        """Publish one current picture of the camera, unless one was sent just now."""
+        now = time.monotonic()
+        if camera_id in self._busy or now - self._last.get(camera_id, -MIN_GAP_SECONDS) < (
+            MIN_GAP_SECONDS
+        ):
+            return
+        self._busy.add(camera_id)
+        try:
+            jpeg = await self.hub.cameras.async_snapshot(camera_id)
+            # A camera removed while its picture was taken must not get its topic back.
+            known = camera_id in self.hub.cameras.cameras
+            if jpeg is not None and known and await self.publish(camera_id, jpeg):
+                self._last[camera_id] = time.monotonic()
+                self.published += 1
+        except Exception:
+            _LOGGER.exception("MQTT: no picture of camera %s", camera_id)
+        finally:
+            self._busy.discard(camera_id)
+
+    async def _every_interval(self) -> None:
+        while True:
+            for camera_id in list(self.hub.cameras.cameras):
+                state = self.hub.states.get(f"camera.{camera_id}")
+                if state is not None and state.state == "online":  # no waking a dead camera
+                    await self.async_still(camera_id)
+            await asyncio.sleep(self.interval)
