@@ -187,7 +187,7 @@ class ObjectsConfig(StrictModel):
         "hub",
         description="hub: detect objects in the video with a detector; camera: use the "
         "camera's own person/vehicle/animal detection (ONVIF events), which costs the hub "
-        "no decoding. Its labels are person, vehicle, animal and face.",
+        "no decoding. Its labels are person, vehicle, animal, face and package.",
     )
     detector: str | None = Field(
         None, description="Id of the `detectors` entry to use; default: the only one there is."

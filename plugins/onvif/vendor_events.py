@@ -8,7 +8,7 @@ namespace prefixes (`tnsaxis:CameraApplicationPlatform/VMD/Camera1ProfileANY` is
 `CameraApplicationPlatform/VMD/Camera1ProfileANY`); a rule ending in `/*` matches any
 last level (Axis numbers its profiles and scenarios). Each rule names the Data items
 that carry the state and what each means: `motion`, or the label of an object event
-(`person`, `vehicle`, `animal`, `face`). A topic no rule knows that still says
+(`person`, `vehicle`, `animal`, `face`, `package`). A topic no rule knows that still says
 "motion" with a usual state item counts as motion, as before.
 """
 
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 MOTION = "motion"
-LABELS = ("person", "vehicle", "animal", "face")
+LABELS = ("person", "vehicle", "animal", "face", "package")
 """Labels a camera's own detection can give an object event."""
 
 _TRUE = ("true", "1", "on", "active", "yes")
@@ -109,6 +109,7 @@ VENDOR_TOPICS: tuple[TopicRule, ...] = (
     _rule("RuleEngine/MyRuleDetector/VehicleDetect", "State", "vehicle", "Reolink"),
     _rule("RuleEngine/MyRuleDetector/DogCatDetect", "State", "animal", "Reolink"),
     _rule("RuleEngine/MyRuleDetector/FaceDetect", "State", "face", "Reolink"),
+    _rule("RuleEngine/MyRuleDetector/Package", "State", "package", "Reolink doorbell"),
     # TP-Link Tapo (topics differ between firmware versions).
     _rule("RuleEngine/PeopleDetector/People", "IsPeople", "person", "TP-Link Tapo"),
     _rule("RuleEngine/CellMotionDetector/People", "IsPeople", "person", "TP-Link Tapo"),

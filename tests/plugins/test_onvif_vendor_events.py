@@ -76,6 +76,11 @@ CASES: list[tuple[str, str, dict[str, str], dict[str, str], Signal | None]] = [
      {"State": "true"}, Signal("animal", True)),
     ("Reolink face", "tns1:RuleEngine/MyRuleDetector/FaceDetect", REOLINK, {"State": "true"},
      Signal("face", True)),
+    ("Reolink package", "tns1:RuleEngine/MyRuleDetector/Package", REOLINK, {"State": "true"},
+     Signal("package", True)),
+    # A doorbell press is not motion nor an object: an ONVIF event for automations.
+    ("Reolink visitor", "tns1:RuleEngine/MyRuleDetector/Visitor", REOLINK, {"State": "true"},
+     None),
     ("Tapo person", "tns1:RuleEngine/PeopleDetector/People", RULE, {"IsPeople": "true"},
      Signal("person", True)),
     ("Tapo person, older firmware", "tns1:RuleEngine/CellMotionDetector/People", RULE,
