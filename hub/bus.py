@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 from hub.events import Event
+from hub.idle import Pending
 
 _LOGGER = logging.getLogger(__name__)
 DEFAULT_QUEUE_SIZE = 256
@@ -38,6 +39,9 @@ class Subscription:
         self.event_types = event_types
         self._queue: asyncio.Queue[Event] = asyncio.Queue(maxsize)
         self.stats = SubscriberStats(name)
+        # Queued or being handled; only listeners mark events done (see `task_done`).
+        self._unfinished = 0
+        self._handled: asyncio.Future[None] | None = None
 
     def wants(self, event: Event) -> bool:
         """True when this subscription takes events of this type."""
@@ -48,12 +52,14 @@ class Subscription:
         if self._queue.full():
             self._queue.get_nowait()
             self._queue.task_done()
+            self._unfinished -= 1
             self.stats.dropped += 1
             if self.stats.dropped in (1, 100) or self.stats.dropped % 1000 == 0:
                 _LOGGER.warning(
                     "Bus subscriber %s is slow: %d events dropped", self.name, self.stats.dropped
                 )
         self._queue.put_nowait(event)
+        self._unfinished += 1
         self.stats.queued = self._queue.qsize()
 
     async def get(self) -> Event:
@@ -66,14 +72,35 @@ class Subscription:
     def task_done(self) -> None:
         """Mark the last event from `get` as handled (listeners do; see `EventBus.async_drain`)."""
         self._queue.task_done()
+        self._unfinished -= 1
+        if self._unfinished == 0:
+            self._mark_handled()
+
+    def _mark_handled(self) -> None:
+        if self._handled is not None and not self._handled.done():
+            self._handled.set_result(None)
+
+    @property
+    def unfinished(self) -> int:
+        """Events queued, or taken and not yet marked done."""
+        return self._unfinished
+
+    def handled(self) -> asyncio.Future[None]:
+        """A future done once every event offered so far is marked done (listeners only)."""
+        if self._handled is None or self._handled.done():
+            self._handled = asyncio.get_running_loop().create_future()
+            if self._unfinished == 0:
+                self._handled.set_result(None)
+        return self._handled
 
     async def async_join(self) -> None:
         """Wait until every queued event was handled."""
         await self._queue.join()
 
     def close(self) -> None:
-        """Stop receiving events."""
+        """Stop receiving events (what is still queued will not be handled)."""
         self._bus.unsubscribe(self)
+        self._mark_handled()
 
     async def __aiter__(self) -> AsyncIterator[Event]:
         while True:
@@ -157,6 +184,14 @@ class EventBus:
             return False
         return True
 
+    def pending(self) -> list[Pending]:
+        """Listeners with events queued or being handled (see `hub.idle`)."""
+        return [
+            Pending(f"bus listener {s.name} ({s.unfinished} event(s))", s.handled())
+            for s, _ in self._listeners.values()
+            if s.unfinished
+        ]
+
     def publish(self, event: Event) -> None:
         """Deliver to every interested subscription without waiting (loop thread only)."""
         self.published += 1
@@ -175,5 +210,7 @@ class EventBus:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._tasks.clear()
+        for subscription, _ in self._listeners.values():
+            subscription.close()
         self._listeners.clear()
         self._subscriptions.clear()

@@ -37,6 +37,7 @@ from hub.footage.keyring import KEYS_DIRNAME, Keyring, KeyringError
 from hub.footage.recordings import RecordingIndex, RecordingSegment
 from hub.footage.retention import RetentionManager
 from hub.footage.store import LOCK_ENTITY, FootageStore
+from hub.idle import DEFAULT_IDLE_TIMEOUT, Pending, async_wait_idle
 from hub.notify.message import Notifier
 from hub.notify.outbox import Outbox
 from hub.security.audit import AuditLog
@@ -147,6 +148,8 @@ class Hub:
         self.started_at: float | None = None
         self.running = False
         self._tasks: set[asyncio.Task[Any]] = set()
+        # The owned tasks that live as long as the hub: not waited for when idling.
+        self._background: set[asyncio.Task[Any]] = set()
         # Index writes of finished segments: awaited, not cancelled, at stop.
         self._pending_writes: set[asyncio.Task[None]] = set()
         self._stop_listeners: list[Any] = []
@@ -186,7 +189,7 @@ class Hub:
         await self.cameras.async_start()
         self.motion_loops = await async_start_motion(self)
         self.object_loops = await async_start_objects(self)
-        self.async_create_task(self.retention.async_run(), "retention")
+        self.async_create_background_task(self.retention.async_run(), "retention")
         self.running = True
         self.started_at = time.time()
         self.bus.publish(HubStarted())
@@ -240,16 +243,51 @@ class Hub:
         _LOGGER.info("Hub stopped in %.2f s", time.monotonic() - started)
 
     def async_create_task(self, coro: Coroutine[Any, Any, T], name: str) -> asyncio.Task[T]:
-        """Start a task the hub owns: kept referenced, cancelled on stop, errors logged."""
+        """Start a short-lived task the hub owns: kept referenced, cancelled on stop, errors
+        logged, and waited for by `async_block_till_done`."""
         task = asyncio.get_running_loop().create_task(coro, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
         return task
 
+    def async_create_background_task(
+        self, coro: Coroutine[Any, Any, T], name: str
+    ) -> asyncio.Task[T]:
+        """Start a task that lives as long as the hub or a camera (a loop, a connection):
+        owned like `async_create_task`, but `async_block_till_done` does not wait for it."""
+        task = self.async_create_task(coro, name)
+        self._background.add(task)
+        return task
+
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
+        self._background.discard(task)
         if not task.cancelled() and task.exception() is not None:
             _LOGGER.error("Task %s failed", task.get_name(), exc_info=task.exception())
+
+    async def async_block_till_done(self, timeout: float = DEFAULT_IDLE_TIMEOUT) -> None:
+        """Wait until the hub is idle: bus listeners done with what is queued, short-lived
+        tasks (automation runs, notifications being sent, snapshots, index writes) ended,
+        traces and the database writer flushed. Raises `hub.idle.NotIdleError` (a
+        TimeoutError naming what is still busy) after `timeout` s.
+
+        For tests and embedders; never call it from a bus listener or a hook (it would
+        wait for itself). Work paced from outside (a camera's frames, a broker, a timer
+        not yet due, an automation run waiting in a delay) is not waited for.
+        """
+        flushes = [self.automations.async_flush, self.storage.async_flush]
+        await async_wait_idle(
+            (self.bus.pending, self._pending_tasks, self.automations.pending, self.outbox.pending),
+            flushes if self.running else (),
+            timeout,
+        )
+
+    def _pending_tasks(self) -> list[Pending]:
+        return [
+            Pending(f"task {task.get_name()}", task)
+            for task in (*self._tasks, *self._pending_writes)
+            if task not in self._background
+        ]
 
     # ---------------------------------------------------------- plugins
 
@@ -404,7 +442,7 @@ class Hub:
         self._track_write(self.async_insert(table, record, replace=True))
 
     def _track_write(self, write: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(write)
+        task = asyncio.get_running_loop().create_task(write, name="database write")
         self._pending_writes.add(task)
         task.add_done_callback(self._write_done)
 

@@ -335,6 +335,11 @@ class Storage:
             await asyncio.to_thread(self._writes.put, (work, future))
         return await future
 
+    async def async_flush(self) -> None:
+        """Wait until every write queued before this call is committed (readers see it)."""
+        if self._writer is not None and self._writer.is_alive():
+            await self.async_write(_nothing)
+
     def _reader(self) -> sqlite_utils.Database:
         db = getattr(self._local, "db", None)
         if db is None:
@@ -359,6 +364,10 @@ class Storage:
             for db in self._reader_dbs:
                 db.close()
             self._reader_dbs.clear()
+
+
+def _nothing(db: sqlite_utils.Database) -> None:
+    """A write that changes nothing: its turn on the writer thread is the point."""
 
 
 def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:

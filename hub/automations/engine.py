@@ -33,6 +33,7 @@ from hub.events import (
     StateChanged,
 )
 from hub.extensions.registry import AutomationType
+from hub.idle import Pending
 
 if TYPE_CHECKING:
     from hub.core import Hub
@@ -128,6 +129,20 @@ class AutomationEngine:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
+
+    def pending(self) -> list[Pending]:
+        """Runs under way and the engine's own short tasks; a run waiting in a delay or
+        for a trigger waits on time or the outside, so it is not pending (see `hub.idle`)."""
+        runs = {run.task: run for runtime in self.automations.values() for run in runtime.runs}
+        found = []
+        for task in self._tasks:
+            run = runs.get(task)
+            if run is None:
+                found.append(Pending(f"task {task.get_name()}", task))
+            elif not run.waiting:
+                # Done when the run ends or starts to wait, whichever comes first.
+                found.append(Pending(f"run of automation {run.runtime.id}", run.paused()))
+        return found
 
     def load_types(self) -> None:
         """Built-in types, then those plugins offer (`hub.automation_types`)."""

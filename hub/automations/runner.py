@@ -87,6 +87,27 @@ class Run:
         self.task: asyncio.Task[None] | None = None
         self.cancel_reason = "cancelled"
         self.durable = False
+        self._waits: set[asyncio.Future[Any]] = set()
+        self._paused: asyncio.Future[None] | None = None
+
+    @property
+    def waiting(self) -> bool:
+        """In a delay or a wait_for_trigger that has not fired: only time or the outside
+        moves it on (a fired wait counts as running until the run takes it up)."""
+        return bool(self._waits) and not any(w.done() for w in self._waits)
+
+    def paused(self) -> asyncio.Future[None]:
+        """A future done when the run next waits (see `waiting`) or ends (see `hub.idle`)."""
+        if self._paused is None or self._paused.done():
+            self._paused = asyncio.get_running_loop().create_future()
+            if self.waiting or (self.task is not None and self.task.done()):
+                self._paused.set_result(None)
+        return self._paused
+
+    def mark_paused(self) -> None:
+        """The run waits or has ended: wake whoever waits for `paused`."""
+        if self._paused is not None and not self._paused.done():
+            self._paused.set_result(None)
 
     def cancel(self, reason: str) -> None:
         """Stop the run (restart mode, disabled, deleted, shutdown); the first reason wins."""
@@ -246,9 +267,12 @@ class Run:
         waits: set[asyncio.Future[Any]] = {sleeper}
         if waiter is not None:
             waits.add(waiter)
+        self._waits = waits
+        self.mark_paused()
         try:
             await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            self._waits = set()
             sleeper.cancel()
         self.trace.state = "running"
         return waiter is not None and waiter.done()

@@ -194,6 +194,7 @@ class AutomationRuntime:
         run.task.add_done_callback(lambda _: self._run_done(run))
 
     def _run_done(self, run: Run) -> None:
+        run.mark_paused()
         if run in self.runs:
             self.runs.remove(run)
         if run.trace.finished is None and run.cancel_reason != "shutdown":

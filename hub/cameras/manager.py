@@ -145,7 +145,7 @@ class CameraManager:
             return
         runtime.source = source
         self._set(runtime.camera_id, "starting")
-        runtime.task = self.hub.async_create_task(
+        runtime.task = self.hub.async_create_background_task(
             self._supervise(runtime), f"camera:{runtime.camera_id}"
         )
 

@@ -235,7 +235,7 @@ async def async_start_motion(hub: Hub, camera_ids: list[str] | None = None) -> l
                 _LOGGER.error("%s", problem)
                 continue
             loop = CameraMotion(hub, runtime, signals=signals)
-            loop.task = hub.async_create_task(loop.async_run(), f"motion:{camera_id}")
+            loop.task = hub.async_create_background_task(loop.async_run(), f"motion:{camera_id}")
             loops.append(loop)
             continue
         detector = await hub.plugins.async_call_first(
@@ -245,6 +245,6 @@ async def async_start_motion(hub: Hub, camera_ids: list[str] | None = None) -> l
             _LOGGER.info("No motion detector plugin for camera %s", camera_id)
             continue
         loop = CameraMotion(hub, runtime, detector)
-        loop.task = hub.async_create_task(loop.async_run(), f"motion:{camera_id}")
+        loop.task = hub.async_create_background_task(loop.async_run(), f"motion:{camera_id}")
         loops.append(loop)
     return loops

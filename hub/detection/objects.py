@@ -368,6 +368,6 @@ async def async_start_objects(hub: Hub, camera_ids: list[str] | None = None) -> 
                 _LOGGER.error("Camera %s: detector %s is not running", camera_id, wanted)
             continue
         loop = CameraObjects(hub, runtime, detector, motion_by_camera.get(camera_id))
-        loop.task = hub.async_create_task(loop.async_run(), f"objects:{camera_id}")
+        loop.task = hub.async_create_background_task(loop.async_run(), f"objects:{camera_id}")
         loops.append(loop)
     return loops

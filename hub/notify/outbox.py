@@ -22,6 +22,7 @@ import sqlite_utils
 
 from hub.events import Context
 from hub.footage.store import UNREADABLE_ERRORS, FootageError
+from hub.idle import Pending
 from hub.notify.message import Message, PermanentNotifyError
 
 if TYPE_CHECKING:
@@ -100,6 +101,9 @@ class Outbox:
         self._sending: dict[str, asyncio.Task[None]] = {}
         self._buckets: dict[str, TokenBucket] = {}
         self._runner: asyncio.Task[None] | None = None
+        # Done when the sender has looked at the table since it was last woken.
+        self._looked: asyncio.Future[None] | None = None
+        self._looking = False
 
     # ---------------------------------------------------------- lifecycle
 
@@ -117,7 +121,7 @@ class Outbox:
         )
         if resumed:
             _LOGGER.warning("Resending %d notification(s) interrupted by a stop", resumed)
-        self._runner = self.hub.async_create_task(self._async_run(), "outbox")
+        self._runner = self.hub.async_create_background_task(self._async_run(), "outbox")
 
     async def async_stop(self) -> None:
         """Stop sending; a send cut short stays `sending` and is retried after a restart."""
@@ -126,6 +130,17 @@ class Outbox:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._runner = None
+
+    def pending(self) -> list[Pending]:
+        """Sends under way, and a look at the table when woken (see `hub.idle`); a row
+        waiting for its retry or a rate-limit token is not pending."""
+        found = [Pending(f"task {task.get_name()}", task) for task in self._sending.values()]
+        awake = self._wake.is_set() or self._looking
+        if self._runner is not None and not self._runner.done() and awake:
+            if self._looked is None or self._looked.done():
+                self._looked = asyncio.get_running_loop().create_future()
+            found.append(Pending("outbox: due notifications", self._looked))
+        return found
 
     # ---------------------------------------------------------- public API
 
@@ -230,11 +245,24 @@ class Outbox:
         return bucket
 
     async def _async_run(self) -> None:
-        while True:
-            self._wake.clear()
-            timeout = await self._async_start_due()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
+        try:
+            while True:
+                self._wake.clear()
+                self._looking = True
+                try:
+                    timeout = await self._async_start_due()
+                finally:
+                    self._looking = False
+                if not self._wake.is_set():
+                    self._looked_done()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout)
+        finally:
+            self._looked_done()
+
+    def _looked_done(self) -> None:
+        if self._looked is not None and not self._looked.done():
+            self._looked.set_result(None)
 
     async def _async_start_due(self) -> float | None:
         """Start a send for each idle notifier's oldest due row; seconds until more are due."""

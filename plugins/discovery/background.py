@@ -114,7 +114,7 @@ class BackgroundDiscovery:
             )
         except OSError as exc:
             _LOGGER.warning("mDNS browsing is off: %s", exc)
-        self.task = self.hub.async_create_task(self._reprobe(), "discovery:reprobe")
+        self.task = self.hub.async_create_background_task(self._reprobe(), "discovery:reprobe")
 
     async def async_stop(self) -> None:
         """Close everything started."""

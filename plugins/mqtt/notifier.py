@@ -120,7 +120,7 @@ class MqttNotifier:
             self._async_on_event,
             LISTENED,
         )
-        self._task = hub.async_create_task(self._async_run(), f"mqtt:{self.notifier_id}")
+        self._task = hub.async_create_background_task(self._async_run(), f"mqtt:{self.notifier_id}")
         self.stills = StillPublisher(hub, self._async_publish_still, self.options.still_interval)
         self.stills.start(f"mqtt:{self.notifier_id}")
 

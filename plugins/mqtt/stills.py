@@ -40,7 +40,9 @@ class StillPublisher:
     def start(self, name: str) -> None:
         """Start the periodic stills (when `interval` is not 0)."""
         if self.interval > 0:
-            self._timer = self.hub.async_create_task(self._every_interval(), f"{name}:stills")
+            self._timer = self.hub.async_create_background_task(
+                self._every_interval(), f"{name}:stills"
+            )
 
     async def async_stop(self) -> None:
         """Cancel the timer and pictures being taken."""

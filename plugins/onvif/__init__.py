@@ -128,7 +128,7 @@ class OnvifService:
             return
         client = self.client(camera_id, runtime.config.onvif)
         self.followed[camera_id] = runtime.config.onvif
-        self.followers[camera_id] = self.hub.async_create_task(
+        self.followers[camera_id] = self.hub.async_create_background_task(
             async_follow(
                 client,
                 lambda n: self._handle(camera_id, n),
@@ -254,7 +254,7 @@ class OnvifService:
         old = self.mask_watchers.pop(camera_id, None)
         if old is not None:
             old.cancel()
-        self.mask_watchers[camera_id] = self.hub.async_create_task(
+        self.mask_watchers[camera_id] = self.hub.async_create_background_task(
             self._watch_masks(camera_id, pusher, polygons), f"onvif-masks:{camera_id}"
         )
 
