@@ -44,6 +44,20 @@ async def wait_for_state(hub: Hub, entity_id: str, state: str, timeout: float = 
     return dict(current.attributes)
 
 
+async def wait_for_row(hub, message_id: str, state: str, timeout: float = 10.0) -> dict:
+    """Wait until the message reaches `state` in the delivery log: sends under way are
+    waited for with the hub (idle), a retry due later (back-off) on the clock."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        await hub.async_block_till_done(timeout)
+        row = await hub.outbox.async_get(message_id)
+        if row is not None and row["state"] == state:
+            return row
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"{message_id} not {state} in {timeout} s: {row}")
+        await asyncio.sleep(0.02)  # only a retry not yet due is left: its time must pass
+
+
 def hub_at(folder: Path, text: str) -> Hub:
     """A hub (not started) with `text` as folder/config.yaml and its data in folder/data."""
     config = folder / "config.yaml"

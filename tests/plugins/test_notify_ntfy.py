@@ -12,7 +12,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from hub.notify.message import Message
-from tests.plugins.test_notify_webhook import wait_for_row
+from tests.helpers import wait_for_row
 
 TOKEN = "tk_localphonepush"
 JPEG = b"\xff\xd8\xff\xe0 a picture \xff\xd9"

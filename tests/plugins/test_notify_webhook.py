@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import hmac
@@ -17,6 +16,7 @@ from aiohttp.test_utils import TestServer
 from hub.notify.message import Message, TemporaryNotifyError
 from plugins.webhook_notifier import WebhookNotifier, WebhookOptions
 from tests.conftest import free_port
+from tests.helpers import wait_for_row
 
 SECRET = "s3cret-hook"
 JPEG = b"\xff\xd8\xff\xe0 not really a picture \xff\xd9"
@@ -86,18 +86,6 @@ async def hub_for(make_hub):
     yield make
     for hub in hubs:
         await hub.async_stop()
-
-
-async def wait_for_row(hub, message_id: str, state: str, timeout: float = 10.0) -> dict:
-    """Poll the delivery log until the message reaches `state`."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        row = await hub.outbox.async_get(message_id)
-        if row is not None and row["state"] == state:
-            return row
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"{message_id} not {state} in {timeout} s: {row}")
-        await asyncio.sleep(0.02)
 
 
 async def test_signed_post_retried_after_500_is_delivered_once(receiver, hub_for, fast_retries):

@@ -12,7 +12,6 @@ from hub.automations import ManualClock
 from hub.config.loading import load_config
 from hub.core import Hub
 from hub.events import Event
-from tests.helpers import wait_until
 
 # 2024-06-03 12:00:00 UTC, a Monday.
 START = 1717416000.0
@@ -77,6 +76,13 @@ async def publish(hub: Hub, event: Event) -> None:
     await hub.bus.async_drain(5)
 
 
+async def sleepers(hub: Hub, count: int) -> None:
+    """Once the hub is idle: at least `count` sleeps wait on its manual clock (runs in delays)."""
+    await hub.async_block_till_done()
+    found = clock_of(hub).sleepers
+    assert found >= count, f"{found} of {count} sleeps on the manual clock"
+
+
 async def traces(hub: Hub, automation_id: str) -> list[dict[str, Any]]:
     """Traces newest first."""
     return await hub.automations.async_traces(automation_id)
@@ -85,50 +91,21 @@ async def traces(hub: Hub, automation_id: str) -> list[dict[str, Any]]:
 async def wait_traces(
     hub: Hub, automation_id: str, count: int, finished: bool = True
 ) -> list[dict[str, Any]]:
-    """Wait until an automation has `count` (finished) traces; returns them newest first."""
-    found: list[dict[str, Any]] = []
-
-    async def check() -> bool:
-        nonlocal found
-        found = [
-            t for t in await traces(hub, automation_id) if t["finished"] is not None or not finished
-        ]
-        return len(found) >= count
-
-    await _wait_async(check, f"{count} finished traces of {automation_id}")
+    """Once the hub is idle: the automation's (finished) traces, newest first, at least `count`."""
+    await hub.async_block_till_done()
+    found = [
+        t for t in await traces(hub, automation_id) if t["finished"] is not None or not finished
+    ]
+    assert len(found) >= count, f"{len(found)} of {count} traces of {automation_id}: {found}"
     return found
 
 
-async def _wait_async(check: Callable[[], Any], what: str) -> None:
-    result = {"ok": False}
-
-    async def poll() -> None:
-        result["ok"] = await check()
-
-    import asyncio
-
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 10
-    while True:
-        await poll()
-        if result["ok"]:
-            return
-        if loop.time() > deadline:
-            raise AssertionError(f"{what} not met in 10 s")
-        await asyncio.sleep(0.02)
-
-
 async def notifications(hub: Hub, count: int | None = None) -> list[dict[str, Any]]:
-    """Outbox rows, oldest first (after waiting for `count` of them when given)."""
-    rows: list[dict[str, Any]] = []
-
-    async def check() -> bool:
-        nonlocal rows
-        rows = list(reversed(await hub.outbox.async_list(limit=1000)))
-        return count is None or len(rows) >= count
-
-    await _wait_async(check, f"{count} notifications")
+    """Once the hub is idle: outbox rows, oldest first (at least `count` when given)."""
+    await hub.async_block_till_done()
+    rows = list(reversed(await hub.outbox.async_list(limit=1000)))
+    assert count is None or len(rows) >= count, f"{len(rows)} of {count} notifications: {rows}"
     return rows
 
 
-__all__ = ["START", "clock_of", "hub_for", "notifications", "publish", "traces", "wait_until"]
+__all__ = ["START", "clock_of", "hub_for", "notifications", "publish", "sleepers", "traces"]

@@ -9,8 +9,8 @@ from tests.hub.automations.conftest import (
     clock_of,
     hub_for,
     notifications,
+    sleepers,
     wait_traces,
-    wait_until,
 )
 
 DELAYED = """\
@@ -43,7 +43,7 @@ async def start_waiting(tmp_path, text: str = DELAYED):
     hub = hub_for(tmp_path, text, ManualClock(START))
     await hub.async_start()
     hub.automations.async_run("a", {"n": 7}, False, Context())
-    await wait_until(lambda: clock_of(hub).sleepers >= 1, what="the run in its delay")
+    await sleepers(hub, 1)
     await clock_of(hub).async_advance(30)
     await hub.async_stop()
     return hub
@@ -61,7 +61,7 @@ async def test_a_delay_resumes_with_the_remaining_time_after_restart(tmp_path):
     await hub.async_start()
     try:
         assert await stored_runs(hub) == 1
-        await wait_until(lambda: clock_of(hub).sleepers >= 1, what="the resumed delay")
+        await sleepers(hub, 1)
         await clock_of(hub).async_advance(59)
         assert [n["body"] for n in await notifications(hub)] == ["first 7"]
         await clock_of(hub).async_advance(1)
@@ -76,8 +76,7 @@ async def test_a_delay_resumes_with_the_remaining_time_after_restart(tmp_path):
             ("actions[1].then[1]", "done"),
             ("actions[2]", "done"),
         ]
-        await wait_until(lambda: True)
-        await hub.automations.async_flush()
+        await hub.async_block_till_done()
         assert await stored_runs(hub) == 0
     finally:
         await hub.async_stop()
@@ -123,7 +122,7 @@ async def test_wait_for_trigger_survives_restart_and_then_fires(tmp_path):
     hub = hub_for(tmp_path, WAITING, ManualClock(START + 100))
     await hub.async_start()
     try:
-        await wait_until(lambda: clock_of(hub).sleepers >= 1, what="the resumed wait")
+        await sleepers(hub, 1)
         hub.async_set_mode("away")
         [row] = await notifications(hub, 1)
         assert row["body"].startswith("went {mode} after ")  # {mode} is not a run variable
@@ -140,7 +139,7 @@ async def test_wait_for_trigger_times_out_on_the_resumed_deadline(tmp_path):
     hub = hub_for(tmp_path, WAITING, ManualClock(START + 100))
     await hub.async_start()
     try:
-        await wait_until(lambda: clock_of(hub).sleepers >= 1, what="the resumed wait")
+        await sleepers(hub, 1)
         await clock_of(hub).async_advance(199)
         assert await hub.automations.async_traces("a") != []
         await clock_of(hub).async_advance(1)

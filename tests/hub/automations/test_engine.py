@@ -8,8 +8,8 @@ from tests.hub.automations.conftest import (
     clock_of,
     notifications,
     publish,
+    sleepers,
     wait_traces,
-    wait_until,
 )
 
 PORCH = """\
@@ -58,7 +58,7 @@ async def test_issue_example_runs_at_night_with_its_delay(auto_hub):
     clock = clock_of(hub)
     await publish(hub, person(start=night))
     first = await notifications(hub, 1)
-    await wait_until(lambda: clock.sleepers >= 1, what="the run in its delay")
+    await sleepers(hub, 1)
     assert [n["body"] for n in first] == ["person on the porch at 23:10"]
     assert first[0]["title"] == "Person on the porch at night"
     await clock.async_advance(119)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hub.events import Context
-from tests.hub.automations.conftest import clock_of, wait_traces, wait_until
+from tests.hub.automations.conftest import clock_of, sleepers, wait_traces
 
 
 def automation(mode: str, limit: int = 10) -> str:
@@ -30,7 +30,7 @@ def trigger(hub, n: int):
 
 
 async def waiting(hub, count: int) -> None:
-    await wait_until(lambda: clock_of(hub).sleepers >= count, what=f"{count} runs in their delay")
+    await sleepers(hub, count)
 
 
 async def states(hub) -> dict[int, str]:

@@ -9,14 +9,16 @@ import pytest
 
 from hub.events import MotionEnded, MotionStarted
 from hub.hookspecs import hookimpl
-from tests.helpers import wait_until
+from tests.helpers import wait_for_state, wait_until
 
 
 class Scripted:
-    """A motion detector that sees motion while `moving` is set; counts frames."""
+    """A motion detector that sees motion while `moving` is set (or for the next
+    `moving_frames` frames); counts frames."""
 
     def __init__(self) -> None:
         self.moving = False
+        self.moving_frames = 0
         self.frames = 0
         self.fail_next = False
 
@@ -26,6 +28,9 @@ class Scripted:
             self.fail_next = False
             raise RuntimeError("detector hiccup")
         h, w = gray.shape
+        if self.moving_frames:
+            self.moving_frames -= 1
+            return [(w // 4, h // 4, w // 2, h // 2)]
         return [(w // 4, h // 4, w // 2, h // 2)] if self.moving else []
 
 
@@ -65,19 +70,19 @@ async def test_motion_starts_holds_recording_ends_and_is_stored(make_hub):
     assert hub.cameras.cameras["yard"].record_until == 0.0  # no motion: nothing held
 
     detector.fail_next = True  # a failing frame is skipped, the loop goes on
-    detector.moving = True
+    detector.moving_frames = 8  # motion in eight frames in a row, then none
     started = await asyncio.wait_for(events.get(), 5)
     assert isinstance(started, MotionStarted) and started.camera == "yard"
     assert started.boxes and hub.states.get("motion.yard").state == "on"
-    await asyncio.sleep(1.5)
-    assert hub.cameras.cameras["yard"].record_until > time.time()
-    detector.moving = False
-    ended = await asyncio.wait_for(events.get(), 5)
+    assert hub.cameras.cameras["yard"].record_until > time.time()  # held while it moves
+    ended = await asyncio.wait_for(events.get(), 10)
     assert isinstance(ended, MotionEnded) and ended.event_id == started.event_id
-    assert ended.duration == pytest.approx(1.5, abs=0.6)
+    # First to last moving frame: the sampler hands out frames at least half an interval
+    # (0.1 s at 5 fps) apart, so eight frames span at least 0.7 s (more when some drop).
+    assert ended.duration >= 0.7
     assert ended.context.id == started.context.id  # one story, one context
     assert hub.states.get("motion.yard").state == "off"
-    await asyncio.sleep(2.5)  # let the post-roll pass and the segment close
+    # The stop closes the open segment, which runs past the last motion by `end_after`.
     await hub.async_stop()
 
     rows = await _rows(make_hub, "SELECT * FROM events")
@@ -130,7 +135,7 @@ async def test_motion_disabled_per_camera(make_hub):
     hub = make_hub(CONFIG.replace("      end_after: 1", "      enabled: false"))
     hub.plugins.register(Provider(detector), "scripted")
     await hub.async_start()
-    await asyncio.sleep(1)
+    await wait_for_state(hub, "camera.yard", "online")  # its frames would flow by now
     assert hub.motion_loops == [] and detector.frames == 0
     await hub.async_stop()
 
@@ -143,10 +148,13 @@ async def test_disarmed_camera_examines_no_frames_and_rearms(make_hub):
     await hub.async_start()
     assert hub.states.get("detection.yard").state == "on"
     assert hub.mode == "home" and hub.states.get("mode.house").state == "home"
+    feed = hub.cameras.cameras["yard"].frames  # the motion loop is its only reader
     hub.cameras.set_armed("yard", False)
-    await asyncio.sleep(0.3)
+    taken = feed.delivered
+    # Once the loop took a frame after disarming, a detection under way then has ended.
+    await wait_until(lambda: feed.delivered >= taken + 1, 10, "a frame after disarming")
     examined = detector.frames
-    await asyncio.sleep(1.0)
+    await wait_until(lambda: feed.delivered >= taken + 6, 10, "five more frames")
     assert detector.frames == examined  # frames arrive, none is examined
     assert hub.states.get("detection.yard").state == "off"
     hub.cameras.set_armed("yard", True)

@@ -12,6 +12,7 @@ from hub.detection.objects import point_in_polygon, regions_for
 from hub.events import EventEnded, EventStarted, EventUpdated, ObjectDetected
 from hub.extensions.registry import PluginOptions, TypeSpec
 from hub.hookspecs import hookimpl
+from tests.helpers import wait_until
 from tests.web_clients import signed_in_client
 
 
@@ -110,7 +111,8 @@ async def test_walker_makes_one_event_with_zones_snapshot_and_clip(make_hub):
     lifecycle = hub.bus.subscribe("t", (EventStarted, EventUpdated, EventEnded, ObjectDetected))
     await hub.async_start()
     assert [o.camera_id for o in hub.object_loops] == ["garden"]
-    await asyncio.sleep(0.8)
+    frames = hub.cameras.cameras["garden"].frames
+    await wait_until(lambda: frames.delivered >= 3, 20, "three detection frames")
     assert finder.calls == []  # nothing moves yet: the detector is not called
 
     seen = []
@@ -133,14 +135,11 @@ async def test_walker_makes_one_event_with_zones_snapshot_and_clip(make_hub):
 
     client = await signed_in_client(hub)
     try:
-        for _ in range(50):  # the snapshot is written just after the end
-            rows = await hub.storage.async_read(
-                lambda db: [dict(r) for r in db.query("select * from events where kind='object'")]
-            )
-            if rows and rows[0]["snapshot_path"]:
-                break
-            await asyncio.sleep(0.1)
-        (row,) = rows
+        await hub.async_block_till_done()  # the snapshot is written just after the end
+        (row,) = await hub.storage.async_read(
+            lambda db: [dict(r) for r in db.query("select * from events where kind='object'")]
+        )
+        assert row["snapshot_path"]
         assert row["id"] == started.event_id and row["end"] == pytest.approx(ended.end)
         assert row["top_score"] == pytest.approx(ended.top_score)
         listed = await (await client.get("/api/events?label=person&zone=left_lawn")).json()
@@ -160,11 +159,7 @@ async def test_failing_detector_skips_frames_and_motion_goes_on(make_hub, caplog
     hub.plugins.register(Plugin(finder), "centre")
     started = hub.bus.subscribe("t", (EventStarted,))
     await hub.async_start()
-    for _ in range(100):
-        if len(finder.calls) >= 2:
-            break
-        await asyncio.sleep(0.1)
-    assert len(finder.calls) >= 2
+    await wait_until(lambda: len(finder.calls) >= 2, 20, "two detector calls")
     assert hub.states.get("motion.garden").state == "on"  # motion events are unaffected
     assert started.stats.queued == 0
     assert "Object detector failed on camera garden" in caplog.text and "server down" in caplog.text

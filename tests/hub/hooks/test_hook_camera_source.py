@@ -153,7 +153,7 @@ async def test_an_async_camera_source_is_awaited(make_hub):
     hub.plugins.register(AsyncPlugin(), "async_source")
     await hub.async_start()
     try:
-        await asyncio.sleep(0.05)
+        await hub.async_block_till_done()
         assert _state(hub, "front") == "error"
     finally:
         await hub.async_stop()

@@ -101,7 +101,7 @@ async def _scan_twice(started_hub: Any, mdns: Mdns) -> None:
 
     # A second scan finds the same devices: nothing new is announced.
     await started_hub.async_discover(0.5)
-    await asyncio.sleep(0.05)
+    await started_hub.async_block_till_done()
     assert events.stats.queued == 0
 
 

@@ -10,7 +10,6 @@ from typing import Any, ClassVar
 from hub.events import Event, PluginFailed
 from hub.extensions.manager import MAX_CONSECUTIVE_FAILURES
 from hub.hookspecs import hookimpl
-from tests.helpers import wait_until
 from tests.web_clients import signed_in_client
 
 
@@ -44,7 +43,7 @@ async def test_plugins_receive_bus_events_in_the_order_published(make_hub):
     try:
         for ring in range(5):
             hub.bus.publish(Doorbell(ring=ring))
-        await wait_until(lambda: len(_rings(listener)) == 5)
+        await hub.async_block_till_done()
         assert _rings(listener) == [0, 1, 2, 3, 4]
         assert "hub_started" in [e.event_type for e in listener.events]
         assert listener.hubs == {id(hub)}
@@ -52,7 +51,7 @@ async def test_plugins_receive_bus_events_in_the_order_published(make_hub):
         await hub.async_stop()
 
     hub.bus.publish(Doorbell(ring=99))  # after stop nobody listens
-    await asyncio.sleep(0.05)
+    await hub.async_block_till_done()
     assert 99 not in _rings(listener)
 
 
@@ -71,7 +70,8 @@ async def test_one_failing_plugin_does_not_keep_events_from_the_others(make_hub)
     try:
         for ring in range(3):
             hub.bus.publish(Doorbell(ring=ring))
-        await wait_until(lambda: len(_rings(listener)) == 3)
+        await hub.async_block_till_done()
+        assert _rings(listener) == [0, 1, 2]
         info = hub.plugins.infos["grumpy"]
         assert (info.failures, info.consecutive_failures, info.state) == (1, 0, "active")
     finally:
@@ -95,8 +95,9 @@ async def test_a_plugin_that_keeps_failing_is_disabled_and_the_api_shows_it(make
     try:
         for ring in range(6):
             hub.bus.publish(Doorbell(ring=ring))
-        await wait_until(lambda: any(isinstance(e, PluginFailed) for e in listener.events))
-        await wait_until(lambda: len(_rings(listener)) == 6)
+        await hub.async_block_till_done()
+        assert any(isinstance(e, PluginFailed) for e in listener.events)
+        assert _rings(listener) == list(range(6))
 
         assert MAX_CONSECUTIVE_FAILURES == 3  # the number docs/plugins.md promises
         assert Crashy.calls == 3  # never called again once disabled
@@ -128,6 +129,7 @@ async def test_plugins_see_hub_stopping(make_hub):
     listener = Listener()
     hub.plugins.register(listener, "listener")
     await hub.async_start()
-    await wait_until(lambda: any(e.event_type == "hub_started" for e in listener.events))
+    await hub.async_block_till_done()
+    assert any(e.event_type == "hub_started" for e in listener.events)
     await hub.async_stop()
     assert "hub_stopping" in [e.event_type for e in listener.events]

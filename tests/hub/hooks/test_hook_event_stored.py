@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from typing import Any
 
@@ -88,10 +87,7 @@ async def test_an_indexed_recording_segment_is_reported_as_a_recordings_row(make
             camera="front", start=10.0, end=20.0, path="front/10.mp4", bytes=1234
         )
         hub.recording_finished(segment)
-        for _ in range(200):
-            if mirror.seen:
-                break
-            await asyncio.sleep(0.01)
+        await hub.async_block_till_done()
         assert mirror.seen == [("recordings", segment.as_dict(), 1)]
     finally:
         await hub.async_stop()

@@ -106,19 +106,11 @@ async def test_camera_and_event_snapshots_are_what_the_plugin_returns(make_hub):
         assert camera_id == "garden" and is_picture(original)  # the source's own picture
 
         event = await asyncio.wait_for(ended.get(), 20)
-        rows: list[dict[str, Any]] = []
-
-        async def stored() -> bool:
-            rows[:] = await hub.storage.async_read(
-                lambda db: [dict(r) for r in db.query("select * from events where kind='object'")]
-            )
-            return bool(rows and rows[0]["snapshot_path"])
-
-        for _ in range(100):  # the snapshot is written just after the end
-            if await stored():
-                break
-            await asyncio.sleep(0.1)
-        assert rows[0]["id"] == event.event_id
+        await hub.async_block_till_done()  # the snapshot is written just after the end
+        rows = await hub.storage.async_read(
+            lambda db: [dict(r) for r in db.query("select * from events where kind='object'")]
+        )
+        assert rows[0]["id"] == event.event_id and rows[0]["snapshot_path"]
         with hub.footage.open_read(rows[0]["snapshot_path"]) as file:
             assert file.read() == MARK
         assert ("garden", MARK) not in redactor.seen  # the plugin saw the real picture

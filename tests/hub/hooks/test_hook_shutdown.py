@@ -46,7 +46,7 @@ async def test_shutdown_runs_once_at_stop_after_cameras_and_before_the_database_
     plugin = Timeline()
     hub.plugins.register(plugin, "timeline")
     await hub.async_start()
-    await asyncio.sleep(0.05)
+    await hub.async_block_till_done()
     assert plugin.steps == []
 
     await hub.async_stop()
@@ -64,7 +64,7 @@ async def test_hub_tasks_are_still_running_during_shutdown_and_cancelled_after(m
 
         @hookimpl
         def startup(self, hub: Any) -> None:
-            self.task = hub.async_create_task(asyncio.Event().wait(), name="worker")
+            self.task = hub.async_create_background_task(asyncio.Event().wait(), name="worker")
 
         @hookimpl
         def shutdown(self, hub: Any) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 
@@ -12,7 +11,8 @@ from aiohttp.test_utils import TestServer
 
 from hub.notify.message import Message
 from tests.conftest import free_port
-from tests.plugins.test_notify_webhook import SECRET, Receiver, hook_config, wait_for_row
+from tests.helpers import wait_for_row
+from tests.plugins.test_notify_webhook import SECRET, Receiver, hook_config
 from tests.web_clients import signed_in_client
 
 SECRETS = f"hook: {SECRET}\n"
@@ -46,9 +46,8 @@ async def test_rate_limit_holds_back_a_burst(make_hub, receiver):
         messages = [Message(f"m{i}", "b") for i in range(4)]
         for message in messages:
             await hub.outbox.async_enqueue("hook", message)
-        await wait_for_row(hub, messages[1].id, "delivered")
-        await asyncio.sleep(0.3)
-        # Oldest first; the third waits for a token (30 s at 2 a minute).
+        await hub.async_block_till_done()
+        # Oldest first; the third waits for a token (30 s at 2 a minute), so no more is sent.
         assert [r["json"]["title"] for r in receiver.requests] == ["m0", "m1"]
         pending = await hub.outbox.async_list(state="pending")
         assert {r["id"] for r in pending} == {messages[2].id, messages[3].id}
@@ -153,12 +152,11 @@ async def test_restart_delivers_what_was_left_exactly_once(make_hub, tmp_path):
     messages = [Message(f"m{i}", "b") for i in range(3)]
     for message in messages:
         await hub.outbox.async_enqueue("hook", message)
-    for message in messages:
-        # The receiver is down: every message has been tried and is waiting to retry.
-        row = await wait_for_row(hub, message.id, "pending")
-        while row["attempts"] == 0:
-            await asyncio.sleep(0.02)
-            row = await wait_for_row(hub, message.id, "pending")
+    # The receiver is down: once idle, every message has been tried and waits to retry.
+    await hub.async_block_till_done()
+    rows = await hub.outbox.async_list()
+    assert sorted(r["id"] for r in rows) == sorted(m.id for m in messages)
+    assert all(r["state"] == "pending" and r["attempts"] >= 1 for r in rows), rows
     await hub.async_stop()
     # One was being sent when the process died.
     set_state(tmp_path / "data", "sending", [messages[0].id])
@@ -170,7 +168,7 @@ async def test_restart_delivers_what_was_left_exactly_once(make_hub, tmp_path):
     try:
         for message in messages:
             await wait_for_row(again, message.id, "delivered")
-        await asyncio.sleep(0.2)
+        await again.async_block_till_done()  # a duplicate, were one to come, is sent by now
         ids = [r["headers"]["X-Camhub-Id"] for r in receiver.requests]
         assert sorted(ids) == sorted(m.id for m in messages)
     finally:

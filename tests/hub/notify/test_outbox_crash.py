@@ -16,6 +16,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from tests.conftest import free_port
+from tests.helpers import wait_until
 
 CAMHUB = str(Path(sys.executable).with_name("camhub"))
 PASSWORD = "correct horse battery"
@@ -71,6 +72,12 @@ def post_signed_in(base: str, path: str) -> dict:
         return json.load(response)
 
 
+def attempts(data: Path, message_id: str) -> int:
+    with sqlite3.connect(data / "camhub.db") as db:
+        row = db.execute("select attempts from notifications where id = ?", [message_id]).fetchone()
+    return int(row[0]) if row else 0
+
+
 def row_state(data: Path, message_id: str) -> str:
     with sqlite3.connect(data / "camhub.db") as db:
         return db.execute("select state from notifications where id = ?", [message_id]).fetchone()[
@@ -94,11 +101,12 @@ async def test_kill_9_with_an_undelivered_message_then_restart_delivers_it_once(
             post_signed_in, f"http://127.0.0.1:{hub_port}", "/api/notifiers/hook/test"
         )
         message_id = message_id["id"]
-        for _ in range(50):
-            if row_state(data, message_id) == "pending":
-                break
-            await asyncio.sleep(0.1)
-        assert row_state(data, message_id) == "pending"
+        # Stored before the request was answered; tried once, it waits for its retry.
+        await wait_until(
+            lambda: row_state(data, message_id) == "pending" and attempts(data, message_id) >= 1,
+            10,
+            "the first attempt",
+        )
     finally:
         first.send_signal(signal.SIGKILL)  # a crash: no clean stop
         first.communicate(timeout=10)
@@ -115,14 +123,10 @@ async def test_kill_9_with_an_undelivered_message_then_restart_delivers_it_once(
     await receiver.start_server()
     second = start_hub(config, data)
     try:
-        for _ in range(100):
-            if received and row_state(data, message_id) == "delivered":
-                break
-            await asyncio.sleep(0.1)
-        await asyncio.sleep(0.5)  # room for a duplicate, were one to come
-        assert received == [message_id]
-        assert row_state(data, message_id) == "delivered"
+        await wait_until(lambda: row_state(data, message_id) == "delivered", 10, "the delivery")
     finally:
+        # A clean stop ends every send under way: a duplicate, were one to come, is in by now.
         second.send_signal(signal.SIGTERM)
         second.communicate(timeout=10)
         await receiver.close()
+    assert received == [message_id]
