@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from hub.bus import Subscription
 from hub.config.loading import load_config
 from hub.core import Hub
 from hub.footage.recordings import RecordingSegment
@@ -56,6 +57,22 @@ async def wait_for_row(hub, message_id: str, state: str, timeout: float = 10.0) 
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"{message_id} not {state} in {timeout} s: {row}")
         await asyncio.sleep(0.02)  # only a retry not yet due is left: its time must pass
+
+
+async def next_events(subscription: Subscription, count: int = 1, timeout: float = 30.0) -> list:
+    """The next `count` events of a bus subscription (made before the work that sends them),
+    waiting up to `timeout` s in all: for work paced from outside, like a camera's segments."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    events = []
+    while len(events) < count:
+        try:
+            events.append(await asyncio.wait_for(subscription.get(), deadline - loop.time()))
+        except TimeoutError:
+            raise AssertionError(
+                f"{len(events)} of {count} {subscription.name} events in {timeout} s"
+            ) from None
+    return events
 
 
 def hub_at(folder: Path, text: str) -> Hub:

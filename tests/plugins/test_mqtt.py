@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -191,18 +192,10 @@ async def test_everything_arrives_after_the_broker_is_killed_and_restarted(mqtt_
         hub.bus.publish(MotionStarted(camera="front", event_id="m1"))
         message = Message(title="Someone at the door", body="front", event_id="m1")
         await hub.outbox.async_enqueue("ha", message)
-
-        async def attempted() -> bool:
-            # Counted when the send starts (`sending`); wait for its failure to be written too.
-            row = await hub.outbox.async_get(message.id)
-            return row is not None and row["attempts"] >= 1 and row["state"] != "sending"
-
-        for _ in range(200):
-            if await attempted():
-                break
-            await asyncio.sleep(0.05)
+        await hub.async_block_till_done()  # the send was tried, and its failure written
         row = await hub.outbox.async_get(message.id)
-        assert row is not None and row["state"] == "pending" and "not connected" in row["error"]
+        assert row is not None and row["attempts"] >= 1
+        assert row["state"] == "pending" and "not connected" in row["error"]
 
         broker.restart()  # retained messages are gone: persistence is off
         async with watching(broker.port) as watcher:
@@ -304,17 +297,18 @@ async def test_a_removed_camera_is_cleared_on_the_next_start(mqtt_broker, make_h
     assert [camera["id"] for camera in index] == ["front"]
 
 
-async def test_username_and_password_from_secrets(mqtt_broker, make_hub):
+async def test_username_and_password_from_secrets(mqtt_broker, make_hub, caplog):
     broker = mqtt_broker(users={"camhub": "pa55-word"})
     extra = "    username: camhub\n    password: !secret mqtt_pw\n"
     hub = make_hub(config(broker.port, FRONT_ONLY, extra), secrets="mqtt_pw: pa55-word\n")
     async with running(hub):
         assert notifier(hub).connections == 1
     refused = make_hub(config(broker.port, FRONT_ONLY, extra), secrets="mqtt_pw: wrong\n")
+    caplog.set_level(logging.DEBUG, logger="plugins.mqtt.notifier")
     await refused.async_start()
     try:
-        await asyncio.sleep(1.5)
-        assert not notifier(refused).connected
+        await wait_until(lambda: "cannot connect to" in caplog.text, 10, "the broker's refusal")
+        assert not notifier(refused).connected and notifier(refused).connections == 0
     finally:
         await refused.async_stop()
 

@@ -16,7 +16,7 @@ import pytest
 
 from hub.events import RecordingSaved
 from tests.conftest import free_port
-from tests.helpers import hub_at, indexed_segments, wait_until
+from tests.helpers import hub_at, indexed_segments, next_events, wait_until
 from tests.web_clients import signed_in_client
 
 DEMO_RECORDING = """
@@ -31,6 +31,12 @@ cameras:
 """
 
 
+def _source(hub, camera_id: str):
+    source = hub.cameras.cameras[camera_id].source
+    assert source is not None
+    return source
+
+
 def video_facts(path: Path) -> tuple[int, float, tuple[int, int], bool]:
     """Decoded frame count, duration, size and whether the first frame is a keyframe."""
     with av.open(str(path)) as container:
@@ -43,16 +49,19 @@ def video_facts(path: Path) -> tuple[int, float, tuple[int, int], bool]:
 
 @pytest.fixture(scope="module")
 def demo_recording(tmp_path_factory) -> Path:
-    """About 7 s of the demo camera recorded in 2 s segments; returns the folder."""
+    """Three whole 2 s segments of the demo camera, and a fourth the stop cut after 1 s."""
     tmp_path = tmp_path_factory.mktemp("demo")
 
     async def record() -> list[RecordingSaved]:
         hub = hub_at(tmp_path, DEMO_RECORDING)
         saved = hub.bus.subscribe("t", (RecordingSaved,))
         await hub.async_start()
-        await asyncio.sleep(7.5)
+        events = await next_events(saved, 3)
+        recorder = _source(hub, "yard").recorder
+        written = recorder.stats.packets_written
+        # A second more (10 fps): a clip's post-roll past the third segment has footage.
+        await wait_until(lambda: recorder.stats.packets_written >= written + 10, 10, "1 s more")
         await hub.async_stop()
-        events = []
         while saved.stats.queued:
             events.append(await saved.get())
         return events
@@ -161,8 +170,7 @@ async def test_detection_frames_arrive_at_detect_fps_and_drops_are_counted(tmp_p
     assert frame.rgb().shape == (180, 320, 3)
     # A consumer that stops reading costs one frame of memory; the rest is counted.
     before = slot.dropped
-    await asyncio.sleep(1.5)
-    assert slot.dropped - before >= 3
+    await wait_until(lambda: slot.dropped - before >= 3, 10, "three frames dropped")
     assert feed.dropped >= slot.dropped  # the camera's totals include every consumer
     jpeg = await hub.cameras.async_snapshot("yard")
     assert jpeg is not None and jpeg[:2] == b"\xff\xd8"
@@ -189,12 +197,14 @@ async def test_events_mode_records_only_when_held_starting_from_preroll(tmp_path
         "    record:\n      mode: events\n"
         "      pre_seconds: 2\n      segment_seconds: 10\n",
     )
+    saved = hub.bus.subscribe("t", (RecordingSaved,))
     await hub.async_start()
-    await asyncio.sleep(4.5)
+    # 4.5 s of stream (10 fps, a keyframe every 2 s), so the pre-roll holds two GOPs.
+    await wait_until(lambda: _source(hub, "yard").stats.packets >= 45, 20, "4.5 s of stream")
     assert hub.footage.partial_files() == []  # nothing held yet: nothing written
     held_at = time.time()
     hub.cameras.hold_recording("yard", held_at + 2.0)
-    await asyncio.sleep(3.5)
+    await next_events(saved, 1)  # the segment closes when the hold ends
     await hub.async_stop()
     segments = await indexed_segments(tmp_path)
     assert len(segments) == 1
@@ -230,7 +240,9 @@ async def test_file_source_with_mid_stream_resolution_change_starts_a_new_segmen
     )
     hub.cameras.cameras["file"].frames.attach()  # decoding on, as with detection
     await hub.async_start()
-    await asyncio.sleep(5.0)  # the file plays at its own pace: 4 s
+    recorder = _source(hub, "file").recorder
+    # The file plays at its own pace: 4 s for its 40 frames.
+    await wait_until(lambda: recorder.stats.packets_written >= 40, 20, "the whole file")
     await hub.async_stop()
     segments = await indexed_segments(tmp_path)
     sizes = [video_facts(hub.footage.path_of(s.path))[2] for s in segments[:2]]
