@@ -12,7 +12,15 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from tests.helpers import footage_path, hub_at, indexed_segments, wait_for_state
+from hub.events import RecordingSaved
+from tests.helpers import (
+    footage_path,
+    hub_at,
+    indexed_segments,
+    next_events,
+    wait_for_state,
+    wait_until,
+)
 from tests.web_clients import signed_in_client
 
 
@@ -65,6 +73,7 @@ async def test_mjpeg_camera_records_and_snapshots(tmp_path):
         f"cameras:\n  door:\n    url: '{url}'\n    open_timeout: 5\n"
         "    record:\n      mode: continuous\n      segment_seconds: 1\n",
     )
+    saved = hub.bus.subscribe("saved", (RecordingSaved,))
     await hub.async_start()
     client = await signed_in_client(hub)
     try:
@@ -72,7 +81,9 @@ async def test_mjpeg_camera_records_and_snapshots(tmp_path):
         snapshot = await client.get("/api/cameras/door/snapshot.jpg")
         assert snapshot.status == 200 and snapshot.content_type == "image/jpeg"
         assert (await snapshot.read())[:2] == b"\xff\xd8"
-        await asyncio.sleep(3)
+        await next_events(saved, 1)  # a whole 1 s segment
+        source = hub.cameras.cameras["door"].source
+        await wait_until(lambda: source.stats.packets > 20, 10, "two seconds of frames")
         cameras = (await (await client.get("/api/cameras")).json())["cameras"]
         stats = cameras[0]["stats"]
         assert stats["codec"] == "mjpeg" and stats["packets"] > 20
@@ -125,7 +136,8 @@ async def test_hls_camera_records(tmp_path):
     await hub.async_start()
     try:
         await wait_for_state(hub, "camera.drive", "online")
-        await asyncio.sleep(2)
+        # The playlist ends (#EXT-X-ENDLIST) once all of it was read: the camera goes down.
+        await wait_for_state(hub, "camera.drive", "offline")
     finally:
         await hub.async_stop()
         await server.close()

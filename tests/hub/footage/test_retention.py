@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import os
 import time
@@ -12,8 +11,10 @@ from pathlib import Path
 import pytest
 
 from hub.core import Hub
+from hub.events import RecordingSaved
 from hub.footage.recordings import RecordingSegment
 from hub.footage.retention import DAY, DISK_ENTITY, GB
+from tests.helpers import next_events, wait_for_state, wait_until
 
 # A pass that never ends (a delete that removes nothing, say) must fail, not hang.
 pytestmark = pytest.mark.timeout(30)
@@ -52,10 +53,7 @@ async def start_hub(make_hub) -> AsyncIterator[Callable[[str], object]]:
         await hub.async_start()
         hubs.append(hub)
         # The background pass runs at start, then sleeps for 30 s: out of the test's way.
-        deadline = time.monotonic() + 5
-        while hub.retention.last_report is None:
-            assert time.monotonic() < deadline, "no retention pass at start-up"
-            await asyncio.sleep(0.02)
+        await wait_until(lambda: hub.retention.last_report is not None, 5, "the start-up pass")
         return hub
 
     yield start
@@ -427,11 +425,12 @@ def footage_files(hub: Hub) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else []
 
 
-async def wait_until(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not await predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.1)
+async def packets_later(hub: Hub, count: int) -> None:
+    """Wait until the demo camera (10 fps, a keyframe every 2 s) sent `count` more packets."""
+    source = hub.cameras.cameras["yard"].source
+    assert source is not None
+    start = source.stats.packets
+    await wait_until(lambda: source.stats.packets >= start + count, 15, f"{count} packets")
 
 
 async def test_demo_camera_records_nothing_while_paused_and_resumes(make_hub, monkeypatch):
@@ -439,17 +438,13 @@ async def test_demo_camera_records_nothing_while_paused_and_resumes(make_hub, mo
     free = {"bytes": 0}
     monkeypatch.setattr(hub.footage, "free_bytes", lambda: free["bytes"])
     await hub.async_start()
+    saved = hub.bus.subscribe("saved", (RecordingSaved,))
     try:
-
-        async def camera_online() -> bool:
-            state = hub.states.get("camera.yard")
-            return state is not None and state.state == "online"
-
-        await wait_until(camera_online, 10, "the demo camera")
+        await wait_for_state(hub, "camera.yard", "online")
         # The start-up pass found the disk full with nothing to delete.
         assert hub.retention.paused and hub.states.get(DISK_ENTITY).state == "full"
-        # The camera streams a keyframe every 2 s; unpaused it would have a file by now.
-        await asyncio.sleep(3.0)
+        # 3 s of stream (a keyframe every 2 s): unpaused it would have a file by now.
+        await packets_later(hub, 30)
         assert footage_files(hub) == []
         assert await hub.recordings.async_segments() == []
 
@@ -457,19 +452,17 @@ async def test_demo_camera_records_nothing_while_paused_and_resumes(make_hub, mo
         report = await hub.retention.async_enforce()
         assert not report.paused and hub.states.get(DISK_ENTITY).state == "ok"
 
-        async def indexed() -> bool:
-            return bool(await hub.recordings.async_segments("yard"))
-
-        await wait_until(indexed, 8, "a segment after space returned")
+        await next_events(saved, 1)  # a segment after space returned
+        assert await hub.recordings.async_segments("yard")
 
         # Full again: all footage is deleted, the open segment is closed, nothing new starts.
         free["bytes"] = 0
         report = await hub.retention.async_enforce()
         assert report.paused and report.deleted.get("free_space", 0) >= 1
-        await asyncio.sleep(0.5)  # the demux thread notices at its next packet
+        await packets_later(hub, 2)  # the demux thread notices at its next packet
         settled = footage_files(hub)
         assert not [p for p in settled if p.name.endswith(".partial")]
-        await asyncio.sleep(2.5)
+        await packets_later(hub, 25)  # past the next keyframe
         assert footage_files(hub) == settled
     finally:
         await hub.async_stop()
