@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import io
 import shutil
-import time
 from pathlib import Path
 
 import av
 
 from hub.core import Hub
-from tests.helpers import hub_at
+from hub.events import RecordingSaved
+from tests.helpers import hub_at, next_events
 
 CHUNK = 4096  # small chunks: a 2 s demo segment spans several, so ranges cross boundaries
 PASSPHRASE = "correct horse battery staple"
@@ -43,12 +43,10 @@ def record_demo(folder: Path, mode: str) -> None:
         hub.footage.chunk_size = CHUNK
         if mode == "sealed":
             hub.footage.keyring.create_key(PASSPHRASE)
+        saved = hub.bus.subscribe("saved", (RecordingSaved,))
         await hub.async_start()
         try:
-            deadline = time.monotonic() + 30
-            while len(await hub.recordings.async_segments("yard")) < 3:
-                assert time.monotonic() < deadline, "the demo camera recorded no segments"
-                await asyncio.sleep(0.2)
+            await next_events(saved, 3)
             jpeg = await hub.cameras.async_snapshot("yard")
             assert jpeg is not None
             file = hub.footage.create("snapshots/yard/walk1.jpg")

@@ -75,6 +75,16 @@ async def next_events(subscription: Subscription, count: int = 1, timeout: float
     return events
 
 
+async def wait_for_sockets(hub: Hub, count: int) -> None:
+    """Wait until `count` /api/ws sockets have their bus subscription (the server side
+    subscribes after the handshake, so a test publishing right away could be early)."""
+
+    def subscribed() -> int:
+        return sum(s.name.startswith("ws:") for s in hub.bus.stats())
+
+    await wait_until(lambda: subscribed() == count, 10, f"{count} live socket(s) subscribed")
+
+
 def hub_at(folder: Path, text: str) -> Hub:
     """A hub (not started) with `text` as folder/config.yaml and its data in folder/data."""
     config = folder / "config.yaml"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-from tests.helpers import wait_until
 from web.keys import HUB_KEY
 
 CONFIG = """\
@@ -84,7 +83,7 @@ async def test_create_run_trace_update_delete_apply_without_restart(make_api_cli
     called = await anonymous.post(f"/api/webhook/{WEBHOOK_ID}", data=b"hello")
     assert called.status == 200
     assert (await anonymous.post("/api/webhook/wrong-id-0000000000000")).status == 404
-    await wait_until(lambda: hub.notifiers["phone"].sent, what="a notification")
+    await hub.async_block_till_done()
     assert hub.notifiers["phone"].sent[-1].body == "ding hello"
 
     traces = (await (await client.get("/api/automations/bell/traces")).json())["traces"]
@@ -102,10 +101,7 @@ async def test_create_run_trace_update_delete_apply_without_restart(make_api_cli
         found = (await (await client.get("/api/automations/bell/traces")).json())["traces"]
         return {t["id"]: t["state"] for t in found}
 
-    for _ in range(200):
-        if (await states()).get(trace_id) == "finished":
-            break
-        await __import__("asyncio").sleep(0.02)
+    await hub.async_block_till_done()
     found = await states()
     assert found[trace_id] == "finished"
     assert "not_met" in found.values()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 from aiohttp.test_utils import TestClient
@@ -10,6 +9,7 @@ from aiohttp.test_utils import TestClient
 import plugins.panel_notifier
 from hub.events import HubStopping, MotionStarted
 from hub.notify.message import Message
+from tests.helpers import wait_for_sockets
 from tests.web_clients import signed_in_client
 from web.keys import HUB_KEY
 
@@ -35,7 +35,7 @@ async def test_events_and_panel_notifications_arrive_as_json(make_hub):
     hub = client.app[HUB_KEY]
     try:
         socket = await client.ws_connect("/api/ws?types=motion_started,notification_posted")
-        await asyncio.sleep(0.05)  # subscribed
+        await wait_for_sockets(hub, 1)
         hub.bus.publish(HubStopping())  # filtered out
         hub.bus.publish(MotionStarted(camera="porch", event_id="m1", boxes=((1, 2, 3, 4),)))
         first = json.loads((await socket.receive(timeout=5)).data)
@@ -62,14 +62,15 @@ async def test_a_client_that_never_reads_costs_the_hub_nothing_but_its_queue(mak
     hub = client.app[HUB_KEY]
     try:
         socket = await client.ws_connect("/api/ws")
-        await asyncio.sleep(0.05)
+        await wait_for_sockets(hub, 1)
         for n in range(2000):  # publish never waits for the socket
             hub.bus.publish(MotionStarted(camera="porch", event_id=str(n)))
-        await asyncio.sleep(0.2)
+        await hub.async_block_till_done()
         assert hub.health()["status"] == "ok"
+        [queue] = [s for s in hub.bus.stats() if s.name.startswith("ws:")]
+        assert queue.dropped > 0  # the socket's own bounded queue took the loss
         await socket.close()
-        await asyncio.sleep(0.1)
-        assert not any(s.name.startswith("ws:") for s in hub.bus.stats())  # unsubscribed
+        await wait_for_sockets(hub, 0)  # unsubscribed
     finally:
         await stop(client)
 
@@ -84,7 +85,7 @@ async def test_send_a_test_notification_from_the_panel(make_hub):
     client = await start(make_hub)
     try:
         socket = await client.ws_connect("/api/ws?types=notification_posted")
-        await asyncio.sleep(0.05)
+        await wait_for_sockets(client.app[HUB_KEY], 1)
         response = await client.post("/api/notifiers/screen/test")
         assert response.status == 202
         message_id = (await response.json())["id"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 from hub.events import (
@@ -13,6 +12,7 @@ from hub.events import (
     PluginFailed,
     StateChanged,
 )
+from tests.helpers import wait_for_sockets
 from web.keys import HUB_KEY
 
 CONFIG = (
@@ -44,7 +44,7 @@ async def test_a_viewer_hears_only_about_granted_cameras(make_api_client):
         "viewer": await viewer.ws_connect("/api/ws"),
         "admin": await admin.ws_connect("/api/ws"),
     }
-    await asyncio.sleep(0.1)  # subscribed
+    await wait_for_sockets(hub, 2)
     for event in (
         MotionStarted(camera="back", event_id="m-back"),
         StateChanged(entity_id="camera.back", old_state="offline", new_state="online"),

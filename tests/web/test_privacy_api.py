@@ -285,14 +285,9 @@ async def test_a_sealed_segment_cut_short_by_a_crash_is_repaired_after_unlock(
         unlock = await client.post("/api/storage/unlock", json={"passphrase": PASSPHRASE})
         assert unlock.status == 200
 
-        async def indexed() -> bool:
-            return name in await hub.recordings.async_indexed_paths()
-
-        for _ in range(200):
-            if await indexed():
-                break
-            await asyncio.sleep(0.05)
-        assert await indexed() and not hub.footage.exists(f"{name}.partial")
+        await hub.async_block_till_done()  # the unlock's repair ran in a bus listener
+        assert name in await hub.recordings.async_indexed_paths()
+        assert not hub.footage.exists(f"{name}.partial")
         assert hub.footage.read_bytes(name) == plain[:whole]
     finally:
         await hub.async_stop()
