@@ -34,7 +34,7 @@ async def test_owned_tasks_are_cancelled_on_stop(make_hub):
 
     async def forever():
         try:
-            await asyncio.sleep(3600)
+            await asyncio.Event().wait()  # never set: hangs until cancelled
         except asyncio.CancelledError:
             cancelled.set()
             raise
@@ -51,7 +51,7 @@ async def test_stop_is_bounded_even_with_a_stuck_plugin_and_camera(make_hub):
     class Stuck:
         @hookimpl
         async def shutdown(self, hub):
-            await asyncio.sleep(3600)
+            await asyncio.Event().wait()  # never set: hangs until cancelled
 
         @hookimpl
         def camera_source(self, hub, camera_id, config):
@@ -61,7 +61,7 @@ async def test_stop_is_bounded_even_with_a_stuck_plugin_and_camera(make_hub):
         async def async_run(self):
             while True:
                 try:
-                    await asyncio.sleep(3600)
+                    await asyncio.Event().wait()  # never set: hangs until cancelled
                 except asyncio.CancelledError:
                     continue  # ignores cancellation, like a badly written plugin
 

@@ -72,11 +72,8 @@ cameras:
         assert 1.0 <= ended.end - ended.start <= 3.0  # the square is in view 2.5 s
 
         query = "select snapshot_path from events where kind = 'object'"
-        for _ in range(40):  # the snapshot is written just after the end
-            rows = await hub.storage.async_read(lambda db: [dict(r) for r in db.query(query)])
-            if rows and rows[0]["snapshot_path"]:
-                break
-            await asyncio.sleep(0.1)
+        await hub.async_block_till_done()  # the snapshot is written just after the end
+        rows = await hub.storage.async_read(lambda db: [dict(r) for r in db.query(query)])
         assert rows[0]["snapshot_path"] == f"snapshots/hall/{started.event_id}.jpg"
         assert hub.footage.exists(rows[0]["snapshot_path"])
         detections = hub.object_loops[0].calls

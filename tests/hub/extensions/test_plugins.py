@@ -174,7 +174,7 @@ async def test_async_hook_failure_and_timeout_are_isolated():
     class Hangs:
         @hookimpl
         async def startup(self, hub):
-            await asyncio.sleep(60)
+            await asyncio.Event().wait()  # never set: hangs
 
     class Fine:
         @hookimpl

@@ -35,7 +35,7 @@ class Onvif:
         yield True
         await self.go.wait()
         yield False
-        await asyncio.sleep(3600)
+        await asyncio.Event().wait()  # never set: hangs until cancelled
 
 
 async def test_signals_start_and_end_motion_without_decoding(make_hub):
