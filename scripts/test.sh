@@ -23,4 +23,5 @@ log "ruff"
 log "mypy"
 .venv/bin/mypy
 log "pytest"
-exec .venv/bin/python -m pytest -q -p no:cacheprovider --timeout 300 "$@"
+# Two workers (CI has 2 cores); a module stays on one worker (see tests/conftest.py).
+exec .venv/bin/python -m pytest -q -p no:cacheprovider --timeout 300 -n 2 --dist loadgroup "$@"

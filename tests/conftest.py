@@ -19,6 +19,30 @@ os.environ[DISABLE_AUTOLOAD_ENV] = "1"
 
 REPO = Path(__file__).resolve().parent.parent
 
+# Modules whose tests multicast on loopback (WS-Discovery on 239.255.255.250:3702, mDNS):
+# two of them at once would hear each other's devices.
+MULTICAST_MODULES = frozenset(
+    {
+        "tests/hub/hooks/test_hook_discover_devices.py",
+        "tests/plugins/test_discovery.py",
+        "tests/plugins/test_discovery_background.py",
+        "tests/plugins/test_discovery_cli.py",
+        "tests/plugins/test_discovery_onboarding.py",
+        "tests/web/browser/test_onboarding.py",
+        "tests/web/test_api.py",
+    }
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Groups for pytest-xdist's `--dist loadgroup` (scripts/test.sh runs `-n 2`): a module
+    runs on one worker, so its module-scoped fixtures (a recording, a browser) are made
+    once; the multicasting modules share one worker, so they never run side by side."""
+    for item in items:
+        module = Path(str(item.fspath)).resolve().relative_to(REPO).as_posix()
+        group = "multicast" if module in MULTICAST_MODULES else module
+        item.add_marker(pytest.mark.xdist_group(group))
+
 
 def free_port() -> int:
     """A TCP port free on 127.0.0.1 right now."""
