@@ -24,4 +24,4 @@ log "mypy"
 .venv/bin/mypy
 log "pytest"
 # Two workers (CI has 2 cores); a module stays on one worker (see tests/conftest.py).
-exec .venv/bin/python -m pytest -q -p no:cacheprovider --timeout 300 -n 2 --dist loadgroup "$@"
+exec .venv/bin/python -m pytest -q -p no:cacheprovider --timeout 300 -n 2 "$@"

@@ -34,14 +34,19 @@ MULTICAST_MODULES = frozenset(
 )
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Groups for pytest-xdist's `--dist loadgroup` (scripts/test.sh runs `-n 2`): a module
-    runs on one worker, so its module-scoped fixtures (a recording, a browser) are made
-    once; the multicasting modules share one worker, so they never run side by side."""
-    for item in items:
-        module = Path(str(item.fspath)).resolve().relative_to(REPO).as_posix()
-        group = "multicast" if module in MULTICAST_MODULES else module
-        item.add_marker(pytest.mark.xdist_group(group))
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """Under pytest-xdist (scripts/test.sh runs `-n 2`): a module runs on one worker, so its
+    module-scoped fixtures (a recording, a browser) are made once, and the modules that
+    multicast on loopback share one worker, so they never run side by side."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return "multicast" if module in MULTICAST_MODULES else module
+
+    return ModuleScheduling(config, log)
 
 
 def free_port() -> int:
