@@ -354,7 +354,7 @@ async def async_start_objects(hub: Hub, camera_ids: list[str] | None = None) -> 
                 _LOGGER.error("%s", problem)
                 continue
             from_camera = CameraObjectSignals(hub, runtime, signals)
-            from_camera.task = hub.async_create_task(
+            from_camera.task = hub.async_create_background_task(
                 from_camera.async_run(), f"objects:{camera_id}"
             )
             loops.append(from_camera)

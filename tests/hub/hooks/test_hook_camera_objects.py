@@ -67,21 +67,9 @@ async def test_the_cameras_labels_make_object_events_without_decoding(make_hub):
         ended = await asyncio.wait_for(events.get(), 5)
         assert isinstance(ended, EventEnded) and ended.event_id == started.event_id
 
-        async def rows() -> list[dict]:
-            query = "SELECT * FROM events WHERE kind = 'object' AND \"end\" IS NOT NULL"
-            return await hub.storage.async_read(lambda db: list(db.query(query)))
-
-        found: list[dict] = []
-
-        async def stored() -> bool:
-            found[:] = await rows()
-            return bool(found)
-
-        for _ in range(100):
-            if await stored():
-                break
-            await asyncio.sleep(0.05)
-        [row] = found
+        await hub.async_block_till_done()  # the row is written after the end
+        query = "SELECT * FROM events WHERE kind = 'object' AND \"end\" IS NOT NULL"
+        [row] = await hub.storage.async_read(lambda db: list(db.query(query)))
         assert (row["label"], row["end"], json.loads(row["data"])) == (
             "person",
             ended.end,
