@@ -31,6 +31,7 @@ from hub.cameras.source import (
     SnapshotSource,
     StatsSource,
 )
+from hub.config.issues import Issue, validation_issues
 from hub.config.models import CameraConfig, OnvifConfig, RecordConfig
 from hub.core import Hub
 from hub.detection.camera_objects import CameraDetection
@@ -114,6 +115,7 @@ __all__ = [
     "Frame",
     "Gray",
     "Hub",
+    "Issue",
     "LiveSegment",
     "LiveSource",
     "LiveSubscription",
@@ -152,4 +154,5 @@ __all__ = [
     "redact_url",
     "redaction_required",
     "render_template",
+    "validation_issues",
 ]

@@ -18,7 +18,8 @@ from hub.automations import AutomationEngine
 from hub.bus import EventBus
 from hub.cameras.discovery import DiscoveredDevice, device_seen, merge_devices
 from hub.cameras.manager import CameraManager
-from hub.config.loading import ConfigIssue, LoadedConfig
+from hub.config.issues import Issue
+from hub.config.loading import LoadedConfig
 from hub.detection.motion import CameraMotion, async_start_motion
 from hub.detection.object_detector import ObjectDetector
 from hub.detection.objects import ObjectLoop, async_start_objects
@@ -94,9 +95,9 @@ def load_plugins(loaded: LoadedConfig, on_failed: Any = None) -> PluginManager:
     return manager
 
 
-def check_plugin_sections(loaded: LoadedConfig, manager: PluginManager) -> list[ConfigIssue]:
+def check_plugin_sections(loaded: LoadedConfig, manager: PluginManager) -> list[Issue]:
     """Config issues that need plugins to find: unknown notifier/detector types, bad options."""
-    issues: list[ConfigIssue] = []
+    issues: list[Issue] = []
     for section, hook in (
         ("notifiers", hookspecs.notifier_types),
         ("detectors", hookspecs.detector_types),

@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from hub.automations.builder import Issue
+from hub.config.issues import Issue
 from hub.core import Hub
 from hub.events import Context
 from web import access

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from hub.automations.builder import Issue
 from hub.automations.clock import Clock, ManualClock, RealClock
 from hub.automations.engine import AutomationEngine
 
-__all__ = ["AutomationEngine", "Clock", "Issue", "ManualClock", "RealClock"]
+__all__ = ["AutomationEngine", "Clock", "ManualClock", "RealClock"]

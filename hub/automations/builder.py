@@ -11,9 +11,8 @@ from pydantic import ValidationError
 from hub.automations.catalog import CONTROL_ACTIONS, GROUP_CONDITIONS
 from hub.automations.conditions import Condition, GroupCondition
 from hub.automations.model import CheckEnv
-from hub.config.loading import describe_error
+from hub.config.issues import Issue, validation_issues
 from hub.config.models import AutomationConfig
-from hub.config.yaml_source import KeyPath, path_to_str
 from hub.extensions.registry import AutomationType, PluginOptions
 
 if TYPE_CHECKING:
@@ -25,21 +24,6 @@ STRIPPED_KEYS = {
     "condition": ("type",),
     "action": ("type", "alias", "continue_on_error"),
 }
-
-
-@dataclass(frozen=True)
-class Issue:
-    """One problem with an automation, at a field path like `actions[2].notifier`."""
-
-    path: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.message}" if self.path else self.message
-
-    def as_dict(self) -> dict[str, str]:
-        """JSON form for the API."""
-        return {"path": self.path, "message": self.message}
 
 
 @dataclass
@@ -115,10 +99,7 @@ class Builder:
         try:
             config = AutomationConfig.model_validate(dict(data))
         except ValidationError as exc:
-            for error in exc.errors(include_url=False):
-                loc: KeyPath = tuple(error["loc"])
-                parent = AutomationConfig if len(loc) == 1 else None
-                self._issue(path_to_str(loc), describe_error(error, loc, parent))
+            self.issues += validation_issues(exc, AutomationConfig)
             # Go on with the parts that are lists, so one response lists every problem.
             config = None
         self.automation_id = str(data.get("id") or "")
@@ -153,11 +134,7 @@ class Builder:
         try:
             options = spec.options.model_validate(raw)
         except ValidationError as exc:
-            for error in exc.errors(include_url=False):
-                loc = tuple(error["loc"])
-                parent = spec.options if len(loc) == 1 else None
-                where = path + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
-                self._issue(where, describe_error(error, loc, parent))
+            self.issues += [issue.within(path) for issue in validation_issues(exc, spec.options)]
             return None
         check = getattr(options, "check", None)
         if callable(check):

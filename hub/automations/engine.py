@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from hub.automations import store
-from hub.automations.builder import Builder, Issue
+from hub.automations.builder import Builder
 from hub.automations.catalog import builtin_types, type_info
 from hub.automations.clock import Clock, RealClock
 from hub.automations.model import CheckEnv
@@ -19,6 +19,7 @@ from hub.automations.runtime import AutomationRuntime
 from hub.automations.schedule import house_zone
 from hub.automations.trace import Trace
 from hub.automations.triggers import EventDispatcher
+from hub.config.issues import Issue
 from hub.events import (
     CameraAdded,
     CameraChanged,

@@ -8,9 +8,10 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from hub.automations.builder import Builder, Built, Issue
+from hub.automations.builder import Builder, Built
 from hub.automations.runner import Resume, Run, check_all
 from hub.automations.trace import Trace
+from hub.config.issues import Issue
 from hub.events import Context
 
 if TYPE_CHECKING:

@@ -28,9 +28,9 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 import yaml
 from pydantic import Field, ValidationError
 
-from hub.config.loading import describe_error
+from hub.config.issues import validation_issues
 from hub.config.models import CameraConfig, Polygon, StrictModel, Zone
-from hub.config.yaml_source import parse_yaml, path_to_str
+from hub.config.yaml_source import parse_yaml
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -137,9 +137,7 @@ class AddedCameraStore:
             return loaded
         source = parse_yaml(text, CAMERAS_FILE, self.secrets_path)
         loaded.secrets.update(source.secret_values)
-        for issue in source.issues:
-            where = f"{CAMERAS_FILE}:{issue.line}" if issue.line else CAMERAS_FILE
-            loaded.problems.append(f"{where}: {path_to_str(issue.path)}: {issue.message}")
+        loaded.problems += [str(issue) for issue in source.issues]
         data = source.data if isinstance(source.data, dict) else {}
         cameras = data.get("cameras") or {}
         if not isinstance(cameras, dict):
@@ -158,10 +156,9 @@ class AddedCameraStore:
             try:
                 loaded.overrides[str(camera_id)] = apply_areas(base, areas)
             except ValidationError as exc:
-                line = source.line_of(("overrides", camera_id))
-                loaded.problems.append(
-                    f"{CAMERAS_FILE}:{line}: overrides.{camera_id}: {_first_error(exc)}"
-                )
+                at = ("overrides", str(camera_id))
+                first = validation_issues(exc, CameraAreas, at, CAMERAS_FILE, source.lines)[0]
+                loaded.problems.append(str(first))
         return loaded
 
     @staticmethod
@@ -272,9 +269,7 @@ class AddedCameraStore:
 
 
 def _first_error(exc: ValidationError) -> str:
-    error = exc.errors(include_url=False)[0]
-    where = ".".join(str(p) for p in error["loc"])
-    return f"{where}: {describe_error(error, tuple(error['loc']))}"
+    return str(validation_issues(exc, CameraConfig)[0])
 
 
 def _write_private(path: Path, text: str) -> None:

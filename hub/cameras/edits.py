@@ -7,16 +7,17 @@ the data dir (hub/cameras/added.py) and applied at once through the camera manag
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from hub.cameras.added import CAMERA_ID, CameraAreas, apply_areas, strip_credentials
 from hub.cameras.added import with_credentials as put_credentials
 from hub.cameras.onboarding import store_lock
-from hub.config.loading import describe_error
+from hub.config.issues import Issue, validation_issues
 from hub.config.models import CameraConfig
 from hub.config.yaml_source import MIN_SECRET_LENGTH
 
@@ -28,18 +29,7 @@ NETWORK_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://", "demo://")
 """A camera added over the API reads the network (or the demo); files are for the config."""
 # Body names the API takes for nested config keys, so errors point at the form's fields.
 URL_CAMERA_KEYS = ("id", "name", "url", "detect_url", "record_mode", "motion_source")
-FLAT_NAMES: dict[tuple[str | int, ...], str] = {
-    ("record", "mode"): "record_mode",
-    ("motion", "source"): "motion_source",
-}
-
-
-@dataclass
-class FieldError:
-    """One problem with what was sent: a dotted key path and a message."""
-
-    path: str
-    message: str
+FLAT_NAMES = {"record.mode": "record_mode", "motion.source": "motion_source"}
 
 
 @dataclass
@@ -48,20 +38,18 @@ class CameraEditError(Exception):
 
     message: str
     status: int = 400
-    errors: list[FieldError] = field(default_factory=list)
+    errors: list[Issue] = field(default_factory=list)
 
     def __str__(self) -> str:
         return self.message
 
 
-def field_errors(exc: ValidationError, prefix: tuple[str | int, ...] = ()) -> list[FieldError]:
-    """Every pydantic error as a key path and a short message."""
-    found = []
-    for error in exc.errors(include_url=False):
-        loc = tuple(error["loc"])
-        path = FLAT_NAMES.get(loc[:2], ".".join(str(p) for p in (*prefix, *loc)))
-        found.append(FieldError(path, describe_error(error, (*prefix, *loc))))
-    return found
+def field_errors(exc: ValidationError, model: type[BaseModel]) -> list[Issue]:
+    """Every pydantic error as an issue at the name the API's body uses."""
+    return [
+        dataclasses.replace(issue, path=FLAT_NAMES.get(issue.path, issue.path))
+        for issue in validation_issues(exc, model)
+    ]
 
 
 def _url_camera(body: dict[str, Any]) -> tuple[dict[str, Any], str | None, str | None]:
@@ -82,7 +70,7 @@ def _url_camera(body: dict[str, Any]) -> tuple[dict[str, Any], str | None, str |
                 raise CameraEditError(
                     "the two URLs hold different logins; the hub keeps one per camera",
                     422,
-                    [FieldError(key, "a different user or password than the main URL")],
+                    [Issue(key, "a different user or password than the main URL")],
                 )
             username, password = user, secret
         entry[key] = url
@@ -98,16 +86,16 @@ def _check_url_camera(
 ) -> CameraConfig:
     errors = []
     if not isinstance(camera_id, str) or not CAMERA_ID.match(camera_id):
-        errors.append(FieldError("id", "lower-case letters, digits and _ (at most 64)"))
+        errors.append(Issue("id", "lower-case letters, digits and _ (at most 64)"))
     try:
         config = CameraConfig.model_validate(loaded)
     except ValidationError as exc:
-        errors += field_errors(exc)
+        errors += field_errors(exc, CameraConfig)
     for key in ("url", "detect_url"):
         url = entry.get(key)
         known = any(e.path == key for e in errors)
         if isinstance(url, str) and not url.lower().startswith(NETWORK_SCHEMES) and not known:
-            errors.append(FieldError(key, "use an rtsp://, rtsps://, http(s):// or demo:// URL"))
+            errors.append(Issue(key, "use an rtsp://, rtsps://, http(s):// or demo:// URL"))
     if errors:
         raise CameraEditError("the camera was not added", 422, errors)
     return config
@@ -121,7 +109,7 @@ async def async_add_url_camera(hub: Hub, body: dict[str, Any]) -> CameraConfig:
     camera_id = body.get("id")
     unknown = sorted(set(body) - set(URL_CAMERA_KEYS))
     if unknown:
-        errors = [FieldError(str(key), "unknown key") for key in unknown]
+        errors = [Issue(str(key), "unknown key") for key in unknown]
         raise CameraEditError(f"unknown keys: {', '.join(unknown)}", 422, errors)
     entry, username, password = _url_camera(body)
     if password and len(password) >= MIN_SECRET_LENGTH:
@@ -136,9 +124,7 @@ async def async_add_url_camera(hub: Hub, body: dict[str, Any]) -> CameraConfig:
         entry["login"] = {"username": username}
     async with store_lock(hub):
         if camera_id in hub.cameras.cameras:
-            raise CameraEditError(
-                f"camera {camera_id} exists already", 409, [FieldError("id", "taken")]
-            )
+            raise CameraEditError(f"camera {camera_id} exists already", 409, [Issue("id", "taken")])
         await asyncio.to_thread(hub.cameras.added.save, camera_id, entry, password, "login")
         await hub.cameras.async_add(camera_id, config)
     _LOGGER.info("Camera %s added by URL", camera_id)
@@ -161,13 +147,15 @@ async def async_edit_camera(hub: Hub, camera_id: str, body: dict[str, Any]) -> b
         )
     unknown = sorted(set(body) - set(EDIT_KEYS))
     if unknown:
-        errors = [FieldError(str(key), "unknown key") for key in unknown]
+        errors = [Issue(str(key), "unknown key") for key in unknown]
         raise CameraEditError(f"unknown keys: {', '.join(unknown)}", 422, errors)
     changes, update = _edits(runtime.config, body)
     try:
         config = CameraConfig.model_validate({**runtime.config.model_dump(), **update})
     except ValidationError as exc:
-        raise CameraEditError("the camera was not changed", 422, field_errors(exc)) from None
+        raise CameraEditError(
+            "the camera was not changed", 422, field_errors(exc, CameraConfig)
+        ) from None
     async with store_lock(hub):
         if hub.cameras.cameras.get(camera_id) is not runtime:
             raise CameraEditError(f"camera {camera_id} was removed or replaced meanwhile", 409)
@@ -203,17 +191,13 @@ def _edits(config: CameraConfig, body: dict[str, Any]) -> tuple[dict[str, Any], 
                 raise CameraEditError(
                     "the detection URL holds another login; the hub keeps one per camera",
                     422,
-                    [FieldError("detect_url", "a different user or password than the camera's")],
+                    [Issue("detect_url", "a different user or password than the camera's")],
                 )
             if not stripped.lower().startswith(NETWORK_SCHEMES):
                 raise CameraEditError(
                     "the camera was not changed",
                     422,
-                    [
-                        FieldError(
-                            "detect_url", "use an rtsp://, rtsps://, http(s):// or demo:// URL"
-                        )
-                    ],
+                    [Issue("detect_url", "use an rtsp://, rtsps://, http(s):// or demo:// URL")],
                 )
             changes["detect_url"] = stripped
             update["detect_url"] = put_credentials(stripped, username, password)
@@ -246,7 +230,9 @@ async def async_save_areas(hub: Hub, camera_id: str, body: dict[str, Any]) -> bo
         areas = CameraAreas.model_validate(body)
         config = apply_areas(runtime.config, body)
     except ValidationError as exc:
-        raise CameraEditError("the zones were not saved", 422, field_errors(exc)) from None
+        raise CameraEditError(
+            "the zones were not saved", 422, field_errors(exc, CameraAreas)
+        ) from None
     async with store_lock(hub):
         if hub.cameras.cameras.get(camera_id) is not runtime:
             raise CameraEditError(f"camera {camera_id} was removed or replaced meanwhile", 409)

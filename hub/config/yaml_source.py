@@ -17,20 +17,11 @@ from typing import Any
 
 import yaml
 
-KeyPath = tuple[str | int, ...]
+from hub.config.issues import Issue, KeyPath, line_of, path_to_str
 
 _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 # Short values ("on", "1") would redact half of every log line; they are not secrets.
 MIN_SECRET_LENGTH = 4
-
-
-@dataclass
-class SourceIssue:
-    """One problem found while reading the YAML itself (before model validation)."""
-
-    line: int | None
-    path: KeyPath
-    message: str
 
 
 @dataclass
@@ -41,7 +32,8 @@ class YamlSource:
     filename: str
     lines: dict[KeyPath, int] = field(default_factory=dict)
     secret_values: set[str] = field(default_factory=set)
-    issues: list[SourceIssue] = field(default_factory=list)
+    issues: list[Issue] = field(default_factory=list)
+    """Problems found while reading the YAML itself (before model validation)."""
     # Values whose secret or variable was missing; their stand-in is not worth checking.
     unresolved: set[KeyPath] = field(default_factory=set)
 
@@ -49,14 +41,9 @@ class YamlSource:
         """Line of the deepest known key on `path`."""
         return line_of(self.lines, path)
 
-
-def line_of(lines: Mapping[KeyPath, int], path: KeyPath) -> int | None:
-    """Line of the deepest known key on `path` (a missing key reports its parent)."""
-    for end in range(len(path), 0, -1):
-        line = lines.get(path[:end])
-        if line is not None:
-            return line
-    return None
+    def add_issue(self, line: int | None, path: KeyPath, message: str) -> None:
+        """Note a problem found while reading."""
+        self.issues.append(Issue(path_to_str(path), message, self.filename, line))
 
 
 class _Loader(yaml.SafeLoader):
@@ -75,17 +62,6 @@ class _SecretRef:
 _Loader.add_constructor("!secret", _keep_secret_tag)
 
 
-def path_to_str(path: KeyPath) -> str:
-    """Format a key path the way users write it: `cameras.front.zones[0]`."""
-    out = ""
-    for part in path:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out
-
-
 class _Walker:
     """Builds Python data from a composed node tree, recording lines as it goes."""
 
@@ -102,18 +78,14 @@ class _Walker:
             for key_node, value_node in node.value:
                 key = self.loader.construct_object(key_node, deep=True)
                 if not isinstance(key, str | int | float | bool) or key is None:
-                    self.source.issues.append(
-                        SourceIssue(
-                            key_node.start_mark.line + 1, path, "keys must be plain scalars"
-                        )
+                    self.source.add_issue(
+                        key_node.start_mark.line + 1, path, "keys must be plain scalars"
                     )
                     continue
                 key = str(key) if not isinstance(key, str) else key
                 child = (*path, key)
                 if key in out:
-                    self.source.issues.append(
-                        SourceIssue(key_node.start_mark.line + 1, child, "duplicate key")
-                    )
+                    self.source.add_issue(key_node.start_mark.line + 1, child, "duplicate key")
                 self.source.lines[child] = key_node.start_mark.line + 1
                 out[key] = self.walk(value_node, child)
             return out
@@ -134,15 +106,11 @@ class _Walker:
 
     def _secret(self, name: str, path: KeyPath, line: int) -> Any:
         if self.secrets is None:
-            self.source.issues.append(
-                SourceIssue(line, path, f"!secret {name}: no secrets.yaml beside the config")
-            )
+            self.source.add_issue(line, path, f"!secret {name}: no secrets.yaml beside the config")
             self.source.unresolved.add(path)
             return None
         if name not in self.secrets:
-            self.source.issues.append(
-                SourceIssue(line, path, f"!secret {name}: not defined in secrets.yaml")
-            )
+            self.source.add_issue(line, path, f"!secret {name}: not defined in secrets.yaml")
             self.source.unresolved.add(path)
             return None
         value = self.secrets[name]
@@ -157,9 +125,7 @@ class _Walker:
             elif default is not None:
                 value = default
             else:
-                self.source.issues.append(
-                    SourceIssue(line, path, f"environment variable {name} is not set")
-                )
+                self.source.add_issue(line, path, f"environment variable {name} is not set")
                 self.source.unresolved.add(path)
                 return ""
             self._remember(value)
@@ -172,22 +138,25 @@ class _Walker:
             self.source.secret_values.add(str(value))
 
 
-def _load_secrets(path: Path) -> tuple[Mapping[str, Any] | None, list[SourceIssue]]:
+def _load_secrets(path: Path, source: YamlSource) -> Mapping[str, Any] | None:
     if not path.exists():
-        return None, []
+        return None
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
-        return None, [SourceIssue(None, (), f"{path.name}: cannot read: {exc}")]
+        source.add_issue(None, (), f"{path.name}: cannot read: {exc}")
+        return None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""
-        return None, [SourceIssue(None, (), f"{path.name}{where}: invalid YAML")]
+        source.add_issue(None, (), f"{path.name}{where}: invalid YAML")
+        return None
     if data is None:
-        return {}, []
+        return {}
     if not isinstance(data, dict):
-        return None, [SourceIssue(None, (), f"{path.name}: must be a mapping of name: value")]
-    return data, []
+        source.add_issue(None, (), f"{path.name}: must be a mapping of name: value")
+        return None
+    return data
 
 
 def parse_yaml(text: str, filename: str, secrets_path: Path | None = None) -> YamlSource:
@@ -195,16 +164,13 @@ def parse_yaml(text: str, filename: str, secrets_path: Path | None = None) -> Ya
     source = YamlSource(data=None, filename=filename)
     secrets: Mapping[str, Any] | None = None
     if secrets_path is not None:
-        secrets, secret_issues = _load_secrets(secrets_path)
-        source.issues.extend(secret_issues)
+        secrets = _load_secrets(secrets_path, source)
     try:
         # The reader refuses control characters as soon as it is built.
         loader = _Loader(text)
     except yaml.reader.ReaderError as exc:
         where = text[: exc.position].count("\n") + 1
-        source.issues.append(
-            SourceIssue(where, (), f"invalid YAML: character {exc.character:#06x} is not allowed")
-        )
+        source.add_issue(where, (), f"invalid YAML: character {exc.character:#06x} is not allowed")
         return source
     try:
         node = loader.get_single_node()
@@ -216,9 +182,9 @@ def parse_yaml(text: str, filename: str, secrets_path: Path | None = None) -> Ya
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
         problem = exc.problem or exc.context or "invalid YAML"
-        source.issues.append(SourceIssue(line, (), f"invalid YAML: {problem}"))
+        source.add_issue(line, (), f"invalid YAML: {problem}")
     except yaml.YAMLError as exc:
-        source.issues.append(SourceIssue(None, (), f"invalid YAML: {exc}"))
+        source.add_issue(None, (), f"invalid YAML: {exc}")
     finally:
         loader.dispose()
     return source

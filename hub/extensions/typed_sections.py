@@ -9,7 +9,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from hub.config.loading import ConfigIssue, LoadedConfig, describe_error
+from hub.config.issues import Issue
+from hub.config.loading import LoadedConfig
 from hub.config.models import TypedSection
 from hub.extensions.registry import PluginOptions, TypeSpec
 
@@ -28,10 +29,10 @@ def check_section(
     section: str,
     entries: Mapping[str, TypedSection],
     types: Mapping[str, TypeSpec],
-) -> tuple[list[CheckedEntry], list[ConfigIssue]]:
+) -> tuple[list[CheckedEntry], list[Issue]]:
     """Validate each entry of a typed section; returns the good ones and every issue."""
     good: list[CheckedEntry] = []
-    issues: list[ConfigIssue] = []
+    issues: list[Issue] = []
     kind = section.rstrip("s")
     for entry_id, entry in entries.items():
         spec = types.get(entry.type)
@@ -47,10 +48,7 @@ def check_section(
         try:
             options = spec.options.model_validate(entry.options())
         except ValidationError as exc:
-            for error in exc.errors(include_url=False):
-                path = (section, entry_id, *error["loc"])
-                parent = spec.options if len(error["loc"]) == 1 else None
-                issues.append(loaded.issue(path, describe_error(error, path, parent)))
+            issues.extend(loaded.validation_issues(exc, spec.options, (section, entry_id)))
             continue
         good.append(CheckedEntry(entry_id, spec, options))
     return good, issues

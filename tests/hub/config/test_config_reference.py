@@ -9,7 +9,8 @@ from types import ModuleType
 
 import pytest
 
-from hub.config.yaml_source import parse_yaml, path_to_str
+from hub.config.issues import path_to_str
+from hub.config.yaml_source import parse_yaml
 from tests.conftest import REPO
 
 SCRIPT = REPO / "scripts" / "config_reference.py"

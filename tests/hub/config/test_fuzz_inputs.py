@@ -10,8 +10,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hub.automations.builder import Issue
 from hub.automations.model import CheckEnv
+from hub.config.issues import Issue
 from hub.config.loading import ConfigError, LoadedConfig, load_config, validate_source
 from hub.config.yaml_source import parse_yaml
 
