@@ -81,6 +81,7 @@ from hub.notify.message import (
 )
 from hub.security.redact import redact_url
 from hub.storage import Migration
+from hub.tasks import OwnedTasks
 
 __all__ = [
     "LOCK_ENTITY",
@@ -131,6 +132,7 @@ __all__ = [
     "ObjectDetector",
     "OnvifConfig",
     "OnvifEvent",
+    "OwnedTasks",
     "PermanentNotifyError",
     "PluginOptions",
     "RecordConfig",

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from hub.events import Event
 from hub.idle import Pending
+from hub.tasks import OwnedTasks
 
 _LOGGER = logging.getLogger(__name__)
 DEFAULT_QUEUE_SIZE = 256
@@ -112,7 +113,7 @@ class EventBus:
 
     def __init__(self) -> None:
         self._subscriptions: list[Subscription] = []
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = OwnedTasks("bus", _LOGGER)
         self._listeners: dict[object, tuple[Subscription, asyncio.Task[None]]] = {}
         self.published = 0
 
@@ -160,15 +161,13 @@ class EventBus:
                 finally:
                     subscription.task_done()
 
-        task = asyncio.get_running_loop().create_task(consume(), name=f"bus:{name}")
-        self._tasks.add(task)
+        task = self._tasks.spawn(consume(), f"bus:{name}")
         key = object()
         self._listeners[key] = (subscription, task)
 
         def stop() -> None:
             subscription.close()
             task.cancel()
-            self._tasks.discard(task)
             self._listeners.pop(key, None)
 
         return stop
@@ -205,11 +204,7 @@ class EventBus:
 
     async def async_close(self) -> None:
         """Cancel every listener task and wait for them."""
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        self._tasks.clear()
+        await self._tasks.async_cancel()
         for subscription, _ in self._listeners.values():
             subscription.close()
         self._listeners.clear()

@@ -45,6 +45,7 @@ from hub.security.audit import AuditLog
 from hub.security.redact import Redactor
 from hub.states import StateRegistry
 from hub.storage import Migration, Storage
+from hub.tasks import OwnedTasks
 
 _LOGGER = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -148,11 +149,12 @@ class Hub:
         self.discovered: dict[str, DiscoveredDevice] = {}
         self.started_at: float | None = None
         self.running = False
-        self._tasks: set[asyncio.Task[Any]] = set()
-        # The owned tasks that live as long as the hub: not waited for when idling.
-        self._background: set[asyncio.Task[Any]] = set()
-        # Index writes of finished segments: awaited, not cancelled, at stop.
-        self._pending_writes: set[asyncio.Task[None]] = set()
+        # Short-lived tasks (a send, a snapshot): `async_block_till_done` waits for them.
+        self._tasks = OwnedTasks("hub", _LOGGER)
+        # Tasks that live as long as the hub or a camera (loops, connections): it does not.
+        self._background = OwnedTasks("hub", _LOGGER)
+        # Database writes from loop code that cannot await: awaited, not cancelled, at stop.
+        self._pending_writes = OwnedTasks("database writes", _LOGGER)
         self._stop_listeners: list[Any] = []
 
     # ---------------------------------------------------------- lifecycle
@@ -219,8 +221,7 @@ class Hub:
             motion.stop()
         await self.cameras.async_stop(CAMERA_STOP_SECONDS)
         await self.automations.async_stop()
-        if self._pending_writes:
-            await asyncio.wait(self._pending_writes, timeout=INDEX_FLUSH_SECONDS)
+        await self._pending_writes.async_wait(INDEX_FLUSH_SECONDS)
         # Let plugins see hub_stopping and the cameras going down before they stop.
         await self.bus.async_drain(BUS_DRAIN_SECONDS)
         await self.outbox.async_stop()
@@ -230,14 +231,11 @@ class Hub:
         await self._async_close_built()
         for stop in self._stop_listeners:
             stop()
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            # A task that swallows cancellation must not hold the stop hostage.
-            _, stuck = await asyncio.wait(tasks, timeout=TASK_CANCEL_SECONDS)
-            for task in stuck:
-                _LOGGER.error("Task %s ignored cancellation; leaving it behind", task.get_name())
+        # Both sets at once, so the stop waits TASK_CANCEL_SECONDS at most.
+        await asyncio.gather(
+            self._tasks.async_cancel(TASK_CANCEL_SECONDS),
+            self._background.async_cancel(TASK_CANCEL_SECONDS),
+        )
         await self.bus.async_close()
         await self.storage.async_close()
         self.footage.keyring.release()
@@ -246,25 +244,14 @@ class Hub:
     def async_create_task(self, coro: Coroutine[Any, Any, T], name: str) -> asyncio.Task[T]:
         """Start a short-lived task the hub owns: kept referenced, cancelled on stop, errors
         logged, and waited for by `async_block_till_done`."""
-        task = asyncio.get_running_loop().create_task(coro, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-        return task
+        return self._tasks.spawn(coro, name)
 
     def async_create_background_task(
         self, coro: Coroutine[Any, Any, T], name: str
     ) -> asyncio.Task[T]:
         """Start a task that lives as long as the hub or a camera (a loop, a connection):
         owned like `async_create_task`, but `async_block_till_done` does not wait for it."""
-        task = self.async_create_task(coro, name)
-        self._background.add(task)
-        return task
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        self._background.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            _LOGGER.error("Task %s failed", task.get_name(), exc_info=task.exception())
+        return self._background.spawn(coro, name)
 
     async def async_block_till_done(self, timeout: float = DEFAULT_IDLE_TIMEOUT) -> None:
         """Wait until the hub is idle: bus listeners done with what is queued, short-lived
@@ -287,7 +274,6 @@ class Hub:
         return [
             Pending(f"task {task.get_name()}", task)
             for task in (*self._tasks, *self._pending_writes)
-            if task not in self._background
         ]
 
     # ---------------------------------------------------------- plugins
@@ -382,7 +368,7 @@ class Hub:
         runtime = self.cameras.cameras.get(segment.camera)
         if runtime is not None and runtime.motion.overlaps(segment.start, segment.end):
             segment = dataclasses.replace(segment, has_motion=True)
-        self._track_write(self._index_segment(segment))
+        self._pending_writes.spawn(self._index_segment(segment), f"index {segment.path}")
 
     async def _index_segment(self, segment: RecordingSegment) -> None:
         try:
@@ -440,17 +426,7 @@ class Hub:
 
     def async_store_later(self, table: str, record: Mapping[str, Any]) -> None:
         """Insert-or-replace a row from loop code that cannot await; flushed before stop."""
-        self._track_write(self.async_insert(table, record, replace=True))
-
-    def _track_write(self, write: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(write, name="database write")
-        self._pending_writes.add(task)
-        task.add_done_callback(self._write_done)
-
-    def _write_done(self, task: asyncio.Task[None]) -> None:
-        self._pending_writes.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            _LOGGER.error("A database write failed", exc_info=task.exception())
+        self._pending_writes.spawn(self.async_insert(table, record, replace=True), f"{table} row")
 
     def health(self) -> dict[str, Any]:
         """Liveness and a summary for `/api/health` (no secrets, no footage)."""

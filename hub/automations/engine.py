@@ -35,6 +35,7 @@ from hub.events import (
 )
 from hub.extensions.registry import AutomationType
 from hub.idle import Pending
+from hub.tasks import OwnedTasks
 
 if TYPE_CHECKING:
     from hub.core import Hub
@@ -70,7 +71,7 @@ class AutomationEngine:
         self.automations: dict[str, AutomationRuntime] = {}
         self.running = False
         self._webhooks: dict[str, Webhook] = {}
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = OwnedTasks("automations", _LOGGER)
         self._pending_traces: dict[str, Trace] = {}
         self._contexts: OrderedDict[str, dict[str, str]] = OrderedDict()
         self._stop_listener: Callable[[], None] | None = None
@@ -116,8 +117,7 @@ class AutomationEngine:
     async def async_stop(self) -> None:
         """Detach everything; waiting runs stay stored and resume at the next start."""
         self.stop_triggers()
-        tasks = list(self._tasks)
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._tasks.async_wait()
         if self._flush_task is not None:
             self._flush_task.cancel()
             await asyncio.gather(self._flush_task, return_exceptions=True)
@@ -125,11 +125,8 @@ class AutomationEngine:
         await self.async_flush()
 
     def spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
-        """A task the engine owns."""
-        task = asyncio.get_running_loop().create_task(coro, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
+        """A task the engine owns (awaited at stop, after its runs were told to end)."""
+        return self._tasks.spawn(coro, name)
 
     def pending(self) -> list[Pending]:
         """Runs under way and the engine's own short tasks; a run waiting in a delay or

@@ -31,6 +31,7 @@ from hub.events import (
     OnvifEvent,
     StateChanged,
 )
+from hub.tasks import OwnedTasks
 
 if TYPE_CHECKING:
     from hub.automations.engine import AutomationEngine
@@ -91,7 +92,7 @@ class _Trigger:
         self.engine = engine
         self.automation_id = automation_id
         self._detach: list[Detach] = []
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = OwnedTasks(f"automation {automation_id}")
 
     def attach(self, fire: Fire) -> Detach:
         """Start listening; returns the function that stops."""
@@ -108,16 +109,11 @@ class _Trigger:
         for undo in self._detach:
             undo()
         self._detach.clear()
-        for task in self._tasks:
-            task.cancel()
-        self._tasks.clear()
+        self._tasks.cancel()
 
     def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
         """A timer task owned by this trigger."""
-        task = asyncio.get_running_loop().create_task(coro, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
+        return self._tasks.spawn(coro, name)
 
     def listen(self, event_type: str, key: str | None, callback: EventCallback) -> None:
         """Listen through the engine's dispatcher until detached."""

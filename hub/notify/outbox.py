@@ -24,6 +24,7 @@ from hub.events import Context
 from hub.footage.store import UNREADABLE_ERRORS, FootageError
 from hub.idle import Pending
 from hub.notify.message import Message, PermanentNotifyError
+from hub.tasks import OwnedTasks
 
 if TYPE_CHECKING:
     from hub.core import Hub
@@ -98,7 +99,9 @@ class Outbox:
         self.hub = hub
         self.max_age = max_age
         self._wake = asyncio.Event()
-        self._sending: dict[str, asyncio.Task[None]] = {}
+        self._sends = OwnedTasks("outbox", _LOGGER)
+        self._sending: set[str] = set()
+        """Notifiers with a delivery under way (one at a time each)."""
         self._buckets: dict[str, TokenBucket] = {}
         self._runner: asyncio.Task[None] | None = None
         # Done when the sender has looked at the table since it was last woken.
@@ -125,16 +128,18 @@ class Outbox:
 
     async def async_stop(self) -> None:
         """Stop sending; a send cut short stays `sending` and is retried after a restart."""
-        tasks = [t for t in (self._runner, *self._sending.values()) if t is not None]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        self._runner = None
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            runner.cancel()
+        self._sends.cancel()
+        if runner is not None:
+            await asyncio.gather(runner, return_exceptions=True)
+        await self._sends.async_cancel()
 
     def pending(self) -> list[Pending]:
         """Sends under way, and a look at the table when woken (see `hub.idle`); a row
         waiting for its retry or a rate-limit token is not pending."""
-        found = [Pending(f"task {task.get_name()}", task) for task in self._sending.values()]
+        found = [Pending(f"task {task.get_name()}", task) for task in self._sends]
         awake = self._wake.is_set() or self._looking
         if self._runner is not None and not self._runner.done() and awake:
             if self._looked is None or self._looked.done():
@@ -290,9 +295,8 @@ class Outbox:
                 wait = self._bucket(notifier_id).wait()
                 if wait == 0:
                     self._bucket(notifier_id).take()
-                    self._sending[notifier_id] = asyncio.get_running_loop().create_task(
-                        self._async_deliver(row), name=f"outbox:{notifier_id}"
-                    )
+                    self._sending.add(notifier_id)
+                    self._sends.spawn(self._async_deliver(row), f"outbox:{notifier_id}")
                     continue
             if notifier_id not in self._sending:
                 timeout = wait if timeout is None else min(timeout, wait)
@@ -304,7 +308,7 @@ class Outbox:
         except Exception:
             _LOGGER.exception("Outbox could not record the delivery of %s", row["id"])
         finally:
-            self._sending.pop(row["notifier"], None)
+            self._sending.discard(row["notifier"])
             self._wake.set()
 
     async def _async_deliver_row(self, row: dict[str, Any]) -> None:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from zeroconf import InterfaceChoice, IPVersion, ServiceStateChange, Zeroconf
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
-from hub import device_lost, device_seen
+from hub import OwnedTasks, device_lost, device_seen
 from plugins.discovery.mdns import SERVICE_TYPES, device_from_info
 from plugins.discovery.wsdiscovery import (
     MULTICAST_GROUP,
@@ -92,7 +92,8 @@ class BackgroundDiscovery:
         self.browser: AsyncServiceBrowser | None = None
         self.task: asyncio.Task[None] | None = None
         self.missed: dict[str, int] = {}
-        self._resolving: set[asyncio.Task[None]] = set()
+        # A device that does not answer its resolve is routine on a LAN: debug, not error.
+        self._resolving = OwnedTasks("mDNS resolves", _LOGGER, logging.DEBUG)
 
     async def async_start(self) -> None:
         """Start listening and browsing; a part that cannot start is logged, the rest runs."""
@@ -120,8 +121,7 @@ class BackgroundDiscovery:
         """Close everything started."""
         if self.task is not None:
             self.task.cancel()
-        for task in list(self._resolving):
-            task.cancel()
+        self._resolving.cancel()
         if self.transport is not None:
             self.transport.close()
         if self.browser is not None:
@@ -168,9 +168,7 @@ class BackgroundDiscovery:
             instance = name.removesuffix("." + service_type)
             self.lost(f"mdns:{instance}", "mdns")
             return
-        task = asyncio.get_running_loop().create_task(self._resolve(service_type, name))
-        self._resolving.add(task)
-        task.add_done_callback(self._resolving.discard)
+        self._resolving.spawn(self._resolve(service_type, name), f"mdns-resolve {name}")
 
     async def _resolve(self, service_type: str, name: str) -> None:
         assert self.zeroconf is not None

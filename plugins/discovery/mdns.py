@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
 from zeroconf import InterfaceChoice, IPVersion, ServiceStateChange, Zeroconf
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
-from hub import DiscoveredDevice
+from hub import DiscoveredDevice, OwnedTasks
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -97,7 +96,7 @@ async def async_browse(interfaces: list[str], timeout: float) -> list[Discovered
     deadline = loop.time() + timeout
     aiozc = AsyncZeroconf(interfaces=interfaces or InterfaceChoice.All, ip_version=IPVersion.V4Only)
     found: dict[str, DiscoveredDevice] = {}
-    resolving: set[asyncio.Task[None]] = set()
+    resolving = OwnedTasks("mDNS resolves", _LOGGER, logging.DEBUG)
     seen: set[tuple[str, str]] = set()
 
     async def resolve(service_type: str, name: str) -> None:
@@ -117,29 +116,14 @@ async def async_browse(interfaces: list[str], timeout: float) -> list[Discovered
         if len(seen) >= MAX_DEVICES * 2:
             return
         seen.add((service_type, name))
-        task = loop.create_task(resolve(service_type, name), name=f"mdns-resolve {name}")
-        resolving.add(task)
-        task.add_done_callback(_finished(resolving))
+        resolving.spawn(resolve(service_type, name), f"mdns-resolve {name}")
 
     browser = AsyncServiceBrowser(aiozc.zeroconf, list(SERVICE_TYPES), handlers=[on_change])
     try:
         await asyncio.sleep(max(0.0, deadline - loop.time()))
-        if resolving:
-            await asyncio.wait(resolving, timeout=0.2)
+        await resolving.async_wait(0.2)
     finally:
-        for task in resolving:
-            task.cancel()
-        if resolving:
-            await asyncio.wait(resolving)
+        await resolving.async_cancel()
         await browser.async_cancel()
         await aiozc.async_close()
     return list(found.values())
-
-
-def _finished(tasks: set[asyncio.Task[None]]) -> Any:
-    def done(task: asyncio.Task[None]) -> None:
-        tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            _LOGGER.debug("mDNS resolve failed: %s", task.exception())
-
-    return done

@@ -15,6 +15,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from hub import OwnedTasks
+
 _LOGGER = logging.getLogger(__name__)
 
 MIN_GAP_SECONDS = 2.0
@@ -34,7 +36,8 @@ class StillPublisher:
         self.published = 0
         self._busy: set[str] = set()
         self._last: dict[str, float] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        # Started through the hub: `async_block_till_done` waits for a picture being sent.
+        self._tasks = OwnedTasks("MQTT stills", start=hub.async_create_task)
         self._timer: asyncio.Task[None] | None = None
 
     def start(self, name: str) -> None:
@@ -46,19 +49,17 @@ class StillPublisher:
 
     async def async_stop(self) -> None:
         """Cancel the timer and pictures being taken."""
-        tasks = [t for t in (self._timer, *self._tasks) if t is not None]
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.wait(tasks, timeout=1.0)
-        self._timer = None
+        timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.cancel()
+        await self._tasks.async_cancel(timeout=1.0)
+        if timer is not None:
+            await asyncio.wait([timer], timeout=1.0)
 
     def take(self, camera_id: str) -> None:
         """Publish what the camera sees now (in the background): an event began, or the
         camera came online."""
-        task = self.hub.async_create_task(self.async_still(camera_id), f"mqtt-still:{camera_id}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(self.async_still(camera_id), f"mqtt-still:{camera_id}")
 
     async def async_still(self, camera_id: str) -> None:
         """Publish one current picture of the camera, unless one was sent just now."""
