@@ -80,10 +80,12 @@ from hub.notify.message import (
     raise_for_status,
 )
 from hub.security.redact import redact_url
+from hub.states import HOUSE_MODE_ENTITY
 from hub.storage import Migration
 from hub.tasks import OwnedTasks
 
 __all__ = [
+    "HOUSE_MODE_ENTITY",
     "LOCK_ENTITY",
     "PARTIAL_SUFFIX",
     "PRINCIPAL_KEY",

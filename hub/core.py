@@ -43,7 +43,7 @@ from hub.notify.message import Notifier
 from hub.notify.outbox import Outbox
 from hub.security.audit import AuditLog
 from hub.security.redact import Redactor
-from hub.states import StateRegistry
+from hub.states import DEFAULT_HOUSE_MODE, HOUSE_MODE_ENTITY, StateRegistry
 from hub.storage import Migration, Storage
 from hub.tasks import OwnedTasks
 
@@ -52,14 +52,14 @@ T = TypeVar("T")
 
 DB_FILENAME = "camhub.db"
 FOOTAGE_DIRNAME = "footage"
+MODELS_DIRNAME = "models"
+"""Folder of the data dir where plugins keep and look for their models."""
 INDEX_FLUSH_SECONDS = 1.0
 CAMERA_STOP_SECONDS = 1.5
 PLUGIN_SHUTDOWN_SECONDS = 1.5
 PLUGIN_STARTUP_SECONDS = 10.0
 BUS_DRAIN_SECONDS = 0.5
 TASK_CANCEL_SECONDS = 0.5
-HOUSE_MODE_ENTITY = "mode.house"
-DEFAULT_HOUSE_MODE = "home"
 
 
 class HubStartError(Exception):
@@ -352,6 +352,11 @@ class Hub:
         for device in devices:
             device_seen(self, device)
         return devices
+
+    @property
+    def models_dir(self) -> Path:
+        """Where plugins keep and look for their models (`camhub models install` fills it)."""
+        return self.data_dir / MODELS_DIRNAME
 
     def async_set_mode(self, mode: str, context: Context | None = None) -> None:
         """Set the house mode (`home`, `away`, `night`, ...): state `mode.house`."""

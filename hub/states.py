@@ -9,6 +9,10 @@ from typing import Any
 from hub.bus import EventBus
 from hub.events import Context, StateChanged
 
+HOUSE_MODE_ENTITY = "mode.house"
+"""The house mode (`home`, `away`, `night`, ...): set by `Hub.async_set_mode`, read by triggers."""
+DEFAULT_HOUSE_MODE = "home"
+
 
 @dataclass(frozen=True)
 class State:

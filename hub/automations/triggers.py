@@ -31,6 +31,7 @@ from hub.events import (
     OnvifEvent,
     StateChanged,
 )
+from hub.states import HOUSE_MODE_ENTITY
 from hub.tasks import OwnedTasks
 
 if TYPE_CHECKING:
@@ -39,7 +40,6 @@ if TYPE_CHECKING:
 Fire = Callable[[dict[str, Any], Context | None], None]
 Detach = Callable[[], None]
 EventCallback = Callable[[Event], None]
-HOUSE_MODE_ENTITY = "mode.house"
 FIRED_MEMORY = 256
 """Object events an `object` trigger remembers having fired for (it fires once per event)."""
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -29,14 +28,13 @@ import yaml
 from pydantic import Field, ValidationError
 
 from hub.config.issues import validation_issues
-from hub.config.models import CameraConfig, Polygon, StrictModel, Zone
+from hub.config.models import CAMERA_ID_RULE, CameraConfig, Polygon, StrictModel, Zone, is_camera_id
 from hub.config.yaml_source import parse_yaml
 
 _LOGGER = logging.getLogger(__name__)
 
 CAMERAS_FILE = "cameras.yaml"
 SECRETS_FILE = "secrets.yaml"
-CAMERA_ID = re.compile(r"^[a-z0-9_]{1,64}$")
 OVERRIDE_KEYS = ("zones", "masks", "privacy_masks")
 LOGIN_KEY = "login"
 """Store-only key of a camera added by URL: the `username` and `password` taken out of it."""
@@ -165,8 +163,8 @@ class AddedCameraStore:
     def _load_one(
         loaded: LoadedCameras, configured: Mapping[str, object], camera_id: str, entry: Any
     ) -> str | None:
-        if not CAMERA_ID.match(camera_id):
-            return "ids use lowercase letters, digits and _"
+        if not is_camera_id(camera_id):
+            return f"ids use {CAMERA_ID_RULE}"
         if camera_id in configured:
             return "also in the config file, which wins"
         if not isinstance(entry, dict):

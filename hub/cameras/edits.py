@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
-from hub.cameras.added import CAMERA_ID, CameraAreas, apply_areas, strip_credentials
+from hub.cameras.added import CameraAreas, apply_areas, strip_credentials
 from hub.cameras.added import with_credentials as put_credentials
 from hub.cameras.onboarding import store_lock
 from hub.config.issues import Issue, validation_issues
-from hub.config.models import CameraConfig
+from hub.config.models import CAMERA_ID_RULE, CameraConfig, is_camera_id
 from hub.config.yaml_source import MIN_SECRET_LENGTH
 
 if TYPE_CHECKING:
@@ -85,8 +85,8 @@ def _check_url_camera(
     camera_id: Any, entry: dict[str, Any], loaded: dict[str, Any]
 ) -> CameraConfig:
     errors = []
-    if not isinstance(camera_id, str) or not CAMERA_ID.match(camera_id):
-        errors.append(Issue("id", "lower-case letters, digits and _ (at most 64)"))
+    if not is_camera_id(camera_id):
+        errors.append(Issue("id", CAMERA_ID_RULE))
     try:
         config = CameraConfig.model_validate(loaded)
     except ValidationError as exc:

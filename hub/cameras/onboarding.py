@@ -14,14 +14,13 @@ from pydantic import ValidationError
 from hub import hookspecs
 from hub.cameras.added import with_credentials
 from hub.cameras.discovery import DeviceProbe, onvif_service_url
-from hub.config.models import CameraConfig
+from hub.config.models import CAMERA_ID_RULE, CameraConfig, is_camera_id
 from hub.config.yaml_source import MIN_SECRET_LENGTH
 
 if TYPE_CHECKING:
     from hub.core import Hub
 
 _LOGGER = logging.getLogger(__name__)
-CAMERA_ID = re.compile(r"^[a-z0-9_]{1,64}$")
 PROBE_SECONDS = 60.0
 """A whole probe (a dozen calls) may take this long before the add is given up."""
 
@@ -103,8 +102,8 @@ async def async_add_discovered(
             raise OnboardingError(f"this device is already camera {other_id}", 409)
     if camera_id is None:
         camera_id = camera_id_for(name or device.name, set(hub.cameras.cameras))
-    elif not CAMERA_ID.match(camera_id):
-        raise OnboardingError("camera ids use lowercase letters, digits and _ (at most 64)")
+    elif not is_camera_id(camera_id):
+        raise OnboardingError(f"camera ids use {CAMERA_ID_RULE}")
     if camera_id in hub.cameras.cameras:
         raise OnboardingError(f"camera {camera_id} exists already", 409)
     if len(password) >= MIN_SECRET_LENGTH:

@@ -11,10 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from hub import hookspecs
+from hub.core import MODELS_DIRNAME
 from hub.extensions.manager import PluginManager
-
-MODELS_DIRNAME = "models"
-"""Folder of the data dir where plugins keep and look for their models."""
 
 
 class ModelsCliError(Exception):

@@ -17,6 +17,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from hub.config.models import CAMERA_ID_RULE
+
 KeyPath = tuple[str | int, ...]
 """Where a value is in nested data: `("cameras", "front", "zones", 0)`."""
 _KEY = "[key]"
@@ -103,9 +105,7 @@ def validation_issues(
             continue
         if _KEY in raw:
             # Camera ids are the only dict keys the models check by pattern.
-            message = (
-                f"ids use lowercase letters, digits and _ (got {_show(loc[-1] if loc else '')})"
-            )
+            message = f"ids use {CAMERA_ID_RULE} (got {_show(loc[-1] if loc else '')})"
         else:
             message = describe_error(error, loc, _model_at(model, loc[:-1]))
         line = line_of(lines, path) if lines is not None else None

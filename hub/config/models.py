@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -18,6 +19,20 @@ from pydantic import (
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8470
 SOURCE_SCHEMES = ("rtsp", "rtsps", "http", "https", "file", "demo")
+CAMERA_ID_PATTERN = r"^[a-z0-9_]+$"
+CAMERA_ID_MAX_LENGTH = 64
+CAMERA_ID_RULE = "lowercase letters, digits and _ (at most 64)"
+"""The camera id rule in words, for error messages."""
+CameraId = Annotated[str, Field(pattern=CAMERA_ID_PATTERN, max_length=CAMERA_ID_MAX_LENGTH)]
+
+
+def is_camera_id(value: object) -> bool:
+    """Whether `value` may be a camera's id (in the config file or added at run time)."""
+    return (
+        isinstance(value, str)
+        and len(value) <= CAMERA_ID_MAX_LENGTH
+        and re.fullmatch(CAMERA_ID_PATTERN, value) is not None
+    )
 
 
 class StrictModel(BaseModel):
@@ -476,8 +491,8 @@ class HubConfig(StrictModel):
     )
     plugins: PluginsConfig = Field(default_factory=PluginsConfig, description="Plugin loading.")
     plugins_dir: str | None = Field(None, description="Folder of single-file local plugins.")
-    cameras: dict[Annotated[str, Field(pattern=r"^[a-z0-9_]+$", max_length=64)], CameraConfig] = (
-        Field(default_factory=dict, description="Cameras by id (lowercase, digits, _).")
+    cameras: dict[CameraId, CameraConfig] = Field(
+        default_factory=dict, description="Cameras by id (lowercase, digits, _)."
     )
     detectors: dict[str, TypedSection] = Field(
         default_factory=dict, description="Object detectors by id; options depend on `type`."

@@ -26,7 +26,6 @@ __version__ = "1.0.0"
 __all__ = ["CenterFace", "FaceModelError", "blur_jpeg", "model_path"]
 
 _LOGGER = logging.getLogger(__name__)
-MODELS_DIRNAME = "models"
 # Snapshots are looked at closely: faces are searched on a picture up to this size.
 SNAPSHOT_DETECT_SIDE = 1280
 
@@ -36,7 +35,7 @@ _loading = threading.Lock()
 
 def model_path(hub: Any) -> Path:
     """Where `camhub models install centerface` puts the model for this hub."""
-    return Path(hub.data_dir) / MODELS_DIRNAME / MODEL_FILENAME
+    return Path(hub.models_dir) / MODEL_FILENAME
 
 
 def _detector(hub: Any) -> CenterFace:

@@ -13,6 +13,7 @@ from typing import Any
 import aiomqtt
 
 from hub import (
+    HOUSE_MODE_ENTITY,
     CameraAdded,
     CameraChanged,
     CameraRemoved,
@@ -48,7 +49,6 @@ INDEX_READ_TIMEOUT = 5.0
 STOP_TIMEOUT = 0.5
 KNOWN_EVENTS = 1000
 """Event ids remembered to find the camera of a notification's snapshot."""
-HOUSE_MODE_ENTITY = "mode.house"
 LISTENED = (
     MotionStarted,
     MotionEnded,

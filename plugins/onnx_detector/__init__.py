@@ -19,7 +19,6 @@ if TYPE_CHECKING:
 
 __version__ = "1.0.0"
 
-MODELS_DIRNAME = "models"
 """Folder of the data dir where relative `model` and `labels` paths are looked up first."""
 
 __all__ = ["COCO_LABELS", "OnnxDetector", "OnnxDetectorOptions", "find_file", "read_labels"]
@@ -31,7 +30,7 @@ def find_file(hub: Hub, name: str, what: str) -> Path:
     if path.is_absolute():
         candidates = [path]
     else:
-        candidates = [hub.data_dir / MODELS_DIRNAME / path]
+        candidates = [hub.models_dir / path]
         if hub.loaded.path is not None:
             candidates.append(hub.loaded.path.parent / path)
     for candidate in candidates:

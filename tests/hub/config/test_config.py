@@ -8,9 +8,10 @@ import os
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from hub.config.loading import ConfigError, LoadedConfig, load_config
-from hub.config.models import HubConfig
+from hub.config.models import HubConfig, is_camera_id
 from hub.core import check_plugin_sections, load_plugins
 from hub.security.redact import REDACTED, RedactingFilter, Redactor, redact_url
 from tests.conftest import REPO
@@ -123,7 +124,7 @@ def test_invalid_camera_ids(write_config, camera_id):
     path = write_config(f"cameras:\n  '{camera_id}':\n    url: demo://\n")
     assert errors(path) == [
         f"config.yaml:2: cameras.{camera_id}: "
-        f"ids use lowercase letters, digits and _ (got '{camera_id}')"
+        f"ids use lowercase letters, digits and _ (at most 64) (got '{camera_id}')"
     ]
 
 
@@ -632,3 +633,16 @@ def test_example_config_commented_settings_are_valid_when_switched_on(tmp_path, 
     assert config.storage.path is not None
     assert config.plugins_dir is not None
     assert sorted(config.detectors) == ["ai_server", "cpu"]
+
+
+@pytest.mark.parametrize(
+    "camera_id", ["front", "back_2", "x" * 64, "Front", "front-door", "", "x" * 65, "a\n"]
+)
+def test_cameras_added_at_run_time_follow_the_config_files_id_rule(camera_id):
+    # One rule: what the config file accepts as a camera id is what the API accepts.
+    try:
+        HubConfig.model_validate({"cameras": {camera_id: {"url": "demo://"}}})
+        in_config = True
+    except ValidationError:
+        in_config = False
+    assert is_camera_id(camera_id) is in_config
