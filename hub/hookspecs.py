@@ -114,7 +114,8 @@ def probe_device(
     Used when adding a discovered camera (`POST /api/discovery/{id}/add`) and by
     `camhub discover --user`. Return None when this plugin does not speak the
     device's protocol; return a DeviceProbe with `error` set (never raise) when it
-    does but the probe failed, e.g. "wrong username or password".
+    does but the probe failed, e.g. "wrong username or password" (then also set
+    `login_refused`: the panel asks for other credentials rather than blaming the device).
     """
 
 

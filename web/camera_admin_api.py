@@ -14,18 +14,11 @@ from hub.cameras.edits import (
 )
 from web import access
 from web.body import read_json_object
+from web.errors import json_error
 from web.keys import HUB_KEY
 
 routes = web.RouteTableDef()
 MAX_BODY = 256 * 1024
-
-
-def _error(exc: CameraEditError) -> web.Response:
-    """422 with `errors: [{path, message}]`, or the status with a plain message."""
-    if exc.errors:
-        errors = [{"path": e.path, "message": e.message} for e in exc.errors]
-        return web.json_response({"error": exc.message, "errors": errors}, status=exc.status)
-    return web.json_response({"error": exc.message}, status=exc.status)
 
 
 @routes.post("/api/cameras")
@@ -40,7 +33,7 @@ async def add_camera(request: web.Request) -> web.Response:
         await async_add_url_camera(hub, body)
     except CameraEditError as exc:
         await access.audit(request, "camera.add_failed", target, reason=str(exc))
-        return _error(exc)
+        return json_error(exc)
     await access.audit(request, "camera.add", target, by="url")
     return web.json_response({"camera": hub.cameras.cameras[target].as_dict(hub)}, status=201)
 
@@ -56,7 +49,7 @@ async def edit_camera(request: web.Request) -> web.Response:
     try:
         restarted = await async_edit_camera(hub, camera_id, body)
     except CameraEditError as exc:
-        return _error(exc)
+        return json_error(exc)
     await access.audit(request, "camera.edit", camera_id, keys=sorted(body))
     camera = hub.cameras.cameras[camera_id].as_dict(hub)
     return web.json_response({"camera": camera, "restarted": restarted})
@@ -90,7 +83,7 @@ async def remove_camera(request: web.Request) -> web.Response:
     try:
         await async_remove_camera(request.app[HUB_KEY], camera_id)
     except CameraEditError as exc:
-        return _error(exc)
+        return json_error(exc)
     await access.audit(request, "camera.remove", camera_id)
     return web.json_response({"removed": camera_id})
 
@@ -107,7 +100,7 @@ async def save_zones(request: web.Request) -> web.Response:
     try:
         restarted = await async_save_areas(hub, camera_id, body)
     except CameraEditError as exc:
-        return _error(exc)
+        return json_error(exc)
     config = runtime.config
     await access.audit(
         request,

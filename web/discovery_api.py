@@ -11,6 +11,7 @@ from hub.cameras.onboarding import OnboardingError, async_add_discovered
 from hub.security.redact import redact_url
 from web import access
 from web.body import read_json_object
+from web.errors import http_error
 from web.keys import HUB_KEY
 
 routes = web.RouteTableDef()
@@ -76,22 +77,12 @@ async def add_device(request: web.Request) -> web.Response:
         )
     except OnboardingError as exc:
         await access.audit(request, "camera.add_failed", device_id, reason=str(exc))
-        raise _error(exc) from None
+        raise http_error(exc) from None
     await access.audit(request, "camera.add", added.camera_id, device=device_id)
     runtime = hub.cameras.cameras[added.camera_id]
     device = _probe_view(added.probe.as_dict())
     device["notes"] = [hub.redactor(note) for note in added.probe.notes]
     return web.json_response({"camera": runtime.as_dict(hub), "device": device}, status=201)
-
-
-def _error(exc: OnboardingError) -> web.HTTPException:
-    classes: dict[int, type[web.HTTPException]] = {
-        404: web.HTTPNotFound,
-        409: web.HTTPConflict,
-        502: web.HTTPBadGateway,
-        504: web.HTTPGatewayTimeout,
-    }
-    return classes.get(exc.status, web.HTTPBadRequest)(text=str(exc))
 
 
 def _probe_view(probe: dict[str, Any]) -> dict[str, Any]:

@@ -17,7 +17,6 @@ from hub.security.sessions import (
 from hub.security.users import (
     ROLES,
     Role,
-    UnknownUserError,
     UserError,
     async_add_user,
     async_delete_user,
@@ -27,7 +26,9 @@ from hub.security.users import (
     async_update_user,
 )
 from web import access
+from web.auth import SESSIONS_KEY
 from web.body import read_json_object, string_field
+from web.errors import http_error
 from web.keys import HUB_KEY
 
 routes = web.RouteTableDef()
@@ -63,9 +64,7 @@ async def _user_json(request: web.Request, name: str) -> dict[str, Any]:
     if user is None:
         raise web.HTTPNotFound(text=f"no user '{name}'")
     data = user.as_dict()
-    data["sessions"] = await hub.storage.async_read(
-        lambda db: int(db.table("sessions").count_where("user_id = ?", [user.id]))
-    )
+    data["sessions"] = await request.app[SESSIONS_KEY].async_count_user(user.id)
     return data
 
 
@@ -91,8 +90,7 @@ async def create_user(request: web.Request) -> web.Response:
     try:
         await async_add_user(hub.storage, name, password, role, cameras)
     except UserError as exc:
-        status = web.HTTPConflict if "already exists" in str(exc) else web.HTTPBadRequest
-        raise status(text=str(exc)) from None
+        raise http_error(exc) from None
     await access.audit(request, "user.create", name, role=role, cameras=cameras)
     return web.json_response(await _user_json(request, name), status=201)
 
@@ -102,12 +100,6 @@ async def create_user(request: web.Request) -> web.Response:
 async def get_user(request: web.Request) -> web.Response:
     """One user, with how many sessions they have."""
     return web.json_response(await _user_json(request, request.match_info["name"]))
-
-
-def _user_error(exc: UserError) -> web.HTTPException:
-    """404 for an unknown user, 400 for anything else wrong with the change."""
-    status = web.HTTPNotFound if isinstance(exc, UnknownUserError) else web.HTTPBadRequest
-    return status(text=str(exc))
 
 
 @routes.patch("/api/users/{name}")
@@ -127,7 +119,7 @@ async def update_user(request: web.Request) -> web.Response:
     try:
         await async_update_user(hub.storage, name, role, cameras, disabled)
     except UserError as exc:
-        raise _user_error(exc) from None
+        raise http_error(exc) from None
     await access.audit(request, "user.update", name, **body)
     return web.json_response(await _user_json(request, name))
 
@@ -141,7 +133,7 @@ async def delete_user(request: web.Request) -> web.Response:
     try:
         await async_delete_user(hub.storage, name)
     except UserError as exc:
-        raise _user_error(exc) from None
+        raise http_error(exc) from None
     await access.audit(request, "user.delete", name)
     return web.json_response({"deleted": name})
 
@@ -157,7 +149,7 @@ async def reset_password(request: web.Request) -> web.Response:
     try:
         revoked = await async_set_password(hub.storage, name, password)
     except UserError as exc:
-        raise _user_error(exc) from None
+        raise http_error(exc) from None
     await access.audit(request, "user.password_reset", name, sessions_ended=revoked)
     return web.json_response({"sessions_ended": revoked})
 
@@ -171,9 +163,7 @@ async def revoke_sessions(request: web.Request) -> web.Response:
     user = await async_get_user(hub.storage, name)
     if user is None:
         raise web.HTTPNotFound(text=f"no user '{name}'")
-    revoked = await hub.storage.async_write(
-        lambda db: int(db.execute("DELETE FROM sessions WHERE user_id = ?", [user.id]).rowcount)
-    )
+    revoked = await request.app[SESSIONS_KEY].async_revoke_user(user.id)
     await access.audit(request, "user.sessions_revoke", name, sessions_ended=revoked)
     return web.json_response({"sessions_ended": revoked})
 
@@ -209,7 +199,7 @@ async def create_token(request: web.Request) -> web.Response:
             hub.storage, name, scopes, cameras, who.name if who else "", expires
         )
     except TokenError as exc:
-        raise web.HTTPBadRequest(text=str(exc)) from None
+        raise http_error(exc) from None
     await access.audit(request, "token.create", name, id=token.id, scopes=list(token.scopes))
     return web.json_response({**token.as_dict(), "token": secret}, status=201)
 

@@ -104,6 +104,8 @@ class DeviceProbe:
     """Optional answers the device got wrong and what was done without them, e.g.
     "GetSnapshotUri: answer is not valid XML (...); no snapshot URL for profile Main"."""
     error: str | None = None
+    login_refused: bool = False
+    """With `error`: the device refused the username or password (the user can fix that)."""
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
@@ -20,6 +19,7 @@ from hub.cameras.onboarding import store_lock
 from hub.config.issues import Issue, validation_issues
 from hub.config.models import CAMERA_ID_RULE, CameraConfig, is_camera_id
 from hub.config.yaml_source import MIN_SECRET_LENGTH
+from hub.errors import ErrorKind, HubError
 
 if TYPE_CHECKING:
     from hub.core import Hub
@@ -32,16 +32,8 @@ URL_CAMERA_KEYS = ("id", "name", "url", "detect_url", "record_mode", "motion_sou
 FLAT_NAMES = {"record.mode": "record_mode", "motion.source": "motion_source"}
 
 
-@dataclass
-class CameraEditError(Exception):
-    """The change was refused; `status` is the HTTP status the API answers with."""
-
-    message: str
-    status: int = 400
-    errors: list[Issue] = field(default_factory=list)
-
-    def __str__(self) -> str:
-        return self.message
+class CameraEditError(HubError):
+    """The change was refused; `kind` says why (the web layer picks the status)."""
 
 
 def field_errors(exc: ValidationError, model: type[BaseModel]) -> list[Issue]:
@@ -69,7 +61,7 @@ def _url_camera(body: dict[str, Any]) -> tuple[dict[str, Any], str | None, str |
             if username is not None and (user, secret) != (username, password):
                 raise CameraEditError(
                     "the two URLs hold different logins; the hub keeps one per camera",
-                    422,
+                    ErrorKind.INVALID,
                     [Issue(key, "a different user or password than the main URL")],
                 )
             username, password = user, secret
@@ -97,7 +89,7 @@ def _check_url_camera(
         if isinstance(url, str) and not url.lower().startswith(NETWORK_SCHEMES) and not known:
             errors.append(Issue(key, "use an rtsp://, rtsps://, http(s):// or demo:// URL"))
     if errors:
-        raise CameraEditError("the camera was not added", 422, errors)
+        raise CameraEditError("the camera was not added", ErrorKind.INVALID, errors)
     return config
 
 
@@ -110,7 +102,7 @@ async def async_add_url_camera(hub: Hub, body: dict[str, Any]) -> CameraConfig:
     unknown = sorted(set(body) - set(URL_CAMERA_KEYS))
     if unknown:
         errors = [Issue(str(key), "unknown key") for key in unknown]
-        raise CameraEditError(f"unknown keys: {', '.join(unknown)}", 422, errors)
+        raise CameraEditError(f"unknown keys: {', '.join(unknown)}", ErrorKind.INVALID, errors)
     entry, username, password = _url_camera(body)
     if password and len(password) >= MIN_SECRET_LENGTH:
         hub.redactor.add([password])
@@ -124,7 +116,9 @@ async def async_add_url_camera(hub: Hub, body: dict[str, Any]) -> CameraConfig:
         entry["login"] = {"username": username}
     async with store_lock(hub):
         if camera_id in hub.cameras.cameras:
-            raise CameraEditError(f"camera {camera_id} exists already", 409, [Issue("id", "taken")])
+            raise CameraEditError(
+                f"camera {camera_id} exists already", ErrorKind.CONFLICT, [Issue("id", "taken")]
+            )
         await asyncio.to_thread(hub.cameras.added.save, camera_id, entry, password, "login")
         await hub.cameras.async_add(camera_id, config)
     _LOGGER.info("Camera %s added by URL", camera_id)
@@ -140,25 +134,28 @@ async def async_edit_camera(hub: Hub, camera_id: str, body: dict[str, Any]) -> b
     restarted. A config-file camera is edited in the config file (409)."""
     runtime = hub.cameras.cameras.get(camera_id)
     if runtime is None:
-        raise CameraEditError(f"no camera '{camera_id}'", 404)
+        raise CameraEditError(f"no camera '{camera_id}'", ErrorKind.NOT_FOUND)
     if camera_id in hub.config.cameras:
         raise CameraEditError(
-            f"camera {camera_id} is in the config file: change it there and restart camhub", 409
+            f"camera {camera_id} is in the config file: change it there and restart camhub",
+            ErrorKind.CONFLICT,
         )
     unknown = sorted(set(body) - set(EDIT_KEYS))
     if unknown:
         errors = [Issue(str(key), "unknown key") for key in unknown]
-        raise CameraEditError(f"unknown keys: {', '.join(unknown)}", 422, errors)
+        raise CameraEditError(f"unknown keys: {', '.join(unknown)}", ErrorKind.INVALID, errors)
     changes, update = _edits(runtime.config, body)
     try:
         config = CameraConfig.model_validate({**runtime.config.model_dump(), **update})
     except ValidationError as exc:
         raise CameraEditError(
-            "the camera was not changed", 422, field_errors(exc, CameraConfig)
+            "the camera was not changed", ErrorKind.INVALID, field_errors(exc, CameraConfig)
         ) from None
     async with store_lock(hub):
         if hub.cameras.cameras.get(camera_id) is not runtime:
-            raise CameraEditError(f"camera {camera_id} was removed or replaced meanwhile", 409)
+            raise CameraEditError(
+                f"camera {camera_id} was removed or replaced meanwhile", ErrorKind.CONFLICT
+            )
         await asyncio.to_thread(hub.cameras.added.update, camera_id, changes)
         restarted = await hub.cameras.async_reconfigure(camera_id, config)
     _LOGGER.info("Camera %s changed: %s", camera_id, ", ".join(sorted(body)))
@@ -190,13 +187,13 @@ def _edits(config: CameraConfig, body: dict[str, Any]) -> tuple[dict[str, Any], 
             if user is not None and (user, secret) != (username, password):
                 raise CameraEditError(
                     "the detection URL holds another login; the hub keeps one per camera",
-                    422,
+                    ErrorKind.INVALID,
                     [Issue("detect_url", "a different user or password than the camera's")],
                 )
             if not stripped.lower().startswith(NETWORK_SCHEMES):
                 raise CameraEditError(
                     "the camera was not changed",
-                    422,
+                    ErrorKind.INVALID,
                     [Issue("detect_url", "use an rtsp://, rtsps://, http(s):// or demo:// URL")],
                 )
             changes["detect_url"] = stripped
@@ -207,10 +204,11 @@ def _edits(config: CameraConfig, body: dict[str, Any]) -> tuple[dict[str, Any], 
 async def async_remove_camera(hub: Hub, camera_id: str) -> None:
     """Stop and forget a camera added at run time (its footage stays, ageing out as usual)."""
     if camera_id not in hub.cameras.cameras:
-        raise CameraEditError(f"no camera '{camera_id}'", 404)
+        raise CameraEditError(f"no camera '{camera_id}'", ErrorKind.NOT_FOUND)
     if camera_id in hub.config.cameras:
         raise CameraEditError(
-            f"camera {camera_id} is in the config file: remove it there and restart camhub", 409
+            f"camera {camera_id} is in the config file: remove it there and restart camhub",
+            ErrorKind.CONFLICT,
         )
     async with store_lock(hub):
         await asyncio.to_thread(hub.cameras.added.remove, camera_id)
@@ -225,16 +223,18 @@ async def async_save_areas(hub: Hub, camera_id: str, body: dict[str, Any]) -> bo
     """
     runtime = hub.cameras.cameras.get(camera_id)
     if runtime is None:
-        raise CameraEditError(f"no camera '{camera_id}'", 404)
+        raise CameraEditError(f"no camera '{camera_id}'", ErrorKind.NOT_FOUND)
     try:
         areas = CameraAreas.model_validate(body)
         config = apply_areas(runtime.config, body)
     except ValidationError as exc:
         raise CameraEditError(
-            "the zones were not saved", 422, field_errors(exc, CameraAreas)
+            "the zones were not saved", ErrorKind.INVALID, field_errors(exc, CameraAreas)
         ) from None
     async with store_lock(hub):
         if hub.cameras.cameras.get(camera_id) is not runtime:
-            raise CameraEditError(f"camera {camera_id} was removed or replaced meanwhile", 409)
+            raise CameraEditError(
+                f"camera {camera_id} was removed or replaced meanwhile", ErrorKind.CONFLICT
+            )
         await asyncio.to_thread(hub.cameras.added.save_areas, camera_id, areas)
         return await hub.cameras.async_reconfigure(camera_id, config)

@@ -16,6 +16,7 @@ from hub.cameras.added import with_credentials
 from hub.cameras.discovery import DeviceProbe, onvif_service_url
 from hub.config.models import CAMERA_ID_RULE, CameraConfig, is_camera_id
 from hub.config.yaml_source import MIN_SECRET_LENGTH
+from hub.errors import ErrorKind, HubError
 
 if TYPE_CHECKING:
     from hub.core import Hub
@@ -36,12 +37,8 @@ def store_lock(hub: Hub) -> asyncio.Lock:
     return lock
 
 
-class OnboardingError(Exception):
-    """Adding the camera failed; `status` is the HTTP status the API answers with."""
-
-    def __init__(self, message: str, status: int = 400):
-        super().__init__(message)
-        self.status = status
+class OnboardingError(HubError):
+    """Adding the camera failed; `kind` says why (the web layer picks the status)."""
 
 
 @dataclass(frozen=True)
@@ -91,7 +88,9 @@ async def async_add_discovered(
     """Probe a discovered device, store it in the data dir and start it without a restart."""
     device = hub.discovered.get(device_id)
     if device is None:
-        raise OnboardingError(f"no discovered device {device_id!r}; scan again", 404)
+        raise OnboardingError(
+            f"no discovered device {device_id!r}; scan again", ErrorKind.NOT_FOUND
+        )
     device_url = onvif_service_url(device)
     if device_url is None:
         raise OnboardingError("this device offers no ONVIF service to ask for its streams")
@@ -99,13 +98,13 @@ async def async_add_discovered(
     for other_id, runtime in hub.cameras.cameras.items():
         onvif = runtime.config.onvif
         if onvif is not None and onvif.service_url() == device_url:
-            raise OnboardingError(f"this device is already camera {other_id}", 409)
+            raise OnboardingError(f"this device is already camera {other_id}", ErrorKind.CONFLICT)
     if camera_id is None:
         camera_id = camera_id_for(name or device.name, set(hub.cameras.cameras))
     elif not is_camera_id(camera_id):
         raise OnboardingError(f"camera ids use {CAMERA_ID_RULE}")
     if camera_id in hub.cameras.cameras:
-        raise OnboardingError(f"camera {camera_id} exists already", 409)
+        raise OnboardingError(f"camera {camera_id} exists already", ErrorKind.CONFLICT)
     if len(password) >= MIN_SECRET_LENGTH:
         hub.redactor.add([password])  # before the probe: its errors may be logged
     try:
@@ -121,14 +120,15 @@ async def async_add_discovered(
         )
     except TimeoutError:
         raise OnboardingError(
-            f"the device took more than {PROBE_SECONDS:g} s to answer", 504
+            f"the device took more than {PROBE_SECONDS:g} s to answer", ErrorKind.DEVICE_TIMEOUT
         ) from None
     if not isinstance(probe, DeviceProbe):
-        raise OnboardingError("no plugin could talk to this device", 502)
+        raise OnboardingError("no plugin could talk to this device", ErrorKind.DEVICE_FAILED)
     if probe.error or probe.main is None:
         error = hub.redactor(probe.error or "the device offers no stream")
-        wrong_login = "username or password" in error
-        raise OnboardingError(error, 400 if wrong_login else 502)
+        # A refused login is the user's to fix (400), anything else the device's (502).
+        kind = ErrorKind.INVALID if probe.login_refused else ErrorKind.DEVICE_FAILED
+        raise OnboardingError(error, kind)
     entry = camera_entry(name or device.name or camera_id, device_url, username, probe)
     if motion_source is not None:
         entry["motion"] = {"source": motion_source}
@@ -145,7 +145,7 @@ async def async_add_discovered(
     async with store_lock(hub):
         # Checked again: another add may have taken the id while this device was probed.
         if camera_id in hub.cameras.cameras:
-            raise OnboardingError(f"camera {camera_id} exists already", 409)
+            raise OnboardingError(f"camera {camera_id} exists already", ErrorKind.CONFLICT)
         await asyncio.to_thread(hub.cameras.added.save, camera_id, entry, password)
         await hub.cameras.async_add(camera_id, config)
     _LOGGER.info(

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 import sqlite_utils
 
+from hub.errors import HubError
 from hub.security.users import User, user_from_row
 from hub.storage import Storage
 
@@ -167,7 +168,7 @@ class ApiToken:
         }
 
 
-class TokenError(Exception):
+class TokenError(HubError):
     """A token could not be created; the message says why."""
 
 

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 import sqlite_utils
 
+from hub.errors import ErrorKind, HubError
 from hub.storage import Storage
 
 Role = Literal["admin", "viewer"]
@@ -26,12 +27,14 @@ MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 1024
 
 
-class UserError(Exception):
-    """A user could not be created or changed; the message says why."""
+class UserError(HubError):
+    """A user could not be created or changed; the message says why, `kind` what kind."""
 
 
 class UnknownUserError(UserError):
     """No user has that name."""
+
+    kind = ErrorKind.NOT_FOUND
 
 
 def hash_password(password: str) -> str:
@@ -156,9 +159,9 @@ async def async_add_user(
 
     def insert(db: sqlite_utils.Database) -> int:
         if only_if_no_users and db.table("users").count:
-            raise UserError("setup is done already: a user exists")
+            raise UserError("setup is done already: a user exists", ErrorKind.CONFLICT)
         if db.table("users").count_where("name = ?", [name]):
-            raise UserError(f"user '{name}' already exists")
+            raise UserError(f"user '{name}' already exists", ErrorKind.CONFLICT)
         table = db.table("users").insert(
             {
                 "name": name,

@@ -241,7 +241,9 @@ async def async_probe(client: OnvifClient) -> DeviceProbe:
         info = await client.async_device_information()
         profiles, media2 = await async_profiles(client)
     except OnvifError as exc:
-        return DeviceProbe(device_url=client.device_url, error=str(exc))
+        return DeviceProbe(
+            device_url=client.device_url, error=str(exc), login_refused=auth_failed(exc)
+        )
     main, sub = pick_streams(profiles)
     return DeviceProbe(
         device_url=client.device_url,

@@ -87,7 +87,7 @@ async def test_service_addresses_of_0_0_0_0_are_reached_where_the_device_answere
 
 async def test_a_wrong_password_is_reported_in_plain_words(probe):
     result, _, sim = await probe(credentials=Credentials("admin", "nope"))
-    assert result.error == "wrong username or password"
+    assert result.error == "wrong username or password" and result.login_refused
     assert result.main is None
     assert sim.auth_failures >= 1
     assert "nope" not in repr(result)
@@ -137,12 +137,12 @@ async def test_soap_1_1_odd_prefixes_no_media2_no_get_services(probe):
 
 async def test_soap_1_1_faults_are_understood(probe):
     result, _, _ = await probe(credentials=Credentials("admin", "bad"), soap11=True)
-    assert result.error == "wrong username or password"
+    assert result.error == "wrong username or password" and result.login_refused
 
 
 async def test_a_slow_device_is_reported_as_not_answering(probe):
     result, _, _ = await probe(delay=2.0, timeout=0.5)
-    assert result.error == "127.0.0.1 did not answer within 0.5 s"
+    assert result.error == "127.0.0.1 did not answer within 0.5 s" and not result.login_refused
 
 
 async def test_a_device_answering_garbage_is_reported_not_crashed(probe):

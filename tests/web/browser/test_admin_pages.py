@@ -25,7 +25,9 @@ def test_add_a_camera_by_url_and_see_its_tile_then_remove_it(demo_hub, make_page
     form.get_by_label("Camera id").fill("Porch Cam")
     form.get_by_label("Stream URL", exact=True).fill("demo://")
     form.get_by_role("button", name="Add camera").click()
-    expect(form.locator('.field[data-path="id"] .field-error')).to_contain_text("lowercase letters, digits and _")
+    expect(form.locator('.field[data-path="id"] .field-error')).to_contain_text(
+        "lowercase letters, digits and _"
+    )
     form.get_by_label("Camera id").fill("porch")
     form.get_by_role("button", name="Add camera").click()
     row = page.locator('[data-testid="camera-row"][data-camera="porch"]')
