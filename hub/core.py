@@ -20,6 +20,7 @@ from hub.cameras.discovery import DiscoveredDevice, device_seen, merge_devices
 from hub.cameras.manager import CameraManager
 from hub.config.issues import Issue
 from hub.config.loading import LoadedConfig
+from hub.detection.event_log import EventLog
 from hub.detection.motion import CameraMotion, async_start_motion
 from hub.detection.object_detector import ObjectDetector
 from hub.detection.objects import ObjectLoop, async_start_objects
@@ -134,6 +135,7 @@ class Hub:
             Keyring(data_dir / KEYS_DIRNAME, self.config.storage.encryption.mode),
         )
         self.recordings = RecordingIndex(self.storage)
+        self.event_log = EventLog(self.storage)
         self.retention = RetentionManager(self)
         self.cameras = CameraManager(self)
         self.notifiers: dict[str, Notifier] = {}

@@ -10,8 +10,8 @@ from typing import Any
 from aiohttp import web
 
 from hub.core import Hub
+from hub.detection.event_log import EventQuery
 from hub.detection.objects import stored_event
-from hub.storage import LONG_EVENT_SECONDS
 from web import access
 from web.body import read_json_object
 from web.footage_stream import footage_response, require_unlocked
@@ -150,40 +150,16 @@ def _event_json(row: dict[str, Any]) -> dict[str, Any]:
 async def events(request: web.Request) -> web.Response:
     """Events, newest first; filters: camera, label, zone, start, end; paging: limit, offset."""
     hub = request.app[HUB_KEY]
-    cameras = _visible(request, _camera_param(request))
-    where: list[str] = ["1 = 1"]
-    params: list[Any] = []
-    if cameras is not None:
-        where.append(f"camera IN ({', '.join('?' * len(cameras))})")
-        params.extend(cameras)
-    if label := request.query.get("label"):
-        where.append("label = ?")
-        params.append(label)
-    if zone := request.query.get("zone"):
-        where.append("EXISTS (SELECT 1 FROM json_each(events.zones) WHERE value = ?)")
-        params.append(zone)
-    start, end = time_param(request, "start"), time_param(request, "end")
-    if start is not None:
-        # Events overlapping [start, ...): a plain `end >= start` test would scan every older
-        # event when fewer than `limit` match. Short events are found by a start-index range,
-        # long ones through their own small index (hub.storage.LONG_EVENT_SECONDS).
-        where.append(
-            "rowid IN (SELECT rowid FROM events WHERE start >= ? AND start <= ? "
-            'AND COALESCE("end", start) >= ? UNION ALL SELECT rowid FROM events '
-            f'WHERE "end" - start > {LONG_EVENT_SECONDS} AND start < ? AND "end" >= ?)'
-        )
-        reach = start - LONG_EVENT_SECONDS
-        params += [reach, end if end is not None else float("inf"), start, reach, start]
-    if end is not None:
-        where.append("start <= ?")
-        params.append(end)
-    limit = int_param(request, "limit", 50, 0, MAX_PAGE)
-    offset = int_param(request, "offset", 0, 0, 10**9)
-    sql = (
-        f"SELECT * FROM events WHERE {' AND '.join(where)} "
-        f"ORDER BY start DESC LIMIT {limit} OFFSET {offset}"
+    query = EventQuery(
+        cameras=_visible(request, _camera_param(request)),
+        label=request.query.get("label") or None,
+        zone=request.query.get("zone") or None,
+        start=time_param(request, "start"),
+        end=time_param(request, "end"),
+        limit=int_param(request, "limit", 50, 0, MAX_PAGE),
+        offset=int_param(request, "offset", 0, 0, 10**9),
     )
-    rows = await hub.storage.async_read(lambda db: [dict(r) for r in db.query(sql, params)])
+    rows = await hub.event_log.async_list(query)
     return web.json_response({"events": [_event_json(r) for r in rows]})
 
 
@@ -191,13 +167,11 @@ async def _event(request: web.Request) -> dict[str, Any]:
     """The event in the path, if the caller may see its camera (403 otherwise)."""
     hub = request.app[HUB_KEY]
     event_id = request.match_info["event_id"]
-    rows = await hub.storage.async_read(
-        lambda db: [dict(r) for r in db.query("SELECT * FROM events WHERE id = ?", [event_id])]
-    )
-    if not rows:
+    event = await hub.event_log.async_get(event_id)
+    if event is None:
         raise web.HTTPNotFound(text="no such event")
-    access.require_camera(request, str(rows[0]["camera"]))
-    return rows[0]
+    access.require_camera(request, str(event["camera"]))
+    return event
 
 
 @routes.get("/api/events/{event_id}/snapshot.jpg")
@@ -255,9 +229,7 @@ async def event_update(request: web.Request) -> web.Response:
     keep = body.get("keep")
     if not isinstance(keep, bool) or set(body) != {"keep"}:
         raise web.HTTPBadRequest(text='send {"keep": true} or {"keep": false}')
-    await hub.storage.async_write(
-        lambda db: db.execute("UPDATE events SET keep = ? WHERE id = ?", [int(keep), event["id"]])
-    )
+    await hub.event_log.async_set_keep(event["id"], keep)
     await access.audit(request, "event.keep", f"{event['camera']}/{event['id']}", keep=keep)
     event["keep"] = keep
     return web.json_response(_event_json(event))
@@ -269,9 +241,7 @@ async def event_delete(request: web.Request) -> web.Response:
     """Delete an event with its snapshot and cached clip (recorded segments stay)."""
     hub = request.app[HUB_KEY]
     event = await _event(request)
-    await hub.storage.async_write(
-        lambda db: db.execute("DELETE FROM events WHERE id = ?", [event["id"]])
-    )
+    await hub.event_log.async_delete(event["id"])
     paths = [
         p for p in (event.get("snapshot_path"), f"clips/{event['camera']}/{event['id']}.mp4") if p
     ]

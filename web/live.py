@@ -61,12 +61,8 @@ async def _event_camera_visible(hub: Hub, who: access.Principal | None, event: E
     event_id = getattr(event, "event_id", None)
     if who is None or who.role == "admin" or hasattr(event, "camera") or not event_id:
         return True
-    rows = await hub.storage.async_read(
-        lambda db: [
-            r["camera"] for r in db.query("SELECT camera FROM events WHERE id = ?", [event_id])
-        ]
-    )
-    return bool(rows) and who.can_view(str(rows[0]))
+    stored = await hub.event_log.async_get(str(event_id))
+    return stored is not None and who.can_view(str(stored["camera"]))
 
 
 @routes.get("/api/ws")

@@ -58,21 +58,12 @@ async def camera_zones(request: web.Request) -> web.Response:
     )
 
 
-def _storage_rows(db: Any) -> list[dict[str, Any]]:
-    sql = (
-        "SELECT camera, COUNT(*) AS segments, COALESCE(SUM(bytes), 0) AS bytes, "
-        'MIN(start) AS oldest, MAX(COALESCE("end", start)) AS newest '
-        "FROM recordings GROUP BY camera ORDER BY camera"
-    )
-    return [dict(row) for row in db.query(sql)]
-
-
 @routes.get("/api/storage")
 @access.admin
 async def storage_use(request: web.Request) -> web.Response:
     """Footage per camera, free space and the retention rules that apply."""
     hub = request.app[HUB_KEY]
-    rows = await hub.storage.async_read(_storage_rows)
+    rows = await hub.recordings.async_use_by_camera()
     storage = hub.config.storage
     retention = {
         "max_days": storage.max_days,

@@ -143,6 +143,15 @@ class RecordingIndex:
             params.append(camera)
         return int(await self.storage.async_read(lambda db: db.execute(sql, params).fetchone()[0]))
 
+    async def async_use_by_camera(self) -> list[dict[str, Any]]:
+        """Per camera: `camera`, `segments`, `bytes`, `oldest` and `newest` (epoch seconds)."""
+        sql = (
+            "SELECT camera, COUNT(*) AS segments, COALESCE(SUM(bytes), 0) AS bytes, "
+            'MIN(start) AS oldest, MAX(COALESCE("end", start)) AS newest '
+            "FROM recordings GROUP BY camera ORDER BY camera"
+        )
+        return await self.storage.async_read(lambda db: [dict(row) for row in db.query(sql)])
+
     async def async_reconcile(self, store: FootageStore) -> list[str]:
         """Drop rows whose file is gone (deleted by hand, lost in a crash); returns their paths."""
         segments = await self.async_segments()
