@@ -77,10 +77,10 @@ async def run(args: argparse.Namespace) -> None:
         elapsed = time.monotonic() - started
         motion_on = sum(
             (end or time.time()) - begin
-            for begin, end in hub.cameras.cameras["demo"].motion.intervals
+            for begin, end in hub.cameras["demo"].motion.intervals
             if begin is not None
         )
-        frames = hub.cameras.cameras["demo"].frames.delivered
+        frames = hub.cameras["demo"].frames.delivered
         await hub.async_stop()
     minutes = elapsed / 60
     every_frame = args.fps * 60

@@ -146,7 +146,7 @@ class HubProbe:
         """Consume the frames of every camera the hub's own motion loop does not read."""
         loop = asyncio.get_running_loop()
         motion = {m.camera_id for m in getattr(self.hub, "motion", [])}
-        for camera_id, runtime in self.hub.cameras.cameras.items():
+        for camera_id, runtime in self.hub.cameras.items():
             if not self.consume or camera_id in motion:
                 continue
             slot = runtime.frames.attach()
@@ -170,7 +170,7 @@ class HubProbe:
             if not self.in_window:
                 continue
             self.loop_lags.append(now - before - LAG_TICK)
-            for camera_id in self.hub.cameras.cameras:
+            for camera_id in self.hub.cameras:
                 state = self.hub.states.get(f"camera.{camera_id}")
                 current = state.state if state else "unknown"
                 if current == "offline" and states.get(camera_id) != "offline":
@@ -206,7 +206,7 @@ async def stable_counts(runtime: Any) -> tuple[int, int]:
 
 def hub_ready(hub: Any, recording: bool, consuming: bool) -> bool:
     """Every camera online, recording and delivering detection frames (those asked for)."""
-    for camera_id, runtime in hub.cameras.cameras.items():
+    for camera_id, runtime in hub.cameras.items():
         state = hub.states.get(f"camera.{camera_id}")
         if state is None or state.state != "online" or runtime.source is None:
             return False
@@ -255,7 +255,7 @@ class WindowCounts:
 
     @classmethod
     async def read(cls, hub: Any) -> WindowCounts:
-        cameras = hub.cameras.cameras
+        cameras = hub.cameras
         return cls(
             slots={c: (r.frames.delivered, r.frames.dropped) for c, r in cameras.items()},
             packets={c: await stable_counts(r) for c, r in cameras.items()},
@@ -275,7 +275,7 @@ async def start_hub(spec: dict[str, Any]) -> tuple[Any, HubProbe, float]:
     deadline = time.monotonic() + READY_TIMEOUT
     while not hub_ready(hub, spec["record_mode"] != "off", spec["consume"]):
         if time.monotonic() > deadline:
-            states = {c: hub.states.get(f"camera.{c}") for c in hub.cameras.cameras}
+            states = {c: hub.states.get(f"camera.{c}") for c in hub.cameras}
             raise SystemExit(f"hub: cameras not ready in {READY_TIMEOUT} s: {states}")
         await asyncio.sleep(0.1)
     return hub, probe, started
@@ -309,7 +309,7 @@ async def hub_child_async(spec: dict[str, Any]) -> None:
     segments = await indexed_segments(data_dir, spec["config_empty"])
     cameras = [
         await camera_report(runtime, before, after, segments.get(camera_id, []), window, run)
-        for camera_id, runtime in hub.cameras.cameras.items()
+        for camera_id, runtime in hub.cameras.items()
     ]
     footage = data_dir / "footage"
     partial = await asyncio.to_thread(lambda: [p.name for p in footage.rglob("*.partial")])

@@ -200,7 +200,7 @@ class Hub:
         self.bus.publish(HubStarted())
         _LOGGER.info(
             "Hub started: %d camera(s), %d plugin(s), data in %s",
-            len(self.cameras.cameras),
+            len(self.cameras),
             len(self.plugins.infos),
             self.data_dir,
         )
@@ -372,7 +372,7 @@ class Hub:
 
     def recording_finished(self, segment: RecordingSegment) -> None:
         """Sources call this (on the loop) when a segment file is complete: index it."""
-        runtime = self.cameras.cameras.get(segment.camera)
+        runtime = self.cameras.get(segment.camera)
         if runtime is not None and runtime.motion.overlaps(segment.start, segment.end):
             segment = dataclasses.replace(segment, has_motion=True)
         self._pending_writes.spawn(self._index_segment(segment), f"index {segment.path}")
@@ -398,7 +398,7 @@ class Hub:
 
     async def async_event_clip(self, event: Mapping[str, Any]) -> str | None:
         """Footage path of an event's clip (pre/post roll included), made on first request."""
-        camera = self.cameras.cameras.get(str(event["camera"]))
+        camera = self.cameras.get(str(event["camera"]))
         record = camera.config.record if camera else None
         pre = record.pre_seconds if record else 0.0
         post = record.post_seconds if record else 0.0

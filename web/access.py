@@ -93,7 +93,7 @@ def require_camera(request: web.Request, camera_id: str) -> None:
 
 def camera_runtime(request: web.Request, camera_id: str) -> CameraRuntime:
     """The running camera, after checking the caller may see it: 404 if unknown, else 403."""
-    runtime = request.app[HUB_KEY].cameras.cameras.get(camera_id)
+    runtime = request.app[HUB_KEY].cameras.get(camera_id)
     if runtime is None:
         raise web.HTTPNotFound(text=f"no camera '{camera_id}'")
     require_camera(request, camera_id)

@@ -34,7 +34,7 @@ async def health(request: web.Request) -> web.Response:
 async def cameras(request: web.Request) -> web.Response:
     """Configured cameras (a viewer's granted ones) with their state; URLs without passwords."""
     hub = request.app[HUB_KEY]
-    visible = [c for c in hub.cameras.cameras.values() if access.can_view(request, c.camera_id)]
+    visible = [c for c in hub.cameras.values() if access.can_view(request, c.camera_id)]
     return web.json_response({"cameras": [c.as_dict(hub) for c in visible]})
 
 

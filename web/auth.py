@@ -90,7 +90,7 @@ def token_allows(token: ApiToken, method: str, path: str, rule: access.Rule) -> 
 
 
 def _token_principal(hub: Hub, token: ApiToken) -> access.Principal:
-    cameras = frozenset(token.cameras or hub.cameras.cameras)
+    cameras = frozenset(token.cameras or hub.cameras)
     name = f"token:{token.name}"
     if "admin" in token.scopes:
         return access.Principal(name, "admin", cameras, token=token.name)

@@ -35,7 +35,7 @@ async def add_camera(request: web.Request) -> web.Response:
         await access.audit(request, "camera.add_failed", target, reason=str(exc))
         return json_error(exc)
     await access.audit(request, "camera.add", target, by="url")
-    return web.json_response({"camera": hub.cameras.cameras[target].as_dict(hub)}, status=201)
+    return web.json_response({"camera": hub.cameras[target].as_dict(hub)}, status=201)
 
 
 @routes.patch("/api/cameras/{camera}")
@@ -51,7 +51,7 @@ async def edit_camera(request: web.Request) -> web.Response:
     except CameraEditError as exc:
         return json_error(exc)
     await access.audit(request, "camera.edit", camera_id, keys=sorted(body))
-    camera = hub.cameras.cameras[camera_id].as_dict(hub)
+    camera = hub.cameras[camera_id].as_dict(hub)
     return web.json_response({"camera": camera, "restarted": restarted})
 
 

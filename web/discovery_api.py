@@ -79,7 +79,7 @@ async def add_device(request: web.Request) -> web.Response:
         await access.audit(request, "camera.add_failed", device_id, reason=str(exc))
         raise http_error(exc) from None
     await access.audit(request, "camera.add", added.camera_id, device=device_id)
-    runtime = hub.cameras.cameras[added.camera_id]
+    runtime = hub.cameras[added.camera_id]
     device = _probe_view(added.probe.as_dict())
     device["notes"] = [hub.redactor(note) for note in added.probe.notes]
     return web.json_response({"camera": runtime.as_dict(hub), "device": device}, status=201)

@@ -24,7 +24,7 @@ MAX_PAGE = 500
 
 def _camera_param(request: web.Request, name: str = "camera") -> str | None:
     camera = request.query.get(name) or request.match_info.get(name)
-    if camera is not None and camera not in request.app[HUB_KEY].cameras.cameras:
+    if camera is not None and camera not in request.app[HUB_KEY].cameras:
         raise web.HTTPNotFound(text=f"no camera '{camera}'")
     return camera
 
@@ -38,7 +38,7 @@ def _visible(request: web.Request, camera: str | None) -> list[str] | None:
     who = access.principal(request)
     if who is not None and who.role == "admin":
         return None
-    return sorted(c for c in request.app[HUB_KEY].cameras.cameras if access.can_view(request, c))
+    return sorted(c for c in request.app[HUB_KEY].cameras if access.can_view(request, c))
 
 
 def first_view(request: web.Request) -> bool:
@@ -88,7 +88,7 @@ async def recording_video(request: web.Request) -> web.StreamResponse:
     if segment is None:
         raise web.HTTPNotFound(text="no such recording")
     access.require_camera(request, segment.camera)
-    runtime = hub.cameras.cameras.get(segment.camera)
+    runtime = hub.cameras.get(segment.camera)
     if runtime is not None and not access.sees_faces(request, runtime.config.face_blur):
         raise web.HTTPForbidden(
             text="recordings of a face-blur camera are for admins; its event clips are blurred"

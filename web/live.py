@@ -86,7 +86,7 @@ async def live(request: web.Request) -> web.WebSocketResponse:
         async for event in subscription:
             if wanted and event.event_type not in wanted:
                 continue
-            if not visible_to(who, event, hub.cameras.cameras):
+            if not visible_to(who, event, hub.cameras):
                 continue
             if not await _event_camera_visible(hub, who, event):
                 continue

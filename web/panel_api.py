@@ -75,7 +75,7 @@ async def storage_use(request: web.Request) -> web.Response:
                 "max_days": runtime.config.record.max_days,
                 "max_gb": runtime.config.record.max_gb,
             }
-            for camera_id, runtime in hub.cameras.cameras.items()
+            for camera_id, runtime in hub.cameras.items()
         },
     }
     return web.json_response(

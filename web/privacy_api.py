@@ -59,7 +59,7 @@ def _cameras(request: web.Request, raw: Any) -> list[str] | None:
     names = raw.split(",") if isinstance(raw, str) else raw
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise web.HTTPBadRequest(text="cameras must be a list of camera ids")
-    known = request.app[HUB_KEY].cameras.cameras
+    known = request.app[HUB_KEY].cameras
     for name in names:
         if name not in known:
             raise web.HTTPNotFound(text=f"no camera '{name}'")

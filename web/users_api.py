@@ -51,7 +51,7 @@ def _cameras(request: web.Request, body: dict[str, Any]) -> list[str] | None:
         return None
     if not isinstance(cameras, list) or not all(isinstance(c, str) for c in cameras):
         raise web.HTTPBadRequest(text="'cameras' must be a list of camera ids")
-    known = request.app[HUB_KEY].cameras.cameras
+    known = request.app[HUB_KEY].cameras
     unknown = [c for c in cameras if c not in known]
     if unknown:
         raise web.HTTPBadRequest(text=f"no camera {', '.join(repr(c) for c in unknown)}")

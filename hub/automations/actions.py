@@ -33,7 +33,7 @@ def _camera(engine: AutomationEngine, wanted: str | None, variables: Mapping[str
     camera = wanted or variables.get("camera")
     if not isinstance(camera, str) or not camera:
         raise ActionError("no camera: set `camera`, or use a trigger that has one")
-    if camera not in engine.hub.cameras.cameras:
+    if camera not in engine.hub.cameras:
         raise ActionError(f"unknown camera '{camera}'")
     return camera
 

@@ -176,7 +176,7 @@ class AutomationEngine:
         return CheckEnv(
             cameras={
                 camera_id: frozenset(runtime.config.zones)
-                for camera_id, runtime in self.hub.cameras.cameras.items()
+                for camera_id, runtime in self.hub.cameras.items()
             },
             notifiers=frozenset(self.hub.notifiers),
             has_location=location.latitude is not None and location.longitude is not None,

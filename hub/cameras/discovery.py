@@ -190,7 +190,7 @@ def url_host(url: str | None) -> str | None:
 def configured_hosts(hub: Hub) -> dict[str, str]:
     """Host -> camera id for every running camera's stream and ONVIF addresses."""
     hosts: dict[str, str] = {}
-    for camera_id, runtime in hub.cameras.cameras.items():
+    for camera_id, runtime in hub.cameras.items():
         config = runtime.config
         candidates = [config.url, config.detect_url]
         if config.onvif is not None:

@@ -115,7 +115,7 @@ async def async_add_url_camera(hub: Hub, body: dict[str, Any]) -> CameraConfig:
     if username is not None:
         entry["login"] = {"username": username}
     async with store_lock(hub):
-        if camera_id in hub.cameras.cameras:
+        if camera_id in hub.cameras:
             raise CameraEditError(
                 f"camera {camera_id} exists already", ErrorKind.CONFLICT, [Issue("id", "taken")]
             )
@@ -132,7 +132,7 @@ async def async_edit_camera(hub: Hub, camera_id: str, body: dict[str, Any]) -> b
     """Change `{name?, detect_url?, record_mode?, motion_source?}` of a camera added at run
     time (`detect_url: null` or "" drops it); saved and applied now. True when its stream
     restarted. A config-file camera is edited in the config file (409)."""
-    runtime = hub.cameras.cameras.get(camera_id)
+    runtime = hub.cameras.get(camera_id)
     if runtime is None:
         raise CameraEditError(f"no camera '{camera_id}'", ErrorKind.NOT_FOUND)
     if camera_id in hub.config.cameras:
@@ -152,7 +152,7 @@ async def async_edit_camera(hub: Hub, camera_id: str, body: dict[str, Any]) -> b
             "the camera was not changed", ErrorKind.INVALID, field_errors(exc, CameraConfig)
         ) from None
     async with store_lock(hub):
-        if hub.cameras.cameras.get(camera_id) is not runtime:
+        if hub.cameras.get(camera_id) is not runtime:
             raise CameraEditError(
                 f"camera {camera_id} was removed or replaced meanwhile", ErrorKind.CONFLICT
             )
@@ -203,7 +203,7 @@ def _edits(config: CameraConfig, body: dict[str, Any]) -> tuple[dict[str, Any], 
 
 async def async_remove_camera(hub: Hub, camera_id: str) -> None:
     """Stop and forget a camera added at run time (its footage stays, ageing out as usual)."""
-    if camera_id not in hub.cameras.cameras:
+    if camera_id not in hub.cameras:
         raise CameraEditError(f"no camera '{camera_id}'", ErrorKind.NOT_FOUND)
     if camera_id in hub.config.cameras:
         raise CameraEditError(
@@ -221,7 +221,7 @@ async def async_save_areas(hub: Hub, camera_id: str, body: dict[str, Any]) -> bo
 
     True when the camera's stream restarted (privacy masks changed).
     """
-    runtime = hub.cameras.cameras.get(camera_id)
+    runtime = hub.cameras.get(camera_id)
     if runtime is None:
         raise CameraEditError(f"no camera '{camera_id}'", ErrorKind.NOT_FOUND)
     try:
@@ -232,7 +232,7 @@ async def async_save_areas(hub: Hub, camera_id: str, body: dict[str, Any]) -> bo
             "the zones were not saved", ErrorKind.INVALID, field_errors(exc, CameraAreas)
         ) from None
     async with store_lock(hub):
-        if hub.cameras.cameras.get(camera_id) is not runtime:
+        if hub.cameras.get(camera_id) is not runtime:
             raise CameraEditError(
                 f"camera {camera_id} was removed or replaced meanwhile", ErrorKind.CONFLICT
             )

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import random
 import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
@@ -95,12 +96,17 @@ class CameraRuntime:
         }
 
 
-class CameraManager:
-    """Creates sources through the `camera_source` hook and keeps them running."""
+class CameraManager(Mapping[str, CameraRuntime]):
+    """Creates sources through the `camera_source` hook and keeps them running.
+
+    `hub.cameras` is also a read-only mapping of camera id to its `CameraRuntime`:
+    `hub.cameras["front"]`, `"front" in hub.cameras`, `hub.cameras.items()`. Cameras come
+    and go through `async_add` and `async_remove` only.
+    """
 
     def __init__(self, hub: Hub):
         self.hub = hub
-        self.cameras: dict[str, CameraRuntime] = {
+        self._cameras: dict[str, CameraRuntime] = {
             camera_id: CameraRuntime(camera_id, config)
             for camera_id, config in hub.config.cameras.items()
         }
@@ -111,9 +117,24 @@ class CameraManager:
         hub.redactor.add(added.secrets)
         self.load_problems = added.problems
         for camera_id, config in added.overrides.items():
-            self.cameras[camera_id].config = config
+            self._cameras[camera_id].config = config
         for camera_id, config in added.cameras.items():
-            self.cameras[camera_id] = CameraRuntime(camera_id, config)
+            self._cameras[camera_id] = CameraRuntime(camera_id, config)
+
+    def __getitem__(self, camera_id: str) -> CameraRuntime:
+        return self._cameras[camera_id]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._cameras)
+
+    def __len__(self) -> int:
+        return len(self._cameras)
+
+    def __contains__(self, camera_id: object) -> bool:
+        return camera_id in self._cameras
+
+    def __repr__(self) -> str:
+        return f"<CameraManager {sorted(self._cameras)}>"
 
     def _set(self, camera_id: str, state: str, reason: str | None = None) -> None:
         attributes = {"reason": self.hub.redactor(reason)} if reason else {}
@@ -124,7 +145,7 @@ class CameraManager:
         for problem in self.load_problems:
             _LOGGER.error("%s", problem)
             self.hub.problems.append(problem)
-        for runtime in self.cameras.values():
+        for runtime in self._cameras.values():
             await self._async_start_one(runtime)
 
     async def _async_start_one(self, runtime: CameraRuntime) -> None:
@@ -183,10 +204,10 @@ class CameraManager:
         Its motion and object loops start too, then `CameraAdded` tells plugins that set up
         per-camera work at start. Persisting it is the caller's job.
         """
-        if camera_id in self.cameras:
+        if camera_id in self._cameras:
             raise ValueError(f"camera {camera_id} exists already")
         runtime = CameraRuntime(camera_id, config)
-        self.cameras[camera_id] = runtime
+        self._cameras[camera_id] = runtime
         self.set_armed(camera_id, True)
         await self._async_start_one(runtime)
         motion = await async_start_motion(self.hub, [camera_id])
@@ -200,10 +221,10 @@ class CameraManager:
 
         `CameraRemoved` then tells plugins to drop what they run for it.
         """
-        runtime = self.cameras[camera_id]
+        runtime = self._cameras[camera_id]
         await self._async_stop_detection(camera_id, timeout)
         await self._async_stop_source(runtime, timeout)
-        del self.cameras[camera_id]
+        del self._cameras[camera_id]
         for entity in (entity_id(camera_id), f"detection.{camera_id}"):
             self.hub.states.async_remove(entity)
         await self.hub.storage.async_write(
@@ -221,7 +242,7 @@ class CameraManager:
         by the source when it opens the camera). `CameraChanged` follows, for plugins that
         read the camera's config once.
         """
-        runtime = self.cameras[camera_id]
+        runtime = self._cameras[camera_id]
         restart = _stream_keys(runtime.config) != _stream_keys(config)
         await self._async_stop_detection(camera_id, timeout)
         if restart:
@@ -252,7 +273,7 @@ class CameraManager:
         `apply_privacy_masks` says otherwise the hub masks the new connection itself.
         `CameraChanged` follows once the stream is reopened.
         """
-        runtime = self.cameras.get(camera_id)
+        runtime = self._cameras.get(camera_id)
         if runtime is None or not runtime.config.enabled:
             return
         _LOGGER.warning("Camera %s: restarting (%s)", camera_id, self.hub.redactor(reason))
@@ -293,7 +314,7 @@ class CameraManager:
     def set_armed(self, camera_id: str, armed: bool, persist: bool = True) -> None:
         """Arm or disarm a camera's detection (state `detection.<camera>` on/off), and keep
         the choice for the next start: a user who switched it off meant it to stay off."""
-        runtime = self.cameras[camera_id]
+        runtime = self._cameras[camera_id]
         runtime.armed = armed
         self.hub.states.async_set(f"detection.{camera_id}", "on" if armed else "off")
         if persist:
@@ -305,20 +326,20 @@ class CameraManager:
         rows = await self.hub.storage.async_read(
             lambda db: {r["camera"]: bool(r["armed"]) for r in db.table(DETECTION_TABLE).rows}
         )
-        for camera_id in self.cameras:
+        for camera_id in self._cameras:
             self.set_armed(camera_id, rows.get(camera_id, True), persist=False)
-        disarmed = sorted(c for c in self.cameras if not rows.get(c, True))
+        disarmed = sorted(c for c in self._cameras if not rows.get(c, True))
         if disarmed:
             _LOGGER.info("Detection stays off for %s, as it was left", ", ".join(disarmed))
 
     def hold_recording(self, camera_id: str, until: float) -> None:
         """Keep recording a camera in `events` mode until `until` (extends, never shortens)."""
-        runtime = self.cameras[camera_id]
+        runtime = self._cameras[camera_id]
         runtime.record_until = max(runtime.record_until, until)
 
     async def async_snapshot(self, camera_id: str) -> bytes | None:
         """A JPEG of the camera's current picture, or None if its source cannot give one."""
-        runtime = self.cameras.get(camera_id)
+        runtime = self._cameras.get(camera_id)
         if runtime is None or not isinstance(runtime.source, SnapshotSource):
             return None
         jpeg = await runtime.source.async_snapshot()
@@ -326,13 +347,13 @@ class CameraManager:
 
     def mark_online(self, camera_id: str) -> None:
         """Sources call this once frames flow; resets the back-off."""
-        runtime = self.cameras[camera_id]
+        runtime = self._cameras[camera_id]
         runtime.failures = 0
         self._set(camera_id, "online")
 
     async def async_stop(self, timeout: float) -> None:
         """Cancel every camera task and wait up to `timeout` seconds for them."""
-        tasks = [r.task for r in self.cameras.values() if r.task is not None]
+        tasks = [r.task for r in self._cameras.values() if r.task is not None]
         for task in tasks:
             task.cancel()
         if tasks:

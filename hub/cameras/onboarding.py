@@ -95,15 +95,15 @@ async def async_add_discovered(
     if device_url is None:
         raise OnboardingError("this device offers no ONVIF service to ask for its streams")
     # By ONVIF service, not by host: one NVR address can serve several cameras.
-    for other_id, runtime in hub.cameras.cameras.items():
+    for other_id, runtime in hub.cameras.items():
         onvif = runtime.config.onvif
         if onvif is not None and onvif.service_url() == device_url:
             raise OnboardingError(f"this device is already camera {other_id}", ErrorKind.CONFLICT)
     if camera_id is None:
-        camera_id = camera_id_for(name or device.name, set(hub.cameras.cameras))
+        camera_id = camera_id_for(name or device.name, set(hub.cameras))
     elif not is_camera_id(camera_id):
         raise OnboardingError(f"camera ids use {CAMERA_ID_RULE}")
-    if camera_id in hub.cameras.cameras:
+    if camera_id in hub.cameras:
         raise OnboardingError(f"camera {camera_id} exists already", ErrorKind.CONFLICT)
     if len(password) >= MIN_SECRET_LENGTH:
         hub.redactor.add([password])  # before the probe: its errors may be logged
@@ -144,7 +144,7 @@ async def async_add_discovered(
         raise OnboardingError(hub.redactor(f"the device's answer makes no camera: {exc}")) from None
     async with store_lock(hub):
         # Checked again: another add may have taken the id while this device was probed.
-        if camera_id in hub.cameras.cameras:
+        if camera_id in hub.cameras:
             raise OnboardingError(f"camera {camera_id} exists already", ErrorKind.CONFLICT)
         await asyncio.to_thread(hub.cameras.added.save, camera_id, entry, password)
         await hub.cameras.async_add(camera_id, config)

@@ -215,7 +215,7 @@ async def async_start_motion(hub: Hub, camera_ids: list[str] | None = None) -> l
     """Ask plugins for a motion detector per camera (or just `camera_ids`) and start the loops."""
     loops = []
     # A copy: plugins are awaited in here, and cameras may be added or removed meanwhile.
-    for camera_id, runtime in list(hub.cameras.cameras.items()):
+    for camera_id, runtime in list(hub.cameras.items()):
         if camera_ids is not None and camera_id not in camera_ids:
             continue
         config = runtime.config

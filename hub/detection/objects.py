@@ -335,7 +335,7 @@ async def async_start_objects(hub: Hub, camera_ids: list[str] | None = None) -> 
     loops: list[ObjectLoop] = []
     motion_by_camera = {m.camera_id: m for m in hub.motion_loops}
     # A copy: plugins are awaited in here, and cameras may be added or removed meanwhile.
-    for camera_id, runtime in list(hub.cameras.cameras.items()):
+    for camera_id, runtime in list(hub.cameras.items()):
         if camera_ids is not None and camera_id not in camera_ids:
             continue
         config = runtime.config

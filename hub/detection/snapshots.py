@@ -20,7 +20,7 @@ _last_logged: dict[str, float] = {}
 
 def redaction_required(hub: Hub, camera_id: str) -> bool:
     """True when this camera's pictures must not be shown unless a plugin redacted them."""
-    runtime = hub.cameras.cameras.get(camera_id)
+    runtime = hub.cameras.get(camera_id)
     if runtime is not None:
         return runtime.config.face_blur
     # A camera removed or renamed since: its footage keeps the rule it was recorded under.

@@ -83,7 +83,7 @@ class RetentionManager:
 
     def _protection(self, params: dict[str, Any]) -> str:
         """The `_UNPROTECTED` clause with each camera's own rolls (the widest for others)."""
-        records = {cid: c.config.record for cid, c in self.hub.cameras.cameras.items()}
+        records = {cid: c.config.record for cid, c in self.hub.cameras.items()}
         widest = max((max(r.pre_seconds, r.post_seconds) for r in records.values()), default=0.0)
         cases = {"pre": "", "post": ""}
         for n, (camera_id, record) in enumerate(records.items()):
@@ -291,7 +291,7 @@ class RetentionManager:
         async with self._lock:
             self._deleted.clear()
             # A copy: cameras may be added or removed while this pass awaits the database.
-            for camera_id, runtime in list(self.hub.cameras.cameras.items()):
+            for camera_id, runtime in list(self.hub.cameras.items()):
                 record = runtime.config.record
                 if record.max_days is not None:
                     await self._by_age(camera_id, record.max_days, now, report)

@@ -58,7 +58,7 @@ def blur_jpeg(detector: CenterFace, jpeg: bytes) -> bytes:
 @hookimpl
 async def startup(hub: Any) -> None:
     """Load the model now if a camera wants face blur, so a missing one is reported at once."""
-    if any(redaction_required(hub, camera_id) for camera_id in hub.cameras.cameras):
+    if any(redaction_required(hub, camera_id) for camera_id in hub.cameras):
         await asyncio.to_thread(_detector, hub)
 
 

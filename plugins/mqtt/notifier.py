@@ -192,7 +192,7 @@ class MqttNotifier:
         previous = await self._async_read_index(client)
         self._index = {}
         published: set[str] = set()
-        for camera_id, runtime in list(self.hub.cameras.cameras.items()):
+        for camera_id, runtime in list(self.hub.cameras.items()):
             labels = list(runtime.config.objects.labels)
             retained = await self._async_publish_camera(client, camera_id, runtime.name, labels)
             published.update(retained)
@@ -288,7 +288,7 @@ class MqttNotifier:
             if client is None:
                 return
             old = self._index.get(camera_id)
-            runtime = self.hub.cameras.cameras.get(camera_id)
+            runtime = self.hub.cameras.get(camera_id)
             entry: dict[str, Any] | None = None
             if runtime is not None:
                 labels = list(runtime.config.objects.labels)
@@ -344,7 +344,7 @@ class MqttNotifier:
         topics = self.topics
         camera = getattr(event, "camera", None)
         if isinstance(event, MotionStarted | MotionEnded | EventStarted | EventEnded) and (
-            camera not in self.hub.cameras.cameras
+            camera not in self.hub.cameras
         ):
             return  # the last words of a removed camera's loops would retain its topics again
         if isinstance(event, MotionStarted | MotionEnded):
@@ -395,7 +395,7 @@ class MqttNotifier:
         """After a (re)connect, a broker that lost its retained pictures gets fresh ones."""
         if self.options.still_interval <= 0 or self.stills is None:
             return
-        for camera_id in list(self.hub.cameras.cameras):
+        for camera_id in list(self.hub.cameras):
             state = self.hub.states.get(f"camera.{camera_id}")
             if state is not None and state.state == "online":
                 self.stills.take(camera_id)
@@ -448,7 +448,7 @@ class MqttNotifier:
         elif message.topic.matches(self.topics.detection_set_filter):
             camera_id = topic[len(self.topics.prefix) + 1 :].split("/")[0]
             armed = _switch(text)
-            if camera_id not in self.hub.cameras.cameras or armed is None:
+            if camera_id not in self.hub.cameras or armed is None:
                 _LOGGER.warning("MQTT %s: ignored %s = %r", self.notifier_id, topic, text[:40])
                 return
             _LOGGER.info("MQTT %s: detection of %s %s", self.notifier_id, camera_id, text)

@@ -72,7 +72,7 @@ class StillPublisher:
         try:
             jpeg = await self.hub.cameras.async_snapshot(camera_id)
             # A camera removed while its picture was taken must not get its topic back.
-            known = camera_id in self.hub.cameras.cameras
+            known = camera_id in self.hub.cameras
             if jpeg is not None and known and await self.publish(camera_id, jpeg):
                 self._last[camera_id] = time.monotonic()
                 self.published += 1
@@ -83,7 +83,7 @@ class StillPublisher:
 
     async def _every_interval(self) -> None:
         while True:
-            for camera_id in list(self.hub.cameras.cameras):
+            for camera_id in list(self.hub.cameras):
                 state = self.hub.states.get(f"camera.{camera_id}")
                 if state is not None and state.state == "online":  # no waking a dead camera
                     await self.async_still(camera_id)

@@ -121,7 +121,7 @@ class OnvifService:
 
     def follow(self, camera_id: str) -> None:
         """Start following the camera's events if it has ONVIF events and is not followed yet."""
-        runtime = self.hub.cameras.cameras.get(camera_id)
+        runtime = self.hub.cameras.get(camera_id)
         if runtime is None or runtime.config.onvif is None or not runtime.config.onvif.events:
             return
         if camera_id in self.followers or not runtime.config.enabled:
@@ -148,7 +148,7 @@ class OnvifService:
     def refollow(self, camera_id: str) -> None:
         """Follow the camera's current config: restart the follower if its ONVIF section or
         `enabled` changed, start or stop it if events were switched on or off."""
-        runtime = self.hub.cameras.cameras.get(camera_id)
+        runtime = self.hub.cameras.get(camera_id)
         config = runtime.config if runtime is not None else None
         wanted = config.onvif if config is not None and config.enabled else None
         if camera_id in self.followers and self.followed.get(camera_id) != wanted:
@@ -158,7 +158,7 @@ class OnvifService:
     def forget(self, camera_id: str) -> None:
         """A removed camera: no follower, mask watcher, client or state is left for it."""
         self.unfollow(camera_id)
-        if camera_id in self.hub.cameras.cameras:
+        if camera_id in self.hub.cameras:
             # Added again before this news came: its new motion loop holds the queue and
             # its own `CameraAdded` (next on the bus) starts a follower with its config.
             return
@@ -235,7 +235,7 @@ class OnvifService:
         """A connected client for the camera and its first PTZ-capable profile token, found
         from GetProfiles alone (stream and snapshot URIs are none of PTZ's business) and kept
         until the camera's ONVIF settings change."""
-        runtime = self.hub.cameras.cameras.get(camera_id)
+        runtime = self.hub.cameras.get(camera_id)
         if runtime is None or runtime.config.onvif is None:
             raise OnvifError(f"camera {camera_id} has no onvif section")
         client = self.client(camera_id, runtime.config.onvif)
@@ -263,7 +263,7 @@ class OnvifService:
     ) -> None:
         while True:
             await asyncio.sleep(MASK_CHECK_SECONDS)
-            runtime = self.hub.cameras.cameras.get(camera_id)
+            runtime = self.hub.cameras.get(camera_id)
             if runtime is None or runtime.privacy_masks_at != "camera":
                 return
             try:
@@ -309,7 +309,7 @@ def service_for(hub: Hub) -> OnvifService:
 def startup(hub: Hub) -> None:
     """Follow the events of every camera with an `onvif` section."""
     service = service_for(hub)
-    for camera_id in hub.cameras.cameras:
+    for camera_id in hub.cameras:
         service.follow(camera_id)
 
 

@@ -153,9 +153,9 @@ def ptz_action_type(client_for_hub: Callable[[Any], ClientFor]) -> AutomationTyp
     """The `ptz` action type; `client_for_hub(hub)` finds a camera's ONVIF client."""
 
     def create(hub: Any, automation_id: str, options: PtzOptions) -> PtzAction:
-        if options.camera not in hub.cameras.cameras:
+        if options.camera not in hub.cameras:
             raise ValueError(f"unknown camera '{options.camera}'")
-        if hub.cameras.cameras[options.camera].config.onvif is None:
+        if hub.cameras[options.camera].config.onvif is None:
             raise ValueError(f"camera '{options.camera}' has no onvif section")
         return PtzAction(options, client_for_hub(hub))
 

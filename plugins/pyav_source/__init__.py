@@ -31,7 +31,7 @@ def camera_source(hub: Any, camera_id: str, config: CameraConfig) -> CameraSourc
     scheme = config.url.partition("://")[0].lower() if "://" in config.url else "file"
     if scheme not in SCHEMES:
         return None
-    return PyAVSource(hub, hub.cameras.cameras[camera_id])
+    return PyAVSource(hub, hub.cameras[camera_id])
 
 
 async def _async_repair(hub: Any, only: set[str] | None = None) -> None:

@@ -144,7 +144,7 @@ class PyAVSource:
             streams = [video] + ([audio] if audio is not None and record else [])
             # Frame threads help one camera on many cores; with a camera per core or more
             # they add latency and memory for no throughput.
-            many = len(self.hub.cameras.cameras) >= (os.cpu_count() or 1)
+            many = len(self.hub.cameras) >= (os.cpu_count() or 1)
             video.thread_type = "NONE" if many else "AUTO"
             if record:
                 self.recorder.set_streams(streams)

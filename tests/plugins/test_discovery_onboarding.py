@@ -75,7 +75,7 @@ async def test_discover_add_and_record_without_restart(
     wrong = await client.post(_add_url(ENDPOINT), json={"username": "admin", "password": "nope"})
     assert wrong.status == 400
     assert await wrong.text() == "wrong username or password"
-    assert hub.cameras.cameras == {}
+    assert hub.cameras == {}
 
     recorded = hub.bus.subscribe("test", (RecordingSaved,))
     response = await client.post(
@@ -135,7 +135,7 @@ async def test_a_camera_with_a_broken_optional_answer_is_added_and_records(
     assert [n.split(":")[0] for n in notes] == ["GetDeviceInformation"] + ["GetSnapshotUri"] * 2
     assert "no snapshot URL for profile Main" in " ".join(notes)
     camera_id = answer["camera"]["id"]
-    config = hub.cameras.cameras[camera_id].config
+    config = hub.cameras[camera_id].config
     assert config.onvif is not None and config.onvif.snapshot_url is None
     await wait_for_state(hub, f"camera.{camera_id}", "online", timeout=30)
     saved = await asyncio.wait_for(recorded.get(), 40)
@@ -167,7 +167,7 @@ async def test_an_added_camera_survives_a_restart_with_its_password_kept_secret(
     assert stat.S_IMODE(secrets.stat().st_mode) == 0o600
 
     restarted = hub_at(tmp_path, LOOPBACK)
-    config = restarted.cameras.cameras["back_garden"].config
+    config = restarted.cameras["back_garden"].config
     assert config.name == "Back garden"
     assert config.onvif is not None and config.onvif.password == PASSWORD
     assert config.url.startswith(f"rtsp://admin:{PASSWORD}@127.0.0.1:")
@@ -189,7 +189,7 @@ async def test_a_broken_cameras_file_is_a_problem_not_a_crash(tmp_path):
     hub = hub_at(
         tmp_path, "plugins: {disabled: [pyav_source]}\ncameras:\n  front:\n    url: demo://\n"
     )
-    assert set(hub.cameras.cameras) == {"front", "good"}
+    assert set(hub.cameras) == {"front", "good"}
     await hub.async_start()
     try:
         problems = " | ".join(hub.problems)

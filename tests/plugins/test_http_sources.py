@@ -82,7 +82,7 @@ async def test_mjpeg_camera_records_and_snapshots(tmp_path):
         assert snapshot.status == 200 and snapshot.content_type == "image/jpeg"
         assert (await snapshot.read())[:2] == b"\xff\xd8"
         await next_events(saved, 1)  # a whole 1 s segment
-        source = hub.cameras.cameras["door"].source
+        source = hub.cameras["door"].source
         await wait_until(lambda: source.stats.packets > 20, 10, "two seconds of frames")
         cameras = (await (await client.get("/api/cameras")).json())["cameras"]
         stats = cameras[0]["stats"]

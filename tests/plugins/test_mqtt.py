@@ -242,7 +242,7 @@ async def test_commands_set_the_house_mode_and_disarm_a_camera(mqtt_broker, make
         await wait_until(lambda: watcher.last("camhub/mode") == b"away", 10, "mode published")
 
         await remote.publish("camhub/front/detection/set", "OFF", qos=1)
-        await wait_until(lambda: not hub.cameras.cameras["front"].armed, 10, "front disarmed")
+        await wait_until(lambda: not hub.cameras["front"].armed, 10, "front disarmed")
         assert hub.states.get("detection.front").state == "off"
         await wait_until(lambda: watcher.last("camhub/front/detection") == b"OFF", 10, "state")
 
@@ -250,7 +250,7 @@ async def test_commands_set_the_house_mode_and_disarm_a_camera(mqtt_broker, make
         await remote.publish("camhub/nope/detection/set", "OFF", qos=1)
         await remote.publish("camhub/front/detection/set", "maybe", qos=1)
         await remote.publish("camhub/front/detection/set", "on", qos=1)
-        await wait_until(lambda: hub.cameras.cameras["front"].armed, 10, "front armed again")
+        await wait_until(lambda: hub.cameras["front"].armed, 10, "front armed again")
 
 
 async def test_notification_and_snapshot_of_a_known_event(mqtt_broker, make_hub):
@@ -335,13 +335,13 @@ async def test_a_camera_disarmed_from_home_assistant_stays_disarmed_after_a_rest
         aiomqtt.Client("127.0.0.1", broker.port) as remote,
     ):
         await remote.publish("camhub/front/detection/set", "OFF", qos=1)
-        await wait_until(lambda: not hub.cameras.cameras["front"].armed, 10, "front disarmed")
+        await wait_until(lambda: not hub.cameras["front"].armed, 10, "front disarmed")
     async with watching(broker.port, "camhub/front/detection") as watcher:
         await wait_until(lambda: watcher.payloads("camhub/front/detection"), 10, "retained")
         async with running(make_hub(config(broker.port, FRONT_ONLY))) as again:
-            assert not again.cameras.cameras["front"].armed
+            assert not again.cameras["front"].armed
             assert again.states.get("detection.front").state == "off"
-            assert again.cameras.cameras["front"].as_dict(again)["armed"] is False
+            assert again.cameras["front"].as_dict(again)["armed"] is False
             # Published again on connect (the index is published after it), never as ON.
             await wait_until(
                 lambda: len(watcher.payloads("camhub/front/detection")) >= 2, 10, "republished"

@@ -89,7 +89,7 @@ async def test_a_renamed_camera_is_republished_and_a_dropped_label_cleared(mqtt_
 async def test_zone_edits_do_not_republish_discovery(mqtt_broker, make_hub):
     broker = mqtt_broker()
     async with running(make_hub(config(broker.port, FRONT_ONLY))) as hub:
-        front = hub.cameras.cameras["front"].config
+        front = hub.cameras["front"].config
         async with watching(broker.port) as watcher:
             moved = front.model_copy(update={"masks": [[(0.0, 0.0), (0.5, 0.0), (0.5, 0.5)]]})
             await hub.cameras.async_reconfigure("front", moved)

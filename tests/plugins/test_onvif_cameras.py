@@ -87,7 +87,7 @@ async def test_a_zone_edit_keeps_the_subscription(hub, sims):
     await hub.cameras.async_add("porch", porch(sim))
     await wait_until(lambda: sim.subscriptions, 10, "a pull-point subscription")
     [subscription] = list(sim.subscriptions)
-    config = hub.cameras.cameras["porch"].config
+    config = hub.cameras["porch"].config
     zoned = config.model_copy(update={"masks": [[(0.0, 0.0), (0.5, 0.0), (0.5, 0.5)]]})
     await hub.cameras.async_reconfigure("porch", zoned)
     sim.push_event(CELL_MOTION, {"IsMotion": "true"})

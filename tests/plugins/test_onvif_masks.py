@@ -275,7 +275,7 @@ cameras:
             await wait_for_state(hub, "camera.porch", "online", timeout=30)
             if then is not None:
                 await then(hub, sim)
-            runtime = hub.cameras.cameras["porch"]
+            runtime = hub.cameras["porch"]
             snapshot = await hub.cameras.async_snapshot("porch")
             assert snapshot is not None
             return {
@@ -332,7 +332,7 @@ async def test_masks_removed_on_the_camera_later_put_the_hub_back_in_charge(
     monkeypatch.setattr("plugins.onvif.MASK_CHECK_SECONDS", 0.2)
 
     async def tamper(hub: Hub, sim: OnvifSimulator) -> None:
-        runtime = hub.cameras.cameras["porch"]
+        runtime = hub.cameras["porch"]
         assert runtime.privacy_masks_at == "camera"
         [first] = sim.masks
         # Someone deletes the mask on the camera: the hub notices, restarts the camera and

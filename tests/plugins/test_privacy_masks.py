@@ -227,10 +227,10 @@ def masked_run(tmp_path_factory) -> dict:
         motion = hub.bus.subscribe("t", (MotionStarted,))
         ended = hub.bus.subscribe("ended", (MotionEnded,))
         saved = hub.bus.subscribe("saved", (RecordingSaved,))
-        slot = hub.cameras.cameras["masked"].frames.attach()
+        slot = hub.cameras["masked"].frames.attach()
         await hub.async_start()
         await wait_until(lambda: hub.states.get("camera.masked").state == "online", 20)
-        live = hub.cameras.cameras["masked"].source.live_subscribe()  # type: ignore[union-attr]
+        live = hub.cameras["masked"].source.live_subscribe()  # type: ignore[union-attr]
         fragments: list[bytes] = []
 
         async def watch() -> None:
@@ -252,7 +252,7 @@ def masked_run(tmp_path_factory) -> dict:
         # too, under the mask), and the masked camera recorded two whole segments.
         await next_events(ended, 1)
         await next_events(saved, 2)
-        stats = hub.cameras.cameras["masked"].source.stats_dict()  # type: ignore[union-attr]
+        stats = hub.cameras["masked"].source.stats_dict()  # type: ignore[union-attr]
         await hub.async_stop()
         events = []
         while motion.stats.queued:
@@ -342,7 +342,7 @@ async def test_an_rtsp_camera_with_g711_is_recorded_masked_with_its_sound(rtsp_s
     saved = hub.bus.subscribe("saved", (RecordingSaved,))
     await hub.async_start()
     await next_events(saved, 2)
-    stats = hub.cameras.cameras["porch"].source.stats_dict()  # type: ignore[union-attr]
+    stats = hub.cameras["porch"].source.stats_dict()  # type: ignore[union-attr]
     await hub.async_stop()
     segments = await indexed_segments(tmp_path)
     assert len(segments) >= 2 and stats["packets_refused_by_muxer"] == 0

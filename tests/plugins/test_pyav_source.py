@@ -32,7 +32,7 @@ cameras:
 
 
 def _source(hub, camera_id: str):
-    source = hub.cameras.cameras[camera_id].source
+    source = hub.cameras[camera_id].source
     assert source is not None
     return source
 
@@ -155,7 +155,7 @@ async def test_detection_frames_arrive_at_detect_fps_and_drops_are_counted(tmp_p
         "cameras:\n  yard:\n    url: demo://\n    record:\n      mode: 'off'\n"
         "    detect:\n      fps: 4\n      height: 180\n",
     )
-    feed = hub.cameras.cameras["yard"].frames
+    feed = hub.cameras["yard"].frames
     slot = feed.attach()
     await hub.async_start()
     first = await asyncio.wait_for(slot.get(), 10)
@@ -238,7 +238,7 @@ async def test_file_source_with_mid_stream_resolution_change_starts_a_new_segmen
         f"cameras:\n  file:\n    url: {clip}\n    record:\n      mode: continuous\n"
         "      segment_seconds: 60\n",
     )
-    hub.cameras.cameras["file"].frames.attach()  # decoding on, as with detection
+    hub.cameras["file"].frames.attach()  # decoding on, as with detection
     await hub.async_start()
     recorder = _source(hub, "file").recorder
     # The file plays at its own pace: 4 s for its 40 frames.

@@ -53,7 +53,7 @@ async def test_records_rtsp_by_stream_copy_with_audio(rtsp_server, tmp_path):
     saved = watch_saved(hub)
     await hub.async_start()
     await next_events(saved, 2)  # two whole segments; the stop closes a third
-    source = hub.cameras.cameras["porch"].source
+    source = hub.cameras["porch"].source
     assert source is not None
     await hub.async_stop()
     segments = await indexed_segments(tmp_path)
@@ -185,7 +185,7 @@ async def test_mid_stream_resolution_change_starts_a_segment_that_plays(rtsp_ser
     saved = watch_saved(hub)
     await hub.async_start()
     await next_events(saved, 1)  # the change cut the first segment short of its 30 s
-    recorder = hub.cameras.cameras["porch"].source.recorder
+    recorder = hub.cameras["porch"].source.recorder
     written = recorder.stats.packets_written
     # A second of the new size in the next segment (15 fps), then stop.
     await wait_until(lambda: recorder.stats.packets_written >= written + 15, 15, "new frames")

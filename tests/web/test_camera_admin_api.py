@@ -63,7 +63,7 @@ async def test_add_by_url_keeps_the_password_as_a_secret_starts_and_survives_res
     again = make_hub(CONFIG)
     await again.async_start()
     try:
-        assert again.cameras.cameras["porch"].config.record.mode == "off"
+        assert again.cameras["porch"].config.record.mode == "off"
         await wait_for_state(again, "camera.porch", "online")
     finally:
         await again.async_stop()
@@ -93,7 +93,7 @@ async def test_the_detection_stream_of_an_added_camera_is_changed_live_and_kept(
     shown = server.url("/sub").replace("rtsp://", "rtsp://admin:***@")
     assert answer["camera"]["detect_url"] == shown
     assert answer["camera"]["record_mode"] == "off"
-    config = hub.cameras.cameras["porch"].config
+    config = hub.cameras["porch"].config
     assert config.detect_url == server.url("/sub", user="admin", password=PASSWORD)
     await wait_for_state(hub, "camera.porch", "online")
     assert ("camera.edit", "porch") in await audit_actions(hub, "camera.")
@@ -114,7 +114,7 @@ async def test_the_detection_stream_of_an_added_camera_is_changed_live_and_kept(
     await hub.async_stop()
 
     again = make_hub(CONFIG)
-    kept = again.cameras.cameras["porch"].config
+    kept = again.cameras["porch"].config
     assert kept.detect_url == config.detect_url and kept.record.mode == "off"
     # Dropping it: detection decodes the main stream again.
     client = await make_api_client(CONFIG)
@@ -151,7 +151,7 @@ async def test_detection_switched_off_in_the_panel_stays_off_after_a_restart(
     third = make_hub(CONFIG)
     await third.async_start()
     try:
-        assert third.cameras.cameras["yard"].armed
+        assert third.cameras["yard"].armed
     finally:
         await third.async_stop()
 
@@ -172,7 +172,7 @@ async def test_add_by_url_refuses_bad_fields_with_their_paths(make_api_client):
     taken = await client.post("/api/cameras", json={"id": "yard", "url": "demo://"})
     assert taken.status == 409
     assert (await client.post("/api/cameras", json={"id": "x"})).status == 422  # no url
-    assert set(client.app[HUB_KEY].cameras.cameras) == {"yard"}
+    assert set(client.app[HUB_KEY].cameras) == {"yard"}
 
 
 async def test_viewers_cannot_add_remove_or_save_zones(make_api_client):
@@ -182,7 +182,7 @@ async def test_viewers_cannot_add_remove_or_save_zones(make_api_client):
     assert (await viewer.delete("/api/cameras/yard")).status == 403
     zones = {"zones": {}, "masks": []}
     assert (await viewer.put("/api/cameras/yard/zones", json=zones)).status == 403
-    assert set(admin.app[HUB_KEY].cameras.cameras) == {"yard"}
+    assert set(admin.app[HUB_KEY].cameras) == {"yard"}
 
 
 async def test_remove_stops_an_added_camera_and_refuses_config_cameras(
@@ -193,10 +193,10 @@ async def test_remove_stops_an_added_camera_and_refuses_config_cameras(
     added = await client.post("/api/cameras", json={"id": "temp", "url": "demo://"})
     assert added.status == 201
     await wait_for_state(hub, "camera.temp", "online")
-    task = hub.cameras.cameras["temp"].task
+    task = hub.cameras["temp"].task
     response = await client.delete("/api/cameras/temp")
     assert response.status == 200
-    assert "temp" not in hub.cameras.cameras and task is not None and task.done()
+    assert "temp" not in hub.cameras and task is not None and task.done()
     assert hub.states.get("camera.temp") is None
     assert all(m.camera_id != "temp" for m in hub.motion_loops)
     assert (await client.delete("/api/cameras/temp")).status == 404
@@ -205,7 +205,7 @@ async def test_remove_stops_an_added_camera_and_refuses_config_cameras(
     assert ("camera.remove", "temp") in await audit_actions(hub, "camera.")
     await hub.async_stop()
     again = make_hub(CONFIG)
-    assert set(again.cameras.cameras) == {"yard"}
+    assert set(again.cameras) == {"yard"}
     assert "temp" not in (tmp_path / "data" / "cameras.yaml").read_text()
 
 
@@ -223,7 +223,7 @@ async def test_zones_saved_for_a_config_camera_override_it_and_persist(make_api_
     assert list(shown["zones"]) == ["porch"] and shown["zones"]["porch"]["labels"] == ["person"]
     assert shown["masks"] == body["masks"]
     # The object loop reads the zones from the runtime's config: the new one is what it uses.
-    assert list(hub.cameras.cameras["yard"].config.zones) == ["porch"]
+    assert list(hub.cameras["yard"].config.zones) == ["porch"]
     assert ("camera.zones", "yard") in await audit_actions(hub, "camera.")
 
     bad = await client.put(
@@ -234,7 +234,7 @@ async def test_zones_saved_for_a_config_camera_override_it_and_persist(make_api_
     await hub.async_stop()
 
     again = make_hub(CONFIG)  # the config file still says `lawn`: the panel's edit wins
-    config = again.cameras.cameras["yard"].config
+    config = again.cameras["yard"].config
     assert list(config.zones) == ["porch"] and len(config.masks) == 1
 
 
@@ -286,11 +286,11 @@ async def test_privacy_masks_restart_the_camera_stream_and_black_out_its_picture
     hub = client.app[HUB_KEY]
     await wait_for_state(hub, "camera.gate", "online")
     assert (await bottom_band(client, "gate")).std() > 10  # the lawn, before the mask
-    before = hub.cameras.cameras["gate"].source
+    before = hub.cameras["gate"].source
     band = [[0, 0.5], [1, 0.5], [1, 1], [0, 1]]
     response = await client.put("/api/cameras/gate/zones", json={"privacy_masks": [band]})
     assert response.status == 200 and (await response.json())["restarted"] is True
-    runtime = hub.cameras.cameras["gate"]
+    runtime = hub.cameras["gate"]
     assert runtime.source is not before and runtime.config.privacy_masks == [
         [(0, 0.5), (1, 0.5), (1, 1), (0, 1)]
     ]

@@ -64,7 +64,7 @@ async def test_viewer_gets_codec_then_init_then_fragments_that_decode_to_moving_
         # The figure walks: pictures a couple of seconds apart differ.
         assert np.abs(frames[0].astype(int) - frames[-1].astype(int)).max() > 50
         # Nobody watching: the muxer stops with the last viewer.
-        source = client.app[HUB_KEY].cameras.cameras["yard"].source
+        source = client.app[HUB_KEY].cameras["yard"].source
         assert source is not None
         await wait_until(lambda: source.live.viewers == 0, what="no viewers")
     finally:

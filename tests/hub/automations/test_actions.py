@@ -130,7 +130,7 @@ async def test_record_holds_recording_and_keeps_the_event(auto_hub):
     run(hub, camera="porch", event_id="ev1")
     [trace] = await wait_traces(hub, "a", 1)
     assert trace["state"] == "finished", trace
-    assert hub.cameras.cameras["porch"].record_until >= before + 30
+    assert hub.cameras["porch"].record_until >= before + 30
     keep = await hub.storage.async_read(
         lambda db: db.execute("select keep from events where id = 'ev1'").fetchone()[0]
     )

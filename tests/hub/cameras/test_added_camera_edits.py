@@ -28,7 +28,7 @@ def test_a_login_and_panel_zones_load_from_the_data_dir(make_hub, tmp_path):
         "overrides:\n  yard:\n    masks: [[[0, 0], [0.5, 0], [0.5, 0.5]]]\n"
     )
     hub = make_hub(CONFIG)
-    cameras = hub.cameras.cameras
+    cameras = hub.cameras
     assert cameras["porch"].config.url == "rtsp://admin:pa55word@10.0.0.5/main"
     yard = cameras["yard"].config
     assert list(yard.zones) == ["lawn"] and len(yard.masks) == 1  # only `masks` was saved
@@ -42,7 +42,7 @@ def test_a_broken_override_is_a_problem_and_the_config_stays(make_hub, tmp_path)
     bad = {"overrides": {"yard": {"zones": {"x": {"points": [[0, 0], [5, 5]]}}}}}
     (data / "cameras.yaml").write_text(yaml.safe_dump(bad))
     hub = make_hub(CONFIG)
-    assert list(hub.cameras.cameras["yard"].config.zones) == ["lawn"]
+    assert list(hub.cameras["yard"].config.zones) == ["lawn"]
     [problem] = hub.cameras.load_problems
     assert "overrides.yard" in problem and "zones.x.points" in problem
 

@@ -67,14 +67,14 @@ async def test_motion_starts_holds_recording_ends_and_is_stored(make_hub):
     await hub.async_start()
     await wait_until(lambda: detector.frames >= 5)
     assert hub.states.get("motion.yard").state == "off"
-    assert hub.cameras.cameras["yard"].record_until == 0.0  # no motion: nothing held
+    assert hub.cameras["yard"].record_until == 0.0  # no motion: nothing held
 
     detector.fail_next = True  # a failing frame is skipped, the loop goes on
     detector.moving_frames = 8  # motion in eight frames in a row, then none
     started = await asyncio.wait_for(events.get(), 5)
     assert isinstance(started, MotionStarted) and started.camera == "yard"
     assert started.boxes and hub.states.get("motion.yard").state == "on"
-    assert hub.cameras.cameras["yard"].record_until > time.time()  # held while it moves
+    assert hub.cameras["yard"].record_until > time.time()  # held while it moves
     ended = await asyncio.wait_for(events.get(), 10)
     assert isinstance(ended, MotionEnded) and ended.event_id == started.event_id
     # First to last moving frame: the sampler hands out frames at least half an interval
@@ -126,7 +126,7 @@ async def test_no_motion_detector_plugin_means_no_motion_loop(make_hub):
     hub = make_hub("plugins:\n  disabled: [motion]\n" + CONFIG)
     await hub.async_start()
     assert hub.motion_loops == []
-    assert not hub.cameras.cameras["yard"].frames.wanted  # nothing decoded for detection
+    assert not hub.cameras["yard"].frames.wanted  # nothing decoded for detection
     await hub.async_stop()
 
 
@@ -148,7 +148,7 @@ async def test_disarmed_camera_examines_no_frames_and_rearms(make_hub):
     await hub.async_start()
     assert hub.states.get("detection.yard").state == "on"
     assert hub.mode == "home" and hub.states.get("mode.house").state == "home"
-    feed = hub.cameras.cameras["yard"].frames  # the motion loop is its only reader
+    feed = hub.cameras["yard"].frames  # the motion loop is its only reader
     hub.cameras.set_armed("yard", False)
     taken = feed.delivered
     # Once the loop took a frame after disarming, a detection under way then has ended.

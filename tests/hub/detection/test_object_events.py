@@ -111,7 +111,7 @@ async def test_walker_makes_one_event_with_zones_snapshot_and_clip(make_hub):
     lifecycle = hub.bus.subscribe("t", (EventStarted, EventUpdated, EventEnded, ObjectDetected))
     await hub.async_start()
     assert [o.camera_id for o in hub.object_loops] == ["garden"]
-    frames = hub.cameras.cameras["garden"].frames
+    frames = hub.cameras["garden"].frames
     await wait_until(lambda: frames.delivered >= 3, 20, "three detection frames")
     assert finder.calls == []  # nothing moves yet: the detector is not called
 

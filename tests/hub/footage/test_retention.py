@@ -427,7 +427,7 @@ def footage_files(hub: Hub) -> list[Path]:
 
 async def packets_later(hub: Hub, count: int) -> None:
     """Wait until the demo camera (10 fps, a keyframe every 2 s) sent `count` more packets."""
-    source = hub.cameras.cameras["yard"].source
+    source = hub.cameras["yard"].source
     assert source is not None
     start = source.stats.packets
     await wait_until(lambda: source.stats.packets >= start + count, 15, f"{count} packets")

@@ -66,7 +66,7 @@ async def test_only_a_verified_camera_skips_the_hub_re_encode(make_hub):
         for camera in ("trusted", "declined", "broken", "open"):
             await wait_for_state(hub, f"camera.{camera}", "online", timeout=30)
         assert sorted(plugin.asked) == [("broken", 1), ("declined", 1), ("trusted", 1)]
-        cameras = hub.cameras.cameras
+        cameras = hub.cameras
         views = {c: cameras[c].as_dict(hub)["privacy_masks"] for c in cameras}
         assert views == {"trusted": "camera", "declined": "hub", "broken": "hub", "open": None}
         # The trusted camera's picture comes through as the camera sent it (the demo is not

@@ -48,7 +48,7 @@ async def test_signals_start_and_end_motion_without_decoding(make_hub):
     assert isinstance(started, MotionStarted) and started.camera == "door"
     assert started.boxes == ()  # the camera says that, not where
     assert hub.states.get("motion.door").state == "on"
-    assert not hub.cameras.cameras["door"].frames.wanted  # nothing decoded for motion
+    assert not hub.cameras["door"].frames.wanted  # nothing decoded for motion
     assert onvif.asked == ["door"]
     onvif.go.set()
     ended = await asyncio.wait_for(events.get(), 5)

@@ -60,7 +60,7 @@ async def test_the_cameras_labels_make_object_events_without_decoding(make_hub):
             (),
         )
         # Recording is held open while the camera sees someone; no detector loop runs.
-        assert hub.cameras.cameras["door"].record_until > started.start
+        assert hub.cameras["door"].record_until > started.start
         [loop] = [o for o in hub.object_loops if o.camera_id == "door"]
         assert isinstance(loop, CameraObjectSignals)
         doorbell.signals.put_nowait(CameraDetection("person", False))

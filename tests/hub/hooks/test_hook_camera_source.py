@@ -94,7 +94,7 @@ async def test_with_no_source_plugin_every_camera_is_an_error(make_hub):
         state = hub.states.get("camera.garden")
         assert state is not None and state.state == "error"
         assert state.attributes["reason"] == "no source plugin opens file URLs"
-        listed = [c.as_dict(hub) for c in hub.cameras.cameras.values()]
+        listed = [c.as_dict(hub) for c in hub.cameras.values()]
         assert listed[0]["state"] == "error"
         assert listed[0]["reason"] == "no source plugin opens file URLs"
     finally:
@@ -157,7 +157,7 @@ async def test_an_async_camera_source_is_awaited(make_hub):
         assert _state(hub, "front") == "error"
     finally:
         await hub.async_stop()
-        taken = hub.cameras.cameras["front"].source
+        taken = hub.cameras["front"].source
         if inspect.isawaitable(taken):
             await taken  # consume the stray coroutine so no "never awaited" warning leaks
 
