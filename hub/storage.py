@@ -246,6 +246,13 @@ def _camera_detection_table(db: sqlite_utils.Database) -> None:
     )
 
 
+def _token_makers(db: sqlite_utils.Database) -> None:
+    """API tokens bound to the user id of their maker (hub/security/sessions.py)."""
+    from hub.security.sessions import migrate_token_makers
+
+    migrate_token_makers(db)
+
+
 CORE_MIGRATIONS: tuple[Migration, ...] = (
     Migration("core:0001_tables", _core_tables),
     Migration("core:0002_notifications", _notifications_table),
@@ -256,6 +263,7 @@ CORE_MIGRATIONS: tuple[Migration, ...] = (
     Migration("core:0005_login_throttle", _login_throttle_table),
     Migration("core:0006_audit_head", _audit_head_table),
     Migration("core:camera_detection", _camera_detection_table),
+    Migration("core:0007_token_makers", _token_makers),
 )
 
 

@@ -36,6 +36,8 @@ class Principal:
     """Cameras a viewer may see; ignored for admins."""
     token: str | None = None
     """Set when the request came with an API token rather than a session."""
+    user_id: int | None = None
+    """The signed-in user, or the user an API token acts for."""
 
     def can_view(self, camera_id: str) -> bool:
         """Admins see every camera; viewers only the ones granted to them."""

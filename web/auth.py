@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -77,29 +77,31 @@ def route_rule(request: web.Request) -> access.Rule | None:
 
 def token_allows(token: ApiToken, method: str, path: str, rule: access.Rule) -> bool:
     """Scopes: `admin` may do anything; `read` may GET any viewer route; `events` may GET
-    the event list, event snapshots and clips, and the live feed."""
-    if "admin" in token.scopes:
+    the event list, event snapshots and clips, and the live feed. The scopes are those the
+    token's maker allows now (an `admin` token of a demoted maker only reads)."""
+    scopes = token.effective_scopes
+    if "admin" in scopes:
         return True
     if rule == "admin" or method not in SAFE_METHODS:
         return False
-    if "read" in token.scopes:
+    if "read" in scopes:
         return True
-    return "events" in token.scopes and any(
+    return "events" in scopes and any(
         path == prefix or path.startswith(prefix + "/") for prefix in EVENT_PATHS
     )
 
 
 def _token_principal(hub: Hub, token: ApiToken) -> access.Principal:
-    cameras = frozenset(token.cameras or hub.cameras)
+    """The token acting for its maker, with at most the maker's current rights."""
+    cameras = token.visible_cameras(hub.cameras)
     name = f"token:{token.name}"
-    if "admin" in token.scopes:
-        return access.Principal(name, "admin", cameras, token=token.name)
-    return access.Principal(name, "viewer", cameras, token=token.name)
+    role: Literal["admin", "viewer"] = "admin" if "admin" in token.effective_scopes else "viewer"
+    return access.Principal(name, role, cameras, token=token.name, user_id=token.user_id)
 
 
 def session_principal(user: User) -> access.Principal:
     """The principal of a signed-in user."""
-    return access.Principal(user.name, user.role, frozenset(user.cameras))
+    return access.Principal(user.name, user.role, frozenset(user.cameras), user_id=user.id)
 
 
 def _cross_origin(request: web.Request) -> bool:

@@ -194,9 +194,11 @@ async def create_token(request: web.Request) -> web.Response:
         raise web.HTTPBadRequest(text="'expires_days' must be a number of days (at most 3650)")
     expires = time.time() + float(days) * 86400 if days is not None else None
     who = access.principal(request)
+    if who is None or who.user_id is None:
+        raise web.HTTPForbidden(text="a token must be made by a signed-in user")
     try:
         secret, token = await async_create_token(
-            hub.storage, name, scopes, cameras, who.name if who else "", expires
+            hub.storage, name, scopes, who.user_id, cameras, who.name, expires
         )
     except TokenError as exc:
         raise http_error(exc) from None

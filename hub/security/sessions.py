@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import secrets
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import sqlite_utils
@@ -16,6 +17,7 @@ from hub.errors import HubError
 from hub.security.users import User, user_from_row
 from hub.storage import Storage
 
+_LOGGER = logging.getLogger(__name__)
 Scope = Literal["read", "events", "admin"]
 SCOPES: tuple[Scope, ...] = ("read", "events", "admin")
 TOKEN_PREFIX = "chb_"
@@ -142,17 +144,41 @@ class SessionStore:
 
 @dataclass(frozen=True)
 class ApiToken:
-    """A token for scripts and integrations; the secret itself is shown once, at creation."""
+    """A token for scripts and integrations; the secret itself is shown once, at creation.
+
+    A token acts for the user who made it (`maker`) and never with more than that user's
+    rights now: it stops when the maker is deleted or disabled, and an `admin` token of a
+    maker since demoted reads like a `read` token limited to the maker's cameras.
+    """
 
     id: int
     name: str
     scopes: tuple[Scope, ...]
     cameras: tuple[str, ...] = ()
-    """Cameras a non-admin token may see; empty means all."""
+    """Cameras a non-admin token may see; empty means all (of the maker's)."""
     created_by: str = ""
     created: float = 0.0
     last_used: float | None = None
     expires: float | None = None
+    user_id: int | None = None
+    """The maker's user id; a token without a live maker does nothing."""
+    maker: User | None = None
+    """The maker as they are now (set by `async_lookup_token`)."""
+
+    @property
+    def effective_scopes(self) -> tuple[Scope, ...]:
+        """The scopes this token may use now: `admin` only while its maker is an admin."""
+        if "admin" not in self.scopes or (self.maker is not None and self.maker.role == "admin"):
+            return self.scopes
+        narrowed = {s for s in self.scopes if s != "admin"} | {"read"}
+        return tuple(s for s in SCOPES if s in narrowed)
+
+    def visible_cameras(self, all_cameras: Iterable[str]) -> frozenset[str]:
+        """Cameras the token may see: its own list (or all), within its maker's grants."""
+        seen = frozenset(self.cameras) if self.cameras else frozenset(all_cameras)
+        if self.maker is not None and self.maker.role != "admin":
+            seen &= frozenset(self.maker.cameras)
+        return seen
 
     def as_dict(self) -> dict[str, Any]:
         """JSON form for the API (no secret, no hash)."""
@@ -172,6 +198,44 @@ class TokenError(HubError):
     """A token could not be created; the message says why."""
 
 
+def migrate_token_makers(db: sqlite_utils.Database) -> None:
+    """Bind each token to its maker's user id (core migration `core:0007_token_makers`).
+
+    Older tokens name their maker in `created_by` (a user, or `token:NAME` when made with
+    a token). A token whose maker cannot be found any more is deleted: it would act for
+    nobody, and a token must never outlive the person who made it.
+    """
+    db.table("api_tokens").add_column("user_id", int)
+    db.table("api_tokens").create_index(["user_id"])
+    users = {str(r["name"]): int(r["id"]) for r in db.query("SELECT id, name FROM users")}
+    tokens = [dict(r) for r in db.query("SELECT id, name, created_by FROM api_tokens ORDER BY id")]
+    makers: dict[int, int] = {}
+    for _ in range(len(tokens)):  # tokens made with tokens resolve once their parent has
+        for token in tokens:
+            if token["id"] in makers:
+                continue
+            by = str(token["created_by"] or "")
+            parent = next(
+                (t["id"] for t in tokens if by == f"token:{t['name']}" and t["id"] in makers),
+                None,
+            )
+            maker = users.get(by) if parent is None else makers[parent]
+            if maker is not None:
+                makers[token["id"]] = maker
+    for token in tokens:
+        if token["id"] in makers:
+            db.execute(
+                "UPDATE api_tokens SET user_id = ? WHERE id = ?", [makers[token["id"]], token["id"]]
+            )
+        else:
+            _LOGGER.warning(
+                "API token %r (made by %r) is revoked: its maker is gone",
+                token["name"],
+                token["created_by"],
+            )
+            db.execute("DELETE FROM api_tokens WHERE id = ?", [token["id"]])
+
+
 def _token_from_row(row: dict[str, Any]) -> ApiToken:
     scopes = tuple(s for s in json.loads(row["scopes"] or "[]") if s in SCOPES)
     return ApiToken(
@@ -183,6 +247,7 @@ def _token_from_row(row: dict[str, Any]) -> ApiToken:
         created=float(row["created"]),
         last_used=row.get("last_used"),
         expires=row.get("expires"),
+        user_id=int(row["user_id"]) if row.get("user_id") is not None else None,
     )
 
 
@@ -190,11 +255,12 @@ async def async_create_token(
     storage: Storage,
     name: str,
     scopes: Iterable[str],
+    user_id: int,
     cameras: Iterable[str] = (),
     created_by: str = "",
     expires: float | None = None,
 ) -> tuple[str, ApiToken]:
-    """A new token: (secret to hand out once, its record)."""
+    """A new token acting for user `user_id`: (secret to hand out once, its record)."""
     wanted = sorted(set(scopes))
     if not wanted or any(s not in SCOPES for s in wanted):
         raise TokenError(f"scopes must be a non-empty list from {', '.join(SCOPES)}")
@@ -209,9 +275,12 @@ async def async_create_token(
         "created_by": created_by,
         "created": time.time(),
         "expires": expires,
+        "user_id": user_id,
     }
 
     def insert(db: sqlite_utils.Database) -> int:
+        if not db.table("users").count_where("id = ? AND disabled = 0", [user_id]):
+            raise TokenError("only an enabled user can make a token")
         return int(db.table("api_tokens").insert(row).last_pk or 0)
 
     token_id = await storage.async_write(insert)
@@ -240,18 +309,31 @@ async def async_revoke_token(storage: Storage, token_id: int) -> ApiToken | None
 
 
 async def async_lookup_token(storage: Storage, secret: str) -> ApiToken | None:
-    """The live token for a bearer secret, or None (unknown or expired)."""
+    """The live token for a bearer secret with its maker as they are now, or None (unknown,
+    expired, or its maker deleted or disabled). Checked on every use: a change to the maker
+    applies to the next request."""
     if not secret.startswith(TOKEN_PREFIX):
         return None
     key = secret_hash(secret)
     rows = await storage.async_read(
         lambda db: [
-            dict(r) for r in db.query("SELECT * FROM api_tokens WHERE token_hash = ?", [key])
+            dict(r)
+            for r in db.query(
+                "SELECT t.*, u.id AS maker_id, u.name AS maker_name, u.role AS maker_role, "
+                "u.cameras AS maker_cameras, u.disabled AS maker_disabled, "
+                "u.created AS maker_created "
+                "FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?",
+                [key],
+            )
         ]
     )
     if not rows:
         return None
-    token = _token_from_row(rows[0])
+    row = rows[0]
+    maker = user_from_row({k[len("maker_") :]: v for k, v in row.items() if k.startswith("maker_")})
+    if maker.disabled:
+        return None
+    token = replace(_token_from_row(row), maker=maker)
     now = time.time()
     if token.expires is not None and token.expires < now:
         return None

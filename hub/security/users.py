@@ -227,7 +227,8 @@ async def async_update_user(
 ) -> User:
     """Change a user's role, grants or disabled flag; at least one enabled admin stays.
 
-    Disabling a user or taking their admin role ends their sessions.
+    Disabling a user or taking their admin role ends their sessions; disabling also
+    revokes the API tokens they made.
     """
     if role is not None:
         _check_role(role)
@@ -247,6 +248,10 @@ async def async_update_user(
             raise UserError("at least one enabled admin must remain")
         if disabled or (role == "viewer" and row["role"] == "admin"):
             db.execute("DELETE FROM sessions WHERE user_id = ?", [row["id"]])
+        if disabled:
+            # A token acts for its maker: a disabled maker's tokens end with them (a demoted
+            # maker's are narrowed on each use instead, see hub.security.sessions.ApiToken).
+            db.execute("DELETE FROM api_tokens WHERE user_id = ?", [row["id"]])
         return user_from_row(dict(next(db.query("SELECT * FROM users WHERE id = ?", [row["id"]]))))
 
     return await storage.async_write(update)
@@ -266,11 +271,13 @@ async def async_set_password(storage: Storage, name: str, password: str) -> int:
 
 
 async def async_delete_user(storage: Storage, name: str) -> None:
-    """Delete a user and their sessions; the last enabled admin cannot go."""
+    """Delete a user, their sessions and the API tokens they made; the last enabled admin
+    cannot go."""
 
     def delete(db: sqlite_utils.Database) -> None:
         row = _row(db, name)
         db.execute("DELETE FROM sessions WHERE user_id = ?", [row["id"]])
+        db.execute("DELETE FROM api_tokens WHERE user_id = ?", [row["id"]])
         db.table("users").delete(row["id"])
         if _enabled_admins(db) == 0:
             raise UserError("at least one enabled admin must remain")
