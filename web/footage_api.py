@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import time
-import weakref
 from typing import Any
 
 from aiohttp import web
 
-from hub.core import Hub
 from hub.detection.event_log import EventQuery
 from hub.detection.objects import stored_event
 from web import access
 from web.body import read_json_object
 from web.footage_stream import footage_response, require_unlocked
 from web.keys import HUB_KEY
+from web.looks import snapshot_look_starts, video_look_starts
 from web.query import int_param, time_param
 
 routes = web.RouteTableDef()
@@ -39,13 +37,6 @@ def _visible(request: web.Request, camera: str | None) -> list[str] | None:
     if who is not None and who.role == "admin":
         return None
     return sorted(c for c in request.app[HUB_KEY].cameras if access.can_view(request, c))
-
-
-def first_view(request: web.Request) -> bool:
-    """Whether a footage request starts a view (not a player's follow-up Range request):
-    one audit row per look, not one per seek."""
-    ranges = request.headers.get("Range", "").replace(" ", "")
-    return ranges in ("", "bytes=0-") or not ranges.startswith("bytes=")
 
 
 async def _video_response(
@@ -93,34 +84,12 @@ async def recording_video(request: web.Request) -> web.StreamResponse:
         raise web.HTTPForbidden(
             text="recordings of a face-blur camera are for admins; its event clips are blurred"
         )
-    if first_view(request):
-        await access.audit(
-            request, "recording.view", f"{segment.camera}/{segment.id}", start=segment.start
-        )
+    target = f"{segment.camera}/{segment.id}"
+    if video_look_starts(request, "recording.view", target):
+        await access.audit(request, "recording.view", target, start=segment.start)
     return await _video_response(
         request, segment.path, f"{segment.camera}-{int(segment.start)}.mp4"
     )
-
-
-SNAPSHOT_VIEW_SECONDS = 60.0
-# Per hub (tests run several in one process); forgotten with it.
-_snapshot_views: weakref.WeakKeyDictionary[Hub, dict[tuple[str, str], float]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _snapshot_view_starts(request: web.Request, camera: str) -> bool:
-    """One audit row per person watching a camera's snapshots, not one per refresh: the panel's
-    fallback for browsers without MSE asks for a picture every second."""
-    who = access.principal(request)
-    key = (who.name if who else "", camera)
-    views = _snapshot_views.setdefault(request.app[HUB_KEY], {})
-    now = time.monotonic()
-    last = views.get(key)
-    views[key] = now
-    if len(views) > 10_000:
-        views.clear()  # a bound, not a cache worth keeping
-    return last is None or now - last > SNAPSHOT_VIEW_SECONDS
 
 
 @routes.get("/api/cameras/{camera}/snapshot.jpg")
@@ -131,7 +100,7 @@ async def camera_snapshot(request: web.Request) -> web.Response:
     camera = _camera_param(request)
     assert camera is not None
     access.require_camera(request, camera)
-    if _snapshot_view_starts(request, camera):
+    if snapshot_look_starts(request, camera):
         await access.audit(request, "snapshot.view", camera)
     jpeg = await hub.cameras.async_snapshot(camera)
     if jpeg is None:
@@ -201,9 +170,10 @@ async def event_clip(request: web.Request) -> web.StreamResponse:
     if relpath is None:
         raise web.HTTPNotFound(text="no recording covers this event")
     download = request.query.get("download") in ("1", "true")
-    if first_view(request):
-        action = "clip.export" if download else "clip.view"
-        await access.audit(request, action, f"{event['camera']}/{event['id']}")
+    action = "clip.export" if download else "clip.view"
+    target = f"{event['camera']}/{event['id']}"
+    if video_look_starts(request, action, target):
+        await access.audit(request, action, target)
     return await _video_response(
         request,
         relpath,

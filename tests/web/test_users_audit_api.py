@@ -145,3 +145,41 @@ async def test_audit_api_filters_exports_csv_and_checks_the_chain(make_api_clien
     assert check["ok"] and check["rows"] >= 5 and check["broken_id"] is None
     newest = (await hub.audit.async_query(limit=1))[0]
     assert check["last_hash"] == newest["hash"]
+
+
+async def test_footage_fetched_with_range_requests_is_audited_once_per_look(make_api_client):
+    admin = await make_api_client(config=CAMERAS)
+    hub = admin.app[HUB_KEY]
+    viewer = await make_api_client(hub=hub, role="viewer", cameras=["front"])
+    other = await make_api_client(hub=hub, role="viewer", cameras=["front"])
+    now = time.time()
+    for relpath in ("front/seg.mp4", "clips/front/ev1.mp4"):
+        out = hub.footage.create(relpath)
+        out.write(b"\x01" * 8192)
+        out.finish()
+    segment_id = await hub.recordings.async_add(
+        RecordingSegment("front", now - 10, now - 5, "front/seg.mp4", 8192)
+    )
+    await hub.async_insert(
+        "events", {"id": "ev1", "camera": "front", "kind": "motion", "start": now - 9, "end": now}
+    )
+    video = f"/api/recordings/{segment_id}/video.mp4"
+    # A download manager: the whole file in pieces, none of them from byte 0 to the end.
+    for piece in ("bytes=0-4095", "bytes=4096-8191"):
+        answer = await viewer.get(video, headers={"Range": piece})
+        assert answer.status == 206
+    # A player that starts in the middle, then seeks around.
+    for piece in ("bytes=2000-", "bytes=100-199", "bytes=-100"):
+        assert (await other.get(video, headers={"Range": piece})).status == 206
+    views = await hub.audit.async_query(action="recording.view")
+    assert sorted(r["user"] for r in views) == sorted([viewer.username, other.username])
+
+    clip = "/api/events/ev1/clip.mp4"
+    exported = await viewer.get(clip + "?download=1", headers={"Range": "bytes=0-8191"})
+    assert exported.status == 206 and "attachment" in exported.headers["Content-Disposition"]
+    assert (await viewer.get(clip + "?download=1", headers={"Range": "bytes=10-20"})).status == 206
+    assert (await viewer.get(clip, headers={"Range": "bytes=10-20"})).status == 206
+    exports = await hub.audit.async_query(action="clip.export")
+    assert [(r["user"], r["target"]) for r in exports] == [(viewer.username, "front/ev1")]
+    clip_views = await hub.audit.async_query(action="clip.view")
+    assert [(r["user"], r["target"]) for r in clip_views] == [(viewer.username, "front/ev1")]
