@@ -27,6 +27,7 @@ from hub.security.users import (
 )
 from web import access
 from web.body import read_json_object, string_field
+from web.hosts import HOST_GUARD_KEY, host_name
 from web.keys import HUB_KEY
 
 _LOGGER = logging.getLogger(__name__)
@@ -217,6 +218,12 @@ async def setup_state(request: web.Request) -> web.Response:
 async def setup(request: web.Request) -> web.Response:
     """Create the first admin (only while no user exists) and sign them in."""
     hub = request.app[HUB_KEY]
+    origin = request.headers.get("Origin")
+    if origin is not None and not request.app[HOST_GUARD_KEY].allows(
+        host_name(urlsplit(origin).netloc)
+    ):
+        # Whoever reaches a fresh hub first makes the admin: never a page of another site.
+        raise web.HTTPForbidden(text="setup refused: the request comes from another site")
     body = await read_json_object(request, AUTH_BODY_BYTES)
     name = string_field(body, "username", 64)
     password = string_field(body, "password", 1024)

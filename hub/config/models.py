@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -113,11 +114,44 @@ class AuthConfig(StrictModel):
     )
 
 
+def _check_allowed_host(value: str) -> str:
+    """A host name or address the panel may be reached by, as a browser's Host header says it."""
+    name = value.strip().lower().rstrip(".")
+    bare = name[2:] if name.startswith("*.") else name
+    if bare.startswith("[") and bare.endswith("]"):
+        bare = name = bare[1:-1]
+    try:
+        ipaddress.ip_address(bare)
+        return name
+    except ValueError:
+        pass
+    labels = bare.split(".")
+    if not bare or any(
+        not re.fullmatch(r"[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?", x) for x in labels
+    ):
+        raise ValueError(
+            f"'{value}' is not a host name or address (no scheme, port or path; "
+            "'*.example.org' allows every name under example.org)"
+        )
+    return name
+
+
+AllowedHost = Annotated[str, AfterValidator(_check_allowed_host)]
+
+
 class ServerConfig(StrictModel):
     """Where the web panel and API listen."""
 
     host: str = Field(DEFAULT_HOST, description="Address to bind; 0.0.0.0 exposes the LAN.")
     port: int = Field(DEFAULT_PORT, ge=1, le=65535, description="TCP port of the panel and API.")
+    allowed_hosts: list[AllowedHost] = Field(
+        default_factory=list,
+        description="More names the panel is reached by, such as a reverse proxy's "
+        "(`camhub.example.org`, `*.example.org`). Requests naming any other host are refused "
+        "(421), so a web page cannot reach the hub through DNS rebinding; loopback, this "
+        "machine's names (`hostname`, `hostname.local`) and addresses, and `server.host` are "
+        "always allowed.",
+    )
     tls: TlsConfig = Field(
         default_factory=TlsConfig, description="Serve HTTPS with this certificate and key."
     )
