@@ -249,7 +249,9 @@ async def login(request: web.Request) -> web.Response:
     name = string_field(body, "username", 64)
     password = string_field(body, "password", 1024)
     throttle = request.app[THROTTLE_KEY]
-    verdict = await throttle.async_check(request.remote, name)
+    # Counted as a failure before the password is hashed: concurrent guesses cannot slip
+    # past the limit while earlier ones are still being checked.
+    verdict = await throttle.async_reserve(request.remote, name)
     if (wait := verdict.locked_for) > 0:
         await hub.audit.async_log(name, "login.locked", name, request.remote)
         raise web.HTTPTooManyRequests(
@@ -261,12 +263,16 @@ async def login(request: web.Request) -> web.Response:
         await asyncio.sleep(verdict.delay)
     user = await async_authenticate(hub.storage, name, password)
     if user is None:
-        locked = await throttle.async_failed(request.remote, name)
         await hub.audit.async_log(
-            name, "login.failed", name, request.remote, locked=locked, delayed=verdict.delay
+            name,
+            "login.failed",
+            name,
+            request.remote,
+            locked=verdict.lock_if_failed,
+            delayed=verdict.delay,
         )
         raise web.HTTPUnauthorized(text="wrong user name or password")
-    await throttle.async_succeeded(request.remote, name)
+    await throttle.async_release(request.remote, name)
     await hub.audit.async_log(name, "login.ok", name, request.remote, delayed=verdict.delay)
     return await _start_session(request, user)
 
@@ -313,7 +319,7 @@ async def change_password(request: web.Request) -> web.Response:
     new = string_field(body, "new_password", 1024)
     # Guessing the current password from a stolen session is throttled like a login.
     throttle = request.app[THROTTLE_KEY]
-    verdict = await throttle.async_check(request.remote, session.user.name)
+    verdict = await throttle.async_reserve(request.remote, session.user.name)
     if (wait := verdict.locked_for) > 0:
         raise web.HTTPTooManyRequests(
             text=f"too many wrong passwords; try again in {int(wait) + 1} s",
@@ -321,9 +327,9 @@ async def change_password(request: web.Request) -> web.Response:
         )
     await asyncio.sleep(verdict.delay)
     if await async_authenticate(hub.storage, session.user.name, current) is None:
-        await throttle.async_failed(request.remote, session.user.name)
         await access.audit(request, "password.change_failed", session.user.name)
         raise web.HTTPForbidden(text="the current password is wrong")
+    await throttle.async_release(request.remote, session.user.name)
     try:
         await async_set_password(hub.storage, session.user.name, new)
     except UserError as exc:

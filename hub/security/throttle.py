@@ -47,6 +47,9 @@ class Verdict:
     """Seconds until this address may try this name again (answer 429); 0 when free."""
     delay: float = 0.0
     """Seconds to wait before checking the password (the name is under attack); 0 normally."""
+    lock_if_failed: float = 0.0
+    """For a reserved attempt: the lock (seconds) its failure puts on this address (for this
+    name, or for all names); taken back by `async_release` if the password was right."""
 
 
 class LoginThrottle:
@@ -63,6 +66,11 @@ class LoginThrottle:
     A success clears its pair only: an address or a name under attack stays counted until
     it has been quiet for `forget_after` seconds. All writes go through the storage writer,
     so concurrent failures are counted exactly.
+
+    A login reserves its attempt (`async_reserve`: checked and counted as a failure in one
+    transaction) before the password is hashed, and gives it back if the password was
+    right (`async_release`): however many guesses arrive at once, no more than the limit
+    are ever checked.
     """
 
     def __init__(
@@ -106,6 +114,59 @@ class LoginThrottle:
         if named is not None and now - named["last_failure"] <= self.forget_after:
             delay = self._name_delay(int(named["failures"]))
         return Verdict(locked_for=locked, delay=delay)
+
+    async def async_reserve(self, address: str | None, name: str) -> Verdict:
+        """Check an attempt and, unless it is refused, count it as a failure now, before the
+        password is checked; a right password then calls `async_release`. The verdict's delay
+        is the one in force before this attempt."""
+        now = self.clock()
+        thresholds = {**self._thresholds(address, name), name_key(name): 0}
+        self._writes += 1
+        prune = self._writes % PRUNE_EVERY == 1
+        return await self.storage.async_write(
+            lambda db: self._reserve(db, thresholds, name_key(name), now, prune)
+        )
+
+    def _reserve(
+        self,
+        db: sqlite_utils.Database,
+        thresholds: dict[str, int],
+        named_key: str,
+        now: float,
+        prune: bool,
+    ) -> Verdict:
+        rows = _load(db, list(thresholds))
+        locked = max([0.0, *(r["locked_until"] - now for k, r in rows.items() if k != named_key)])
+        if locked > 0:
+            return Verdict(locked_for=locked)
+        named = rows.get(named_key)
+        delay = 0.0
+        if named is not None and now - named["last_failure"] <= self.forget_after:
+            delay = self._name_delay(int(named["failures"]))
+        return Verdict(delay=delay, lock_if_failed=self._count(db, thresholds, now, prune))
+
+    async def async_release(self, address: str | None, name: str) -> None:
+        """A reserved attempt had the right password: clear its pair and take it off the
+        address's and the name's counts (with a lock only it had brought on)."""
+        thresholds = {address_key(address): self.max_failures * ADDRESS_FACTOR, name_key(name): 0}
+        pair = pair_key(address, name)
+
+        def release(db: sqlite_utils.Database) -> None:
+            db.execute("DELETE FROM login_throttle WHERE key = ?", [pair])
+            for key, row in _load(db, list(thresholds)).items():
+                failures = max(0, int(row["failures"]) - 1)
+                locked_until = float(row["locked_until"])
+                if failures < thresholds[key]:
+                    locked_until = 0.0  # a lock needs that many failures; this one was not
+                if failures == 0:
+                    db.execute("DELETE FROM login_throttle WHERE key = ?", [key])
+                    continue
+                db.execute(
+                    "UPDATE login_throttle SET failures = ?, locked_until = ? WHERE key = ?",
+                    [failures, locked_until, key],
+                )
+
+        await self.storage.async_write(release)
 
     def _name_delay(self, failures: int) -> float:
         over = failures - self.max_failures * NAME_FACTOR

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import aiohttp
@@ -128,5 +129,29 @@ async def test_a_name_guessed_from_everywhere_is_slowed_never_locked(make_hub, s
         assert (await audit_details(hub, "login.ok"))[0]["delayed"] == 0.2
         # An address that did fail for the name is locked out of it, as always.
         assert (await login("127.0.1.3", "ann", PASSWORD)).status == 429
+    finally:
+        await hub.async_stop()
+
+
+async def test_concurrent_guesses_are_reserved_before_the_password_is_checked(make_hub, serve):
+    hub = make_hub()
+    await hub.async_start()
+    try:
+        await async_add_user(hub.storage, "ann", PASSWORD, "admin")
+        _, login = await serve(hub)
+        answers = await asyncio.gather(
+            *(login("127.0.0.6", "ann", f"guess {i}") for i in range(80))
+        )
+        statuses = [a.status for a in answers]
+        # Exactly the limit were checked; every other try was refused before any hashing.
+        assert statuses.count(401) == 5 and statuses.count(429) == 75, statuses
+        assert len(await hub.audit.async_query(action="login.failed")) == 5
+        # A success does not count as a failure of its address or name.
+        for i in range(4):
+            assert (await login(f"127.0.3.{i}", "ann", PASSWORD)).status == 200
+        counts = await hub.storage.async_read(
+            lambda db: {r["key"]: r["failures"] for r in db.query("SELECT * FROM login_throttle")}
+        )
+        assert counts == {"address:127.0.0.6": 5, "pair:127.0.0.6|ann": 5, "user:ann": 5}
     finally:
         await hub.async_stop()

@@ -108,3 +108,25 @@ async def test_quiet_rows_are_pruned_and_the_table_stays_bounded(storage, monkey
         lambda db: sorted(r["key"] for r in db.query("SELECT key FROM login_throttle"))
     )
     assert rows == ["address:c", "pair:c|root", "user:root"]
+
+
+async def test_reservations_let_no_more_than_the_limit_through_at_once(storage):
+    now = [1000.0]
+    throttle = throttle_on(storage, now)  # a pair locks at 3 failures, an address at 9
+    verdicts = await asyncio.gather(*(throttle.async_reserve("a1", "root") for _ in range(30)))
+    allowed = [v for v in verdicts if v.locked_for == 0]
+    assert len(allowed) == 3
+    assert sorted(v.lock_if_failed for v in allowed) == [0, 0, 10]
+    # Eight failures of other names; the ninth attempt from a1 would lock the address...
+    for name in ("b", "c", "d", "e", "f"):
+        assert (await throttle.async_reserve("a1", name)).locked_for == 0
+    last = await throttle.async_reserve("a1", "ann")
+    assert last.locked_for == 0 and last.lock_if_failed == 10
+    assert (await throttle.async_check("a1", "zed")).locked_for == 10
+    # ...but its password was right: the address is back to 8 and not locked.
+    await throttle.async_release("a1", "ann")
+    assert (await throttle.async_check("a1", "zed")).locked_for == 0
+    counts = await storage.async_read(
+        lambda db: {r["key"]: r["failures"] for r in db.query("SELECT * FROM login_throttle")}
+    )
+    assert counts["address:a1"] == 8 and "user:ann" not in counts and "pair:a1|ann" not in counts
