@@ -58,7 +58,8 @@ async def audit_log(request: web.Request) -> web.Response:
 @access.admin
 async def verify(request: web.Request) -> web.Response:
     """Check the hash chain and its head: `{ok, rows, broken_id, reason, last_hash, head_id,
-    missing, warnings}` (`missing`: `[first, last]` row ids cut off the end, or null)."""
+    missing, warnings, unreadable}` (`missing`: `[first, last]` row ids cut off the end, or
+    null; `unreadable`: the database could not be read, so nothing was checked)."""
     report = await request.app[HUB_KEY].audit.async_verify()
     return web.json_response(
         {
@@ -70,5 +71,6 @@ async def verify(request: web.Request) -> web.Response:
             "head_id": report.head_id,
             "missing": list(report.missing) if report.missing else None,
             "warnings": list(report.warnings),
+            "unreadable": report.unreadable,
         }
     )

@@ -8,6 +8,7 @@ import hashlib
 import json
 import logging
 import os
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -21,7 +22,12 @@ from hub.storage import Storage
 
 _LOGGER = logging.getLogger(__name__)
 GENESIS_HASH = "0" * 64
-"""The `prev_hash` of the first row: a chain has to start somewhere."""
+"""The `prev_hash` of the first row of a chain begun before the head file existed."""
+HEAD_KEPT_GENESIS = hashlib.sha256(b"camhub audit chain: audit.head is kept").hexdigest()
+"""The `prev_hash` of the first row of a chain that keeps a head file from its start: the
+chain itself then says the file must exist, so deleting it cannot hide a cut-off tail."""
+HEAD_KEPT_ACTION = "audit.head_kept"
+"""Appended once to a chain begun before the head file existed: from this row on, it is kept."""
 MAX_PAGE = 10_000
 HASHED_FIELDS = ("id", "time", "user", "action", "target", "address", "details")
 HEAD_FILENAME = "audit.head"
@@ -55,6 +61,10 @@ class ChainReport:
     """First and last row id cut off the end, when the log is shorter than its head says."""
     warnings: tuple[str, ...] = ()
     """Things worth knowing that are not proof of tampering (e.g. no head file yet)."""
+    whole_log: bool = False
+    """The problem is the log as a whole (its head is gone), not the row `broken_id`."""
+    unreadable: bool = False
+    """The database could not be read, so nothing was checked (`reason` says why)."""
 
     @property
     def ok(self) -> bool:
@@ -72,10 +82,19 @@ def verify_chain(db: sqlite_utils.Database, head_file: Path | None = None) -> Ch
     Cutting rows off the end leaves a valid shorter chain: the head kept in the
     `audit_head` table and in `head_file` shows it, unless both were rewritten too.
     """
-    report = _walk(db)
-    if not report.ok:
-        return report
-    return _check_heads(db, report, head_file)
+    try:
+        report = _walk(db)
+        if not report.ok:
+            return report
+        return _check_heads(db, report, head_file)
+    except sqlite3.DatabaseError as exc:
+        # A damaged file or a dropped table: say so, never a traceback.
+        reason = f"the database cannot be read: {exc}"
+        return ChainReport(0, 0, reason, whole_log=True, unreadable=True)
+    except (KeyError, ValueError, TypeError) as exc:
+        # A column gone or a value of a type camhub never writes: edited by hand.
+        reason = f"the audit tables were altered: they hold what camhub never writes ({exc!r})"
+        return ChainReport(0, 0, reason, whole_log=True)
 
 
 def _walk(db: sqlite_utils.Database) -> ChainReport:
@@ -85,6 +104,8 @@ def _walk(db: sqlite_utils.Database) -> ChainReport:
     for row in _rows_in_order(db):
         count += 1
         row_id = int(row["id"])
+        if count == 1 and row["prev_hash"] == HEAD_KEPT_GENESIS:
+            prev = HEAD_KEPT_GENESIS
         if row["prev_hash"] != prev:
             return ChainReport(count, row_id, "does not link to the row before it")
         if row_hash(row, prev) != row["hash"]:
@@ -110,6 +131,17 @@ def _read_head_file(path: Path) -> tuple[int, str] | str:
     return int(parts[0]), parts[1]
 
 
+def head_file_kept_since(db: sqlite_utils.Database) -> int | None:
+    """The row from which the chain itself says a head file is kept, or None (an old chain)."""
+    first = list(db.query("SELECT id, prev_hash FROM audit_log ORDER BY id LIMIT 1"))
+    if first and first[0]["prev_hash"] == HEAD_KEPT_GENESIS:
+        return int(first[0]["id"])
+    marks = list(
+        db.query("SELECT min(id) AS id FROM audit_log WHERE action = ?", [HEAD_KEPT_ACTION])
+    )
+    return int(marks[0]["id"]) if marks and marks[0]["id"] is not None else None
+
+
 def _check_heads(
     db: sqlite_utils.Database, report: ChainReport, head_file: Path | None
 ) -> ChainReport:
@@ -117,7 +149,11 @@ def _check_heads(
     last_id = next(iter(db.query("SELECT max(id) AS id FROM audit_log")))["id"] or 0
     anchors: list[tuple[str, int, str]] = []
     warnings: list[str] = []
-    stored = list(db.query("SELECT row_id, hash FROM audit_head WHERE id = 1"))
+    try:
+        stored = list(db.query("SELECT row_id, hash FROM audit_head WHERE id = 1"))
+    except sqlite3.OperationalError:
+        reason = "the audit_head table is gone (dropped by hand?), and the chain's head with it"
+        return ChainReport(report.rows, last_id + 1, reason, report.last_hash, whole_log=True)
     if stored:
         anchors.append(("audit_head table", int(stored[0]["row_id"]), str(stored[0]["hash"])))
     elif last_id:
@@ -125,6 +161,13 @@ def _check_heads(
         return ChainReport(report.rows, last_id, reason, report.last_hash)
     if head_file is not None:
         found = _read_head_file(head_file)
+        kept_since = head_file_kept_since(db) if isinstance(found, str) else None
+        if isinstance(found, str) and kept_since is not None:
+            reason = (
+                f"{found}, but the chain says it is kept from row {kept_since} on "
+                "(removed or emptied to hide rows cut off the end?)"
+            )
+            return ChainReport(report.rows, last_id + 1, reason, report.last_hash, whole_log=True)
         if isinstance(found, str):
             if last_id:
                 warnings.append(found)
@@ -157,17 +200,39 @@ def _rows_in_order(db: sqlite_utils.Database) -> Iterator[dict[str, Any]]:
     yield from db.query("SELECT * FROM audit_log ORDER BY id")
 
 
-def _append(db: sqlite_utils.Database, entry: dict[str, Any]) -> tuple[int, str]:
+def _append(
+    db: sqlite_utils.Database, entry: dict[str, Any], declare_head: bool = False
+) -> tuple[int, str]:
     """Add one row linked to the last one and move the head to it; runs on the single
-    writer, so links never fork and the head commits with its row."""
+    writer, so links never fork and the head commits with its row.
+
+    `declare_head`: first, if the chain does not say yet that a head file is kept (a chain
+    begun by an older camhub), add a row saying so.
+    """
+    if declare_head and head_file_kept_since(db) is None and _row_count(db):
+        _append(
+            db,
+            {
+                **entry,
+                "user": None,
+                "action": HEAD_KEPT_ACTION,
+                "target": HEAD_FILENAME,
+                "address": None,
+                "details": _canonical({}),
+            },
+        )
     last = list(db.query("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1"))
-    prev = str(last[0]["hash"]) if last else GENESIS_HASH
+    prev = str(last[0]["hash"]) if last else HEAD_KEPT_GENESIS
     row = {**entry, "id": (int(last[0]["id"]) + 1) if last else 1}
     row["prev_hash"] = prev
     row["hash"] = row_hash(row, prev)
     db.table("audit_log").insert(row)
     _set_head(db, int(row["id"]), str(row["hash"]))
     return int(row["id"]), str(row["hash"])
+
+
+def _row_count(db: sqlite_utils.Database) -> int:
+    return int(next(iter(db.query("SELECT count(*) AS n FROM audit_log")))["n"])
 
 
 def _set_head(db: sqlite_utils.Database, row_id: int, head_hash: str) -> None:
@@ -205,6 +270,7 @@ class AuditLog:
         self.head_file = head_file or storage.path.with_name(HEAD_FILENAME)
         self._head_lock = threading.Lock()
         self._head_written = 0
+        self._head_declared = False
 
     async def async_log(
         self,
@@ -226,7 +292,9 @@ class AuditLog:
             # Stored as text so the hashed form and the stored form are the same string.
             "details": _canonical(details),
         }
-        row_id, head_hash = await self.storage.async_write(lambda db: _append(db, entry))
+        declare = not self._head_declared
+        row_id, head_hash = await self.storage.async_write(lambda db: _append(db, entry, declare))
+        self._head_declared = True
         await asyncio.to_thread(self._write_head, row_id, head_hash)
 
     def _write_head(self, row_id: int, head_hash: str) -> None:
@@ -236,7 +304,10 @@ class AuditLog:
                 return
             spare = self.head_file.with_name(f"{self.head_file.name}.{os.getpid()}.tmp")
             try:
-                spare.write_text(f"{row_id} {head_hash}\n", encoding="ascii")
+                # Readable by the hub only, like the database it vouches for.
+                fd = os.open(spare, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(fd, "w", encoding="ascii") as handle:
+                    handle.write(f"{row_id} {head_hash}\n")
                 os.replace(spare, self.head_file)
             except OSError as exc:
                 # The row is safe in the database; only the second anchor is behind.

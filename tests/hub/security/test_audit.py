@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.security.audit import GENESIS_HASH, AuditLog, row_hash
+from hub.security.audit import GENESIS_HASH, HEAD_KEPT_GENESIS, AuditLog, row_hash
 from hub.storage import Storage
 
 CAMHUB = str(Path(sys.executable).with_name("camhub"))
@@ -42,7 +42,7 @@ async def test_concurrent_logs_form_one_unbroken_chain(audit, tmp_path):
     assert report.ok and report.rows == 200
     stored = rows(tmp_path / "camhub.db")
     assert [r["id"] for r in stored] == list(range(1, 201))
-    assert stored[0]["prev_hash"] == GENESIS_HASH
+    assert stored[0]["prev_hash"] == HEAD_KEPT_GENESIS
     for before, after in itertools.pairwise(stored):
         assert after["prev_hash"] == before["hash"]
         assert after["hash"] == row_hash(after, before["hash"])
@@ -234,19 +234,59 @@ async def test_a_rewritten_tail_does_not_match_the_head(audit, tmp_path):
     assert "head file audit.head" in report.reason and "row 5 has hash" in report.reason
 
 
-async def test_a_lost_head_is_named_and_a_missing_file_is_only_a_note(audit, tmp_path):
+async def test_a_lost_head_is_named_and_a_missing_head_file_is_a_failure(audit, tmp_path):
     await audit.async_log("ann", "clip.view", "c0")
     (tmp_path / "audit.head").unlink()
     report = await audit.async_verify()
-    assert report.ok and report.warnings and "no head file" in report.warnings[0]
+    assert not report.ok and report.whole_log
+    assert "no head file audit.head" in report.reason and "kept from row 1" in report.reason
     await audit.async_log("ann", "clip.view", "c1")
-    assert (await audit.async_verify()).warnings == ()
+    assert (await audit.async_verify()).ok
     conn = sqlite3.connect(tmp_path / "camhub.db")
     conn.execute("DELETE FROM audit_head")
     conn.commit()
     conn.close()
     report = await audit.async_verify()
     assert report.broken_id == 2 and "lost the chain's head" in report.reason
+
+
+def rechain(path: Path, genesis: str) -> None:
+    """Rewrite a whole log as if an older camhub, without a head file, had written it."""
+    conn = sqlite3.connect(path)
+    conn.row_factory = sqlite3.Row
+    prev = genesis
+    for row in [dict(r) for r in conn.execute("SELECT * FROM audit_log ORDER BY id")]:
+        new_hash = row_hash(row, prev)
+        conn.execute(
+            "UPDATE audit_log SET prev_hash = ?, hash = ? WHERE id = ?", [prev, new_hash, row["id"]]
+        )
+        prev = new_hash
+    conn.execute("UPDATE audit_head SET hash = ?", [prev])
+    conn.commit()
+    conn.close()
+
+
+async def test_a_log_older_than_the_head_file_says_from_when_it_is_kept(tmp_path):
+    storage = Storage(tmp_path / "camhub.db")
+    await storage.async_open()
+    try:
+        old = AuditLog(storage)
+        for i in range(3):
+            await old.async_log("ann", "clip.view", f"c{i}")
+        rechain(tmp_path / "camhub.db", GENESIS_HASH)
+        (tmp_path / "audit.head").unlink()
+        report = await old.async_verify()
+        assert report.ok and "no head file" in report.warnings[0]  # nothing says it existed
+        upgraded = AuditLog(storage)  # the next start of a newer camhub
+        await upgraded.async_log("ann", "clip.view", "c3")
+        actions = [r["action"] for r in rows(tmp_path / "camhub.db")]
+        assert actions == ["clip.view"] * 3 + ["audit.head_kept", "clip.view"]
+        assert (await upgraded.async_verify()).ok
+        (tmp_path / "audit.head").write_text("")
+        report = await upgraded.async_verify()
+        assert not report.ok and "kept from row 4" in report.reason
+    finally:
+        await storage.async_close()
 
 
 async def test_the_head_migration_anchors_a_log_that_predates_it(tmp_path):
@@ -264,3 +304,60 @@ async def test_the_head_migration_anchors_a_log_that_predates_it(tmp_path):
         assert head[0]["row_id"] == 3 and head[0]["hash"] == rows(tmp_path / "camhub.db")[2]["hash"]
     finally:
         await storage.async_close()
+
+
+def test_verify_is_not_fooled_by_a_cut_tail_with_a_rewritten_head_and_no_file(tmp_path):
+    data = tmp_path / "data"
+    for name in ("ann", "bob", "cat", "dan"):
+        made = camhub("user", "add", name, "--data", str(data), stdin="correct horse battery\n")
+        assert made.returncode == 0, made.stderr
+    conn = sqlite3.connect(data / "camhub.db")
+    conn.execute("DELETE FROM audit_log WHERE id >= 3")
+    conn.execute(
+        "UPDATE audit_head SET row_id = 2, hash = (SELECT hash FROM audit_log WHERE id = 2)"
+    )
+    conn.commit()
+    conn.close()
+    for damage in ("empty", "remove"):
+        if damage == "empty":
+            (data / "audit.head").write_text("")
+        else:
+            (data / "audit.head").unlink()
+        bad = camhub("audit", "verify", "--data", str(data))
+        assert bad.returncode == 1, (damage, bad.stdout)
+        assert "BROKEN:" in bad.stderr and "kept from row 1" in bad.stderr
+        assert "Traceback" not in bad.stderr
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "DROP TABLE audit_head",
+        "DROP TABLE audit_log",
+        "ALTER TABLE audit_log RENAME COLUMN hash TO gone",
+        "UPDATE audit_head SET row_id = 'many'",
+        "garbage",
+    ],
+)
+def test_a_broken_database_is_an_error_message_never_a_traceback(tmp_path, damage):
+    data = tmp_path / "data"
+    made = camhub("user", "add", "ann", "--data", str(data), stdin="correct horse battery\n")
+    assert made.returncode == 0, made.stderr
+    if damage == "garbage":
+        (data / "camhub.db").write_bytes(b"this is not a database" * 100)
+        for suffix in ("-wal", "-shm"):
+            (data / f"camhub.db{suffix}").unlink(missing_ok=True)
+    else:
+        conn = sqlite3.connect(data / "camhub.db")
+        conn.execute(damage)
+        conn.commit()
+        conn.close()
+    result = camhub("audit", "verify", "--data", str(data))
+    assert result.returncode in (1, 2), result.stdout
+    assert "Traceback" not in result.stderr and result.stderr.strip(), result.stderr
+    if damage == "DROP TABLE audit_head":
+        assert result.returncode == 1 and "audit_head table is gone" in result.stderr
+    elif damage.startswith(("ALTER", "UPDATE")):
+        assert result.returncode == 1 and "the audit tables were altered" in result.stderr
+    else:
+        assert result.returncode == 2 and "cannot check the audit trail" in result.stderr
