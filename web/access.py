@@ -4,7 +4,8 @@ Handlers are decorated with exactly one of `public`, `admin` or `viewer`. The
 authentication middleware (web/auth.py) reads the rule with `rule_of` and answers
 401 (no session or token), 403 (wrong role) or lets the request through. A viewer
 sees only the cameras granted to them: handlers that serve one camera call
-`require_camera`, handlers that list things filter with `can_view`.
+`require_camera` (404, as for a camera that does not exist), handlers that list
+things filter with `can_view`.
 """
 
 from __future__ import annotations
@@ -87,14 +88,16 @@ def sees_faces(request: web.Request, face_blur: bool) -> bool:
     return not face_blur or (who is not None and who.role == "admin")
 
 
-def require_camera(request: web.Request, camera_id: str) -> None:
-    """Raise 403 unless the caller may see this camera."""
+def require_camera(request: web.Request, camera_id: str, not_found: str | None = None) -> None:
+    """Raise 404 unless the caller may see this camera, with the text an unknown camera (or
+    event, or recording: `not_found`) gets: what a viewer may not see, they cannot tell
+    apart from what does not exist."""
     if not can_view(request, camera_id):
-        raise web.HTTPForbidden(text="not allowed to view this camera")
+        raise web.HTTPNotFound(text=not_found or f"no camera '{camera_id}'")
 
 
 def camera_runtime(request: web.Request, camera_id: str) -> CameraRuntime:
-    """The running camera, after checking the caller may see it: 404 if unknown, else 403."""
+    """The running camera, after checking the caller may see it (404 either way)."""
     runtime = request.app[HUB_KEY].cameras.get(camera_id)
     if runtime is None:
         raise web.HTTPNotFound(text=f"no camera '{camera_id}'")

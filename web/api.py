@@ -23,10 +23,31 @@ def camhub_version() -> str:
 @routes.get("/api/health")
 @access.public
 async def health(request: web.Request) -> web.Response:
-    """Liveness and a summary; no auth, no secrets, no footage."""
-    data = request.app[HUB_KEY].health()
+    """Liveness for anyone (`status` only); signed in, the version and uptime with the
+    states of the cameras one may see; for admins also failed plugins, problems and the
+    bus counters."""
+    hub = request.app[HUB_KEY]
+    who = access.principal(request)
+    data = hub.health()
+    if who is None:
+        # Anyone on the network may ask: whether it is up, nothing about the home.
+        return web.json_response({"status": data["status"]})
     data["version"] = camhub_version()
-    return web.json_response(data)
+    if who.role == "admin":
+        return web.json_response(data)
+    cameras = {
+        entity: state
+        for entity, state in data["cameras"].items()
+        if who.can_view(entity.split(".", 1)[1])
+    }
+    return web.json_response(
+        {
+            "status": data["status"],
+            "uptime": data["uptime"],
+            "version": data["version"],
+            "cameras": cameras,
+        }
+    )
 
 
 @routes.get("/api/cameras")

@@ -78,7 +78,7 @@ async def recording_video(request: web.Request) -> web.StreamResponse:
     segment = await hub.recordings.async_get(int(request.match_info["segment_id"]))
     if segment is None:
         raise web.HTTPNotFound(text="no such recording")
-    access.require_camera(request, segment.camera)
+    access.require_camera(request, segment.camera, "no such recording")
     runtime = hub.cameras.get(segment.camera)
     if runtime is not None and not access.sees_faces(request, runtime.config.face_blur):
         raise web.HTTPForbidden(
@@ -133,13 +133,13 @@ async def events(request: web.Request) -> web.Response:
 
 
 async def _event(request: web.Request) -> dict[str, Any]:
-    """The event in the path, if the caller may see its camera (403 otherwise)."""
+    """The event in the path, if the caller may see its camera (404 otherwise, as if none)."""
     hub = request.app[HUB_KEY]
     event_id = request.match_info["event_id"]
     event = await hub.event_log.async_get(event_id)
     if event is None:
         raise web.HTTPNotFound(text="no such event")
-    access.require_camera(request, str(event["camera"]))
+    access.require_camera(request, str(event["camera"]), "no such event")
     return event
 
 

@@ -26,8 +26,9 @@ CONFIG = (
     "  front:\n    url: demo://\n    enabled: false\n"
     "  back:\n    url: demo://\n    enabled: false\n"
 )
-# Values for path parameters. Those bound to the camera `front` must be refused (403) to a
-# viewer granted only `back`; anything else unknown gets a harmless made-up value.
+# Values for path parameters. Those bound to the camera `front` must be refused to a viewer
+# granted only `back` exactly as an unknown one is (404, same text: nothing to enumerate);
+# anything else unknown gets a harmless made-up value.
 PARAMS = {
     "camera": "front",
     "event_id": "ev-front",
@@ -35,20 +36,21 @@ PARAMS = {
     "name": "nobody",
     "token_id": "999",
 }
+UNKNOWN = {"camera": "nosuch", "event_id": "ev-nosuch", "segment_id": "999999"}
 CAMERA_BOUND = {"camera", "event_id", "segment_id"}
 # Public routes that still answer 401 to a caller without a session, by design.
 PUBLIC_BUT_PERSONAL = {("GET", "/api/auth/me"), ("HEAD", "/api/auth/me")}
 AUTH = (401, 403)
 
 
-def concrete(path: str) -> tuple[str, set[str]]:
+def concrete(path: str, values: dict[str, str] = PARAMS) -> tuple[str, set[str]]:
     """The path with its `{param}` / `{param:regex}` parts filled in, and the params used."""
     used: set[str] = set()
 
     def fill(match: re.Match[str]) -> str:
         name = match.group(1)
         used.add(name)
-        return PARAMS.get(name, "x")
+        return values.get(name, PARAMS.get(name, "x"))
 
     return re.sub(r"\{(\w+)(?::[^}]*)?\}", fill, path), used
 
@@ -64,11 +66,15 @@ def routes_of(app: web.Application) -> list[tuple[str, str, str | None]]:
 
 
 async def call(client: AuthedClient, method: str, path: str) -> int:
+    return (await answer(client, method, path))[0]
+
+
+async def answer(client: AuthedClient, method: str, path: str) -> tuple[int, str]:
     kwargs: dict[str, Any] = {}
     if method in ("POST", "PUT", "PATCH", "DELETE"):
         kwargs["json"] = {}
     async with client.request(method, path, **kwargs) as response:
-        return response.status
+        return response.status, await response.text()
 
 
 @pytest.fixture
@@ -120,7 +126,11 @@ async def test_authorization_matrix(clients):
             elif rule == "admin" and who != "admin":
                 ok, expected = status == 403, "403"
             elif who == "viewer_other" and params & CAMERA_BOUND:
-                ok, expected = status == 403, "403 (camera not granted)"
+                unknown = await answer(client, method, concrete(template, UNKNOWN)[0])
+                for param in params & set(UNKNOWN):  # the answer may name the id asked for
+                    unknown = (unknown[0], unknown[1].replace(UNKNOWN[param], PARAMS[param]))
+                ok = status == 404 and await answer(client, method, path) == unknown
+                expected = f"404 as for an unknown id {unknown}"
             else:
                 ok = status not in AUTH and (status < 500 or status == 503)
                 expected = "allowed (2xx/4xx, or 503 for a camera with no picture)"
@@ -138,7 +148,7 @@ async def test_viewer_lists_hold_only_granted_cameras(clients):
     assert [e["id"] for e in (await (await granted.get("/api/events")).json())["events"]] == [
         "ev-front"
     ]
-    assert (await other.get("/api/events?camera=front")).status == 403
+    assert (await other.get("/api/events?camera=front")).status == 404
     other_recordings = await (await other.get("/api/recordings?segments=1")).json()
     assert other_recordings["segments"] == []
     granted_recordings = await (await granted.get("/api/recordings?segments=1")).json()

@@ -6,6 +6,7 @@ import pytest
 
 from hub.cameras.discovery import DiscoveredDevice
 from hub.hookspecs import hookimpl
+from web.keys import HUB_KEY
 
 
 @pytest.fixture
@@ -23,6 +24,25 @@ async def test_health_says_ok_with_version(client_for):
     data = await response.json()
     assert data["status"] == "ok" and data["version"]
     assert data["bus"]["dropped"] == 0
+
+
+async def test_health_tells_each_caller_only_what_they_may_see(make_api_client):
+    config = (
+        "cameras:\n  front:\n    url: demo://\n    enabled: false\n"
+        "  back:\n    url: demo://\n    enabled: false\n"
+    )
+    admin = await make_api_client(config=config)
+    hub = admin.app[HUB_KEY]
+    hub.problems.append("cameras.yaml:3: cameras.garage: also in the config file")
+    anonymous = await make_api_client(hub=hub, role=None)
+    viewer = await make_api_client(hub=hub, role="viewer", cameras=["back"])
+    assert await (await anonymous.get("/api/health")).json() == {"status": "ok"}
+    seen = await (await viewer.get("/api/health")).json()
+    assert list(seen["cameras"]) == ["camera.back"]
+    assert set(seen) == {"status", "uptime", "version", "cameras"}
+    everything = await (await admin.get("/api/health")).json()
+    assert set(everything["cameras"]) == {"camera.front", "camera.back"}
+    assert everything["problems"] and "bus" in everything
 
 
 async def test_cameras_list_states_and_never_passwords(client_for):

@@ -77,7 +77,7 @@ async def test_viewers_cannot_keep_or_delete_and_writes_need_the_csrf_token(make
     assert forged.status == 403
     assert (await admin.get("/api/events/e1")).status == 200
     stranger = await make_api_client(hub=hub, role="viewer", cameras=[])
-    assert (await stranger.get("/api/events/e1")).status == 403
+    assert (await stranger.get("/api/events/e1")).status == 404
 
 
 async def test_house_mode_read_by_anyone_set_by_admins_and_audited(make_api_client):

@@ -46,7 +46,7 @@ async def test_a_token_loses_admin_rights_when_its_maker_is_demoted(make_api_cli
     assert (await script.get("/api/users", headers=admin_token)).status == 403
     listed = await (await script.get("/api/cameras", headers=admin_token)).json()
     assert [c["id"] for c in listed["cameras"]] == ["back"]
-    assert (await script.get("/api/cameras/front/zones", headers=admin_token)).status == 403
+    assert (await script.get("/api/cameras/front/zones", headers=admin_token)).status == 404
     # A camera-limited token is limited by its own list and the maker's grants together.
     limited = await (await script.get("/api/cameras", headers=front_token)).json()
     assert limited["cameras"] == []
