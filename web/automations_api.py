@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
@@ -12,7 +11,7 @@ from hub.config.issues import Issue
 from hub.core import Hub
 from hub.events import Context
 from web import access
-from web.body import read_json_object
+from web.body import parse_json, read_json_object
 from web.keys import HUB_KEY
 from web.query import int_param
 
@@ -223,10 +222,7 @@ async def webhook(request: web.Request) -> web.Response:
         raise web.HTTPRequestEntityTooLarge(MAX_WEBHOOK_BYTES, len(raw))
     payload: Any = raw.decode("utf-8", errors="replace")
     if request.content_type == "application/json" and raw:
-        try:
-            payload = json.loads(raw)
-        except json.JSONDecodeError:
-            raise web.HTTPBadRequest(text="the body is not JSON") from None
+        payload = parse_json(raw)
     if not hub.automations.call_webhook(request.match_info["webhook_id"], payload):
         # Same answer for a wrong id as for no trigger: ids are not to be guessed one by one.
         raise web.HTTPNotFound(text="no such webhook")

@@ -24,13 +24,19 @@ async def read_json_object(request: web.Request, max_bytes: int = MAX_JSON_BYTES
     raw = await request.content.read(max_bytes + 1)
     if len(raw) > max_bytes:
         raise web.HTTPRequestEntityTooLarge(max_size=max_bytes, actual_size=len(raw))
-    try:
-        value = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        raise web.HTTPBadRequest(text="the body is not valid JSON") from None
+    value = parse_json(raw)
     if not isinstance(value, dict):
         raise web.HTTPBadRequest(text="the body must be a JSON object")
     return value
+
+
+def parse_json(raw: bytes) -> Any:
+    """JSON from a request body, or 400: malformed, not UTF-8, or nested deeper than the
+    parser recurses (a RecursionError must never become a 500)."""
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise web.HTTPBadRequest(text="the body is not valid JSON") from None
 
 
 def string_field(body: dict[str, Any], name: str, max_length: int = 1024) -> str:

@@ -14,7 +14,7 @@ from web.body import read_json_object
 from web.footage_stream import footage_response, require_unlocked
 from web.keys import HUB_KEY
 from web.looks import snapshot_look_starts, video_look_starts
-from web.query import int_param, time_param
+from web.query import id_param, int_param, time_param
 
 routes = web.RouteTableDef()
 MAX_PAGE = 500
@@ -75,7 +75,8 @@ async def recordings(request: web.Request) -> web.Response:
 async def recording_video(request: web.Request) -> web.StreamResponse:
     """One segment's MP4."""
     hub = request.app[HUB_KEY]
-    segment = await hub.recordings.async_get(int(request.match_info["segment_id"]))
+    segment_id = id_param(request, "segment_id", "no such recording")
+    segment = await hub.recordings.async_get(segment_id)
     if segment is None:
         raise web.HTTPNotFound(text="no such recording")
     access.require_camera(request, segment.camera, "no such recording")

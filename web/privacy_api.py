@@ -7,7 +7,6 @@ All admin-only and audited: `storage.unlock` (and `storage.unlock.failed`),
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import queue
 import threading
@@ -19,6 +18,7 @@ from hub.footage.export import async_plan_export, write_export
 from hub.footage.keyring import KeyringError, WrongPassphrase
 from hub.footage.store import LOCK_ENTITY, UNREADABLE_ERRORS, FootageLocked
 from web import access
+from web.body import read_json_object
 from web.footage_stream import locked_error, require_unlocked
 from web.keys import HUB_KEY
 
@@ -27,16 +27,6 @@ routes = web.RouteTableDef()
 EXPORT_BLOCK = 256 * 1024
 EXPORT_QUEUE = 16
 MAX_PASSPHRASE = 1024
-
-
-async def _json_body(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise web.HTTPBadRequest(text="the body must be JSON") from None
-    if not isinstance(body, dict):
-        raise web.HTTPBadRequest(text="the body must be a JSON object")
-    return body
 
 
 def _time_range(values: Any) -> tuple[float, float]:
@@ -78,7 +68,7 @@ async def encryption_status(request: web.Request) -> web.Response:
 @access.admin
 async def unlock(request: web.Request) -> web.Response:
     """Open sealed footage with the passphrase; the key stays in memory until restart or lock."""
-    body = await _json_body(request)
+    body = await read_json_object(request)
     passphrase = body.get("passphrase")
     if not isinstance(passphrase, str) or not 0 < len(passphrase) <= MAX_PASSPHRASE:
         raise web.HTTPBadRequest(text="passphrase is required")
@@ -117,7 +107,7 @@ async def rotate(request: web.Request) -> web.Response:
     Sealed footage must be unlocked first; a sealed key needs `new_passphrase`.
     """
     hub = request.app[HUB_KEY]
-    body = await _json_body(request)
+    body = await read_json_object(request)
     store = hub.footage
     if store.keyring.mode == "off":
         raise web.HTTPConflict(text="storage.encryption.mode is off: no key to rotate")
@@ -144,7 +134,7 @@ async def erase(request: web.Request) -> web.Response:
 
     Events on legal hold (`keep`) and the footage around them stay.
     """
-    body = await _json_body(request)
+    body = await read_json_object(request)
     start, end = _time_range(body)
     cameras = _cameras(request, body.get("cameras"))
     result = await request.app[HUB_KEY].retention.async_erase(start, end, cameras)

@@ -30,3 +30,15 @@ def int_param(request: web.Request, name: str, default: int, lower: int, upper: 
     if not lower <= value <= upper:
         raise web.HTTPBadRequest(text=f"{name} must be between {lower} and {upper}")
     return value
+
+
+SQLITE_MAX_INT = 2**63 - 1
+
+
+def id_param(request: web.Request, name: str, not_found: str) -> int:
+    """A numeric id from the path; one no row can have (beyond SQLite's integers) is 404."""
+    raw = request.match_info[name]
+    value = int(raw) if raw.isdigit() and len(raw) <= 19 else SQLITE_MAX_INT + 1
+    if value > SQLITE_MAX_INT:
+        raise web.HTTPNotFound(text=not_found)
+    return value

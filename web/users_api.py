@@ -30,6 +30,7 @@ from web.auth import SESSIONS_KEY
 from web.body import read_json_object, string_field
 from web.errors import http_error
 from web.keys import HUB_KEY
+from web.query import id_param
 
 routes = web.RouteTableDef()
 USER_BODY_BYTES = 16 * 1024
@@ -211,7 +212,7 @@ async def create_token(request: web.Request) -> web.Response:
 async def revoke_token(request: web.Request) -> web.Response:
     """Revoke a token: it stops working at once."""
     hub = request.app[HUB_KEY]
-    token = await async_revoke_token(hub.storage, int(request.match_info["token_id"]))
+    token = await async_revoke_token(hub.storage, id_param(request, "token_id", "no such token"))
     if token is None:
         raise web.HTTPNotFound(text="no such token")
     await access.audit(request, "token.revoke", token.name, id=token.id)

@@ -7,7 +7,6 @@ import asyncio
 import http.client
 import json
 import os
-import threading
 from collections.abc import Iterator
 
 import pytest
@@ -15,9 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import web.app
-from hub.config.loading import load_config
 from hub.core import Hub
 from hub.footage.recordings import RecordingSegment
+from tests.threaded_hub import serve_in_thread
 from tests.web_clients import PASSWORD, AuthedClient, anonymous_client
 from web.auth import SESSION_COOKIE
 from web.keys import HUB_KEY
@@ -216,36 +215,9 @@ async def test_non_json_bodies_are_refused(api_client):
 @pytest.fixture(scope="module")
 def threaded_hub(tmp_path_factory) -> Iterator[tuple[str, int, Hub]]:
     """A hub and its app served from a thread, so synchronous hypothesis tests can hit it."""
-    folder = tmp_path_factory.mktemp("fuzz")
-    (folder / "config.yaml").write_text("server:\n  auth:\n    max_login_failures: 1000000\n")
-    hub = Hub(load_config(folder / "config.yaml"), folder / "data")
-    loop = asyncio.new_event_loop()
-    ready = threading.Event()
-    address: list[tuple[str, int]] = []
-
-    async def serve() -> None:
-        from aiohttp import web as aioweb
-
-        await hub.async_start()
-        from hub.security.users import async_add_user
-
-        await async_add_user(hub.storage, "root", PASSWORD, "admin")
-        runner = aioweb.AppRunner(web.app.create_app(hub))
-        await runner.setup()
-        site = aioweb.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        address.append(runner.addresses[0][:2])
-        ready.set()
-
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    asyncio.run_coroutine_threadsafe(serve(), loop).result(60)
-    ready.wait(60)
-    host, port = address[0]
-    yield host, port, hub
-    asyncio.run_coroutine_threadsafe(hub.async_stop(), loop).result(30)
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(10)
+    config = "server:\n  auth:\n    max_login_failures: 1000000\n"
+    with serve_in_thread(tmp_path_factory.mktemp("fuzz"), config) as served:
+        yield served.host, served.port, served.hub
 
 
 def post(host: str, port: int, path: str, body: bytes) -> tuple[int, bytes]:
@@ -304,3 +276,20 @@ def test_the_fuzzed_hub_still_lets_the_real_admin_in(threaded_hub):
         json.dumps({"username": "root", "password": PASSWORD}).encode(),
     )
     assert status == 200 and json.loads(body)["csrf_token"]
+
+
+async def test_inputs_that_used_to_crash_a_handler_get_a_clear_4xx(make_api_client, caplog):
+    admin = await make_api_client(config=CONFIG)
+    anonymous = await make_api_client(hub=admin.app[HUB_KEY], role=None)
+    nested = b"[" * 5_000 + b"]" * 5_000
+    json_type = {"Content-Type": "application/json"}
+    hook = await anonymous.post("/api/webhook/any-id", data=nested, headers=json_type)
+    assert hook.status == 400 and "not valid JSON" in await hook.text()
+    unlock = await admin.post(
+        "/api/storage/unlock", data=b'{"passphrase": ' + nested + b"}", headers=json_type
+    )
+    assert unlock.status == 400
+    for huge in ("9" * 30, str(2**63), str(2**64 + 1)):
+        assert (await admin.get(f"/api/recordings/{huge}/video.mp4")).status == 404
+        assert (await admin.delete(f"/api/tokens/{huge}")).status == 404
+    assert "Traceback" not in caplog.text and "Error handling request" not in caplog.text
