@@ -18,6 +18,7 @@ from web import (
     auth,
     automations_api,
     camera_admin_api,
+    connections,
     discovery_api,
     footage_api,
     hosts,
@@ -78,12 +79,18 @@ def _with_rule(handler: Handler, rule: access.Rule) -> Handler:
 def create_app(hub: Hub) -> web.Application:
     """Build the web application around a (started or starting) hub."""
     app = web.Application(
-        middlewares=[_security_headers, hosts.host_middleware, auth.auth_middleware],
+        middlewares=[
+            _security_headers,
+            hosts.host_middleware,
+            connections.body_deadline_middleware,
+            auth.auth_middleware,
+        ],
         client_max_size=4 * 1024**2,
     )
     app[HUB_KEY] = hub
     server = hub.config.server
     app[hosts.HOST_GUARD_KEY] = hosts.HostGuard(server.host, server.allowed_hosts)
+    app[connections.BODY_SECONDS_KEY] = server.limits.body_seconds
     auth.setup_auth(app, hub)
     app.add_routes(api.routes)
     app.add_routes(discovery_api.routes)

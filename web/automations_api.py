@@ -11,7 +11,7 @@ from hub.config.issues import Issue
 from hub.core import Hub
 from hub.events import Context
 from web import access
-from web.body import parse_json, read_json_object
+from web.body import parse_json, read_body, read_json_object
 from web.keys import HUB_KEY
 from web.query import int_param
 
@@ -215,11 +215,7 @@ async def automation_traces(request: web.Request) -> web.Response:
 async def webhook(request: web.Request) -> web.Response:
     """Fire the `webhook` trigger whose secret id this is (JSON, form or text body)."""
     hub = _hub(request)
-    if request.content_length is not None and request.content_length > MAX_WEBHOOK_BYTES:
-        raise web.HTTPRequestEntityTooLarge(MAX_WEBHOOK_BYTES, request.content_length)
-    raw = await request.content.read(MAX_WEBHOOK_BYTES + 1)
-    if len(raw) > MAX_WEBHOOK_BYTES:
-        raise web.HTTPRequestEntityTooLarge(MAX_WEBHOOK_BYTES, len(raw))
+    raw = await read_body(request, MAX_WEBHOOK_BYTES)
     payload: Any = raw.decode("utf-8", errors="replace")
     if request.content_type == "application/json" and raw:
         payload = parse_json(raw)

@@ -19,15 +19,26 @@ async def read_json_object(request: web.Request, max_bytes: int = MAX_JSON_BYTES
     """
     if request.content_type != "application/json":
         raise web.HTTPUnsupportedMediaType(text="send the body as application/json")
-    if request.content_length is not None and request.content_length > max_bytes:
-        raise web.HTTPRequestEntityTooLarge(max_size=max_bytes, actual_size=request.content_length)
-    raw = await request.content.read(max_bytes + 1)
-    if len(raw) > max_bytes:
-        raise web.HTTPRequestEntityTooLarge(max_size=max_bytes, actual_size=len(raw))
-    value = parse_json(raw)
+    value = parse_json(await read_body(request, max_bytes))
     if not isinstance(value, dict):
         raise web.HTTPBadRequest(text="the body must be a JSON object")
     return value
+
+
+async def read_body(request: web.Request, max_bytes: int) -> bytes:
+    """The whole body, or 413 as soon as it is known to be over `max_bytes` (from its
+    Content-Length, or while it streams in without one)."""
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise web.HTTPRequestEntityTooLarge(max_size=max_bytes, actual_size=request.content_length)
+    chunks: list[bytes] = []
+    size = 0
+    # read(n) answers with what has arrived so far: a body in several packets takes several.
+    while chunk := await request.content.read(max_bytes + 1 - size):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > max_bytes:
+            raise web.HTTPRequestEntityTooLarge(max_size=max_bytes, actual_size=size)
+    return b"".join(chunks)
 
 
 def parse_json(raw: bytes) -> Any:

@@ -8,13 +8,16 @@ import logging
 import signal
 import ssl
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import web
 
+from hub.config.models import ServerConfig
 from hub.core import Hub, HubStartError
 from hub.security.users import async_count_users
 from web.app import create_app
+from web.connections import ConnectionLimiter, default_max_connections, limited_factory
 
 _LOGGER = logging.getLogger(__name__)
 HTTP_SHUTDOWN_SECONDS = 1.0
@@ -52,6 +55,63 @@ def tls_context(hub: Hub) -> ssl.SSLContext | None:
     return context
 
 
+@dataclass
+class Listener:
+    """The panel's listening socket(s) and the aiohttp runner behind them."""
+
+    runner: web.AppRunner
+    server: asyncio.Server
+    limiter: ConnectionLimiter
+
+    @property
+    def port(self) -> int:
+        """The port bound (useful when asked for port 0)."""
+        return int(self.server.sockets[0].getsockname()[1])
+
+    async def async_close(self) -> None:
+        """Stop accepting, then end open connections (within HTTP_SHUTDOWN_SECONDS)."""
+        self.server.close()
+        await self.runner.cleanup()
+        await self.server.wait_closed()
+
+
+async def async_listen(
+    app: web.Application, server: ServerConfig, context: ssl.SSLContext | None = None
+) -> Listener:
+    """Serve `app` on `server.host`/`server.port` with the connection limits of
+    `server.limits`: idle and header time-out, caps per address and in all (OSError if the
+    address cannot be bound)."""
+    limits = server.limits
+    runner = web.AppRunner(
+        app,
+        handle_signals=False,
+        access_log=None,
+        shutdown_timeout=HTTP_SHUTDOWN_SECONDS,
+        # Runs from the moment a connection opens until its request is whole, and again
+        # between requests: it closes idle connections and slowloris ones alike.
+        keepalive_timeout=limits.idle_seconds,
+    )
+    await runner.setup()
+    assert runner.server is not None
+    limiter = ConnectionLimiter(
+        limits.connections_per_address, limits.max_connections or default_max_connections()
+    )
+    try:
+        listening = await asyncio.get_running_loop().create_server(
+            limited_factory(runner.server, limiter),
+            server.host or None,
+            server.port,
+            ssl=context,
+            # A TLS handshake never finished is an idle connection too.
+            ssl_handshake_timeout=limits.idle_seconds if context is not None else None,
+            reuse_address=True,
+        )
+    except OSError:
+        await runner.cleanup()
+        raise
+    return Listener(runner, listening, limiter)
+
+
 async def async_serve(hub: Hub, on_ready: Callable[[str], None] | None = None) -> None:
     """Bind the panel, start the hub, wait for a stop signal, then stop both."""
     server = hub.config.server
@@ -60,16 +120,9 @@ async def async_serve(hub: Hub, on_ready: Callable[[str], None] | None = None) -
     except HubStartError:
         await hub.storage.async_close()
         raise
-    app = create_app(hub)
-    runner = web.AppRunner(
-        app, handle_signals=False, access_log=None, shutdown_timeout=HTTP_SHUTDOWN_SECONDS
-    )
-    await runner.setup()
-    site = web.TCPSite(runner, server.host, server.port, ssl_context=context)
     try:
-        await site.start()
+        listener = await async_listen(create_app(hub), server, context)
     except OSError as exc:
-        await runner.cleanup()
         await hub.storage.async_close()
         if exc.errno == errno.EADDRINUSE:
             raise HubStartError(
@@ -100,5 +153,5 @@ async def async_serve(hub: Hub, on_ready: Callable[[str], None] | None = None) -
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
-        await runner.cleanup()
+        await listener.async_close()
         await hub.async_stop()

@@ -139,6 +139,39 @@ def _check_allowed_host(value: str) -> str:
 AllowedHost = Annotated[str, AfterValidator(_check_allowed_host)]
 
 
+class LimitsConfig(StrictModel):
+    """How long a connection may stay silent or slow, and how many one address may hold."""
+
+    idle_seconds: float = Field(
+        15.0,
+        gt=0,
+        le=3600,
+        description="A connection that has not sent a whole request within this long is "
+        "closed: a new one, one kept open between requests, or one sending its headers a byte "
+        "at a time (slowloris). Running requests (a video, the live feed) are not affected.",
+    )
+    body_seconds: float = Field(
+        60.0,
+        gt=0,
+        le=3600,
+        description="A request body must arrive whole within this long after its headers; a "
+        "slower one is answered 408 and the connection closed.",
+    )
+    connections_per_address: int = Field(
+        128,
+        ge=0,
+        description="Open connections one client address may hold (0: no limit); more are "
+        "closed at once. Behind a reverse proxy every client has the proxy's address: raise "
+        "it there.",
+    )
+    max_connections: int | None = Field(
+        None,
+        ge=1,
+        description="Open connections in all; more are closed at once. Default: what the "
+        "open-file limit allows after keeping room for recording and the database.",
+    )
+
+
 class ServerConfig(StrictModel):
     """Where the web panel and API listen."""
 
@@ -157,6 +190,10 @@ class ServerConfig(StrictModel):
     )
     auth: AuthConfig = Field(
         default_factory=AuthConfig, description="Session lifetimes and login throttling."
+    )
+    limits: LimitsConfig = Field(
+        default_factory=LimitsConfig,
+        description="Time-outs for idle and slow connections and caps on how many are open.",
     )
 
 
