@@ -74,9 +74,14 @@ def default_data_dir() -> Path:
 
 
 def prepare_data_dir(path: Path) -> Path:
-    """Create the data dir if needed and prove it is writable, or raise HubStartError."""
+    """Create the data dir if needed (mode 0700: it holds footage, password hashes and keys,
+    so no other account on the machine may list or read it) and prove it is writable, or
+    raise HubStartError."""
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if path.stat().st_mode & 0o077:
+            _LOGGER.info("Data dir %s was open to other users: now 0700", path)
+            path.chmod(0o700)
         with tempfile.NamedTemporaryFile(dir=path, prefix=".write-test-"):
             pass
     except OSError as exc:

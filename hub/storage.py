@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
+import os
 import queue
 import sqlite3
 import threading
@@ -253,6 +255,13 @@ def _token_makers(db: sqlite_utils.Database) -> None:
     migrate_token_makers(db)
 
 
+def _csrf_derived(db: sqlite_utils.Database) -> None:
+    """No CSRF token kept in plain text (hub/security/sessions.py)."""
+    from hub.security.sessions import forget_stored_csrf_tokens
+
+    forget_stored_csrf_tokens(db)
+
+
 CORE_MIGRATIONS: tuple[Migration, ...] = (
     Migration("core:0001_tables", _core_tables),
     Migration("core:0002_notifications", _notifications_table),
@@ -264,7 +273,22 @@ CORE_MIGRATIONS: tuple[Migration, ...] = (
     Migration("core:0006_audit_head", _audit_head_table),
     Migration("core:camera_detection", _camera_detection_table),
     Migration("core:0007_token_makers", _token_makers),
+    Migration("core:0008_csrf_derived", _csrf_derived),
 )
+
+
+def _make_private(path: Path) -> None:
+    """The database file (and any WAL and shared-memory files beside it) readable by the
+    hub's user only: it holds password hashes and session and token hashes. SQLite gives
+    the WAL and -shm files it creates the database file's mode."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+    for suffix in ("-wal", "-shm", "-journal"):
+        with contextlib.suppress(FileNotFoundError):
+            path.with_name(path.name + suffix).chmod(0o600)
 
 
 def _connect(path: Path) -> sqlite_utils.Database:
@@ -307,10 +331,11 @@ class Storage:
 
     def _write_loop(self, loop: asyncio.AbstractEventLoop, ready: asyncio.Future[None]) -> None:
         try:
+            _make_private(self.path)
             db = _connect(self.path)
             db.conn.execute("PRAGMA journal_mode = WAL")
             db.conn.execute("PRAGMA synchronous = NORMAL")
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             error = StorageError(f"cannot open database {self.path}: {exc}")
             loop.call_soon_threadsafe(_settle, ready, None, error)
             return

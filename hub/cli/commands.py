@@ -7,6 +7,7 @@ import asyncio
 import getpass
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -243,6 +244,9 @@ COMMANDS: dict[str, Any] = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `camhub` console script."""
+    # Whatever a command writes (database, footage, keys, exports, plugin files) is the
+    # hub user's alone; the modules that write the sensitive ones set 0600 themselves too.
+    os.umask(0o077)
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

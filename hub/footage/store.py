@@ -64,7 +64,9 @@ class FootageFile:
         self.final = store.path_of(relpath)
         self.partial = self.final.with_name(self.final.name + PARTIAL_SUFFIX)
         self.final.parent.mkdir(parents=True, exist_ok=True)
-        self._raw: BinaryIO = open(self.partial, "w+b")  # noqa: SIM115 - closed by finish/abort
+        # Readable by the hub's user only, whatever the umask: footage films a family.
+        fd = os.open(self.partial, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+        self._raw: BinaryIO = open(fd, "w+b")  # noqa: SIM115 - closed by finish/abort
         self._writer: EncryptingWriter | None = None
         try:
             self._writer = store.new_writer(self._raw, relpath)

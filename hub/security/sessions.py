@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import json
 import logging
 import secrets
@@ -28,6 +30,14 @@ TOUCH_EVERY_SECONDS = 60.0
 def secret_hash(secret: str) -> str:
     """SHA-256 hex: secrets are 256 random bits, so a fast hash is enough (no guessing)."""
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def csrf_token_of(secret: str) -> str:
+    """A session's CSRF token, derived from its cookie value (HMAC-SHA256), so it is never
+    stored: a copied database holds no token to forge writes with, and a page that cannot
+    read the HttpOnly cookie cannot compute it."""
+    digest = hmac.new(secret.encode(), b"camhub csrf token", hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
 @dataclass(frozen=True)
@@ -67,14 +77,14 @@ class SessionStore:
         session = Session(
             key=secret_hash(secret),
             user=user,
-            csrf_token=secrets.token_urlsafe(32),
+            csrf_token=csrf_token_of(secret),
             created=now,
             expires=now + self.max_seconds,
         )
         row = {
             "id": session.key,
             "user_id": user.id,
-            "csrf_token": session.csrf_token,
+            "csrf_token": "",  # derived from the cookie on each request, never stored
             "created": now,
             "last_seen": now,
             "expires": session.expires,
@@ -100,7 +110,7 @@ class SessionStore:
             lambda db: [
                 dict(r)
                 for r in db.query(
-                    "SELECT s.csrf_token, s.created, s.last_seen, s.expires, u.* "
+                    "SELECT s.created, s.last_seen, s.expires, u.* "
                     "FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?",
                     [key],
                 )
@@ -120,7 +130,7 @@ class SessionStore:
             await self.storage.async_write(
                 lambda db: db.execute("UPDATE sessions SET last_seen = ? WHERE id = ?", [now, key])
             )
-        return Session(key, user, str(row["csrf_token"]), row["created"], row["expires"])
+        return Session(key, user, csrf_token_of(secret), row["created"], row["expires"])
 
     async def async_revoke(self, secret: str) -> None:
         """End one session (logout)."""
@@ -196,6 +206,12 @@ class ApiToken:
 
 class TokenError(HubError):
     """A token could not be created; the message says why."""
+
+
+def forget_stored_csrf_tokens(db: sqlite_utils.Database) -> None:
+    """CSRF tokens are derived from the session cookie now (core migration
+    `core:0008_csrf_derived`): blank the ones older versions stored in plain text."""
+    db.execute("UPDATE sessions SET csrf_token = ''")
 
 
 def migrate_token_makers(db: sqlite_utils.Database) -> None:
