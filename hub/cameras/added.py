@@ -30,6 +30,7 @@ from pydantic import Field, ValidationError
 from hub.config.issues import validation_issues
 from hub.config.models import CAMERA_ID_RULE, CameraConfig, Polygon, StrictModel, Zone, is_camera_id
 from hub.config.yaml_source import parse_yaml
+from hub.security.redact import find_login
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -87,13 +88,14 @@ class LoadedCameras:
 
 
 def strip_credentials(url: str) -> tuple[str, str | None, str | None]:
-    """`url` without `user:password@`, and the (unquoted) user and password taken out."""
-    parts = urlsplit(url)
-    if not parts.username or not parts.hostname:
+    """`url` without `user:password@`, and the user and password taken out (percent-encoded
+    ones decoded). The login ends at the last `@` before the host, so a password may hold
+    `@`, `/` or `:` as typed; `rtsp://:password@host` (no user) is a login too."""
+    login = find_login(url)
+    if login is None:
         return url, None, None
-    netloc = parts.netloc.rpartition("@")[2]
-    password = unquote(parts.password) if parts.password is not None else None
-    return urlunsplit(parts._replace(netloc=netloc)), unquote(parts.username), password
+    password = unquote(login.password) if login.password is not None else None
+    return url[: login.start] + url[login.end + 1 :], unquote(login.username), password
 
 
 def apply_areas(config: CameraConfig, areas: Mapping[str, Any]) -> CameraConfig:
@@ -104,11 +106,12 @@ def apply_areas(config: CameraConfig, areas: Mapping[str, Any]) -> CameraConfig:
 
 
 def with_credentials(url: str | None, username: str | None, password: str | None) -> str | None:
-    """`url` with `username:password@` put in, unless it has credentials already."""
-    if not url or not username:
+    """`url` with `username:password@` put in (percent-encoded), unless it has credentials
+    already; an empty user name with a password gives `:password@`."""
+    if not url or username is None or (not username and not password):
         return url
     parts = urlsplit(url)
-    if parts.username or not parts.hostname:
+    if find_login(url) is not None or not parts.hostname:
         return url
     userinfo = quote(username, safe="")
     if password:

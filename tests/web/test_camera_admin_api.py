@@ -318,3 +318,53 @@ async def test_a_zone_saved_while_running_is_used_by_the_next_object_event(make_
     while event.start < saved:  # began under the old zones
         event = await asyncio.wait_for(ended.get(), 30)
     assert event.camera == "garden" and "left_lawn" in event.zones
+
+
+async def test_a_password_with_at_slash_and_colon_is_kept_whole_and_never_shown(
+    rtsp_server, make_api_client, tmp_path, caplog
+):
+    password = "p@ss/w:rd#1"
+    server = rtsp_server(
+        [Mount("/main", width=320, height=240, fps=10)], auth=Auth("admin", password)
+    )
+    client = await make_api_client(CONFIG)
+    hub = client.app[HUB_KEY]
+    raw = server.url("/main").replace("rtsp://", f"rtsp://admin:{password}@")  # typed as is
+    response = await client.post(
+        "/api/cameras", json={"id": "porch", "url": raw, "record_mode": "off"}
+    )
+    assert response.status == 201, await response.text()
+    await wait_for_state(hub, "camera.porch", "online")  # the whole password reached the camera
+    shown = (await response.json())["camera"]["url"]
+    assert shown == server.url("/main").replace("rtsp://", "rtsp://admin:***@")
+    data = tmp_path / "data"
+    assert yaml.safe_load((data / "secrets.yaml").read_text()) == {"porch_password": password}
+    everything = (
+        (data / "cameras.yaml").read_text()
+        + str(await (await client.get("/api/cameras")).json())
+        + caplog.text
+    )
+    for piece in ("p@ss", "ss/w", "w:rd", "rd#1"):
+        assert piece not in everything, piece
+
+
+async def test_a_login_without_a_user_name_goes_to_the_secrets_file(make_api_client, tmp_path):
+    client = await make_api_client(CONFIG)
+    secret = "only-a-password-9"
+    for key, url in (
+        ("a", f"rtsp://:{secret}@127.0.0.1:9/live"),
+        ("b", "rtsp://:only%2Da%2Dpassword%2D9@127.0.0.1:9/live"),
+    ):
+        response = await client.post(
+            "/api/cameras", json={"id": f"door_{key}", "url": url, "record_mode": "off"}
+        )
+        assert response.status == 201, await response.text()
+        assert (await response.json())["camera"]["url"] == "rtsp://:***@127.0.0.1:9/live"
+    data = tmp_path / "data"
+    assert secret not in (data / "cameras.yaml").read_text()
+    assert yaml.safe_load((data / "secrets.yaml").read_text()) == {
+        "door_a_password": secret,
+        "door_b_password": secret,
+    }
+    runtime = client.app[HUB_KEY].cameras.cameras["door_a"]
+    assert runtime.config.url == f"rtsp://:{secret}@127.0.0.1:9/live"  # what the camera gets

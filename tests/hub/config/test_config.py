@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from hub.cameras.added import strip_credentials, with_credentials
 from hub.config.loading import ConfigError, LoadedConfig, load_config
 from hub.config.models import HubConfig, is_camera_id
 from hub.core import check_plugin_sections, load_plugins
@@ -528,6 +529,45 @@ def test_redactor_hides_the_longer_of_overlapping_secrets_and_learns_new_ones():
 def test_redact_url_keeps_the_user_and_host():
     assert redact_url("rtsps://viewer:s3cr3t@cam:322/live") == "rtsps://viewer:***@cam:322/live"
     assert redact_url("rtsp://cam:554/live") == "rtsp://cam:554/live"
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("rtsp://:pw-only@cam/live", "rtsp://:***@cam/live"),
+        ("rtsp://admin:p@ss/word@cam:554/live", "rtsp://admin:***@cam:554/live"),
+        ("rtsp://admin:a:b@c/d#e?f@10.0.0.5/x", "rtsp://admin:***@10.0.0.5/x"),
+        ("rtsp://admin:p%40ss@[fe80::1%25eth0]:554/", "rtsp://admin:***@[fe80::1%25eth0]:554/"),
+        ("http://cam/snap.cgi?notify=me@example.org", "http://cam/snap.cgi?notify=me@example.org"),
+        ("rtsp://admin@cam/live", "rtsp://admin@cam/live"),
+        (
+            "cannot open rtsp://admin:p@ss/word@cam/live: 401, retry rtsp://u:x@y/z@h",
+            "cannot open rtsp://admin:***@cam/live: 401, retry rtsp://u:***@h",
+        ),
+    ],
+)
+def test_no_part_of_a_url_password_is_ever_shown(url, shown):
+    assert redact_url(url) == shown
+
+
+@pytest.mark.parametrize(
+    ("url", "stripped", "user", "password"),
+    [
+        ("rtsp://:pw-only@cam/live", "rtsp://cam/live", "", "pw-only"),
+        ("rtsp://admin:p@ss/w:rd@cam:554/live", "rtsp://cam:554/live", "admin", "p@ss/w:rd"),
+        ("rtsp://admin:p%40ss%2Fw%3Ard@cam/live", "rtsp://cam/live", "admin", "p@ss/w:rd"),
+        ("rtsp://ad%20min@cam/live", "rtsp://cam/live", "ad min", None),
+        ("http://cam/snap?to=me@example.org", "http://cam/snap?to=me@example.org", None, None),
+    ],
+)
+def test_credentials_are_taken_out_of_a_url_by_the_last_at_before_the_host(
+    url, stripped, user, password
+):
+    assert strip_credentials(url) == (stripped, user, password)
+    if user is not None:
+        # Put back encoded, they come out the same.
+        again = with_credentials(stripped, user, password)
+        assert again is not None and strip_credentials(again) == (stripped, user, password)
 
 
 def test_redacting_filter_cleans_messages_arguments_and_exceptions():
