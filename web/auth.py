@@ -14,6 +14,7 @@ from aiohttp.typedefs import Handler
 
 from hub.core import Hub
 from hub.extensions.registry import PRINCIPAL_KEY
+from hub.security.names import normal_form
 from hub.security.sessions import ApiToken, Session, SessionStore, async_lookup_token
 from hub.security.throttle import LoginThrottle
 from hub.security.users import (
@@ -233,6 +234,7 @@ async def setup(request: web.Request) -> web.Response:
         if await async_count_users(hub.storage):
             raise web.HTTPConflict(text=str(exc)) from None
         raise web.HTTPBadRequest(text=str(exc)) from None
+    name = normal_form(name)  # as stored
     await hub.audit.async_log(name, "user.setup", name, request.remote, role="admin")
     user = await async_get_user(hub.storage, name)
     assert user is not None

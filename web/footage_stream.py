@@ -1,4 +1,4 @@
-"""Serving footage files: plain ones by sendfile, encrypted ones decrypted per HTTP Range.
+"""Serving footage files by HTTP Range: plain ones read as they are, encrypted ones decrypted.
 
 An encrypted file is decrypted only over the chunks a Range covers, so seeking in
 a long segment stays cheap. Every piece is authenticated before it is sent: a
@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import re
 from typing import Any, BinaryIO
 
 from aiohttp import web
 
-from hub.footage.store import UNREADABLE_ERRORS, FootageLocked, FootageStore
+from hub.footage.store import UNREADABLE_ERRORS, FootageError, FootageLocked, FootageStore
 from web.keys import HUB_KEY
 
 _LOGGER = logging.getLogger(__name__)
@@ -52,14 +54,18 @@ def corrupt_error(relpath: str, exc: BaseException) -> web.HTTPInternalServerErr
     )
 
 
+_EMPTY_SUFFIX = re.compile(r"\s*bytes\s*=\s*-0+\s*")
+
+
 def _byte_range(request: web.Request, size: int) -> tuple[int, int] | None:
     """[start, stop) a Range header asks for; None for the whole file; 416 if unsatisfiable."""
+    unsatisfiable = web.HTTPRequestRangeNotSatisfiable(headers={"Content-Range": f"bytes */{size}"})
+    if _EMPTY_SUFFIX.fullmatch(request.headers.get("Range", "")):
+        raise unsatisfiable  # the last 0 bytes: nothing (aiohttp reads it as "from byte 0")
     try:
         wanted = request.http_range
     except ValueError:
-        raise web.HTTPRequestRangeNotSatisfiable(
-            headers={"Content-Range": f"bytes */{size}"}
-        ) from None
+        raise unsatisfiable from None
     if wanted.start is None and wanted.stop is None:
         return None
     if wanted.start is None:
@@ -69,17 +75,36 @@ def _byte_range(request: web.Request, size: int) -> tuple[int, int] | None:
     else:
         start, stop = wanted.start, size if wanted.stop is None else min(wanted.stop, size)
     if start >= size or start >= stop:
-        raise web.HTTPRequestRangeNotSatisfiable(headers={"Content-Range": f"bytes */{size}"})
+        raise unsatisfiable
     return start, stop
 
 
-def _open(store: FootageStore, relpath: str) -> BinaryIO:
+class _PlainReader:
+    """A plaintext footage file read by ranges, like a DecryptingReader."""
+
+    def __init__(self, raw: BinaryIO):
+        self._raw = raw
+        self.size = os.fstat(raw.fileno()).st_size
+
+    def read_range(self, start: int, stop: int) -> bytes:
+        return os.pread(self._raw.fileno(), stop - start, start)
+
+    def close(self) -> None:
+        self._raw.close()
+
+
+def _open(store: FootageStore, relpath: str) -> Any:
+    """A reader (`size`, `read_range`, `close`) over the file, opened once and checked on
+    the open file (regular, one link, the hub's), so nothing can be swapped in after."""
     try:
-        return store.open_read(relpath)
+        raw = store.open_read(relpath, served=True)
     except FootageLocked:
         raise locked_error() from None
     except UNREADABLE_ERRORS as exc:
         raise corrupt_error(relpath, exc) from None
+    except (FootageError, OSError):
+        raise web.HTTPNotFound(text="footage file is missing") from None
+    return raw if hasattr(raw, "read_range") else _PlainReader(raw)
 
 
 def _read(reader: Any, start: int, stop: int) -> bytes:
@@ -97,11 +122,7 @@ async def footage_response(
     store = request.app[HUB_KEY].footage
     if not await asyncio.to_thread(store.exists, relpath):
         raise web.HTTPNotFound(text="footage file is missing")
-    if not await asyncio.to_thread(store.is_encrypted, relpath):
-        response = web.FileResponse(store.path_of(relpath), headers=headers)
-        response.content_type = content_type
-        return response
-    if store.locked:
+    if store.locked and await asyncio.to_thread(store.is_encrypted, relpath):
         raise locked_error()
     reader: Any = await asyncio.to_thread(_open, store, relpath)
     try:
@@ -129,6 +150,9 @@ async def _stream(
     if wanted is not None:
         response.headers["Content-Range"] = f"bytes {start}-{stop - 1}/{size}"
     await response.prepare(request)
+    if request.method == "HEAD":
+        await response.write_eof()  # the headers only: a body here would be the next response
+        return response
     position = start
     while piece:
         await response.write(piece)

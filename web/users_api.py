@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from hub.security.names import normal_form
 from hub.security.sessions import (
     SCOPES,
     TokenError,
@@ -92,6 +93,7 @@ async def create_user(request: web.Request) -> web.Response:
         await async_add_user(hub.storage, name, password, role, cameras)
     except UserError as exc:
         raise http_error(exc) from None
+    name = normal_form(name)  # as stored
     await access.audit(request, "user.create", name, role=role, cameras=cameras)
     return web.json_response(await _user_json(request, name), status=201)
 

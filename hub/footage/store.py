@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import stat
 import threading
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
@@ -152,6 +153,34 @@ class FootageStore:
             raise FootageError(f"footage path {relpath!r} leads out of the footage folder")
         return path
 
+    def open_served(self, relpath: str) -> int:
+        """A file descriptor of a footage file fit to serve, or FootageError.
+
+        Besides staying inside the folder (`path_of`), the file itself must be a regular
+        file (not a symlink: opened with O_NOFOLLOW), have one link (a hard link planted in
+        the folder would pass every path check while being the database or a key), and
+        belong to the hub's user. The checks are made on the open file, so it cannot be
+        swapped between check and use.
+        """
+        path = self.path_of(relpath)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError as exc:
+            raise FootageError(f"footage file {relpath!r} cannot be opened: {exc}") from None
+        info = os.fstat(fd)
+        problem = None
+        if not stat.S_ISREG(info.st_mode):
+            problem = "is not a regular file"
+        elif info.st_nlink != 1:
+            problem = f"has {info.st_nlink} links (a hard link from elsewhere?)"
+        elif info.st_uid != os.geteuid():
+            problem = f"belongs to user {info.st_uid}, not to the hub's"
+        if problem is not None:
+            os.close(fd)
+            _LOGGER.warning("Footage file %s is not served: it %s", relpath, problem)
+            raise FootageError(f"footage file {relpath!r} {problem}")
+        return fd
+
     def create(self, relpath: str) -> FootageFile:
         """Start writing a new file."""
         return FootageFile(self, relpath)
@@ -181,13 +210,15 @@ class FootageStore:
         except (KeyringError, FootageCryptoError) as exc:
             raise FootageCorrupt(f"{relpath}: {exc}") from None
 
-    def open_read(self, relpath: str) -> BinaryIO:
+    def open_read(self, relpath: str, served: bool = False) -> BinaryIO:
         """Open a finished file for reading (decrypting when encrypted; seekable either way).
 
         Raises FootageLocked while sealed, FootageCorrupt if it cannot be decrypted;
-        reads raise DecryptionError on a tampered chunk, never return its bytes.
+        reads raise DecryptionError on a tampered chunk, never return its bytes. `served`:
+        the file is for a person (the API), so it must pass `open_served`'s checks.
         """
-        raw = open(self.path_of(relpath), "rb")  # noqa: SIM115 - handed to the caller
+        source = self.open_served(relpath) if served else self.path_of(relpath)
+        raw = open(source, "rb")  # noqa: SIM115 - handed to the caller
         try:
             if not is_encrypted(raw.read(len(b"CAMHUBE"))):
                 raw.seek(0)

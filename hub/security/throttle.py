@@ -9,6 +9,7 @@ from typing import Any
 
 import sqlite_utils
 
+from hub.security.names import normal_form
 from hub.storage import Storage
 
 MAX_TRACKED = 10_000
@@ -26,7 +27,7 @@ a lock would let anyone who knows the name keep its owner out)."""
 
 def pair_key(address: str | None, name: str) -> str:
     """The key of one user name tried from one address."""
-    return f"pair:{address or '?'}|{name.casefold()}"
+    return f"pair:{address or '?'}|{normal_form(name).casefold()}"
 
 
 def address_key(address: str | None) -> str:
@@ -36,7 +37,7 @@ def address_key(address: str | None) -> str:
 
 def name_key(name: str) -> str:
     """The key of one user name tried from anywhere."""
-    return f"user:{name.casefold()}"
+    return f"user:{normal_form(name).casefold()}"
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from typing import Any, Literal
 import sqlite_utils
 
 from hub.errors import ErrorKind, HubError
+from hub.security.names import NameProblem, checked_name, normal_form, skeleton
 from hub.storage import Storage
 
 Role = Literal["admin", "viewer"]
@@ -106,9 +107,20 @@ def user_from_row(row: dict[str, Any]) -> User:
     )
 
 
-def _check_name(name: str) -> None:
-    if not name or len(name) > 64 or not name.isprintable() or name.strip() != name:
-        raise UserError("user name must be 1-64 printable characters without edge spaces")
+def _checked_name(name: str) -> str:
+    try:
+        return checked_name(name)
+    except NameProblem as exc:
+        raise UserError(str(exc)) from None
+
+
+def _lookalike_of(db: sqlite_utils.Database, name: str) -> str | None:
+    """An existing user's name that looks the same as `name` (case, width or script)."""
+    wanted = skeleton(name)
+    for row in db.query("SELECT name FROM users"):
+        if skeleton(str(row["name"])) == wanted:
+            return str(row["name"])
+    return None
 
 
 def _check_password(password: str) -> None:
@@ -128,7 +140,7 @@ def _grants(cameras: Iterable[str]) -> str:
 
 
 def _row(db: sqlite_utils.Database, name: str) -> dict[str, Any]:
-    rows = list(db.query("SELECT * FROM users WHERE name = ?", [name]))
+    rows = _user_rows(db, name)
     if not rows:
         raise UnknownUserError(f"no user '{name}'")
     return rows[0]
@@ -150,9 +162,10 @@ async def async_add_user(
 
     `only_if_no_users` is the first-run setup: the check and the insert share one
     transaction on the writer, so two racing setups cannot both create an admin.
+    The name is stored in NFKC form (see hub.security.names; `normal_form` gives it).
     """
     _check_role(role)
-    _check_name(name)
+    name = _checked_name(name)
     _check_password(password)
     hashed = await asyncio.to_thread(hash_password, password)
     grants = _grants(cameras)
@@ -162,6 +175,10 @@ async def async_add_user(
             raise UserError("setup is done already: a user exists", ErrorKind.CONFLICT)
         if db.table("users").count_where("name = ?", [name]):
             raise UserError(f"user '{name}' already exists", ErrorKind.CONFLICT)
+        if (taken := _lookalike_of(db, name)) is not None:
+            raise UserError(
+                f"user '{name}' already exists: '{taken}' looks the same", ErrorKind.CONFLICT
+            )
         table = db.table("users").insert(
             {
                 "name": name,
@@ -181,11 +198,18 @@ async def async_count_users(storage: Storage) -> int:
     return await storage.async_read(lambda db: int(db.table("users").count))
 
 
+def _user_rows(db: sqlite_utils.Database, name: str) -> list[dict[str, Any]]:
+    """The user called `name`: as typed, else in normal form (fullwidth `admin` is `admin`)."""
+    for spelling in dict.fromkeys((name, normal_form(name))):
+        rows = [dict(r) for r in db.query("SELECT * FROM users WHERE name = ?", [spelling])]
+        if rows:
+            return rows
+    return []
+
+
 async def async_get_user(storage: Storage, name: str) -> User | None:
     """One user by name."""
-    rows = await storage.async_read(
-        lambda db: [dict(r) for r in db.query("SELECT * FROM users WHERE name = ?", [name])]
-    )
+    rows = await storage.async_read(lambda db: _user_rows(db, name))
     return user_from_row(rows[0]) if rows else None
 
 
@@ -205,9 +229,7 @@ async def async_authenticate(storage: Storage, name: str, password: str) -> User
 
     An unknown name still costs one scrypt, so timing does not tell which names exist.
     """
-    rows = await storage.async_read(
-        lambda db: [dict(r) for r in db.query("SELECT * FROM users WHERE name = ?", [name])]
-    )
+    rows = await storage.async_read(lambda db: _user_rows(db, name))
     if not rows:
         if not _DUMMY_HASH:
             _DUMMY_HASH.append(await asyncio.to_thread(hash_password, secrets.token_hex(8)))

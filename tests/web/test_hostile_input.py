@@ -293,3 +293,52 @@ async def test_inputs_that_used_to_crash_a_handler_get_a_clear_4xx(make_api_clie
         assert (await admin.get(f"/api/recordings/{huge}/video.mp4")).status == 404
         assert (await admin.delete(f"/api/tokens/{huge}")).status == 404
     assert "Traceback" not in caplog.text and "Error handling request" not in caplog.text
+
+
+async def test_a_hard_link_or_a_foreign_file_in_the_footage_folder_is_not_served(
+    footage_hub, tmp_path
+):
+    admin = footage_hub
+    hub = admin.app[HUB_KEY]
+    secret = tmp_path / "outside" / "secret.txt"
+    os.link(secret, hub.footage.root / "front" / "hard.mp4")  # passes every path check
+    segment_id = await hub.recordings.async_add(
+        RecordingSegment("front", 10.0, 11.0, "front/hard.mp4", 10)
+    )
+    for ranges in ("", "bytes=0-", "bytes=5-"):
+        headers = {"Range": ranges} if ranges else {}
+        answer = await admin.get(f"/api/recordings/{segment_id}/video.mp4", headers=headers)
+        assert answer.status == 404 and SECRET not in await answer.text()
+    if os.geteuid() == 0:  # only root can give a file away to another user
+        foreign = hub.footage.root / "front" / "foreign.mp4"
+        foreign.write_text(SECRET)
+        os.chown(foreign, 65534, 65534)
+        foreign_id = await hub.recordings.async_add(
+            RecordingSegment("front", 12.0, 13.0, "front/foreign.mp4", 10)
+        )
+        answer = await admin.get(f"/api/recordings/{foreign_id}/video.mp4")
+        assert answer.status == 404 and SECRET not in await answer.text()
+
+
+async def test_an_empty_suffix_range_is_unsatisfiable(make_api_client):
+    for config in (CONFIG, CONFIG + "storage:\n  encryption:\n    mode: key\n"):
+        admin = await make_api_client(config=config)
+        hub = admin.app[HUB_KEY]
+        out = hub.footage.create("front/seg.mp4")
+        out.write(b"\x01" * 5000)
+        out.finish()
+        segment_id = await hub.recordings.async_add(
+            RecordingSegment("front", 1.0, 2.0, "front/seg.mp4", 5000)
+        )
+        video = f"/api/recordings/{segment_id}/video.mp4"
+        for empty in ("bytes=-0", "bytes= -000"):
+            answer = await admin.get(video, headers={"Range": empty})
+            assert answer.status == 416, (config, empty)
+            assert answer.headers["Content-Range"] == "bytes */5000"
+        tail = await admin.get(video, headers={"Range": "bytes=-10"})
+        assert tail.status == 206 and len(await tail.read()) == 10
+        assert tail.headers["Content-Range"] == "bytes 4990-4999/5000"
+        whole = await admin.get(video)
+        assert whole.status == 200 and len(await whole.read()) == 5000
+        head = await admin.head(video)
+        assert head.status == 200 and head.headers["Content-Length"] == "5000"
