@@ -366,5 +366,5 @@ async def test_a_login_without_a_user_name_goes_to_the_secrets_file(make_api_cli
         "door_a_password": secret,
         "door_b_password": secret,
     }
-    runtime = client.app[HUB_KEY].cameras.cameras["door_a"]
+    runtime = client.app[HUB_KEY].cameras["door_a"]
     assert runtime.config.url == f"rtsp://:{secret}@127.0.0.1:9/live"  # what the camera gets
