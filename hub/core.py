@@ -44,6 +44,7 @@ from hub.notify.message import Notifier
 from hub.notify.outbox import Outbox
 from hub.security.audit import AuditLog
 from hub.security.redact import Redactor
+from hub.security.setup_code import SetupCode
 from hub.states import DEFAULT_HOUSE_MODE, HOUSE_MODE_ENTITY, StateRegistry
 from hub.storage import Migration, Storage
 from hub.tasks import OwnedTasks
@@ -135,6 +136,8 @@ class Hub:
         self.plugins.on_failed = self._plugin_failed
         self.storage = Storage(data_dir / DB_FILENAME)
         self.audit = AuditLog(self.storage)
+        self.setup_code = SetupCode()
+        """The one-time code first-run setup needs while no user exists."""
         self.footage = FootageStore(
             data_dir / FOOTAGE_DIRNAME,
             Keyring(data_dir / KEYS_DIRNAME, self.config.storage.encryption.mode),

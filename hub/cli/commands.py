@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import getpass
 import json
 import logging
@@ -20,6 +21,7 @@ from hub.cli.keys import KeysError, add_keys_parser, keys_command, read_secret
 from hub.cli.models import ModelsCliError, add_models_parser, models_command
 from hub.cli.users import UsersCliError, add_user_parsers, user_command
 from hub.config.loading import ConfigError, LoadedConfig, default_config, load_config
+from hub.config.models import DEFAULT_PORT
 from hub.core import Hub, HubStartError, check_plugin_sections, default_data_dir, load_plugins
 from hub.footage.keyring import KeyringError
 from hub.security.redact import RedactingFilter, Redactor
@@ -35,19 +37,50 @@ def _common() -> argparse.ArgumentParser:
     return common
 
 
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"a port is a number from 1 to 65535 (got {text!r})"
+        ) from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is a number from 1 to 65535 (got {port})")
+    return port
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser, exposed for docs and tests."""
     common = _common()
     parser = argparse.ArgumentParser(
-        prog="camhub", description="Self-hosted, privacy-first hub for home IP cameras."
+        prog="camhub",
+        description="Self-hosted, privacy-first hub for home IP cameras.",
+        epilog="Start the hub with `camhub run`; `camhub COMMAND --help` tells more. "
+        "Every command takes --config PATH and --data DIR.",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     run = commands.add_parser("run", parents=[common], help="start the hub and its web panel")
     run.add_argument(
         "--unlock", action="store_true", help="ask the passphrase of sealed footage at start"
     )
-    check = commands.add_parser("check-config", parents=[common], help="validate a config file")
-    check.add_argument("path", type=Path, nargs="?", help="config file to check")
+    run.add_argument(
+        "--host",
+        metavar="ADDR",
+        help="listen on this address only (default: server.host, else every address; "
+        "127.0.0.1 keeps the panel to this machine)",
+    )
+    run.add_argument(
+        "--port",
+        type=_port,
+        metavar="N",
+        help=f"TCP port of the panel (default: server.port, {DEFAULT_PORT})",
+    )
+    check = commands.add_parser(
+        "check-config",
+        parents=[common],
+        help="check a config file the way the hub will: every problem, cross-references included",
+    )
+    check.add_argument("path", type=Path, nargs="?", help="config file to check (or --config)")
     plugins = commands.add_parser("plugins", parents=[common], help="list plugins and states")
     plugins.add_argument("--json", action="store_true", help="machine-readable output")
     add_discover_parser(commands, common)
@@ -91,9 +124,38 @@ def _data_dir(args: argparse.Namespace, loaded: LoadedConfig) -> Path:
     return default_data_dir()
 
 
+def _with_server(loaded: LoadedConfig, host: str | None, port: int | None) -> LoadedConfig:
+    """`--host` and `--port` over the config file's `server` section."""
+    update: dict[str, Any] = {}
+    if host is not None:
+        update["host"] = host
+    if port is not None:
+        update["port"] = port
+    if not update:
+        return loaded
+    config = loaded.config
+    server = config.server.model_copy(update=update)
+    return dataclasses.replace(loaded, config=config.model_copy(update={"server": server}))
+
+
+def _print_ready(ready: Any) -> None:
+    first, *others = ready.urls or ["(no address)"]
+    print(f"camhub: panel at {first}  (Ctrl+C to stop)", flush=True)
+    if others:
+        print(f"camhub:   also at {', '.join(others)}", flush=True)
+    if ready.setup_code:
+        print(
+            f"camhub: first-run setup code: {ready.setup_code}\n"
+            "camhub:   open the panel (from a phone or laptop on your network too) and type it "
+            "to create the administrator; it is good until then. "
+            "Or: camhub user add NAME --role admin",
+            flush=True,
+        )
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Start the hub with its panel; return when stopped by a signal."""
-    loaded = _load(args)
+    loaded = _with_server(_load(args), args.host, args.port)
     redactor = Redactor(loaded.secret_values)
     _setup_logging(args.verbose, loaded.config.logging.level, redactor)
     data_dir = _data_dir(args, loaded)
@@ -111,10 +173,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     # (imported here, lazily; tests/test_layout.py allows this one import and no other).
     from web import server
 
-    def ready(url: str) -> None:
-        print(f"camhub: panel at {url}  (Ctrl+C to stop)", flush=True)
-
-    asyncio.run(server.async_serve(hub, ready))
+    asyncio.run(server.async_serve(hub, _print_ready))
     print("camhub: stopped", flush=True)
     return 0
 
@@ -250,7 +309,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        args = parser.parse_args(["run", *(argv or sys.argv[1:])])
+        # Starting a server is not what a bare command should do: say what there is.
+        parser.print_help()
+        return 0
     try:
         return int(COMMANDS[args.command](args))
     except (ConfigError, HubStartError, CliError) as exc:

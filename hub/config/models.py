@@ -17,7 +17,6 @@ from pydantic import (
     model_validator,
 )
 
-DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8470
 SOURCE_SCHEMES = ("rtsp", "rtsps", "http", "https", "file", "demo")
 CAMERA_ID_PATTERN = r"^[a-z0-9_]+$"
@@ -175,7 +174,13 @@ class LimitsConfig(StrictModel):
 class ServerConfig(StrictModel):
     """Where the web panel and API listen."""
 
-    host: str = Field(DEFAULT_HOST, description="Address to bind; 0.0.0.0 exposes the LAN.")
+    host: str | None = Field(
+        None,
+        description="Address to listen on. Empty (the default): every address of the machine, "
+        "IPv4 and IPv6, so phones and laptops on the LAN reach the panel (first-run setup "
+        "needs the code `camhub run` prints). 127.0.0.1 keeps it to this machine; "
+        "`camhub run --host` overrides it.",
+    )
     port: int = Field(DEFAULT_PORT, ge=1, le=65535, description="TCP port of the panel and API.")
     allowed_hosts: list[AllowedHost] = Field(
         default_factory=list,

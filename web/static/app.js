@@ -31,26 +31,27 @@ let routeToken = 0;
 
 // ---------------------------------------------------------------- sign-in
 
+/** Where this browser stands: "setup" (no user yet), "in" or "out". One request that answers
+ * 200 either way, so a signed-out page logs no error. */
 async function authState() {
-  try {
-    const setup = await get("/api/auth/setup");
-    if (setup && (setup.needed === true || setup.setup_needed === true || setup.required === true)) return "setup";
-  } catch (error) {
-    if (!(error instanceof ApiError) || error.status === 0) throw error;
-  }
-  try {
-    const me = await get("/api/auth/me");
-    const user = me.user ?? me;
-    ctx.user = { name: user.name ?? user.username, role: user.role, cameras: user.cameras ?? [] };
-    if (me.csrf_token) setCsrfToken(me.csrf_token);
+  /** @type {import("./js/types").AuthState} */
+  const state = await get("/api/auth/state");
+  if (state.user) {
+    ctx.user = state.user;
+    setCsrfToken(state.csrf_token);
     return "in";
-  } catch (error) {
-    if (error instanceof ApiError && (error.status === 401 || error.status === 403)) return "out";
-    throw error;
   }
+  return state.setup_needed ? "setup" : "out";
 }
 
-function credentialsForm({ title, intro, submitText, testId, confirm, onSubmit }) {
+function credentialsForm({ title, intro, submitText, testId, confirm, withCode, onSubmit }) {
+  const code = withCode ? el("input", { name: "code", required: true, autocomplete: "one-time-code", autocapitalize: "characters", spellcheck: "false", "data-testid": "setup-code" }) : null;
+  const codeField = code
+    ? field("Setup code", code, {
+        path: "code",
+        hint: "Printed where camhub was started: in the terminal of `camhub run` (or ./scripts/start.sh) and in its log (journalctl, if it runs as a service). It looks like ABCD-EFGH-JKMN.",
+      })
+    : null;
   const username = el("input", { name: "username", autocomplete: "username", required: true, autocapitalize: "none" });
   const password = el("input", { name: "password", type: "password", required: true, autocomplete: confirm ? "new-password" : "current-password" });
   const again = confirm ? el("input", { name: "password2", type: "password", required: true, autocomplete: "new-password" }) : null;
@@ -63,6 +64,7 @@ function credentialsForm({ title, intro, submitText, testId, confirm, onSubmit }
     { className: "card auth-form", "data-testid": testId, novalidate: true },
     el("h1", { text: title, tabindex: "-1" }),
     intro ? el("p", { text: intro }) : null,
+    codeField,
     nameField,
     passField,
     againField,
@@ -73,13 +75,14 @@ function credentialsForm({ title, intro, submitText, testId, confirm, onSubmit }
     event.preventDefault();
     for (const wrapper of form.querySelectorAll(".field")) setFieldError(wrapper, "");
     status.textContent = "";
+    if (code && !code.value.trim()) return setFieldError(codeField, "Enter the setup code."), code.focus();
     if (!username.value.trim()) return setFieldError(nameField, "Enter a user name."), username.focus();
     if (!password.value) return setFieldError(passField, "Enter a password."), password.focus();
     if (again && again.value !== password.value) return setFieldError(againField, "The passwords differ."), again.focus();
     const submit = form.querySelector("button[type=submit]");
     submit.disabled = true;
     try {
-      await onSubmit(username.value.trim(), password.value);
+      await onSubmit(username.value.trim(), password.value, code?.value.trim());
     } catch (error) {
       const errors = error instanceof ApiError ? error.fieldErrors : [];
       let placed = false;
@@ -104,14 +107,15 @@ function showSignedOut(kind) {
     kind === "setup"
       ? credentialsForm({
           title: "Welcome to camhub",
-          intro: "Create the administrator account. It can add cameras, users and automations.",
+          intro: "Create the administrator account: it can add cameras, users and automations. camhub asks for the one-time setup code it printed when it started, so that only whoever runs it can do this.",
           submitText: "Create administrator",
           testId: "setup-form",
           confirm: true,
-          onSubmit: async (username, password) => {
-            const answer = await post("/api/auth/setup", { username, password });
-            if (answer?.csrf_token) setCsrfToken(answer.csrf_token);
-            else await login(username, password);
+          withCode: true,
+          onSubmit: async (username, password, code) => {
+            /** @type {import("./js/types").SignedIn} */
+            const answer = await post("/api/auth/setup", { username, password, code });
+            setCsrfToken(answer.csrf_token);
             await start();
           },
         })
@@ -130,8 +134,9 @@ function showSignedOut(kind) {
 }
 
 async function login(username, password) {
+  /** @type {import("./js/types").SignedIn} */
   const answer = await post("/api/auth/login", { username, password });
-  setCsrfToken(answer?.csrf_token);
+  setCsrfToken(answer.csrf_token);
 }
 
 async function logout() {
@@ -268,6 +273,8 @@ async function checkHealth() {
     document.querySelector(".footer-version").textContent = health.version ? ` ${health.version}` : "";
     if (problems) setHealth("problems", `${problems} problem${problems === 1 ? "" : "s"}`);
     else if (liveSocket.socket?.readyState === WebSocket.OPEN) setHealth("ok", "Live");
+    // Signed out there is no live feed to wait for: the hub answering is the news.
+    else if (!ctx.user) setHealth("ok", "Hub running");
   } catch {
     setHealth("error", "Hub unreachable");
   }

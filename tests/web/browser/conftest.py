@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -98,6 +99,27 @@ def start_hub(directory: Path, config: str) -> RunningHub:
     raise AssertionError(f"camhub did not answer in 30 s:\n{log.read_text()}")
 
 
+SETUP_CODE = re.compile(r"first-run setup code: ([A-Z0-9]{4}(?:-[A-Z0-9]{4})+)")
+
+
+def setup_code(hub: RunningHub) -> str:
+    """The one-time setup code, read where a person reads it: the output of `camhub run`."""
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        found = SETUP_CODE.search(hub.log.read_text(errors="replace"))
+        if found:
+            return found.group(1)
+        time.sleep(0.1)
+    raise AssertionError(f"no setup code printed:\n{hub.log.read_text()}")
+
+
+def create_admin(hub: RunningHub) -> None:
+    """First-run setup through the API, with the code from the log."""
+    body = {"username": ADMIN[0], "password": ADMIN[1], "code": setup_code(hub)}
+    status, answer = hub.api("POST", "/api/auth/setup", body)
+    assert status == 201, answer
+
+
 def stop_hub(hub: RunningHub) -> None:
     hub.process.terminate()
     try:
@@ -148,8 +170,7 @@ notifiers:
     type: log
 """
     hub = start_hub(tmp_path_factory.mktemp("demo-hub"), config)
-    status, body = hub.api("POST", "/api/auth/setup", {"username": ADMIN[0], "password": ADMIN[1]})
-    assert status == 201, body
+    create_admin(hub)
     yield hub
     stop_hub(hub)
 

@@ -50,7 +50,7 @@ async function pluginsSection() {
 async function storageSection() {
   const data = await get("/api/storage");
   const r = data.retention ?? {};
-  const rule = (days, gb) => [days ? `${days} days` : null, gb ? `${gb} GB` : null].filter(Boolean).join(", ") || "no limit";
+  const rule = (days, gb) => [days ? plural(days, "day") : null, gb ? `${gb} GB` : null].filter(Boolean).join(", ") || "no limit";
   return section(
     "Storage",
     "storage",
