@@ -382,9 +382,15 @@ class AutomationEngine:
     # ---------------------------------------------------------- listing
 
     def types_info(self) -> list[dict[str, Any]]:
-        """Every trigger, condition and action type with its JSON schema."""
+        """Every trigger, condition and action type with its JSON schema: built-in ones in
+        the catalog's order (the most used first), then plugins' by name."""
         order = {"trigger": 0, "condition": 1, "action": 2}
-        specs = sorted(self.types.values(), key=lambda s: (order[s.kind], s.name))
+        position = {key: i for i, key in enumerate(self.types)}
+        specs = sorted(
+            self.types.values(),
+            key=lambda s: (order[s.kind], s.plugin != "builtin", s.plugin != "builtin" and s.name,
+                           position[(s.kind, s.name)]),
+        )  # fmt: skip
         return [type_info(spec) for spec in specs]
 
 

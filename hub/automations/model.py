@@ -19,6 +19,8 @@ OneOrMany = Annotated[
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 _MODE = re.compile(r"^[a-z0-9_]{1,32}$")
 NestedList = list[dict[str, Any]]
+TEMPLATE: dict[str, Any] = {"format": "template"}
+"""Marks an option whose text is a template: its placeholders are checked and offered."""
 
 
 @dataclass(frozen=True)
@@ -243,9 +245,17 @@ class NotifyActionOptions(CheckedOptions):
 
     notifier: str = Field(description="Notifier id (notifiers.<id>).")
     message: str = Field(
-        min_length=1, max_length=2000, description="Text; {camera} {label} {zone} {time:%H:%M}."
+        min_length=1,
+        max_length=2000,
+        description="The text; {placeholders} are filled in from what started the run.",
+        json_schema_extra=TEMPLATE,
     )
-    title: str | None = Field(None, max_length=200, description="Title; default: the alias.")
+    title: str | None = Field(
+        None,
+        max_length=200,
+        description="Title; default: the automation's name.",
+        json_schema_extra=TEMPLATE,
+    )
     snapshot: bool = Field(False, description="Attach a picture of the camera.")
     clip: bool = Field(False, description="Link the event's clip.")
     camera: str | None = Field(None, description="Camera for the picture; default: trigger's.")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -51,6 +51,14 @@ class AutomationType(TypeSpec):
     """
 
     kind: Literal["trigger", "condition", "action"] = "action"
+    title: str = ""
+    """Plain-language name shown in the panel ("Motion detected"); default: the name."""
+    icon: str = ""
+    """One emoji or symbol shown beside the title in the panel's pickers."""
+    placeholders: Mapping[str, str] | None = None
+    """Triggers: the `{name}` placeholders this trigger fills, with what each holds. Actions
+    may then use them in template fields (`json_schema_extra={"format": "template"}`); None
+    means "not declared" and turns the placeholder check off for automations using it."""
 
 
 PRINCIPAL_KEY = "camhub.principal"
