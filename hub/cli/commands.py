@@ -16,13 +16,14 @@ from typing import Any
 
 from hub.cli.audit import add_audit_parser, audit_command
 from hub.cli.automations import AutomationsCliError, add_automations_parser, automations_command
+from hub.cli.check_config import check_file
 from hub.cli.discover import add_discover_parser, discover_command
 from hub.cli.keys import KeysError, add_keys_parser, keys_command, read_secret
 from hub.cli.models import ModelsCliError, add_models_parser, models_command
 from hub.cli.users import UsersCliError, add_user_parsers, user_command
 from hub.config.loading import ConfigError, LoadedConfig, default_config, load_config
 from hub.config.models import DEFAULT_PORT
-from hub.core import Hub, HubStartError, check_plugin_sections, default_data_dir, load_plugins
+from hub.core import Hub, HubStartError, default_data_dir, load_plugins
 from hub.footage.keyring import KeyringError
 from hub.security.redact import RedactingFilter, Redactor
 
@@ -179,30 +180,18 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    """Validate a config file, plugin-provided sections included; print every problem."""
+    """Check a config file as the hub will (hub/cli/check_config.py); print every problem."""
     path = args.path or args.config
     if path is None:
         raise CliError("check-config needs a config file: camhub check-config PATH")
-    try:
-        loaded = load_config(path)
-    except ConfigError as exc:
-        for issue in exc.issues:
-            print(issue, file=sys.stderr)
-        print(f"{path}: {len(exc.issues)} problem(s)", file=sys.stderr)
-        return 1
-    manager = load_plugins(loaded)
-    issues = check_plugin_sections(loaded, manager)
-    issues += [
-        loaded.issue(("plugins_dir",), f"plugin {i.name} did not load: {i.error}")
-        for i in manager.list_plugins()
-        if i.state == "error"
-    ]
-    for issue in issues:
+    # The cameras added in the panel live in the data dir: automations may name them.
+    result = check_file(path, lambda loaded: _data_dir(args, loaded))
+    for issue in result.issues:
         print(issue, file=sys.stderr)
-    if issues:
-        print(f"{path}: {len(issues)} problem(s)", file=sys.stderr)
+    if result.issues or result.config is None:
+        print(f"{path}: {len(result.issues)} problem(s)", file=sys.stderr)
         return 1
-    config = loaded.config
+    config = result.config
     print(
         f"{path}: OK ({len(config.cameras)} camera(s), {len(config.notifiers)} notifier(s), "
         f"{len(config.automations)} automation(s))"
