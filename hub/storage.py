@@ -210,6 +210,13 @@ def _automation_tables(db: sqlite_utils.Database) -> None:
     migrate(db)
 
 
+def _automation_source(db: sqlite_utils.Database) -> None:
+    """Who owns each automation: the config file or the panel (hub/automations/store.py)."""
+    from hub.automations.store import migrate_source
+
+    migrate_source(db)
+
+
 LONG_EVENT_SECONDS = 3600
 """Events longer than this are indexed on their own, so "what overlaps this day" stays a range
 scan of the start index (reaching back this far) plus the few long ones."""
@@ -274,6 +281,7 @@ CORE_MIGRATIONS: tuple[Migration, ...] = (
     Migration("core:camera_detection", _camera_detection_table),
     Migration("core:0007_token_makers", _token_makers),
     Migration("core:0008_csrf_derived", _csrf_derived),
+    Migration("core:automations_0002_source", _automation_source),
 )
 
 

@@ -7,7 +7,9 @@ from typing import Any
 
 from aiohttp import web
 
+from hub.automations.engine import FileOwnedError
 from hub.config.issues import Issue
+from hub.config.loading import ConfigError
 from hub.core import Hub
 from hub.events import Context
 from web import access
@@ -88,6 +90,29 @@ async def create_automation(request: web.Request) -> web.Response:
     return web.json_response(_view(hub, data["id"]), status=201)
 
 
+@routes.post("/api/automations/reload")
+@access.admin
+async def reload_automations(request: web.Request) -> web.Response:
+    """Read the config file's `automations:` again; `{"added", "changed", "removed",
+    "taken_over"}`, or 422 with the file's problems (nothing changed then)."""
+    hub = _hub(request)
+    try:
+        report = await hub.automations.async_reload_file()
+    except ConfigError as exc:
+        errors = [{"path": i.path, "message": hub.redactor(str(i))} for i in exc.issues]
+        return web.json_response({"errors": errors}, status=422)
+    await access.audit(request, "automation.reload", hub.automations.file_name)
+    return web.json_response(
+        {
+            "added": report.added,
+            "changed": report.changed,
+            "removed": report.removed,
+            "taken_over": report.taken_over,
+            "summary": report.summary(),
+        }
+    )
+
+
 @routes.get("/api/automations/{automation_id}")
 @access.admin
 async def get_automation(request: web.Request) -> web.Response:
@@ -101,6 +126,8 @@ async def update_automation(request: web.Request) -> web.Response:
     """Replace an automation's config; applies at once (running runs are stopped)."""
     hub = _hub(request)
     automation_id = _automation_id(request)
+    if hub.automations.automations[automation_id].source == "file":
+        raise web.HTTPConflict(text=hub.automations.file_owned_message())
     data = await read_json_object(request)
     data.setdefault("id", automation_id)
     if data["id"] != automation_id:
@@ -117,7 +144,10 @@ async def update_automation(request: web.Request) -> web.Response:
 async def delete_automation(request: web.Request) -> web.Response:
     """Delete an automation with its traces."""
     automation_id = _automation_id(request)
-    await _hub(request).automations.async_delete(automation_id)
+    try:
+        await _hub(request).automations.async_delete(automation_id)
+    except FileOwnedError as exc:
+        raise web.HTTPConflict(text=str(exc)) from None
     await access.audit(request, "automation.delete", automation_id)
     return web.json_response({"deleted": automation_id})
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from hub.config.loading import ConfigError
 from hub.config.models import ServerConfig
 from hub.core import Hub, HubStartError
 from hub.security.users import async_count_users
@@ -57,6 +58,16 @@ def tls_context(hub: Hub) -> ssl.SSLContext | None:
             f"server.tls: {cert} and {key} are not a PEM certificate and its key ({exc})"
         ) from None
     return context
+
+
+async def async_reload_automations(hub: Hub) -> None:
+    """Apply the config file's automations again; a file that does not load changes nothing
+    and says why in the log."""
+    try:
+        await hub.automations.async_reload_file()
+    except ConfigError as exc:
+        for issue in exc.issues:
+            _LOGGER.error("Automations not reloaded: %s", hub.redactor(str(issue)))
 
 
 @dataclass
@@ -171,6 +182,11 @@ async def async_serve(hub: Hub, on_ready: Callable[[Ready], None] | None = None)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    # `camhub automations reload` (or `kill -HUP`): the config file's automations, again.
+    loop.add_signal_handler(
+        signal.SIGHUP,
+        lambda: hub.async_create_task(async_reload_automations(hub), "reload-automations"),
+    )
     try:
         await hub.async_start()
         urls = panel_urls(listener.bound, listener.port, tls=context is not None)
@@ -181,7 +197,7 @@ async def async_serve(hub: Hub, on_ready: Callable[[Ready], None] | None = None)
         await stop.wait()
         _LOGGER.info("Stopping")
     finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.remove_signal_handler(sig)
         await listener.async_close()
         await hub.async_stop()

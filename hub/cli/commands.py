@@ -15,7 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from hub.cli.audit import add_audit_parser, audit_command
-from hub.cli.automations import AutomationsCliError, add_automations_parser, automations_command
+from hub.cli.automations import (
+    PID_FILENAME,
+    AutomationsCliError,
+    add_automations_parser,
+    automations_command,
+)
 from hub.cli.check_config import check_file
 from hub.cli.discover import add_discover_parser, discover_command
 from hub.cli.keys import KeysError, add_keys_parser, keys_command, read_secret
@@ -174,7 +179,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     # (imported here, lazily; tests/test_layout.py allows this one import and no other).
     from web import server
 
-    asyncio.run(server.async_serve(hub, _print_ready))
+    pid_file = data_dir / PID_FILENAME
+
+    def ready(info: Any) -> None:
+        # Where `camhub automations reload` finds this process.
+        pid_file.write_text(f"{os.getpid()}\n", encoding="utf-8")
+        _print_ready(info)
+
+    try:
+        asyncio.run(server.async_serve(hub, ready))
+    finally:
+        pid_file.unlink(missing_ok=True)
     print("camhub: stopped", flush=True)
     return 0
 
@@ -268,8 +283,12 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_automations(args: argparse.Namespace) -> int:
-    """`automations export`: the automations as YAML (from the database once it has them)."""
+    """`automations export|reload`: the automations as YAML; the file's ones reloaded."""
     loaded = _load(args)
+    if args.automations_command == "reload" and loaded.path is not None:
+        # What the hub will switch off, said here rather than only in its log.
+        for issue in check_file(loaded.path, lambda _: _data_dir(args, loaded)).issues:
+            print(f"warning: {issue}", file=sys.stderr)
     try:
         print(automations_command(args, loaded, _data_dir(args, loaded)))
     except AutomationsCliError as exc:

@@ -135,9 +135,13 @@ async def test_enable_disable_and_snooze(make_api_client):
     await hub.bus.async_drain(5)
     assert await hub.automations.async_traces("from_yaml") == []
     config = (await (await client.get("/api/automations/from_yaml")).json())["config"]
-    config.pop("enabled", None)
+    # The config file owns it: changed there, not here; the switch is the panel's to flip.
     edited = await client.put("/api/automations/from_yaml", json=config)
-    assert (await edited.json())["state"] == "off"  # an edit keeps it off
+    assert edited.status == 409 and "defined in config.yaml" in await edited.text()
+    reloaded = await client.post("/api/automations/reload")
+    assert (await reloaded.json())["summary"] == "no change"
+    view = await (await client.get("/api/automations/from_yaml")).json()
+    assert view["state"] == "off" and view["source"] == "file"  # an unchanged file keeps it off
     on = await client.post("/api/automations/from_yaml/enable")
     assert (await on.json())["state"] == "on"
     snoozed = await client.post("/api/automations/from_yaml/snooze", json={"seconds": 3600})

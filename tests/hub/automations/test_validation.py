@@ -173,14 +173,12 @@ async def test_sun_needs_a_location(tmp_path):
         await hub.async_stop()
 
 
-async def test_fixing_a_bad_automation_through_the_engine_clears_its_problem(auto_hub):
+async def test_fixing_a_bad_automation_in_the_file_clears_its_problem(auto_hub):
     hub = await auto_hub(GOOD_AND_BAD)
-    fixed = {
-        "id": "bad",
-        "triggers": [{"type": "motion", "camera": "porch"}],
-        "actions": [{"type": "notify", "notifier": "phone", "message": "fixed"}],
-    }
-    assert await hub.automations.async_save(fixed, create=False) == []
+    path = hub.loaded.path
+    path.write_text(path.read_text().replace("notifier: phon\n", "notifier: phone\n"))
+    report = await hub.automations.async_reload_file()
+    assert report.changed == ["bad"]
     assert hub.automations.automations["bad"].as_dict()["state"] == "on"
     assert not [p for p in hub.problems if p.startswith("automation bad")]
 

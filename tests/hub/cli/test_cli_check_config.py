@@ -174,15 +174,12 @@ def test_every_layer_is_checked_in_one_run_cross_references_included(write_confi
         f"{path}:2: server.port: must be >= 1 (got 0)",
         f"{path}:12: notifiers.pager.type: "
         "unknown notifier type 'sms' (known: email, log, mqtt, ntfy, panel, webhook)",
-        f"{path}:17: automations[0].triggers[0].camera: "
-        "unknown camera 'frnt' (known: front)",
-        f"{path}:20: automations[0].actions[0].notifier: "
-        "unknown notifier 'phone' (known: diary)",
+        f"{path}:17: automations[0].triggers[0].camera: unknown camera 'frnt' (known: front)",
+        f"{path}:20: automations[0].actions[0].notifier: unknown notifier 'phone' (known: diary)",
         f"{path}:21: automations[0].actions[0].message: unknown placeholder {{label}}: "
         "the motion trigger does not fill it (known: {alias}, {automation}, {camera}, "
         "{event_id}, {motion}, {time}, {trigger}, {trigger_id})",
-        f"{path}:26: automations[1].triggers[0].zone: "
-        "unknown zone of front 'drive' (known: porch)",
+        f"{path}:26: automations[1].triggers[0].zone: unknown zone of front 'drive' (known: porch)",
         f"{path}: 6 problem(s)",
     ]
 

@@ -235,3 +235,41 @@ def test_host_and_port_options_narrow_where_it_listens(write_config, tmp_path):
         [CAMHUB, "run", "--port", "70000"], capture_output=True, text=True, timeout=30
     )
     assert bad.returncode == 2 and "a port is a number from 1 to 65535" in bad.stderr
+
+
+def test_automations_reload_makes_the_running_hub_apply_the_file(write_config, tmp_path):
+    port = free_port()
+    automation = (
+        "notifiers: {diary: {type: log}}\n"
+        "automations:\n"
+        "  - id: door\n"
+        "    triggers: [{type: mode}]\n"
+        "    actions: [{type: notify, notifier: diary, message: WORDS}]\n"
+    )
+    path = write_config(f"server: {{host: 127.0.0.1, port: {port}}}\n" + automation)
+    data = tmp_path / "data"
+    idle = subprocess.run(
+        [CAMHUB, "automations", "reload", "--config", str(path), "--data", str(data)],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert idle.returncode == 0 and "No hub runs with the data dir" in idle.stdout
+    process = start(["run", "--config", str(path), "--data", str(data)])
+    try:
+        wait_for_line(process, "first-run setup code:")
+        path.write_text(
+            path.read_text().replace("WORDS", "new words").replace("diary, m", "diry, m")
+        )
+        result = subprocess.run(
+            [CAMHUB, "automations", "reload", "--config", str(path), "--data", str(data)],
+            capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        assert "Asked the hub (pid" in result.stdout
+        # The CLI says at once what the hub will switch off.
+        assert "automations[0].actions[0].notifier: unknown notifier 'diry'" in result.stderr
+        lines = wait_for_line(process, "Automations from config.yaml: 1 changed")
+        assert any("automation door disabled" in line for line in lines)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=10)
+    assert not (data / "camhub.pid").exists()

@@ -12,7 +12,7 @@ import yaml
 from playwright.sync_api import expect
 
 from hub.extensions.manager import DISABLE_AUTOLOAD_ENV
-from tests.web.browser.conftest import ADMIN, create_admin, log_in, shot, start_hub, stop_hub
+from tests.web.browser.conftest import create_admin, log_in, shot, start_hub, stop_hub
 
 PASSPHRASE = "long sealed passphrase"
 

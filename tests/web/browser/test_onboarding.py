@@ -17,7 +17,7 @@ from playwright.sync_api import expect
 
 from tests.servers.fixtures import Auth, Mount
 from tests.servers.onvif_sim import OnvifSimulator, SimOptions, SimProfile, WsDiscoveryResponder
-from tests.web.browser.conftest import ADMIN, create_admin, log_in, shot, start_hub, stop_hub
+from tests.web.browser.conftest import create_admin, log_in, shot, start_hub, stop_hub
 
 ENDPOINT = "urn:uuid:66666666-2222-4333-8444-555555555555"
 PASSWORD = "garden-camera-pass"
