@@ -110,7 +110,7 @@ async def sign_in(hub: Camhub) -> aiohttp.ClientSession:
     async with session.get(f"{hub.url}/api/auth/setup") as response:
         if (await response.json())["needed"]:
             # First run: the one-time code is in what `camhub run` printed.
-            printed = Path(hub.log.name).read_text(errors="replace")
+            printed = await asyncio.to_thread(Path(hub.log.name).read_text, errors="replace")
             found = re.search(r"first-run setup code: (\S+)", printed)
             code = found.group(1) if found else ""
             setup = {**body, "code": code}
