@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from hub.automations.engine import FileOwnedError
+from hub.automations.recipes import CAMERA, NOTIFIER, RECIPES
 from hub.config.issues import Issue
 from hub.config.loading import ConfigError
 from hub.core import Hub
@@ -64,6 +65,54 @@ async def list_automations(request: web.Request) -> web.Response:
 async def automation_types(request: web.Request) -> web.Response:
     """Every trigger, condition and action type with its JSON schema (for the panel's forms)."""
     return web.json_response({"types": _hub(request).automations.types_info()})
+
+
+HOUSE_MODES = ("home", "away", "night", "vacation")
+"""Modes offered in the pickers; any 1-32 lowercase letters, digits or _ is allowed."""
+
+
+def _detector_labels(hub: Hub) -> dict[str, list[str]]:
+    """Per camera, every label its object detector knows (when the detector says)."""
+    found: dict[str, list[str]] = {}
+    for loop in hub.object_loops:
+        labels = getattr(loop.detector, "labels", None)
+        if isinstance(labels, list | tuple):
+            found[loop.runtime.camera_id] = [str(label) for label in labels]
+    return found
+
+
+@routes.get("/api/automations/choices")
+@access.admin
+async def automation_choices(request: web.Request) -> web.Response:
+    """What the editor's pickers offer: cameras with their zones, the labels they make events
+    for and those their detector knows; notifiers; house modes; ready-made recipes."""
+    hub = _hub(request)
+    known = _detector_labels(hub)
+    cameras = [
+        {
+            "id": camera_id,
+            "name": runtime.config.name or camera_id,
+            "zones": sorted(runtime.config.zones),
+            "labels": list(runtime.config.objects.labels),
+            "detector_labels": known.get(camera_id, []),
+        }
+        for camera_id, runtime in hub.cameras.cameras.items()
+    ]
+    notifiers = [
+        {"id": notifier_id, "type": entry.type, "running": notifier_id in hub.notifiers}
+        for notifier_id, entry in hub.config.notifiers.items()
+    ]
+    modes = list(dict.fromkeys([*HOUSE_MODES, hub.mode]))
+    return web.json_response(
+        {
+            "cameras": cameras,
+            "notifiers": notifiers,
+            "modes": modes,
+            "recipes": [recipe.as_dict() for recipe in RECIPES],
+            "recipe_slots": {"camera": CAMERA, "notifier": NOTIFIER},
+            "defined_in": hub.automations.file_name,
+        }
+    )
 
 
 @routes.post("/api/automations/validate")

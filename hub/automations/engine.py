@@ -134,7 +134,7 @@ class AutomationEngine:
         path = self.hub.loaded.path
         if path is None:
             raise ConfigError(
-                [Issue("<embedded default>", None, "", "no config file to reload")]
+                [Issue("", "no config file to reload", filename="<embedded default>")]
             )
         loaded = await asyncio.to_thread(load_config, path)
         configs = file_configs(loaded.config.automations)

@@ -301,6 +301,14 @@ class SetModeActionOptions(CheckedOptions):
     _mode = field_validator("mode")(_check_mode)
 
 
+class DetectionActionOptions(CheckedOptions):
+    """Turn detection (motion and objects) on or off; recording goes on either way."""
+
+    camera: str | None = Field(None, description="Camera id; empty means every camera.")
+    # Not `on`: YAML 1.1 reads a bare `on:` key as true.
+    enabled: bool = Field(description="true: detect; false: stop looking at the pictures.")
+
+
 class DelayActionOptions(CheckedOptions):
     """Wait; survives a hub restart."""
 

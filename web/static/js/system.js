@@ -2,7 +2,7 @@
 // log and storage privacy pages load on demand (#/system/audit, #/system/privacy).
 
 import { ApiError, del, get, patch, post, put } from "./api.js";
-import { badge, button, clear, el, field, formatBytes, formatDuration, formatTime, notify } from "./dom.js";
+import { badge, button, clear, el, field, formatBytes, formatDuration, formatTime, notify, plural } from "./dom.js";
 
 const MODES = ["home", "away", "night", "vacation"];
 
