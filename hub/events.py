@@ -222,3 +222,5 @@ class NotificationPosted(Event):
     tags: tuple[str, ...] = ()
     event_id: str | None = None
     clip_url: str | None = None
+    snapshot_url: str | None = None
+    """Where the panel shows the message's picture (admins), when it has one."""

@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from hub.automations.catalog import COMMON_PLACEHOLDERS
 from hub.automations.engine import FileOwnedError
 from hub.automations.recipes import CAMERA, NOTIFIER, RECIPES
 from hub.config.issues import Issue
@@ -63,8 +64,14 @@ async def list_automations(request: web.Request) -> web.Response:
 @routes.get("/api/automations/types")
 @access.admin
 async def automation_types(request: web.Request) -> web.Response:
-    """Every trigger, condition and action type with its JSON schema (for the panel's forms)."""
-    return web.json_response({"types": _hub(request).automations.types_info()})
+    """Every trigger, condition and action type with its JSON schema (for the panel's forms),
+    and the placeholders every run fills whatever its trigger."""
+    return web.json_response(
+        {
+            "types": _hub(request).automations.types_info(),
+            "common_placeholders": COMMON_PLACEHOLDERS,
+        }
+    )
 
 
 HOUSE_MODES = ("home", "away", "night", "vacation")

@@ -1,3 +1,4 @@
+// @ts-check
 // camhub panel entry: sign-in and first-run setup, hash routes to views, one live WebSocket.
 
 import { ApiError, get, post, setCsrfToken, setUnauthorizedHandler, wsUrl } from "./js/api.js";
@@ -24,7 +25,16 @@ const ctx = {
     if (location.hash === hash) route();
     else location.hash = hash;
   },
+  /** A message for the page we are about to open (navigation clears the current one). */
+  flash(text, kind = "ok") {
+    flashed = { text, kind };
+  },
 };
+/** @type {{text: string, kind: string} | null} */
+let flashed = null;
+
+/** The element a selector names in index.html (always there). */
+const byId = (/** @type {string} */ selector) => /** @type {HTMLElement} */ (document.querySelector(selector));
 
 let cleanup = null;
 let routeToken = 0;
@@ -34,7 +44,7 @@ let routeToken = 0;
 /** Where this browser stands: "setup" (no user yet), "in" or "out". One request that answers
  * 200 either way, so a signed-out page logs no error. */
 async function authState() {
-  /** @type {import("./js/types").AuthState} */
+  /** @type {import("./js/types.js").AuthState} */
   const state = await get("/api/auth/state");
   if (state.user) {
     ctx.user = state.user;
@@ -44,6 +54,10 @@ async function authState() {
   return state.setup_needed ? "setup" : "out";
 }
 
+/**
+ * @param {{title: string, intro?: string, submitText: string, testId: string, confirm?: boolean, withCode?: boolean,
+ *   onSubmit: (username: string, password: string, code?: string) => Promise<void>}} options
+ */
 function credentialsForm({ title, intro, submitText, testId, confirm, withCode, onSubmit }) {
   const code = withCode ? el("input", { name: "code", required: true, autocomplete: "one-time-code", autocapitalize: "characters", spellcheck: "false", "data-testid": "setup-code" }) : null;
   const codeField = code
@@ -100,8 +114,8 @@ function credentialsForm({ title, intro, submitText, testId, confirm, withCode, 
 
 function showSignedOut(kind) {
   teardownView();
-  document.querySelector(".site-nav").hidden = true;
-  document.querySelector(".account").hidden = true;
+  byId(".site-nav").hidden = true;
+  byId(".account").hidden = true;
   const view = document.getElementById("view");
   const form =
     kind === "setup"
@@ -113,7 +127,7 @@ function showSignedOut(kind) {
           confirm: true,
           withCode: true,
           onSubmit: async (username, password, code) => {
-            /** @type {import("./js/types").SignedIn} */
+            /** @type {import("./js/types.js").SignedIn} */
             const answer = await post("/api/auth/setup", { username, password, code });
             setCsrfToken(answer.csrf_token);
             await start();
@@ -134,7 +148,7 @@ function showSignedOut(kind) {
 }
 
 async function login(username, password) {
-  /** @type {import("./js/types").SignedIn} */
+  /** @type {import("./js/types.js").SignedIn} */
   const answer = await post("/api/auth/login", { username, password });
   setCsrfToken(answer.csrf_token);
 }
@@ -178,7 +192,7 @@ async function route() {
     params = [];
   }
   const token = ++routeToken;
-  for (const link of document.querySelectorAll(".site-nav a[data-route]")) {
+  for (const link of /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll(".site-nav a[data-route]"))) {
     if (link.dataset.route === name) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
@@ -202,7 +216,10 @@ async function route() {
   } catch (error) {
     notify(error.message, "error");
   }
-  if (token === routeToken) view.querySelector("h1")?.focus({ preventScroll: true });
+  if (token !== routeToken) return;
+  if (flashed) notify(flashed.text, flashed.kind);
+  flashed = null;
+  view.querySelector("h1")?.focus({ preventScroll: true });
 }
 
 // ---------------------------------------------------------------- live events and health
@@ -237,7 +254,7 @@ class LiveSocket {
         return;
       }
       ctx.events.dispatchEvent(new CustomEvent("hub-event", { detail: event }));
-      if (event.event_type === "notification_posted") toast(event.title ?? "Notification", event.body ?? "");
+      if (event.event_type === "notification_posted") toast(event.title ?? "Notification", event.body ?? "", "info", event.snapshot_url);
     });
     socket.addEventListener("close", () => {
       if (this.stopped || this.socket !== socket) return;
@@ -260,7 +277,7 @@ class LiveSocket {
 const liveSocket = new LiveSocket();
 
 function setHealth(state, text) {
-  const status = document.querySelector('[data-testid="health-status"]');
+  const status = byId('[data-testid="health-status"]');
   status.dataset.state = state;
   const node = status.querySelector(".health-text");
   if (node.textContent !== text) node.textContent = text;
@@ -295,11 +312,11 @@ async function start() {
     showSignedOut(state);
     return;
   }
-  document.querySelector(".site-nav").hidden = false;
-  const account = document.querySelector(".account");
+  byId(".site-nav").hidden = false;
+  const account = byId(".account");
   account.hidden = false;
   account.querySelector(".account-name").textContent = `${ctx.user.name} (${ctx.user.role})`;
-  for (const link of document.querySelectorAll("[data-admin-only]")) link.hidden = !ctx.isAdmin();
+  for (const link of /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll("[data-admin-only]"))) link.hidden = !ctx.isAdmin();
   liveSocket.stop();
   liveSocket.start();
   await route();

@@ -1,3 +1,4 @@
+// @ts-check
 // The JSON API client: session cookie, X-CSRF-Token on every write, errors a person can read.
 
 let csrfToken = null;
@@ -51,8 +52,18 @@ function messageOf(body, status) {
   return `the hub answered HTTP ${status}`;
 }
 
+/**
+ * One API call; resolves with the decoded answer, rejects with an ApiError a person can read.
+ * @param {string} method
+ * @param {string} url
+ * @param {unknown} [body]  JSON-encoded unless a string.
+ * @param {{signal?: AbortSignal, contentType?: string}} [options]
+ * @returns {Promise<any>}
+ */
 export async function request(method, url, body, { signal, contentType } = {}) {
+  /** @type {Record<string, string>} */
   const headers = { Accept: "application/json" };
+  /** @type {RequestInit} */
   const init = { method, credentials: "same-origin", cache: "no-store", headers, signal };
   if (body !== undefined) {
     if (typeof body === "string") {

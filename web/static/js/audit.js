@@ -1,3 +1,4 @@
+// @ts-check
 // Audit log (admins): who did what, filtered and paged, as CSV, and whether the hash chain holds.
 
 import { get } from "./api.js";

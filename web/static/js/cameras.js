@@ -1,3 +1,4 @@
+// @ts-check
 // Cameras: state, frame rate and drops; adding discovered devices or by URL; zones and masks.
 
 import { ApiError, del, get, patch, post, put } from "./api.js";
@@ -19,15 +20,15 @@ function statsRow(camera, rate, ctx, reload, edit) {
       el("a", { href: `#/live/${encodeURIComponent(camera.id)}`, text: camera.name }),
       camera.detect_url ? el("div", { className: "hint", "data-testid": "camera-detect-url", text: `detection: ${camera.detect_url}` }) : null,
     ),
-    el("td", {}, badge(camera.state, "camera-state"), camera.reason ? el("div", { className: "hint", text: camera.reason }) : null),
-    el("td", {}, detectionSwitch(camera, ctx, reload)),
-    el("td", { text: camera.record_mode }),
-    el("td", { "data-testid": "camera-fps", text: rate === null ? "—" : rate.toFixed(1) }),
-    el("td", { "data-testid": "camera-drops", text: String(drops) }),
-    el("td", { text: stats.resolution?.[0] ? `${stats.resolution[0]}×${stats.resolution[1]} ${stats.codec ?? ""}` : "—" }),
+    el("td", { "data-label": "State" }, badge(camera.state, "camera-state"), camera.reason ? el("div", { className: "hint", text: camera.reason }) : null),
+    el("td", { "data-label": "Detection" }, detectionSwitch(camera, ctx, reload)),
+    el("td", { "data-label": "Recording", text: camera.record_mode }),
+    el("td", { "data-label": "Frames/s", "data-testid": "camera-fps", text: rate === null ? "—" : rate.toFixed(1) }),
+    el("td", { "data-label": "Drops", "data-testid": "camera-drops", text: String(drops) }),
+    el("td", { "data-label": "Video", text: stats.resolution?.[0] ? `${stats.resolution[0]}×${stats.resolution[1]} ${stats.codec ?? ""}` : "—" }),
     el(
       "td",
-      {},
+      { className: "row-actions" },
       button("Zones", () => (location.hash = `#/cameras/${encodeURIComponent(camera.id)}/zones`), { "aria-label": `Zones of ${camera.name}` }),
       ctx.isAdmin() && camera.removable ? button("Edit", () => edit(camera), { "aria-label": `Edit ${camera.name}` }) : null,
       ctx.isAdmin() && camera.removable ? button("Remove", () => removeCamera(camera, reload), { className: "danger", "aria-label": `Remove ${camera.name}` }) : null,
@@ -59,7 +60,7 @@ async function removeCamera(camera, reload) {
   if (!confirm(`Remove the camera ${camera.name}? Its recordings stay until they age out.`)) return;
   try {
     await del(`/api/cameras/${encodeURIComponent(camera.id)}`);
-    notify(`Removed ${camera.name}.`);
+    notify(`Removed ${camera.name}.`, "ok");
     await reload();
   } catch (error) {
     notify(error.message, "error");
@@ -70,7 +71,7 @@ async function renderList(container, ctx) {
   container.append(el("h1", { tabindex: "-1", text: "Cameras" }));
   const body = el("tbody");
   container.append(
-    el("div", { className: "table-wrap" }, el("table", { "data-testid": "camera-table" }, el("caption", { className: "visually-hidden", text: "Cameras and their state" }), el("thead", {}, el("tr", {}, ["Camera", "State", "Detection", "Recording", "Frames/s", "Drops", "Video", ""].map((h) => el("th", { scope: "col", text: h })))), body)),
+    el("div", { className: "table-wrap" }, el("table", { className: "stack-on-phone", "data-testid": "camera-table" }, el("caption", { className: "visually-hidden", text: "Cameras and their state" }), el("thead", {}, el("tr", {}, ["Camera", "State", "Detection", "Recording", "Frames/s", "Drops", "Video", ""].map((h) => el("th", { scope: "col", text: h })))), body)),
   );
   const editor = el("section", { hidden: true, "aria-labelledby": "edit-title", "data-testid": "camera-editor" });
   container.append(editor);
@@ -162,7 +163,7 @@ function urlSection(reload) {
     const body = { id: id.value.trim(), name: name.value.trim() || undefined, url: url.value.trim(), detect_url: detectUrl.value.trim() || undefined, record_mode: record.value };
     try {
       await post("/api/cameras", body);
-      notify(`Added ${body.id}.`);
+      notify(`Added ${body.id}.`, "ok");
       form.reset();
       await reload();
     } catch (error) {
@@ -237,7 +238,7 @@ function addForm(device, ctx, onClose) {
       const body = { camera_id: id.value.trim() || undefined, name: name.value.trim() || undefined, username: username.value, password: password.value, record_mode: record.value };
       const added = await post(`/api/discovery/${encodeURIComponent(device.id)}/add`, body);
       const notes = added?.device?.notes ?? [];
-      notify(notes.length ? `Added ${added.camera.id}; the camera answered some questions badly: ${notes.join(" · ")}` : `Added ${added?.camera?.id ?? body.camera_id}.`);
+      notify(notes.length ? `Added ${added.camera.id}; the camera answered some questions badly: ${notes.join(" · ")}` : `Added ${added?.camera?.id ?? body.camera_id}.`, notes.length ? "info" : "ok");
       ctx.navigate("#/cameras");
     } catch (error) {
       const rest = error instanceof ApiError ? showFieldErrors(form, error.fieldErrors) : [];
@@ -319,7 +320,7 @@ async function renderZones(container, ctx, cameraId) {
     save.disabled = true;
     try {
       const answer = await put(`/api/cameras/${encodeURIComponent(cameraId)}/zones`, saved());
-      notify(answer.restarted ? "Saved. The camera's stream restarted to apply the privacy masks." : "Saved and in use.");
+      notify(answer.restarted ? "Saved. The camera's stream restarted to apply the privacy masks." : "Saved and in use.", "ok");
     } catch (error) {
       const rest = [];
       for (const item of error instanceof ApiError ? error.fieldErrors : []) {

@@ -1,3 +1,4 @@
+// @ts-check
 // DOM helpers: elements built from data (never HTML strings), formatting, small widgets.
 
 /** Builds an element; strings in `children` become text nodes, so API data is never parsed as HTML. */
@@ -46,6 +47,7 @@ export function plural(count, word) {
 export function formatTime(seconds, withDate = false) {
   if (!Number.isFinite(seconds)) return "—";
   const date = new Date(seconds * 1000);
+  /** @type {Intl.DateTimeFormatOptions} */
   const opts = withDate ? { dateStyle: "medium", timeStyle: "medium" } : { timeStyle: "medium" };
   return new Intl.DateTimeFormat(undefined, opts).format(date);
 }
@@ -64,7 +66,9 @@ export function formatBytes(bytes) {
 
 export function formatDuration(totalSeconds) {
   let rest = Math.max(0, Math.floor(Number(totalSeconds) || 0));
+  /** @type {Array<[string, number]>} */
   const units = [["day", 86400], ["hour", 3600], ["minute", 60], ["second", 1]];
+  /** @type {Array<[string, number]>} */
   const parts = [];
   for (const [name, size] of units) {
     const count = Math.floor(rest / size);
@@ -81,7 +85,12 @@ export function isoDay(date) {
   return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}`;
 }
 
-/** A labelled form field; `control` gets an id tied to its label and an error slot. */
+/**
+ * A labelled form field; `control` gets an id tied to its label and an error slot.
+ * @param {string} labelText
+ * @param {HTMLElement} control
+ * @param {{hint?: string, path?: string}} [options]
+ */
 export function field(labelText, control, { hint, path } = {}) {
   const id = control.id || `f-${Math.random().toString(36).slice(2, 9)}`;
   control.id = id;
@@ -119,10 +128,19 @@ export function notify(text, kind = "info") {
   if (notice.textContent !== text) notice.textContent = text;
 }
 
-export function toast(title, body, kind = "info") {
+/**
+ * A pop-up message for a few seconds, with its picture when it has one.
+ * @param {string} title
+ * @param {string} body
+ * @param {string} [kind]
+ * @param {string | null} [picture]  URL of the message's picture.
+ */
+export function toast(title, body, kind = "info", picture = null) {
   const box = document.querySelector(".toasts");
   if (!box) return;
-  const item = el("div", { className: `toast toast-${kind}` }, el("h2", { text: title }), body ? el("p", { text: body }) : null);
+  const image = picture ? el("img", { src: picture, alt: "", className: "toast-picture", "data-testid": "toast-picture" }) : null;
+  image?.addEventListener("error", () => image.remove()); // e.g. a viewer: pictures are for admins
+  const item = el("div", { className: `toast toast-${kind}`, "data-testid": "toast" }, image, el("h2", { text: title }), body ? el("p", { text: body }) : null);
   box.append(item);
   setTimeout(() => item.remove(), 8000);
   while (box.children.length > 4) box.firstElementChild.remove();

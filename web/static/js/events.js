@@ -1,3 +1,4 @@
+// @ts-check
 // Events: a day's timeline with filters, thumbnails, clip playback, keep, delete and download.
 
 import { ApiError, del, get, patch } from "./api.js";
@@ -130,6 +131,12 @@ export async function render(container, ctx, params) {
       return;
     }
     showDetail(event);
+    // On a phone the clip opens below the list: bring it into view (the list's place is kept
+    // by the browser's back gesture being a scroll, not a navigation).
+    const box = detail.getBoundingClientRect();
+    if (box.top < 0 || box.top > innerHeight * 0.5) {
+      detail.scrollIntoView({ block: "start", behavior: matchMedia("(prefers-reduced-motion: reduce)").matches ? "auto" : "smooth" });
+    }
   }
 
   function showDetail(event) {
@@ -158,7 +165,7 @@ export async function render(container, ctx, params) {
             state.events = state.events.filter((e) => e.id !== event.id);
             detail.hidden = true;
             drawList();
-            notify("Event deleted.");
+            notify("Event deleted.", "ok");
           } catch (error) {
             notify(`Could not delete: ${error instanceof ApiError ? error.message : error}`, "error");
           }

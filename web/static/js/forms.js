@@ -1,3 +1,4 @@
+// @ts-check
 // Forms from JSON schema (pydantic's model_json_schema): each field knows its data path for errors.
 
 import { clear, el, field, setFieldError } from "./dom.js";
@@ -37,6 +38,9 @@ function control(name, schema, value, path, root, required, hooks) {
   const label = `${titleOf(name, s)}${required ? "" : " (optional)"}`;
   const hint = s.description;
   const initial = value ?? s.default;
+  // Fields that name things the hub has (cameras, notifiers...) become pickers.
+  const custom = hooks.custom?.(name, s, value, path, required, label);
+  if (custom) return custom;
   if (s.enum) {
     const select = el(
       "select",
@@ -104,13 +108,17 @@ function control(name, schema, value, path, root, required, hooks) {
       },
     };
   }
-  const multiline = s.format === "textarea" || name === "body" || name === "message" || name === "template";
+  const template = s.format === "template";
+  const multiline = template || s.format === "textarea" || name === "body" || name === "message";
   const input = multiline
     ? el("textarea", { name: path, rows: 3, value: initial ?? "" })
     : el("input", { name: path, type: s.format === "password" ? "password" : "text", value: initial ?? "", placeholder: s.examples?.[0] ?? null });
   if (multiline) input.classList.add("short");
+  const node = field(label, input, { hint, path });
+  // A template offers the placeholders its automation's triggers fill, as buttons.
+  if (template && hooks.template) node.append(hooks.template(input));
   return {
-    node: field(label, input, { hint, path }),
+    node,
     read: () => {
       if (input.value === "") return undefined;
       if (s.loose && input.value.trim() !== "" && !Number.isNaN(Number(input.value))) return Number(input.value);

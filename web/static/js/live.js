@@ -1,3 +1,4 @@
+// @ts-check
 // Live view: a grid of camera tiles; a tile opens one camera large with its recent events.
 
 import { get } from "./api.js";

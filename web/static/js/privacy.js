@@ -1,3 +1,4 @@
+// @ts-check
 // Storage privacy (admins): encryption state, unlock and lock, erase or export a time range.
 
 import { get, post } from "./api.js";
@@ -67,7 +68,7 @@ function unlockForm(redraw) {
     if (!passphrase.value) return (status.textContent = "Enter the passphrase.");
     try {
       await post("/api/storage/unlock", { passphrase: passphrase.value });
-      notify("Unlocked: footage can be watched and exported.");
+      notify("Unlocked: footage can be watched and exported.", "ok");
       await redraw();
     } catch (error) {
       status.textContent = error.status === 403 ? "Wrong passphrase." : error.message;

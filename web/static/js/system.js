@@ -1,3 +1,4 @@
+// @ts-check
 // System: house mode, plugins, storage and retention, the notification log, users; the audit
 // log and storage privacy pages load on demand (#/system/audit, #/system/privacy).
 
