@@ -63,7 +63,7 @@ function credentialsForm({ title, intro, submitText, testId, confirm, withCode, 
   const codeField = code
     ? field("Setup code", code, {
         path: "code",
-        hint: "Printed where camhub was started: in the terminal of `camhub run` (or ./scripts/start.sh) and in its log (journalctl, if it runs as a service). It looks like ABCD-EFGH-JKMN.",
+        hint: "Printed where camhub was started: in the terminal running camhub run (or ./scripts/start.sh), and in its log (journalctl, if it runs as a service). It looks like ABCD-EFGH-JKMN.",
       })
     : null;
   const username = el("input", { name: "username", autocomplete: "username", required: true, autocapitalize: "none" });

@@ -36,7 +36,8 @@ CHROMIUM_ARGS = [
     "--disable-quic",
     "--disable-dev-shm-usage",
     # Mandatory: without it chromium resolves names (and so sends DNS) off the machine.
-    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+    # 127.0.0.2 is loopback too: the tests that reach the hub at "another address" use it.
+    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1 , EXCLUDE 127.0.0.2",
 ]
 ARTIFACTS = REPO / "test-artifacts" / "browser"
 ADMIN = ("admin", "correct horse battery")
@@ -66,11 +67,13 @@ class RunningHub:
             return exc.code, exc.read().decode()
 
 
-def start_hub(directory: Path, config: str) -> RunningHub:
+def start_hub(directory: Path, config: str, host: str | None = "127.0.0.1") -> RunningHub:
+    """`camhub run` on a free port; `host=None` leaves the default (every address)."""
     directory.mkdir(parents=True, exist_ok=True)
     port = free_port()
     path = directory / "config.yaml"
-    path.write_text(f"server:\n  host: 127.0.0.1\n  port: {port}\n{config}", encoding="utf-8")
+    listen = f"  host: {host}\n" if host else ""
+    path.write_text(f"server:\n{listen}  port: {port}\n{config}", encoding="utf-8")
     log = directory / "camhub.log"
     camhub = Path(sys.executable).with_name("camhub")
     command = [str(camhub)] if camhub.exists() else [sys.executable, "-m", "hub.cli"]

@@ -561,6 +561,8 @@ export async function renderEditor(container, ctx, id, { override = null, recipe
   });
 
   const title = isNew ? (chosenRecipe ? chosenRecipe.title : "New automation") : data.alias ?? id;
-  container.append(el("p", { className: "crumbs" }, el("a", { href: "#/automations", text: "All automations" })), el("h1", { tabindex: "-1", text: title }), existing?.source === "file" ? fileNotice(existing, ctx) : null, form);
+  container.append(el("p", { className: "crumbs" }, el("a", { href: "#/automations", text: "All automations" })), el("h1", { tabindex: "-1", text: title }));
+  if (existing?.source === "file") container.append(fileNotice(existing, ctx));
+  container.append(form);
   return null;
 }

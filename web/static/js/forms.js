@@ -72,7 +72,13 @@ function control(name, schema, value, path, root, required, hooks) {
     if (items.type === "object" && items.properties) return objectList(label, hint, items, initial ?? [], path, root, hooks);
     if (items.enum) {
       const select = el("select", { name: path, multiple: true, size: Math.min(6, items.enum.length) }, items.enum.map((o) => el("option", { value: JSON.stringify(o), text: String(o), selected: (initial ?? []).includes(o) })));
-      return { node: field(label, select, { hint, path }), read: () => [...select.selectedOptions].map((o) => JSON.parse(o.value)) };
+      return {
+        node: field(label, select, { hint, path }),
+        read: () => {
+          const picked = [...select.selectedOptions].map((o) => JSON.parse(o.value));
+          return picked.length || required ? picked : undefined;
+        },
+      };
     }
     if (items.type === "string" || items.type === "number" || items.type === "integer" || !items.type) {
       const input = el("input", { name: path, value: (initial ?? []).join(", ") });
@@ -168,7 +174,11 @@ export function objectForm(schema, value, basePath, root = schema, skip = [], ho
       const out = {};
       for (const [name, part] of parts) {
         const v = part.read();
-        if (v !== undefined) out[name] = v;
+        // A value left at its default is not written: the YAML stays what the person chose,
+        // unless the automation had it written already.
+        const fallback = resolve(s.properties[name], root).default;
+        const unchanged = fallback !== undefined && JSON.stringify(v) === JSON.stringify(fallback);
+        if (v !== undefined && !(unchanged && !required.has(name) && !(value && name in value))) out[name] = v;
       }
       return out;
     },
