@@ -22,6 +22,12 @@ log "ruff"
 .venv/bin/ruff format --check .
 log "mypy"
 .venv/bin/mypy
+# The panel has no build step; its JavaScript is still checked: JSDoc types with tsc and
+# formatting with Prettier (both pinned in web/package-lock.json, from the npm registry).
+ensure_node
+log "panel JavaScript: tsc --noEmit, prettier --check"
+npm ci --prefix web --no-audit --no-fund --loglevel=error
+(cd web && npx --no-install tsc -p tsconfig.json && npx --no-install prettier --check --log-level warn "static/**/*.{js,css,html}")
 log "pytest"
 # Two workers (CI has 2 cores); a module stays on one worker (see tests/conftest.py).
 exec .venv/bin/python -m pytest -q -p no:cacheprovider --timeout 300 -n 2 "$@"

@@ -59,7 +59,16 @@ async function authState() {
  *   onSubmit: (username: string, password: string, code?: string) => Promise<void>}} options
  */
 function credentialsForm({ title, intro, submitText, testId, confirm, withCode, onSubmit }) {
-  const code = withCode ? el("input", { name: "code", required: true, autocomplete: "one-time-code", autocapitalize: "characters", spellcheck: "false", "data-testid": "setup-code" }) : null;
+  const code = withCode
+    ? el("input", {
+        name: "code",
+        required: true,
+        autocomplete: "one-time-code",
+        autocapitalize: "characters",
+        spellcheck: "false",
+        "data-testid": "setup-code",
+      })
+    : null;
   const codeField = code
     ? field("Setup code", code, {
         path: "code",
@@ -89,10 +98,10 @@ function credentialsForm({ title, intro, submitText, testId, confirm, withCode, 
     event.preventDefault();
     for (const wrapper of form.querySelectorAll(".field")) setFieldError(wrapper, "");
     status.textContent = "";
-    if (code && !code.value.trim()) return setFieldError(codeField, "Enter the setup code."), code.focus();
-    if (!username.value.trim()) return setFieldError(nameField, "Enter a user name."), username.focus();
-    if (!password.value) return setFieldError(passField, "Enter a password."), password.focus();
-    if (again && again.value !== password.value) return setFieldError(againField, "The passwords differ."), again.focus();
+    if (code && !code.value.trim()) return (setFieldError(codeField, "Enter the setup code."), code.focus());
+    if (!username.value.trim()) return (setFieldError(nameField, "Enter a user name."), username.focus());
+    if (!password.value) return (setFieldError(passField, "Enter a password."), password.focus());
+    if (again && again.value !== password.value) return (setFieldError(againField, "The passwords differ."), again.focus());
     const submit = form.querySelector("button[type=submit]");
     submit.disabled = true;
     try {
@@ -102,7 +111,7 @@ function credentialsForm({ title, intro, submitText, testId, confirm, withCode, 
       let placed = false;
       for (const { path, message } of errors) {
         const wrapper = form.querySelector(`.field[data-path="${CSS.escape(path)}"]`);
-        if (wrapper) setFieldError(wrapper, message), (placed = true);
+        if (wrapper) (setFieldError(wrapper, message), (placed = true));
       }
       if (!placed) status.textContent = error.message;
     } finally {
@@ -121,7 +130,8 @@ function showSignedOut(kind) {
     kind === "setup"
       ? credentialsForm({
           title: "Welcome to camhub",
-          intro: "Create the administrator account: it can add cameras, users and automations. camhub asks for the one-time setup code it printed when it started, so that only whoever runs it can do this.",
+          intro:
+            "Create the administrator account: it can add cameras, users and automations. camhub asks for the one-time setup code it printed when it started, so that only whoever runs it can do this.",
           submitText: "Create administrator",
           testId: "setup-form",
           confirm: true,
@@ -305,7 +315,11 @@ async function start() {
     state = await authState();
   } catch (error) {
     setHealth("error", "Hub unreachable");
-    clear(document.getElementById("view"), el("p", { className: "notice", "data-kind": "error", text: `The hub could not be reached: ${error.message}` }), button("Try again", () => start()));
+    clear(
+      document.getElementById("view"),
+      el("p", { className: "notice", "data-kind": "error", text: `The hub could not be reached: ${error.message}` }),
+      button("Try again", () => start()),
+    );
     return;
   }
   if (state !== "in") {

@@ -27,7 +27,11 @@ export class ApiError extends Error {
 
 function pathOf(item) {
   const raw = item.loc ?? item.path ?? item.field ?? item.location ?? "";
-  const parts = Array.isArray(raw) ? raw : String(raw).split(/[.[\]]+/).filter(Boolean);
+  const parts = Array.isArray(raw)
+    ? raw
+    : String(raw)
+        .split(/[.[\]]+/)
+        .filter(Boolean);
   // pydantic puts the model or "body" first; drop it so paths match the form's.
   return parts.filter((p) => p !== "body" && p !== "__root__").join(".");
 }

@@ -43,7 +43,12 @@ async function loadTypes() {
 
 /** An id from a name: "Person at the door" -> "person_at_the_door". */
 export function slug(/** @type {string} */ text) {
-  const out = text.normalize("NFKD").replace(/[\u0300-\u036f]/g, "").toLowerCase().replace(/[^a-z0-9]+/g, "_").replace(/^_+|_+$/g, "");
+  const out = text
+    .normalize("NFKD")
+    .replace(/[\u0300-\u036f]/g, "")
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, "_")
+    .replace(/^_+|_+$/g, "");
   return out.slice(0, 60) || "automation";
 }
 
@@ -128,7 +133,11 @@ class EditorState {
  */
 function blockEditor(state, kind, entry, path, index, onRemove, onMove) {
   const choices = state.types[kind];
-  const select = el("select", { name: `${path}.type`, "data-testid": `${kind}-type` }, choices.map((t) => el("option", { value: t.name, text: typeLabel(t), selected: t.name === entry.type })));
+  const select = el(
+    "select",
+    { name: `${path}.type`, "data-testid": `${kind}-type` },
+    choices.map((t) => el("option", { value: t.name, text: typeLabel(t), selected: t.name === entry.type })),
+  );
   const heading = el("strong", { className: "block-title" });
   const description = el("p", { className: "hint" });
   const holder = el("div");
@@ -143,9 +152,16 @@ function blockEditor(state, kind, entry, path, index, onRemove, onMove) {
     description.textContent = type?.description ?? "";
     const scope = new BlockScope(values.camera);
     const hooks = {
-      blocks: (/** @type {"trigger" | "condition" | "action"} */ nestedKind, /** @type {any[]} */ entries, /** @type {string} */ nestedPath) => blockList(state, nestedKind, entries, nestedPath),
-      custom: (/** @type {string} */ name, /** @type {any} */ s, /** @type {any} */ value, /** @type {string} */ fieldPath, /** @type {boolean} */ required, /** @type {string} */ label) =>
-        entityPicker(name, s, value, fieldPath, required, label, { choices: state.choices, kind, type: select.value, scope }),
+      blocks: (/** @type {"trigger" | "condition" | "action"} */ nestedKind, /** @type {any[]} */ entries, /** @type {string} */ nestedPath) =>
+        blockList(state, nestedKind, entries, nestedPath),
+      custom: (
+        /** @type {string} */ name,
+        /** @type {any} */ s,
+        /** @type {any} */ value,
+        /** @type {string} */ fieldPath,
+        /** @type {boolean} */ required,
+        /** @type {string} */ label,
+      ) => entityPicker(name, s, value, fieldPath, required, label, { choices: state.choices, kind, type: select.value, scope }),
       template: (/** @type {HTMLTextAreaElement} */ input) => placeholderChips(input, () => state.placeholders()).node,
     };
     const schema = type?.schema ?? { properties: {} };
@@ -194,7 +210,18 @@ function blockEditor(state, kind, entry, path, index, onRemove, onMove) {
   const node = el(
     "div",
     { className: "block", "data-testid": `${kind}-block`, "data-path": path },
-    el("div", { className: "block-head" }, heading, el("span", { className: "toolbar" }, button("↑", () => onMove(-1), { "aria-label": `Move ${name} up` }), button("↓", () => onMove(1), { "aria-label": `Move ${name} down` }), button("Remove", onRemove, { "aria-label": `Remove ${name}` }))),
+    el(
+      "div",
+      { className: "block-head" },
+      heading,
+      el(
+        "span",
+        { className: "toolbar" },
+        button("↑", () => onMove(-1), { "aria-label": `Move ${name} up` }),
+        button("↓", () => onMove(1), { "aria-label": `Move ${name} down` }),
+        button("Remove", onRemove, { "aria-label": `Remove ${name}` }),
+      ),
+    ),
     field(`${capital(kind)} type`, select, { path: `${path}.type` }),
     description,
     holder,
@@ -246,11 +273,15 @@ function blockList(state, kind, entries, basePath) {
         },
       ),
     );
-    clear(list, blocks.map((b) => b.node));
+    clear(
+      list,
+      blocks.map((b) => b.node),
+    );
     if (focusIndex !== null) /** @type {HTMLElement | null} */ (blocks[focusIndex]?.node.querySelector("select, input"))?.focus();
   };
   draw();
-  if (!state.types[kind].length) return { node: el("div", {}, list, el("p", { className: "muted", text: `No ${kind} types are installed.` })), read: () => blocks.map((b) => b.read()) };
+  if (!state.types[kind].length)
+    return { node: el("div", {}, list, el("p", { className: "muted", text: `No ${kind} types are installed.` })), read: () => blocks.map((b) => b.read()) };
   const picker = typePicker(state.types[kind], kind, (type) => {
     sync();
     const camera = state.choices.cameras[0]?.id;
@@ -306,7 +337,12 @@ function fileNotice(automation, ctx) {
   return el(
     "div",
     { className: "card file-notice", "data-testid": "file-notice" },
-    el("p", {}, el("strong", { text: `Defined in ${where}.` }), ` Change it there, then reload it here (or run camhub automations reload). You can still turn it on or off, snooze it and run it.`),
+    el(
+      "p",
+      {},
+      el("strong", { text: `Defined in ${where}.` }),
+      ` Change it there, then reload it here (or run camhub automations reload). You can still turn it on or off, snooze it and run it.`,
+    ),
     button("Reload from config file", () => reloadFile(ctx), { "data-testid": "reload-file" }),
   );
 }
@@ -332,7 +368,11 @@ export async function reloadFile(/** @type {any} */ ctx) {
  */
 export async function renderEditor(container, ctx, id, { override = null, recipe = null } = {}) {
   const isNew = id === "new";
-  const [{ byKind, common }, choices, existing] = await Promise.all([loadTypes(), /** @type {Promise<AutomationChoices>} */ (get("/api/automations/choices")), isNew || override ? null : /** @type {Promise<Automation>} */ (get(base(id)))]);
+  const [{ byKind, common }, choices, existing] = await Promise.all([
+    loadTypes(),
+    /** @type {Promise<AutomationChoices>} */ (get("/api/automations/choices")),
+    isNew || override ? null : /** @type {Promise<Automation>} */ (get(base(id))),
+  ]);
   const chosenRecipe = recipe ? choices.recipes.find((r) => r.id === recipe) : null;
   const start = chosenRecipe ? fromRecipe(chosenRecipe, choices) : startingPoint(choices);
   const automation = override ?? (existing ? { ...existing.config, enabled: existing.enabled } : start);
@@ -341,7 +381,14 @@ export async function renderEditor(container, ctx, id, { override = null, recipe
   const state = new EditorState(byKind, common, choices);
 
   const alias = el("input", { name: "alias", value: data.alias ?? "", required: true, "data-testid": "automation-name" });
-  const idInput = el("input", { name: "id", value: data.id ?? "", readonly: !isNew, pattern: "[a-z0-9_\\-]+", autocapitalize: "none", "data-testid": "automation-id" });
+  const idInput = el("input", {
+    name: "id",
+    value: data.id ?? "",
+    readonly: !isNew,
+    pattern: "[a-z0-9_\\-]+",
+    autocapitalize: "none",
+    "data-testid": "automation-id",
+  });
   let idTouched = Boolean(data.id);
   idInput.addEventListener("input", () => (idTouched = true));
   alias.addEventListener("input", () => {
@@ -349,7 +396,11 @@ export async function renderEditor(container, ctx, id, { override = null, recipe
   });
   if (isNew && !idInput.value && alias.value) idInput.value = slug(alias.value);
   const description = el("input", { name: "description", value: data.description ?? "" });
-  const mode = el("select", { name: "mode" }, MODES.map(([value, text]) => el("option", { value, text, selected: value === (data.mode ?? "single") })));
+  const mode = el(
+    "select",
+    { name: "mode" },
+    MODES.map(([value, text]) => el("option", { value, text, selected: value === (data.mode ?? "single") })),
+  );
   const enabled = el("input", { type: "checkbox", name: "enabled", checked: data.enabled !== false });
   const enabledField = field("On", enabled, { path: "enabled" });
   enabledField.classList.add("inline");
@@ -364,7 +415,10 @@ export async function renderEditor(container, ctx, id, { override = null, recipe
       "details",
       { className: "more-options" },
       el("summary", { text: "More options" }),
-      field("Id", idInput, { path: "id", hint: isNew ? "Made from the name; lower-case letters, digits, - and _. Used in URLs and runs." : "Cannot be changed." }),
+      field("Id", idInput, {
+        path: "id",
+        hint: isNew ? "Made from the name; lower-case letters, digits, - and _. Used in URLs and runs." : "Cannot be changed.",
+      }),
       field("Description", description, { path: "description" }),
       field("If it is triggered again while running", mode, { path: "mode" }),
     ),
@@ -376,7 +430,14 @@ export async function renderEditor(container, ctx, id, { override = null, recipe
   for (const info of KINDS) {
     lists[info.key] = blockList(state, /** @type {"trigger" | "condition" | "action"} */ (info.kind), data[info.key] ?? [], info.key);
     visual.append(
-      el("fieldset", { "data-path": info.key }, el("legend", { text: info.title }), el("p", { className: "hint", text: info.help }), el("p", { className: "field-error", "data-testid": "field-error", role: "alert" }), lists[info.key].node),
+      el(
+        "fieldset",
+        { "data-path": info.key },
+        el("legend", { text: info.title }),
+        el("p", { className: "hint", text: info.help }),
+        el("p", { className: "field-error", "data-testid": "field-error", role: "alert" }),
+        lists[info.key].node,
+      ),
     );
   }
   state.triggers = () => lists.triggers.read();
@@ -400,10 +461,26 @@ export async function renderEditor(container, ctx, id, { override = null, recipe
 
   // YAML tab: the same automation as the config file spells it. The hub parses it (nothing is
   // expanded), and errors come back with the line they are on.
-  const yamlArea = el("textarea", { name: "yaml", rows: 18, spellcheck: "false", "data-testid": "automation-yaml", "aria-describedby": "yaml-note yaml-errors" });
-  const yamlNote = el("p", { id: "yaml-note", className: "hint", text: "Edit here and save, or switch back to the visual editor. Anchors, aliases and ${VARIABLES} are not expanded." });
+  const yamlArea = el("textarea", {
+    name: "yaml",
+    rows: 18,
+    spellcheck: "false",
+    "data-testid": "automation-yaml",
+    "aria-describedby": "yaml-note yaml-errors",
+  });
+  const yamlNote = el("p", {
+    id: "yaml-note",
+    className: "hint",
+    text: "Edit here and save, or switch back to the visual editor. Anchors, aliases and ${VARIABLES} are not expanded.",
+  });
   const yamlErrors = el("ul", { id: "yaml-errors", className: "field-error", role: "alert", "data-testid": "yaml-errors" });
-  const yamlPanel = el("div", { id: "panel-yaml", role: "tabpanel", "aria-labelledby": "tab-yaml", hidden: true }, field("YAML", yamlArea, { path: "yaml" }), yamlErrors, yamlNote);
+  const yamlPanel = el(
+    "div",
+    { id: "panel-yaml", role: "tabpanel", "aria-labelledby": "tab-yaml", hidden: true },
+    field("YAML", yamlArea, { path: "yaml" }),
+    yamlErrors,
+    yamlNote,
+  );
   let yamlDirty = false;
   yamlArea.addEventListener("input", () => (yamlDirty = true));
   function fillYaml() {
@@ -424,8 +501,25 @@ export async function renderEditor(container, ctx, id, { override = null, recipe
     await renderEditor(container, ctx, id, { override: { ...typed, id: isNew ? typed.id : id } });
   }
 
-  const tabVisual = el("button", { type: "button", role: "tab", id: "tab-visual", "aria-selected": "true", "aria-controls": "panel-visual", "data-testid": "tab-visual", text: "Visual" });
-  const tabYaml = el("button", { type: "button", role: "tab", id: "tab-yaml", "aria-selected": "false", "aria-controls": "panel-yaml", tabindex: "-1", "data-testid": "tab-yaml", text: "YAML" });
+  const tabVisual = el("button", {
+    type: "button",
+    role: "tab",
+    id: "tab-visual",
+    "aria-selected": "true",
+    "aria-controls": "panel-visual",
+    "data-testid": "tab-visual",
+    text: "Visual",
+  });
+  const tabYaml = el("button", {
+    type: "button",
+    role: "tab",
+    id: "tab-yaml",
+    "aria-selected": "false",
+    "aria-controls": "panel-yaml",
+    tabindex: "-1",
+    "data-testid": "tab-yaml",
+    text: "YAML",
+  });
   const select = async (/** @type {boolean} */ yaml) => {
     if (!yaml && yamlDirty) {
       try {
@@ -456,7 +550,14 @@ export async function renderEditor(container, ctx, id, { override = null, recipe
   }
 
   const status = el("p", { className: "form-status", role: "alert", "data-testid": "form-status" });
-  const form = el("form", { className: "automation-editor", novalidate: true, "data-testid": "automation-editor" }, el("div", { className: "tabs", role: "tablist", "aria-label": "Editor" }, tabVisual, tabYaml), visual, yamlPanel, status);
+  const form = el(
+    "form",
+    { className: "automation-editor", novalidate: true, "data-testid": "automation-editor" },
+    el("div", { className: "tabs", role: "tablist", "aria-label": "Editor" }, tabVisual, tabYaml),
+    visual,
+    yamlPanel,
+    status,
+  );
   const save = el("button", { type: "submit", className: "primary", "data-testid": "save-automation", text: "Save" });
   const toolbar = el("p", { className: "toolbar" }, readOnly ? null : save);
   if (!isNew) {
@@ -499,7 +600,9 @@ export async function renderEditor(container, ctx, id, { override = null, recipe
   }
   form.append(toolbar);
   if (readOnly) {
-    for (const control of form.querySelectorAll("#panel-visual input, #panel-visual select, #panel-visual textarea, #panel-visual button, textarea[name=yaml]")) {
+    for (const control of form.querySelectorAll(
+      "#panel-visual input, #panel-visual select, #panel-visual textarea, #panel-visual button, textarea[name=yaml]",
+    )) {
       /** @type {HTMLInputElement} */ (control).disabled = true;
     }
   }
@@ -518,7 +621,8 @@ export async function renderEditor(container, ctx, id, { override = null, recipe
       if (yamlMode) ({ data: body, lines } = await parseYaml(yamlArea.value));
       else body = collect();
     } catch (error) {
-      if (yamlMode) clear(yamlErrors, errorsByLine(error instanceof ApiError && error.fieldErrors.length ? error.fieldErrors : [{ path: "", message: error.message }], {}));
+      if (yamlMode)
+        clear(yamlErrors, errorsByLine(error instanceof ApiError && error.fieldErrors.length ? error.fieldErrors : [{ path: "", message: error.message }], {}));
       else status.textContent = "Some fields are not valid; see the messages next to them.";
       return;
     }
@@ -552,7 +656,7 @@ export async function renderEditor(container, ctx, id, { override = null, recipe
       const rest = showFieldErrors(visual, errors);
       for (const e of [...rest]) {
         const top = visual.querySelector(`fieldset[data-path="${CSS.escape(e.path.split(".")[0])}"] > .field-error`);
-        if (top) (top.textContent = e.message), rest.splice(rest.indexOf(e), 1);
+        if (top) ((top.textContent = e.message), rest.splice(rest.indexOf(e), 1));
       }
       status.textContent = rest.length ? rest.map((e) => (e.path ? `${e.path}: ${e.message}` : e.message)).join("; ") : "Please fix the fields marked above.";
     } finally {
@@ -560,7 +664,7 @@ export async function renderEditor(container, ctx, id, { override = null, recipe
     }
   });
 
-  const title = isNew ? (chosenRecipe ? chosenRecipe.title : "New automation") : data.alias ?? id;
+  const title = isNew ? (chosenRecipe ? chosenRecipe.title : "New automation") : (data.alias ?? id);
   container.append(el("p", { className: "crumbs" }, el("a", { href: "#/automations", text: "All automations" })), el("h1", { tabindex: "-1", text: title }));
   if (existing?.source === "file") container.append(fileNotice(existing, ctx));
   container.append(form);

@@ -25,7 +25,12 @@ function recipeList(/** @type {AutomationChoices} */ choices) {
       "ul",
       { className: "recipe-list" },
       choices.recipes.map((recipe) =>
-        el("li", { className: "card" }, el("a", { href: `#/automations/recipe/${encodeURIComponent(recipe.id)}`, "data-recipe": recipe.id }, el("strong", { text: recipe.title })), el("p", { className: "hint", text: recipe.description })),
+        el(
+          "li",
+          { className: "card" },
+          el("a", { href: `#/automations/recipe/${encodeURIComponent(recipe.id)}`, "data-recipe": recipe.id }, el("strong", { text: recipe.title })),
+          el("p", { className: "hint", text: recipe.description }),
+        ),
       ),
     ),
   );
@@ -54,10 +59,21 @@ async function renderList(/** @type {HTMLElement} */ container, /** @type {any} 
     /** @type {{automations: Automation[]}} */
     const data = await get("/api/automations");
     const automations = data.automations;
-    clear(list, automations.length ? automations.map((a) => row(a)) : el("li", { className: "muted", text: "No automations yet: start with New automation or a recipe below." }));
+    clear(
+      list,
+      automations.length
+        ? automations.map((a) => row(a))
+        : el("li", { className: "muted", text: "No automations yet: start with New automation or a recipe below." }),
+    );
   };
   const row = (/** @type {Automation} */ a) => {
-    const toggle = el("input", { type: "checkbox", checked: a.enabled !== false, disabled: !ctx.isAdmin(), "aria-label": `Enabled: ${a.alias ?? a.id}`, "data-testid": "automation-enabled" });
+    const toggle = el("input", {
+      type: "checkbox",
+      checked: a.enabled !== false,
+      disabled: !ctx.isAdmin(),
+      "aria-label": `Enabled: ${a.alias ?? a.id}`,
+      "data-testid": "automation-enabled",
+    });
     toggle.addEventListener("change", async () => {
       try {
         await post(`${base(a.id)}/${toggle.checked ? "enable" : "disable"}`);
@@ -70,7 +86,9 @@ async function renderList(/** @type {HTMLElement} */ container, /** @type {any} 
     const snooze = el("select", { "aria-label": `Snooze ${a.alias ?? a.id}`, disabled: !ctx.isAdmin() }, [
       el("option", { value: "", text: snoozed ? `Snoozed until ${formatTime(a.snoozed_until)}` : "Not snoozed" }),
       el("option", { value: "0", text: "Wake now" }),
-      ...[15, 60, 240, 720].map((m) => el("option", { value: String(m * 60), text: `Snooze ${m < 60 ? `${m} minutes` : `${m / 60} hour${m === 60 ? "" : "s"}`}` })),
+      ...[15, 60, 240, 720].map((m) =>
+        el("option", { value: String(m * 60), text: `Snooze ${m < 60 ? `${m} minutes` : `${m / 60} hour${m === 60 ? "" : "s"}`}` }),
+      ),
     ]);
     snooze.addEventListener("change", async () => {
       if (snooze.value === "") return;
@@ -88,7 +106,9 @@ async function renderList(/** @type {HTMLElement} */ container, /** @type {any} 
       field("On", toggle),
       el("a", { href: `#/automations/${encodeURIComponent(a.id)}`, className: "tile-name" }, a.alias ?? a.id),
       badge(a.state, "automation-state"),
-      a.source === "file" ? el("span", { className: "tag", "data-testid": "defined-in", title: "Edit it in the config file, then reload" }, `in ${a.defined_in}`) : null,
+      a.source === "file"
+        ? el("span", { className: "tag", "data-testid": "defined-in", title: "Edit it in the config file, then reload" }, `in ${a.defined_in}`)
+        : null,
       a.errors?.length ? el("span", { className: "field-error", text: a.errors.map((e) => `${e.path}: ${e.message}`).join("; ") }) : null,
       el("span", { className: "muted", "data-testid": "last-triggered" }, `Last triggered: ${lastTriggered(a)}`),
       snooze,
@@ -107,7 +127,7 @@ async function renderList(/** @type {HTMLElement} */ container, /** @type {any} 
 
 function stepItem(step, kind) {
   const failed = Boolean(step.error) || step.state === "failed" || step.result === false;
-  const state = kind === "condition" ? (step.error ? "error" : step.result ? "passed" : "not met") : step.state ?? (step.error ? "failed" : "done");
+  const state = kind === "condition" ? (step.error ? "error" : step.result ? "passed" : "not met") : (step.state ?? (step.error ? "failed" : "done"));
   const result = step.result && typeof step.result === "object" ? toYaml(step.result) : null;
   return el(
     "li",
@@ -115,14 +135,19 @@ function stepItem(step, kind) {
     el("strong", { text: `${step.path} · ${step.type}${step.alias ? ` (${step.alias})` : ""}` }),
     " ",
     badge(state, `${kind}-state`),
-    step.start ? el("span", { className: "muted", text: ` ${formatTime(step.start)}${step.end ? `, ${((step.end - step.start) * 1000).toFixed(0)} ms` : ""}` }) : null,
+    step.start
+      ? el("span", { className: "muted", text: ` ${formatTime(step.start)}${step.end ? `, ${((step.end - step.start) * 1000).toFixed(0)} ms` : ""}` })
+      : null,
     step.error ? el("p", { className: "field-error", text: step.error }) : null,
     result ? el("pre", { className: "yaml", text: result }) : null,
   );
 }
 
 async function renderTraces(container, ctx, id) {
-  container.append(el("p", { className: "crumbs" }, el("a", { href: `#/automations/${encodeURIComponent(id)}`, text: "Back to the automation" })), el("h1", { tabindex: "-1", text: `Runs of ${id}` }));
+  container.append(
+    el("p", { className: "crumbs" }, el("a", { href: `#/automations/${encodeURIComponent(id)}`, text: "Back to the automation" })),
+    el("h1", { tabindex: "-1", text: `Runs of ${id}` }),
+  );
   const list = el("div", { "data-testid": "trace-list" });
   container.append(list);
   let shown = "";
@@ -139,13 +164,34 @@ async function renderTraces(container, ctx, id) {
             el(
               "details",
               { className: "card", open: index === 0, "data-testid": "trace" },
-              el("summary", {}, `${formatTime(trace.started, true)} · `, badge(trace.state, "trace-state"), ` · by ${trace.trigger?.trigger ?? trace.trigger?.platform ?? "run now"}`),
+              el(
+                "summary",
+                {},
+                `${formatTime(trace.started, true)} · `,
+                badge(trace.state, "trace-state"),
+                ` · by ${trace.trigger?.trigger ?? trace.trigger?.platform ?? "run now"}`,
+              ),
               trace.error ? el("p", { className: "field-error", text: trace.error }) : null,
               el("h3", { text: "Trigger" }),
               el("pre", { className: "yaml", text: toYaml(trace.trigger ?? {}) }),
-              trace.conditions?.length ? [el("h3", { text: "Conditions" }), el("ol", { className: "trace-steps" }, trace.conditions.map((c) => stepItem(c, "condition")))] : null,
+              trace.conditions?.length
+                ? [
+                    el("h3", { text: "Conditions" }),
+                    el(
+                      "ol",
+                      { className: "trace-steps" },
+                      trace.conditions.map((c) => stepItem(c, "condition")),
+                    ),
+                  ]
+                : null,
               el("h3", { text: "Steps" }),
-              trace.steps?.length ? el("ol", { className: "trace-steps" }, trace.steps.map((step) => stepItem(step, "step"))) : el("p", { className: "muted", text: "No step ran." }),
+              trace.steps?.length
+                ? el(
+                    "ol",
+                    { className: "trace-steps" },
+                    trace.steps.map((step) => stepItem(step, "step")),
+                  )
+                : el("p", { className: "muted", text: "No step ran." }),
             ),
           )
         : el("p", { className: "muted", text: "It has not run yet." }),
@@ -168,4 +214,3 @@ export async function render(container, ctx, params) {
   if (params[0]) return renderEditor(container, ctx, params[0]);
   return renderList(container, ctx);
 }
-

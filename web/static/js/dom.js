@@ -27,11 +27,35 @@ export function hiddenText(text) {
 }
 
 const TONES = {
-  ok: "ok", online: "ok", active: "ok", on: "ok", recording: "info", starting: "info",
-  offline: "warn", error: "bad", failed: "bad", disabled: "muted", unknown: "muted", off: "muted",
-  sent: "ok", queued: "info", pending: "info", retrying: "warn", running: "info", finished: "ok",
-  done: "ok", passed: "ok", "not met": "warn", not_met: "warn", waiting: "info", snoozed: "warn",
-  invalid: "bad", interrupted: "warn", expired: "muted", admin: "info", viewer: "muted",
+  ok: "ok",
+  online: "ok",
+  active: "ok",
+  on: "ok",
+  recording: "info",
+  starting: "info",
+  offline: "warn",
+  error: "bad",
+  failed: "bad",
+  disabled: "muted",
+  unknown: "muted",
+  off: "muted",
+  sent: "ok",
+  queued: "info",
+  pending: "info",
+  retrying: "warn",
+  running: "info",
+  finished: "ok",
+  done: "ok",
+  passed: "ok",
+  "not met": "warn",
+  not_met: "warn",
+  waiting: "info",
+  snoozed: "warn",
+  invalid: "bad",
+  interrupted: "warn",
+  expired: "muted",
+  admin: "info",
+  viewer: "muted",
 };
 
 /** A badge whose state is written as text too: colour is only a second cue. */
@@ -67,7 +91,12 @@ export function formatBytes(bytes) {
 export function formatDuration(totalSeconds) {
   let rest = Math.max(0, Math.floor(Number(totalSeconds) || 0));
   /** @type {Array<[string, number]>} */
-  const units = [["day", 86400], ["hour", 3600], ["minute", 60], ["second", 1]];
+  const units = [
+    ["day", 86400],
+    ["hour", 3600],
+    ["minute", 60],
+    ["second", 1],
+  ];
   /** @type {Array<[string, number]>} */
   const parts = [];
   for (const [name, size] of units) {
@@ -76,7 +105,11 @@ export function formatDuration(totalSeconds) {
     if (count || parts.length) parts.push([name, count]);
   }
   if (!parts.length) return "0 seconds";
-  return parts.slice(0, 2).filter(([, c]) => c > 0).map(([n, c]) => plural(c, n)).join(" ");
+  return parts
+    .slice(0, 2)
+    .filter(([, c]) => c > 0)
+    .map(([n, c]) => plural(c, n))
+    .join(" ");
 }
 
 /** YYYY-MM-DD of a local date. */

@@ -40,7 +40,12 @@ export async function render(container, ctx, params) {
   const names = Object.fromEntries(cameras.map((c) => [c.id, c.name]));
 
   const dayInput = el("input", { type: "date", value: state.day, name: "day" });
-  const cameraSelect = el("select", { name: "camera" }, el("option", { value: "", text: "All cameras" }), cameras.map((c) => el("option", { value: c.id, text: c.name })));
+  const cameraSelect = el(
+    "select",
+    { name: "camera" },
+    el("option", { value: "", text: "All cameras" }),
+    cameras.map((c) => el("option", { value: c.id, text: c.name })),
+  );
   const labelInput = el("input", { name: "label", list: "event-labels", placeholder: "person, car, motion…" });
   const zoneInput = el("input", { name: "zone", list: "event-zones" });
   const labels = el("datalist", { id: "event-labels" });
@@ -69,8 +74,14 @@ export async function render(container, ctx, params) {
       get(`/api/recordings?${query({ camera: state.camera, start, end })}`).catch(() => ({ ranges: [] })),
     ]);
     state.events = events.map((e) => ({ ...e, camera_name: names[e.camera] }));
-    clear(labels, [...new Set(state.events.map((e) => e.label).filter(Boolean))].map((v) => el("option", { value: v })));
-    clear(zones, [...new Set(state.events.flatMap((e) => e.zones ?? []))].map((v) => el("option", { value: v })));
+    clear(
+      labels,
+      [...new Set(state.events.map((e) => e.label).filter(Boolean))].map((v) => el("option", { value: v })),
+    );
+    clear(
+      zones,
+      [...new Set(state.events.flatMap((e) => e.zones ?? []))].map((v) => el("option", { value: v })),
+    );
     summary.textContent = `${plural(state.events.length, "event")} on ${new Date(start * 1000).toLocaleDateString()}`;
     drawTimeline(start, recordings.ranges ?? []);
     drawList();
@@ -92,7 +103,11 @@ export async function render(container, ctx, params) {
       return node;
     });
     const marks = state.events.map((event) => {
-      const mark = button("", () => select(event.id), { className: "mark", "data-testid": "timeline-mark", "aria-label": `${eventTitle(event)} at ${formatTime(event.start)}` });
+      const mark = button("", () => select(event.id), {
+        className: "mark",
+        "data-testid": "timeline-mark",
+        "aria-label": `${eventTitle(event)} at ${formatTime(event.start)}`,
+      });
       mark.style.left = pct(event.start);
       return mark;
     });
@@ -109,7 +124,11 @@ export async function render(container, ctx, params) {
               { className: "event-row", "data-event": event.id, "aria-current": event.id === state.selected ? "true" : null },
               thumbnail(event),
               button(
-                [el("strong", { text: event.label || event.kind }), ` · ${event.camera_name ?? event.camera} · ${formatTime(event.start)}`, event.keep ? el("span", { className: "badge", "data-tone": "info", text: "kept" }) : null],
+                [
+                  el("strong", { text: event.label || event.kind }),
+                  ` · ${event.camera_name ?? event.camera} · ${formatTime(event.start)}`,
+                  event.keep ? el("span", { className: "badge", "data-tone": "info", text: "kept" }) : null,
+                ],
                 () => select(event.id),
                 { className: "link-button", "data-testid": "event-item" },
               ),
@@ -142,42 +161,72 @@ export async function render(container, ctx, params) {
   function showDetail(event) {
     const base = `/api/events/${encodeURIComponent(event.id)}`;
     const clipStatus = el("p", { className: "muted", role: "status", "data-testid": "clip-status" });
-    const video = el("video", { controls: true, preload: "metadata", playsinline: true, src: `${base}/clip.mp4`, "data-testid": "clip", poster: `${base}/snapshot.jpg` });
+    const video = el("video", {
+      controls: true,
+      preload: "metadata",
+      playsinline: true,
+      src: `${base}/clip.mp4`,
+      "data-testid": "clip",
+      poster: `${base}/snapshot.jpg`,
+    });
     video.addEventListener("error", () => {
       clipStatus.textContent = event.end == null ? "The clip is made when the event ends." : "No recording covers this event.";
     });
-    const keep = !ctx.isAdmin() ? null : button(event.keep ? "Kept (click to release)" : "Keep", async () => {
-      try {
-        const answer = await patch(base, { keep: !event.keep });
-        event.keep = answer.keep ?? !event.keep;
-        keep.textContent = event.keep ? "Kept (click to release)" : "Keep";
-        keep.setAttribute("aria-pressed", String(event.keep));
-        drawList();
-      } catch (error) {
-        notify(`Could not change keep: ${error.message}`, "error");
-      }
-    }, { "aria-pressed": String(Boolean(event.keep)), "data-testid": "keep" });
+    const keep = !ctx.isAdmin()
+      ? null
+      : button(
+          event.keep ? "Kept (click to release)" : "Keep",
+          async () => {
+            try {
+              const answer = await patch(base, { keep: !event.keep });
+              event.keep = answer.keep ?? !event.keep;
+              keep.textContent = event.keep ? "Kept (click to release)" : "Keep";
+              keep.setAttribute("aria-pressed", String(event.keep));
+              drawList();
+            } catch (error) {
+              notify(`Could not change keep: ${error.message}`, "error");
+            }
+          },
+          { "aria-pressed": String(Boolean(event.keep)), "data-testid": "keep" },
+        );
     const remove = ctx.isAdmin()
-      ? button("Delete", async () => {
-          if (!confirm(`Delete this ${event.label || event.kind} event and its footage clip?`)) return;
-          try {
-            await del(base);
-            state.events = state.events.filter((e) => e.id !== event.id);
-            detail.hidden = true;
-            drawList();
-            notify("Event deleted.", "ok");
-          } catch (error) {
-            notify(`Could not delete: ${error instanceof ApiError ? error.message : error}`, "error");
-          }
-        }, { className: "danger", "data-testid": "delete-event" })
+      ? button(
+          "Delete",
+          async () => {
+            if (!confirm(`Delete this ${event.label || event.kind} event and its footage clip?`)) return;
+            try {
+              await del(base);
+              state.events = state.events.filter((e) => e.id !== event.id);
+              detail.hidden = true;
+              drawList();
+              notify("Event deleted.", "ok");
+            } catch (error) {
+              notify(`Could not delete: ${error instanceof ApiError ? error.message : error}`, "error");
+            }
+          },
+          { className: "danger", "data-testid": "delete-event" },
+        )
       : null;
     clear(
       detail,
       el("h2", { text: eventTitle(event) }),
-      el("p", { className: "muted", text: `${formatTime(event.start, true)}${event.end ? ` – ${formatTime(event.end)}` : " (going on)"}${event.zones?.length ? ` · zones: ${event.zones.join(", ")}` : ""}` }),
+      el("p", {
+        className: "muted",
+        text: `${formatTime(event.start, true)}${event.end ? ` – ${formatTime(event.end)}` : " (going on)"}${event.zones?.length ? ` · zones: ${event.zones.join(", ")}` : ""}`,
+      }),
       video,
       clipStatus,
-      el("p", { className: "toolbar" }, keep, el("a", { className: "button", href: `${base}/clip.mp4?download=1`, download: `${event.camera}-${event.id}.mp4`, "data-testid": "download" }, "Download"), remove),
+      el(
+        "p",
+        { className: "toolbar" },
+        keep,
+        el(
+          "a",
+          { className: "button", href: `${base}/clip.mp4?download=1`, download: `${event.camera}-${event.id}.mp4`, "data-testid": "download" },
+          "Download",
+        ),
+        remove,
+      ),
     );
     detail.hidden = false;
   }

@@ -15,7 +15,8 @@ function resolve(schema, root) {
     const real = options.filter((o) => o.type !== "null");
     if (real.length === 1) return { ...resolve(real[0], root), title: node.title, description: node.description, default: node.default, nullable: true };
     const consts = real.map((o) => resolve(o, root));
-    if (consts.every((o) => o.const !== undefined || o.enum)) return { ...node, enum: consts.flatMap((o) => o.enum ?? [o.const]), nullable: real.length < options.length };
+    if (consts.every((o) => o.const !== undefined || o.enum))
+      return { ...node, enum: consts.flatMap((o) => o.enum ?? [o.const]), nullable: real.length < options.length };
     // Several shapes (e.g. number or string): take it as text and let the server decide.
     return { ...node, type: "string", nullable: real.length < options.length, loose: true };
   }
@@ -58,7 +59,15 @@ function control(name, schema, value, path, root, required, hooks) {
     return { node, read: () => box.checked };
   }
   if (s.type === "integer" || s.type === "number") {
-    const input = el("input", { type: "number", name: path, inputmode: "decimal", step: s.type === "integer" ? "1" : "any", min: s.minimum ?? s.exclusiveMinimum, max: s.maximum ?? s.exclusiveMaximum, value: initial ?? "" });
+    const input = el("input", {
+      type: "number",
+      name: path,
+      inputmode: "decimal",
+      step: s.type === "integer" ? "1" : "any",
+      min: s.minimum ?? s.exclusiveMinimum,
+      max: s.maximum ?? s.exclusiveMaximum,
+      value: initial ?? "",
+    });
     return { node: field(label, input, { hint, path }), read: () => (input.value === "" ? undefined : Number(input.value)) };
   }
   if (s.type === "array") {
@@ -66,12 +75,23 @@ function control(name, schema, value, path, root, required, hooks) {
     const kind = BLOCK_KIND[name];
     if (kind && hooks.blocks && items.type === "object" && !items.properties) {
       const inner = hooks.blocks(kind, initial ?? [], path);
-      const node = el("fieldset", { className: "nested", "data-path": path }, el("legend", { text: label }), hint ? el("p", { className: "hint", text: hint }) : null, el("p", { className: "field-error", role: "alert" }), inner.node);
+      const node = el(
+        "fieldset",
+        { className: "nested", "data-path": path },
+        el("legend", { text: label }),
+        hint ? el("p", { className: "hint", text: hint }) : null,
+        el("p", { className: "field-error", role: "alert" }),
+        inner.node,
+      );
       return { node, read: () => inner.read() };
     }
     if (items.type === "object" && items.properties) return objectList(label, hint, items, initial ?? [], path, root, hooks);
     if (items.enum) {
-      const select = el("select", { name: path, multiple: true, size: Math.min(6, items.enum.length) }, items.enum.map((o) => el("option", { value: JSON.stringify(o), text: String(o), selected: (initial ?? []).includes(o) })));
+      const select = el(
+        "select",
+        { name: path, multiple: true, size: Math.min(6, items.enum.length) },
+        items.enum.map((o) => el("option", { value: JSON.stringify(o), text: String(o), selected: (initial ?? []).includes(o) })),
+      );
       return {
         node: field(label, select, { hint, path }),
         read: () => {
@@ -86,7 +106,10 @@ function control(name, schema, value, path, root, required, hooks) {
       return {
         node: field(label, input, { hint: `${hint ? `${hint} ` : ""}Separate several with commas.`, path }),
         read: () => {
-          const parts = input.value.split(",").map((p) => p.trim()).filter(Boolean);
+          const parts = input.value
+            .split(",")
+            .map((p) => p.trim())
+            .filter(Boolean);
           if (!parts.length && !required) return undefined;
           return numeric ? parts.map(Number) : parts;
         },
@@ -150,12 +173,30 @@ function objectList(label, hint, items, initial, path, root, hooks) {
     clear(
       list,
       forms.map((form, index) =>
-        el("div", { className: "block" }, el("div", { className: "block-head" }, el("strong", { text: `${label} ${index + 1}` }), el("button", { type: "button", "aria-label": `Remove ${label} ${index + 1}`, onclick: () => (sync(), current.splice(index, 1), draw()) }, "Remove")), form.node),
+        el(
+          "div",
+          { className: "block" },
+          el(
+            "div",
+            { className: "block-head" },
+            el("strong", { text: `${label} ${index + 1}` }),
+            el("button", { type: "button", "aria-label": `Remove ${label} ${index + 1}`, onclick: () => (sync(), current.splice(index, 1), draw()) }, "Remove"),
+          ),
+          form.node,
+        ),
       ),
     );
   };
   draw();
-  const node = el("fieldset", { className: "nested", "data-path": path }, el("legend", { text: label }), hint ? el("p", { className: "hint", text: hint }) : null, el("p", { className: "field-error", role: "alert" }), list, el("button", { type: "button", onclick: () => (sync(), current.push({}), draw()) }, `Add to ${label.replace(/ \(optional\)$/, "")}`));
+  const node = el(
+    "fieldset",
+    { className: "nested", "data-path": path },
+    el("legend", { text: label }),
+    hint ? el("p", { className: "hint", text: hint }) : null,
+    el("p", { className: "field-error", role: "alert" }),
+    list,
+    el("button", { type: "button", onclick: () => (sync(), current.push({}), draw()) }, `Add to ${label.replace(/ \(optional\)$/, "")}`),
+  );
   return { node, read: () => forms.map((f) => f.read()) };
 }
 
@@ -167,7 +208,11 @@ export function objectForm(schema, value, basePath, root = schema, skip = [], ho
   const parts = Object.entries(s.properties ?? {})
     .filter(([name]) => !skip.includes(name))
     .map(([name, prop]) => [name, control(name, prop, value?.[name], basePath ? `${basePath}.${name}` : name, root, required.has(name), hooks)]);
-  const node = el("div", { className: "schema-form" }, parts.map(([, part]) => part.node));
+  const node = el(
+    "div",
+    { className: "schema-form" },
+    parts.map(([, part]) => part.node),
+  );
   return {
     node,
     read() {

@@ -63,7 +63,14 @@ async function renderGrid(container, ctx) {
   container.append(grid);
   const { cameras } = await get("/api/cameras");
   if (!cameras.length) {
-    grid.append(el("div", { className: "empty-state" }, el("h2", { text: "No cameras yet" }), el("p", {}, "Add one under ", el("a", { href: "#/cameras", text: "Cameras" }), ".")));
+    grid.append(
+      el(
+        "div",
+        { className: "empty-state" },
+        el("h2", { text: "No cameras yet" }),
+        el("p", {}, "Add one under ", el("a", { href: "#/cameras", text: "Cameras" }), "."),
+      ),
+    );
   }
   for (const camera of cameras) grid.append(tile(camera, players));
   const unfollow = followStates(ctx, grid);
@@ -103,7 +110,22 @@ async function renderCamera(container, ctx, cameraId) {
   container.append(
     el("p", { className: "crumbs" }, el("a", { href: "#/live", text: "All cameras" })),
     el("h1", { tabindex: "-1" }, camera.name, " ", badge(camera.state, "camera-state")),
-    el("div", { className: "camera-detail" }, el("div", {}, stage, el("p", { className: "toolbar" }, mode, button("Full screen", () => stage.requestFullscreen?.().catch(() => {})))), el("section", { "aria-labelledby": "recent-title" }, el("h2", { id: "recent-title", text: "Recent events" }), list)),
+    el(
+      "div",
+      { className: "camera-detail" },
+      el(
+        "div",
+        {},
+        stage,
+        el(
+          "p",
+          { className: "toolbar" },
+          mode,
+          button("Full screen", () => stage.requestFullscreen?.().catch(() => {})),
+        ),
+      ),
+      el("section", { "aria-labelledby": "recent-title" }, el("h2", { id: "recent-title", text: "Recent events" }), list),
+    ),
   );
   player.start();
   const loadEvents = async () => {
@@ -143,4 +165,3 @@ export async function render(container, ctx, params) {
   const cleanup = params[0] ? await renderCamera(container, ctx, params[0]) : await renderGrid(container, ctx);
   return whileVisible(ctx, cleanup);
 }
-

@@ -22,7 +22,13 @@ export function typeLabel(/** @type {AutomationType | undefined} */ type) {
  * @param {(type: AutomationType) => void} onPick
  */
 export function typePicker(types, kind, onPick) {
-  const search = el("input", { type: "search", "aria-label": `Search ${kind} types`, placeholder: "Search…", "data-testid": `${kind}-search`, autocomplete: "off" });
+  const search = el("input", {
+    type: "search",
+    "aria-label": `Search ${kind} types`,
+    placeholder: "Search…",
+    "data-testid": `${kind}-search`,
+    autocomplete: "off",
+  });
   const list = el("ul", { className: "type-list", "data-testid": `${kind}-choices` });
   const draw = () => {
     const words = search.value.toLowerCase().split(/\s+/).filter(Boolean);
@@ -87,7 +93,9 @@ function fill(select, options, chosen) {
     known.add(value);
     return el("option", { value, text, selected: chosen.includes(value) });
   };
-  const nodes = options.map((item) => (Array.isArray(item) ? option(item) : item.options.length ? el("optgroup", { label: item.group }, item.options.map(option)) : null));
+  const nodes = options.map((item) =>
+    Array.isArray(item) ? option(item) : item.options.length ? el("optgroup", { label: item.group }, item.options.map(option)) : null,
+  );
   // A value the hub does not know (a camera removed since) stays visible and chosen: nothing is lost.
   for (const value of chosen) if (value && !known.has(value)) nodes.push(el("option", { value, text: `${value} (not found on this hub)`, selected: true }));
   clear(select, nodes);
@@ -141,7 +149,10 @@ export function entityPicker(name, s, initial, path, required, label, ctx) {
       const cameras = camera ? [camera] : choices.cameras;
       const labels = [...new Set(cameras.flatMap((c) => c.labels))];
       const more = [...new Set(cameras.flatMap((c) => c.detector_labels))].filter((l) => !labels.includes(l));
-      return [...labels.map((l) => /** @type {[string, string]} */ ([l, l])), { group: "The detector knows these too (add them to the camera's objects.labels to make events)", options: more.map((l) => [l, l]) }];
+      return [
+        ...labels.map((l) => /** @type {[string, string]} */ ([l, l])),
+        { group: "The detector knows these too (add them to the camera's objects.labels to make events)", options: more.map((l) => [l, l]) },
+      ];
     };
     none = "Anything it detects";
   } else if ((name === "mode" || name === "to" || name === "from") && MODE_TYPES.has(type)) {

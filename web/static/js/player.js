@@ -68,9 +68,7 @@ export class LivePlayer {
 
   control(message) {
     if (message.type === "unsupported") {
-      return this.fallback(message.reason === "faces"
-        ? "faces are blurred for viewers: pictures only"
-        : "the camera's codec cannot play in a browser");
+      return this.fallback(message.reason === "faces" ? "faces are blurred for viewers: pictures only" : "the camera's codec cannot play in a browser");
     }
     if (message.type !== "codec") return;
     const MediaSourceClass = mediaSourceClass();
