@@ -82,7 +82,8 @@ def _detector_labels(hub: Hub) -> dict[str, list[str]]:
     """Per camera, every label its object detector knows (when the detector says)."""
     found: dict[str, list[str]] = {}
     for loop in hub.object_loops:
-        labels = getattr(loop.detector, "labels", None)
+        # Cameras that detect objects themselves have no detector of the hub's.
+        labels = getattr(getattr(loop, "detector", None), "labels", None)
         if isinstance(labels, list | tuple):
             found[loop.runtime.camera_id] = [str(label) for label in labels]
     return found

@@ -47,7 +47,7 @@ function detectionSwitch(camera, ctx, reload) {
     toggle.disabled = true;
     try {
       await put(`/api/cameras/${encodeURIComponent(camera.id)}/detection`, { armed: toggle.checked });
-      notify(`Detection of ${camera.name} switched ${toggle.checked ? "on" : "off"}.`);
+      notify(`Detection of ${camera.name} switched ${toggle.checked ? "on" : "off"}.`, "ok");
       await reload();
     } catch (error) {
       notify(error.message, "error");
@@ -151,7 +151,7 @@ function openEditor(section, camera, reload) {
     const body = { name: name.value.trim() || null, detect_url: detectUrl.value.trim() || null, record_mode: record.value };
     try {
       const answer = await patch(`/api/cameras/${encodeURIComponent(camera.id)}`, body);
-      notify(answer.restarted ? `Saved ${camera.id}; its stream restarted.` : `Saved ${camera.id}.`);
+      notify(answer.restarted ? `Saved ${camera.id}; its stream restarted.` : `Saved ${camera.id}.`, "ok");
       close();
       await reload();
     } catch (error) {
