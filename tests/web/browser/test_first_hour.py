@@ -125,6 +125,12 @@ def test_the_door_at_night_recipe_built_with_pickers_only(house, make_page):
     notice = page.get_by_test_id("hub-notice")
     expect(notice).to_contain_text("Saved")
     assert notice.get_attribute("data-kind") == "ok"
+    # Focus moved to the new page's heading (for screen readers), without a ring drawn.
+    focused = page.evaluate(
+        "() => [document.activeElement.tagName,"
+        " getComputedStyle(document.activeElement).outlineStyle]"
+    )
+    assert focused == ["H1", "none"]
     config = json.loads(
         page.evaluate("fetch('/api/automations/person_at_the_door_at_night').then(r => r.text())")
     )["config"]

@@ -153,7 +153,7 @@ async function renderTraces(container, ctx, id) {
   let shown = "";
   const load = async () => {
     const data = await get(`${base(id)}/traces`);
-    const traces = data.traces ?? data;
+    const traces = data.traces;
     const text = JSON.stringify(traces);
     if (text === shown) return; // unchanged: keep open details and the reader's place
     shown = text;

@@ -176,7 +176,7 @@ async function usersSection(ctx) {
     const data = await get("/api/users");
     clear(
       list,
-      (data.users ?? data).map((u) =>
+      data.users.map((u) =>
         el(
           "li",
           { className: "event-row" },
