@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import getpass
 import json
@@ -189,7 +190,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         asyncio.run(server.async_serve(hub, ready))
     finally:
-        pid_file.unlink(missing_ok=True)
+        # A data dir that could not be made has no pid file either: that error is the news.
+        with contextlib.suppress(OSError):
+            pid_file.unlink(missing_ok=True)
     print("camhub: stopped", flush=True)
     return 0
 
