@@ -104,7 +104,7 @@ async def automation_choices(request: web.Request) -> web.Response:
             "labels": list(runtime.config.objects.labels),
             "detector_labels": known.get(camera_id, []),
         }
-        for camera_id, runtime in hub.cameras.cameras.items()
+        for camera_id, runtime in hub.cameras.items()
     ]
     notifiers = [
         {"id": notifier_id, "type": entry.type, "running": notifier_id in hub.notifiers}

@@ -176,9 +176,9 @@ class DetectionAction:
         """Switch detection; a camera removed since the automation was made is an error."""
         cameras = self.engine.hub.cameras
         wanted = self.options.camera
-        if wanted is not None and wanted not in cameras.cameras:
+        if wanted is not None and wanted not in cameras:
             raise ActionError(f"unknown camera '{wanted}'")
-        chosen = [wanted] if wanted is not None else list(cameras.cameras)
+        chosen = [wanted] if wanted is not None else list(cameras)
         for camera_id in chosen:
             cameras.set_armed(camera_id, self.options.enabled)
         return {"cameras": chosen, "enabled": self.options.enabled}

@@ -21,9 +21,10 @@ from hub.automations.builder import Builder, Catalog
 from hub.automations.catalog import builtin_types
 from hub.automations.model import CheckEnv
 from hub.cameras.added import AddedCameraStore
-from hub.config.loading import ConfigError, ConfigIssue, LoadedConfig, validate_source
+from hub.config.issues import Issue, KeyPath
+from hub.config.loading import ConfigError, LoadedConfig, validate_source
 from hub.config.models import HubConfig, TypedSection
-from hub.config.yaml_source import KeyPath, YamlSource, parse_yaml
+from hub.config.yaml_source import YamlSource, parse_yaml
 from hub.core import load_plugins
 from hub.extensions.manager import PluginManager
 from hub.extensions.registry import AutomationType
@@ -37,7 +38,7 @@ class CheckResult:
     """What `check_file` found: the config (None when the loader refused it) and the issues."""
 
     config: HubConfig | None
-    issues: list[ConfigIssue] = field(default_factory=list)
+    issues: list[Issue] = field(default_factory=list)
 
 
 def _key_path(text: str) -> KeyPath:
@@ -114,13 +115,13 @@ def check_file(
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        return CheckResult(None, [ConfigIssue(shown, None, "", "config file not found")])
+        return CheckResult(None, [Issue("", "config file not found", filename=shown)])
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        return CheckResult(None, [ConfigIssue(shown, None, "", f"cannot read: {reason}")])
+        return CheckResult(None, [Issue("", f"cannot read: {reason}", filename=shown)])
     source = parse_yaml(text, shown, path.parent / "secrets.yaml")
     config: HubConfig | None = None
-    issues: list[ConfigIssue] = []
+    issues: list[Issue] = []
     try:
         config = validate_source(source)
     except ConfigError as exc:
@@ -153,16 +154,18 @@ def check_file(
     )
     issues += _automation_issues(source.data.get("automations"), env, manager, loaded)
     # Named as the person typed it, every line alike; one problem found twice is said once.
-    unique = list(dict.fromkeys(ConfigIssue(shown, i.line, i.path, i.message) for i in issues))
+    unique = list(
+        dict.fromkeys(Issue(i.path, i.message, filename=shown, line=i.line) for i in issues)
+    )
     return CheckResult(config, sorted(unique, key=lambda issue: issue.line or 0))
 
 
 def _automation_issues(
     raw: Any, env: CheckEnv, manager: PluginManager, loaded: LoadedConfig
-) -> list[ConfigIssue]:
+) -> list[Issue]:
     """The checks the automation engine makes at start, which disable what fails them."""
     catalog = Catalog(_automation_types(manager))
-    issues: list[ConfigIssue] = []
+    issues: list[Issue] = []
     for index, item in enumerate(raw if isinstance(raw, list) else []):
         builder = Builder(catalog, env, build=False)
         # The loader checked id, mode and the other keys beside the building blocks.

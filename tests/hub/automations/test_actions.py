@@ -214,7 +214,7 @@ async def test_detection_is_turned_on_and_off_by_the_house_mode(auto_hub):
     await wait_traces(hub, "arm", 1)
     assert hub.states.get("detection.porch").state == "off"
     assert hub.states.get("detection.garage").state == "on"  # only the porch was named
-    assert hub.cameras.cameras["porch"].armed is False
+    assert hub.cameras["porch"].armed is False
     hub.async_set_mode("away")
     await wait_traces(hub, "arm", 2)
     assert {hub.states.get(f"detection.{c}").state for c in ("porch", "garage")} == {"on"}
