@@ -340,7 +340,16 @@ async def test_the_head_migration_anchors_a_log_that_predates_it(tmp_path):
 def test_verify_is_not_fooled_by_a_cut_tail_with_a_rewritten_head_and_no_file(tmp_path):
     data = tmp_path / "data"
     for name in ("ann", "bob", "cat", "dan"):
-        made = camhub("user", "add", name, "--data", str(data), stdin="correct horse battery\n")
+        made = camhub(
+            "user",
+            "add",
+            name,
+            "--role",
+            "viewer",
+            "--data",
+            str(data),
+            stdin="correct horse battery\n",
+        )
         assert made.returncode == 0, made.stderr
     conn = sqlite3.connect(data / "camhub.db")
     conn.execute("DELETE FROM audit_log WHERE id >= 3")
@@ -372,7 +381,16 @@ def test_verify_is_not_fooled_by_a_cut_tail_with_a_rewritten_head_and_no_file(tm
 )
 def test_a_broken_database_is_an_error_message_never_a_traceback(tmp_path, damage):
     data = tmp_path / "data"
-    made = camhub("user", "add", "ann", "--data", str(data), stdin="correct horse battery\n")
+    made = camhub(
+        "user",
+        "add",
+        "ann",
+        "--role",
+        "viewer",
+        "--data",
+        str(data),
+        stdin="correct horse battery\n",
+    )
     assert made.returncode == 0, made.stderr
     if damage == "garbage":
         (data / "camhub.db").write_bytes(b"this is not a database" * 100)
