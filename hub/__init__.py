@@ -35,7 +35,23 @@ from hub.config.issues import Issue, validation_issues
 from hub.config.models import CameraConfig, OnvifConfig, RecordConfig
 from hub.core import Hub
 from hub.detection.camera_objects import CameraDetection
+from hub.detection.decoders import (
+    KNOWN_LAYOUTS,
+    Candidates,
+    DecodeOptions,
+    OutputLayout,
+    decode_anchor_boxes,
+    decode_outputs,
+    decode_ssd,
+    decode_ssd_scores,
+    decode_yolov5,
+    decode_yolov8,
+    find_layout,
+    non_max_suppression,
+    shape_text,
+)
 from hub.detection.frames import Frame, Gray
+from hub.detection.letterbox import PAD_VALUE, Letterbox, draw_letterboxed
 from hub.detection.motion import Box, MotionDetector
 from hub.detection.object_detector import RGB, Detection, DetectorError, ObjectDetector
 from hub.detection.polygons import polygon_mask
@@ -86,7 +102,9 @@ from hub.tasks import OwnedTasks
 
 __all__ = [
     "HOUSE_MODE_ENTITY",
+    "KNOWN_LAYOUTS",
     "LOCK_ENTITY",
+    "PAD_VALUE",
     "PARTIAL_SUFFIX",
     "PRINCIPAL_KEY",
     "RGB",
@@ -101,7 +119,9 @@ __all__ = [
     "CameraRemoved",
     "CameraRuntime",
     "CameraSource",
+    "Candidates",
     "Context",
+    "DecodeOptions",
     "Detection",
     "DetectorError",
     "DeviceDiscovered",
@@ -119,6 +139,7 @@ __all__ = [
     "Gray",
     "Hub",
     "Issue",
+    "Letterbox",
     "LiveSegment",
     "LiveSource",
     "LiveSubscription",
@@ -134,6 +155,7 @@ __all__ = [
     "ObjectDetector",
     "OnvifConfig",
     "OnvifEvent",
+    "OutputLayout",
     "OwnedTasks",
     "PermanentNotifyError",
     "PluginOptions",
@@ -147,16 +169,26 @@ __all__ = [
     "StreamProfile",
     "TemporaryNotifyError",
     "TypeSpec",
+    "decode_anchor_boxes",
+    "decode_outputs",
+    "decode_ssd",
+    "decode_ssd_scores",
+    "decode_yolov5",
+    "decode_yolov8",
     "device_lost",
     "device_seen",
+    "draw_letterboxed",
+    "find_layout",
     "hookimpl",
     "merge_devices",
     "new_id",
+    "non_max_suppression",
     "pick_streams",
     "polygon_mask",
     "raise_for_status",
     "redact_url",
     "redaction_required",
     "render_template",
+    "shape_text",
     "validation_issues",
 ]
