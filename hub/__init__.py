@@ -35,6 +35,7 @@ from hub.config.issues import Issue, validation_issues
 from hub.config.models import CameraConfig, OnvifConfig, RecordConfig
 from hub.core import Hub
 from hub.detection.camera_objects import CameraDetection
+from hub.detection.coco import COCO_LABELS, UNUSED_LABEL, coco_id_labels
 from hub.detection.decoders import (
     KNOWN_LAYOUTS,
     Candidates,
@@ -101,6 +102,7 @@ from hub.storage import Migration
 from hub.tasks import OwnedTasks
 
 __all__ = [
+    "COCO_LABELS",
     "HOUSE_MODE_ENTITY",
     "KNOWN_LAYOUTS",
     "LOCK_ENTITY",
@@ -109,6 +111,7 @@ __all__ = [
     "PRINCIPAL_KEY",
     "RGB",
     "UNREADABLE_ERRORS",
+    "UNUSED_LABEL",
     "AutomationType",
     "Box",
     "CameraAdded",
@@ -169,6 +172,7 @@ __all__ = [
     "StreamProfile",
     "TemporaryNotifyError",
     "TypeSpec",
+    "coco_id_labels",
     "decode_anchor_boxes",
     "decode_outputs",
     "decode_ssd",
