@@ -218,6 +218,8 @@ class KServeDetector(RemoteClient):
 
     async def _prepare(self) -> RemoteModel:
         status, body, _ = await self._get(self.options.server_url("/health/ready"))
+        if status in (401, 403):
+            raise self._status_failure(status, body)
         if status != 200:
             raise Failure(f"the server is not ready (HTTP {status})", retry=True)
         binary = await self._binary_offered()

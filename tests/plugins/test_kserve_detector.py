@@ -4,11 +4,13 @@ the same detections as the local `onnx` detector, batching, failures, recovery."
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from aiohttp.test_utils import TestServer
 from pydantic import ValidationError
 
 import plugins.onnx_detector as onnx_detector
@@ -18,6 +20,7 @@ from hub.detection.object_detector import Detection, DetectorError, ObjectDetect
 from plugins.remote_detector import KServeDetector, KServeOptions
 from tests.conftest import free_port
 from tests.plugins.onnx_models import picture, white_box_finder
+from tests.servers.v2_binary import BinaryV2Server
 
 pytest.importorskip("onnxruntime")
 
@@ -221,3 +224,55 @@ def test_urls_follow_the_protocol():
     )
     secret = KServeOptions.model_validate({"url": "http://h", "model": "m", "token": "t0k"})
     assert "t0k" not in repr(secret)
+
+
+# ---------------------------------------------------------------- binary tensors, token
+
+
+@pytest.fixture
+async def binary_server(tmp_path) -> AsyncIterator[tuple[BinaryV2Server, str]]:
+    """A server advertising the binary tensor extension, with a token, on a real socket."""
+    model = white_box_finder(tmp_path / "finder.onnx")
+    server = BinaryV2Server(model, token="s3cret-token")
+    test_server = TestServer(server.app(), host="127.0.0.1")
+    await test_server.start_server()
+    yield server, str(test_server.make_url("")).rstrip("/")
+    await test_server.close()
+
+
+async def test_binary_tensors_when_the_server_offers_them(hub, tmp_path, binary_server):
+    server, url = binary_server
+    detector = build(hub, url=url, model="detector", labels=["person"], token="s3cret-token")
+    json_only = build(
+        hub, url=url, model="detector", labels=["person"], token="s3cret-token", binary="off"
+    )
+    try:
+        found = await detector.async_detect(IMAGES)
+        assert detector.model is not None and detector.model.binary is True
+        infer = server.requests[-1]
+        assert infer.binary_input and infer.binary_outputs and infer.shape == [4, 3, 64, 64]
+        assert infer.content_type == "application/octet-stream"
+        expected = local(hub, white_box_finder(tmp_path / "same.onnx"), labels=["person"])
+        for got, want in zip(found, expected.detect(IMAGES), strict=True):
+            same(got, want)
+        # The same answers as plain JSON.
+        for got, want in zip(await json_only.async_detect(IMAGES), found, strict=True):
+            same(got, want)
+        assert not server.requests[-1].binary_input
+    finally:
+        await detector.async_close()
+        await json_only.async_close()
+
+
+async def test_a_wrong_token_is_named_and_never_shown(hub, binary_server):
+    _, url = binary_server
+    detector = build(hub, url=url, model="detector", labels=["person"], token="wrong-token")
+    try:
+        with pytest.raises(DetectorError) as caught:
+            await detector.async_detect([picture(64, 64)])
+        assert "the server refused the token (HTTP 401: unauthorized)" in str(caught.value)
+        assert "wrong-token" not in str(caught.value)
+        assert hub.states.get("detector.gpu").state == "error"
+        assert detector.stats()["requests"] == 1  # a refusal is not retried
+    finally:
+        await detector.async_close()
