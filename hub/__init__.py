@@ -73,6 +73,8 @@ from hub.events import (
     NotificationPosted,
     ObjectDetected,
     OnvifEvent,
+    PeerChanged,
+    PeerEvent,
     RecordingSaved,
     StateChanged,
     new_id,
@@ -97,6 +99,7 @@ from hub.notify.message import (
     raise_for_status,
 )
 from hub.security.redact import redact_url
+from hub.site import Peer, SiteRegistry
 from hub.states import HOUSE_MODE_ENTITY
 from hub.storage import Migration
 from hub.tasks import OwnedTasks
@@ -160,12 +163,16 @@ __all__ = [
     "OnvifEvent",
     "OutputLayout",
     "OwnedTasks",
+    "Peer",
+    "PeerChanged",
+    "PeerEvent",
     "PermanentNotifyError",
     "PluginOptions",
     "RecordConfig",
     "RecordingSaved",
     "RecordingSegment",
     "Route",
+    "SiteRegistry",
     "SnapshotSource",
     "StateChanged",
     "StatsSource",

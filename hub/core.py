@@ -45,6 +45,7 @@ from hub.notify.outbox import Outbox
 from hub.security.audit import AuditLog
 from hub.security.redact import Redactor
 from hub.security.setup_code import SetupCode
+from hub.site import SiteRegistry
 from hub.states import DEFAULT_HOUSE_MODE, HOUSE_MODE_ENTITY, StateRegistry
 from hub.storage import Migration, Storage
 from hub.tasks import OwnedTasks
@@ -132,6 +133,8 @@ class Hub:
         self.redactor = redactor or Redactor(loaded.secret_values)
         self.bus = EventBus()
         self.states = StateRegistry(self.bus)
+        self.site = SiteRegistry(self.bus)
+        """Other hubs on this hub's broker, once a plugin links a site."""
         self.plugins = plugins or load_plugins(loaded)
         self.plugins.on_failed = self._plugin_failed
         self.storage = Storage(data_dir / DB_FILENAME)

@@ -33,6 +33,7 @@ from hub.events import (
     MotionEnded,
     MotionStarted,
     OnvifEvent,
+    PeerEvent,
     StateChanged,
 )
 from hub.extensions.registry import AutomationType
@@ -51,6 +52,7 @@ LISTENED_EVENTS = (
     EventEnded,
     StateChanged,
     OnvifEvent,
+    PeerEvent,
     CameraAdded,
     CameraChanged,
 )

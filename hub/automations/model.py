@@ -43,6 +43,8 @@ class CheckedOptions(PluginOptions):
     def check(self, env: CheckEnv) -> list[tuple[str, str]]:
         """Problems as (field, message); empty when fine."""
         problems: list[tuple[str, str]] = []
+        if getattr(self, "hub", None) is not None:
+            return problems  # another hub's cameras and zones: this hub cannot know them
         camera = getattr(self, "camera", None)
         if isinstance(camera, str) and camera not in env.cameras:
             problems.append(("camera", _known("camera", camera, env.cameras)))
@@ -72,6 +74,12 @@ class MotionTriggerOptions(CheckedOptions):
     """Motion started (or ended) on a camera."""
 
     camera: str | None = Field(None, description="Camera id; empty means any camera.")
+    hub: str | None = Field(
+        None,
+        min_length=1,
+        description="Another hub of the site (its name; * for any peer): fire on that hub's "
+        "events instead of this one's. Needs an `mqtt` notifier with `site` set.",
+    )
     event: Literal["started", "ended"] = Field(
         "started", description="Fire when motion starts (started) or stops (ended)."
     )
@@ -81,6 +89,12 @@ class ObjectTriggerOptions(CheckedOptions):
     """An object event (person, car...) matching label, zone, score and duration."""
 
     camera: str | None = Field(None, description="Camera id; empty means any camera.")
+    hub: str | None = Field(
+        None,
+        min_length=1,
+        description="Another hub of the site (its name; * for any peer): fire on that hub's "
+        "events instead of this one's. Needs an `mqtt` notifier with `site` set.",
+    )
     label: str | None = Field(None, description="Object label, e.g. person; empty: any.")
     zone: str | None = Field(None, description="Only when the object is in this zone.")
     min_score: float = Field(0.0, ge=0, le=1, description="Lowest detection score (0-1).")

@@ -3,6 +3,7 @@
 
 import { ApiError, del, get, patch } from "./api.js";
 import { button, clear, el, field, formatTime, isoDay, notify, plural } from "./dom.js";
+import { siteEvents } from "./site.js";
 
 const DAY = 86400;
 
@@ -246,6 +247,8 @@ export async function render(container, ctx, params) {
   }
   await load();
   if (state.selected) await select(state.selected);
+  const site = await siteEvents(ctx);
+  if (site) container.append(site.section);
 
   let reloadTimer = 0;
   const onEvent = (message) => {
@@ -257,6 +260,7 @@ export async function render(container, ctx, params) {
   ctx.events.addEventListener("hub-event", onEvent);
   return () => {
     clearTimeout(reloadTimer);
+    site?.stop();
     ctx.events.removeEventListener("hub-event", onEvent);
   };
 }

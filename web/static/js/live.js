@@ -5,6 +5,7 @@ import { get } from "./api.js";
 import { badge, button, clear, el, formatTime } from "./dom.js";
 import { thumbnail } from "./events.js";
 import { LivePlayer } from "./player.js";
+import { siteCameras } from "./site.js";
 
 const MODE_TEXT = { connecting: "connecting…", mse: "live video", snapshot: "snapshots", error: "unavailable" };
 
@@ -74,8 +75,11 @@ async function renderGrid(container, ctx) {
   }
   for (const camera of cameras) grid.append(tile(camera, players));
   const unfollow = followStates(ctx, grid);
+  const site = await siteCameras(ctx);
+  if (site) container.append(site.section);
   return () => {
     unfollow();
+    site?.stop();
     players.forEach((p) => p.stop());
   };
 }
