@@ -5,8 +5,8 @@ Each hub of the site has its own connection (its own last will) and topics under
 
 - `availability`: retained `online`; the broker's last will says `offline`;
 - `info`: retained JSON: name, panel URL, version, cameras with state and armed;
-- `events`: retained JSON list of recent events (newest first), each with a small
-  JPEG thumbnail (base64) taken when it started;
+- `events`: retained JSON list of recent object and motion events (newest first),
+  each with a small JPEG thumbnail (base64) taken when it started;
 - `event`: each event as it starts and ends (not retained), for automations;
 - `cameras/<id>/still`: retained latest picture of each camera (small JPEG).
 
@@ -238,10 +238,10 @@ class SiteLink:
         return json.dumps(listed)
 
     async def _async_stored_events(self) -> list[dict[str, Any]]:
-        """The latest object events of earlier runs (without thumbnails)."""
+        """The latest events of earlier runs (without thumbnails)."""
         query = (
-            "SELECT id, camera, label, top_score, zones, start, end FROM events "
-            "WHERE kind = 'object' ORDER BY start DESC LIMIT ?"
+            "SELECT id, kind, camera, label, top_score, zones, start, end FROM events "
+            "ORDER BY start DESC LIMIT ?"
         )
         try:
             rows = await self.hub.storage.async_read(
@@ -253,9 +253,9 @@ class SiteLink:
         return [
             {
                 "event_id": row["id"],
-                "kind": "object",
+                "kind": row["kind"],
                 "camera": row["camera"],
-                "label": row["label"],
+                "label": row["label"] or row["kind"],
                 "top_score": row["top_score"],
                 "zones": json.loads(row["zones"]) if isinstance(row["zones"], str) else [],
                 "start": row["start"],
@@ -300,41 +300,56 @@ class SiteLink:
             self._announce_soon()
             return
         if isinstance(event, MotionStarted | MotionEnded):
-            data = {
-                "type": "start" if isinstance(event, MotionStarted) else "end",
+            started = isinstance(event, MotionStarted)
+            earlier = next((e for e in self._recent if e["event_id"] == event.event_id), None)
+            start = event.time_fired if started or earlier is None else earlier["start"]
+            data: dict[str, Any] = {
+                "type": "start" if started else "end",
                 "kind": "motion",
                 "camera": event.camera,
                 "event_id": event.event_id,
+                "label": "motion",
+                "top_score": None,
+                "zones": [],
+                "start": start,
+                "end": None if started else event.time_fired,
             }
-            await self._async_publish(f"{self.mine}/event", json.dumps(data), False)
+            await self._async_on_change(data)
         elif isinstance(event, EventStarted | EventEnded):
-            await self._async_on_object(event)
+            await self._async_on_change(
+                {
+                    "type": "start" if isinstance(event, EventStarted) else "end",
+                    "kind": "object",
+                    "camera": event.camera,
+                    "event_id": event.event_id,
+                    "label": event.label,
+                    "top_score": event.top_score,
+                    "zones": list(event.zones),
+                    "start": event.start,
+                    "end": event.end if isinstance(event, EventEnded) else None,
+                }
+            )
 
-    async def _async_on_object(self, event: EventStarted | EventEnded) -> None:
-        started = isinstance(event, EventStarted)
-        data = {
-            "type": "start" if started else "end",
-            "kind": "object",
-            "camera": event.camera,
-            "event_id": event.event_id,
-            "label": event.label,
-            "top_score": event.top_score,
-            "zones": list(event.zones),
-            "start": event.start,
-            "end": event.end if isinstance(event, EventEnded) else None,
-        }
+    async def _async_on_change(self, data: dict[str, Any]) -> None:
+        """An event started or ended: tell the site now, and update the retained list."""
+        started = data["type"] == "start"
         await self._async_publish(f"{self.mine}/event", json.dumps(data), False)
         entry = {k: v for k, v in data.items() if k != "type"}
-        self._recent = [e for e in self._recent if e["event_id"] != event.event_id]
-        self._recent.insert(0, entry)
-        del self._recent[RECENT_EVENTS:]
+        at = next(
+            (i for i, e in enumerate(self._recent) if e["event_id"] == entry["event_id"]), None
+        )
+        if at is None:
+            self._recent.insert(0, entry)  # newest first
+            del self._recent[RECENT_EVENTS:]
+        else:
+            self._recent[at] = entry
         known = {e["event_id"] for e in self._recent}
         self._thumbnails = {k: v for k, v in self._thumbnails.items() if k in known}
         if started and self.options.site_pictures:
-            jpeg = await self.hub.cameras.async_snapshot(event.camera)
+            jpeg = await self.hub.cameras.async_snapshot(data["camera"])
             small = await asyncio.to_thread(shrink_jpeg, jpeg, THUMBNAIL_WIDTH) if jpeg else None
             if small is not None:
-                self._thumbnails[event.event_id] = small
+                self._thumbnails[data["event_id"]] = small
         await self._async_publish(f"{self.mine}/events", self._events_payload(), True)
 
     # ---------------------------------------------------------- what peers say
