@@ -17,6 +17,21 @@ make_venv .venv
 log "installing camhub with its test and dev extras"
 .venv/bin/pip install --quiet --disable-pip-version-check -e ".[dev]"
 
+# A real Open Inference Protocol (KServe V2) server for the kserve detector's tests: Seldon
+# MLServer, in its own venv (its pins would downgrade protobuf and others under the code being
+# tested). Made once per machine, reused; tests/servers/mlserver.py finds it.
+MLSERVER_VERSION=1.7.1
+MLSERVER_VENV="${CAMHUB_MLSERVER_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/camhub/mlserver-$MLSERVER_VERSION}"
+if [ ! -f "$MLSERVER_VENV/.complete" ]; then
+  log "creating MLServer's venv $MLSERVER_VENV (once)"
+  rm -rf "$MLSERVER_VENV"
+  "$PYTHON" -m venv "$MLSERVER_VENV"
+  "$MLSERVER_VENV/bin/pip" install --quiet --disable-pip-version-check \
+    "mlserver==$MLSERVER_VERSION" "onnxruntime>=1.17" numpy
+  touch "$MLSERVER_VENV/.complete"
+fi
+export CAMHUB_MLSERVER_PYTHON="$MLSERVER_VENV/bin/python"
+
 log "ruff"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
