@@ -3,7 +3,10 @@
 Runs the hub on the demo camera (a figure walks through for 2 s every 20 s),
 with the built-in motion detector and a detector that only counts its calls,
 and prints calls per minute next to what running the detector on every
-detection frame would cost. Usage: .venv/bin/python bench/objects.py [--seconds 60]
+detection frame would cost. With --kserve, then compares the `kserve` path
+(a real V2 server on loopback) with the local `onnx` path on the same model
+(bench/objects_remote.py). Usage: .venv/bin/python bench/objects.py
+[--seconds 60] [--kserve [--kserve-seconds 20] [--hubs 1 2 4]]
 """
 
 from __future__ import annotations
@@ -109,7 +112,18 @@ def main() -> None:
     parser.add_argument("--walk", type=float, default=2)
     parser.add_argument("--fps", type=float, default=5)
     parser.add_argument("--max-fps", type=float, default=2)
-    asyncio.run(run(parser.parse_args()))
+    parser.add_argument("--kserve", action="store_true", help="also the kserve vs local paths")
+    parser.add_argument("--kserve-only", action="store_true", help="only the kserve comparison")
+    parser.add_argument("--kserve-seconds", type=float, default=20)
+    parser.add_argument("--rounds", type=int, default=30, help="timed calls per latency figure")
+    parser.add_argument("--hubs", type=int, nargs="+", default=[1, 2, 4])
+    args = parser.parse_args()
+    if not args.kserve_only:
+        asyncio.run(run(args))
+    if args.kserve or args.kserve_only:
+        from bench.objects_remote import compare
+
+        asyncio.run(compare(args.kserve_seconds, args.rounds, args.hubs))
 
 
 if __name__ == "__main__":
