@@ -134,7 +134,9 @@ class SiteLink:
         self._stop_listener = hub.bus.async_listen(
             f"mqtt-site:{self.notifier_id}", self._async_on_event, LISTENED
         )
-        self._task = hub.async_create_task(self._async_run(), f"mqtt-site:{self.notifier_id}")
+        self._task = hub.async_create_background_task(
+            self._async_run(), f"mqtt-site:{self.notifier_id}"
+        )
 
     async def async_stop(self) -> None:
         """Say `offline` (a clean disconnect sends no will) and close the connection."""
