@@ -40,13 +40,16 @@ async function siteOrNull(ctx) {
   return site?.enabled ? site : null;
 }
 
-/** Redraw `draw()` when peers change (debounced); returns the function that stops. */
+/** Redraw `draw()` when peers change, at most every 300 ms (a busy peer sends news faster
+ * than that, and a debounce would then never draw); returns the function that stops. */
 function followPeers(ctx, draw) {
   let timer = 0;
   const onEvent = (message) => {
-    if (!/^peer_/.test(message.detail?.event_type ?? "")) return;
-    clearTimeout(timer);
-    timer = setTimeout(() => draw().catch(() => {}), 300);
+    if (!/^peer_/.test(message.detail?.event_type ?? "") || timer) return;
+    timer = setTimeout(() => {
+      timer = 0;
+      draw().catch(() => {});
+    }, 300);
   };
   ctx.events.addEventListener("hub-event", onEvent);
   return () => {
