@@ -206,7 +206,7 @@ class SiteLink:
 
     def _info(self) -> dict[str, Any]:
         cameras = []
-        for camera_id, runtime in list(self.hub.cameras.cameras.items()):
+        for camera_id, runtime in list(self.hub.cameras.items()):
             state = self.hub.states.get(f"camera.{camera_id}")
             cameras.append(
                 {
