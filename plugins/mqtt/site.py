@@ -55,6 +55,9 @@ MAX_PEER_MESSAGE = 4 << 20
 INFO_DELAY = 0.2
 """Announcement changes within this are sent as one (a camera coming online changes several)."""
 BACKOFF_MAX = 30.0
+STOP_TIMEOUT = 2.0
+"""How long a stop waits for the broker to take `offline`: a clean disconnect cancels the last
+will, so an `offline` that never arrived would leave this hub shown online to its peers."""
 LISTENED = (
     MotionStarted,
     MotionEnded,
@@ -147,7 +150,7 @@ class SiteLink:
         if client is not None:
             with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
                 await client.publish(
-                    f"{self.mine}/availability", OFFLINE, qos=1, retain=True, timeout=0.5
+                    f"{self.mine}/availability", OFFLINE, qos=1, retain=True, timeout=STOP_TIMEOUT
                 )
         for task in (self._info_task, self._task):
             if task is not None:

@@ -61,7 +61,7 @@ def test_the_panel_shows_the_other_hub_of_the_site(tmp_path, mqtt_broker, make_p
         expect(peer.get_by_test_id("peer-panel")).to_have_attribute("href", "http://barn.lan:8470")
         # Pushed over the live socket: a newer still redraws the tile by itself.
         first = tile.locator("img").get_attribute("src")
-        expect(tile.locator("img")).not_to_have_attribute("src", first, timeout=15000)
+        expect(tile.locator("img")).not_to_have_attribute("src", first, timeout=40000)
         shot(page, "site-live")
 
         page.goto("/#/events")
