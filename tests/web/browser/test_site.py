@@ -4,6 +4,8 @@ to the other's panel for footage, and shows it offline once it stops."""
 
 from __future__ import annotations
 
+import time
+
 from playwright.sync_api import expect
 
 from tests.web.browser.conftest import ADMIN, DEMO_URL, log_in, shot, start_hub, stop_hub
@@ -61,7 +63,15 @@ def test_the_panel_shows_the_other_hub_of_the_site(tmp_path, mqtt_broker, make_p
         expect(peer.get_by_test_id("peer-panel")).to_have_attribute("href", "http://barn.lan:8470")
         # Pushed over the live socket: a newer still redraws the tile by itself.
         first = tile.locator("img").get_attribute("src")
-        expect(tile.locator("img")).not_to_have_attribute("src", first, timeout=40000)
+        still_at = (
+            "async () => (await (await fetch('/api/site')).json()).peers[0].cameras[0].still_at"
+        )
+        seen = page.evaluate(still_at)
+        deadline = time.monotonic() + 40
+        while page.evaluate(still_at) == seen:
+            assert time.monotonic() < deadline, "no newer still of barn's camera reached the hub"
+            time.sleep(0.5)
+        expect(tile.locator("img")).not_to_have_attribute("src", first, timeout=10000)
         shot(page, "site-live")
 
         page.goto("/#/events")
