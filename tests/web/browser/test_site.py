@@ -8,7 +8,14 @@ import time
 
 from playwright.sync_api import expect
 
-from tests.web.browser.conftest import ADMIN, DEMO_URL, log_in, shot, start_hub, stop_hub
+from tests.web.browser.conftest import (
+    DEMO_URL,
+    create_admin,
+    log_in,
+    shot,
+    start_hub,
+    stop_hub,
+)
 
 
 def site_config(port: int, name: str) -> str:
@@ -46,10 +53,7 @@ def test_the_panel_shows_the_other_hub_of_the_site(tmp_path, mqtt_broker, make_p
     )
     house = start_hub(tmp_path / "house", site_config(broker.port, "house") + "cameras: {}\n")
     try:
-        status, body = house.api(
-            "POST", "/api/auth/setup", {"username": ADMIN[0], "password": ADMIN[1]}
-        )
-        assert status == 201, body
+        create_admin(house)
         page = make_page(house.url)
         log_in(page)
 
