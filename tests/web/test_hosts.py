@@ -35,7 +35,9 @@ async def test_a_fresh_hub_refuses_setup_through_a_rebound_name(make_api_client)
     hub = client.app[HUB_KEY]
     port = client.port
     # Even with the setup code (a guess, or read over a shoulder), only the hub's own names.
+    assert (await (await client.get("/api/auth/setup")).json())["needed"] is True
     body = {"username": "mallory", "password": PASSWORD, "code": hub.setup_code.issued}
+    assert body["code"] is not None
     # The attacker's page: its own name resolved to the hub, its Origin matching that name.
     forged = {
         "Host": f"rebind.attacker.example:{port}",
