@@ -13,8 +13,17 @@ import zipfile
 
 from tests.conftest import REPO, free_port
 
+# .cache holds scripts/arm64_check.sh's arm64 root: 500 MB, with links to the host's files.
 IGNORED = shutil.ignore_patterns(
-    ".git", ".venv*", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", "camhub-data"
+    ".git",
+    ".venv*",
+    "build",
+    "dist",
+    "*.egg-info",
+    "__pycache__",
+    ".*_cache",
+    ".cache",
+    "camhub-data",
 )
 
 
