@@ -1,4 +1,4 @@
-"""The `camhub` command line: run, check-config, plugins, discover, user, audit."""
+"""The `camhub` command line: run, check-config, plugins, discover, user, audit, service."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from hub.cli.check_config import check_file
 from hub.cli.discover import add_discover_parser, discover_command
 from hub.cli.keys import KeysError, add_keys_parser, keys_command, read_secret
 from hub.cli.models import ModelsCliError, add_models_parser, models_command
+from hub.cli.service import ServiceCliError, add_service_parser, service_command
 from hub.cli.users import UsersCliError, add_user_parsers, user_command
 from hub.config.loading import ConfigError, LoadedConfig, default_config, load_config
 from hub.config.models import DEFAULT_PORT
@@ -96,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_keys_parser(commands, common)
     add_models_parser(commands, common)
     add_automations_parser(commands, common)
+    add_service_parser(commands, common)
     return parser
 
 
@@ -299,7 +301,17 @@ def cmd_automations(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_service(args: argparse.Namespace) -> int:
+    """`service install|uninstall`: the hub as a systemd service (hub/cli/service.py)."""
+    try:
+        print(service_command(args))
+    except ServiceCliError as exc:
+        raise CliError(str(exc)) from None
+    return 0
+
+
 COMMANDS: dict[str, Any] = {
+    "service": cmd_service,
     "automations": cmd_automations,
     "models": cmd_models,
     "keys": cmd_keys,
