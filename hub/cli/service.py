@@ -117,6 +117,22 @@ def _in(root: Path, path: Path) -> Path:
     return root / path.relative_to("/")
 
 
+def _make_dirs(directory: Path) -> None:
+    """Create `directory` and missing parents 0755: camhub runs under umask 077, and the
+    service user must be able to walk through the parents (/mnt/usb to /mnt/usb/camhub)."""
+    missing = [d for d in (directory, *directory.parents) if not d.exists()]
+    for path in reversed(missing):
+        path.mkdir()
+        path.chmod(0o755)
+
+
+def _write(path: Path, text: str) -> None:
+    """A file everyone may read (unit, sysusers line), whatever the umask."""
+    _make_dirs(path.parent)
+    path.write_text(text, encoding="utf-8")
+    path.chmod(0o644)
+
+
 def _run(command: list[str]) -> None:
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=120)
@@ -165,14 +181,14 @@ def _config_source(args: argparse.Namespace, root: Path) -> Path:
             raise ServiceCliError(
                 f"{CONFIG_PATH} exists and differs from {given}: edit it, or remove it first"
             )
-        target.parent.mkdir(parents=True, exist_ok=True)
+        _make_dirs(target.parent)
         shutil.copyfile(given, target)
         secrets = given.parent / "secrets.yaml"
         if secrets.is_file() and not (target.parent / "secrets.yaml").exists():
             shutil.copyfile(secrets, target.parent / "secrets.yaml")
     elif not target.exists():
         data = args.data.absolute() if args.data is not None else DATA_DIR
-        target.parent.mkdir(parents=True, exist_ok=True)
+        _make_dirs(target.parent)
         target.write_text(starter_config(data), encoding="utf-8")
     return target
 
@@ -206,9 +222,10 @@ def _service_ids(root: Path) -> tuple[int, int]:
 
 
 def _hand_over(directory: Path, uid: int, gid: int) -> None:
-    """Make the data dir the service user's (all of it, when someone else's files are there)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    directory.chmod(0o750)
+    """Make the data dir the service user's (all of it, when someone else's files are there);
+    0700 like the hub makes it: footage, password hashes and keys are nobody else's."""
+    _make_dirs(directory)
+    directory.chmod(0o700)
     if directory.stat().st_uid == uid and directory.stat().st_gid == gid:
         return
     for path in [directory, *directory.rglob("*")]:
@@ -236,19 +253,17 @@ def _install(args: argparse.Namespace, root: Path) -> str:
     data = _checked_data_dir(args, loaded.config.storage.path)
     settings = UnitSettings(executable, CONFIG_PATH, data, loaded.config.server.port)
     sysusers = _in(root, SYSUSERS_PATH)
-    sysusers.parent.mkdir(parents=True, exist_ok=True)
-    sysusers.write_text(sysusers_line(settings), encoding="utf-8")
+    _write(sysusers, sysusers_line(settings))
     if root == Path("/"):
         _run(["systemd-sysusers", str(SYSUSERS_PATH)])
     else:
-        _in(root, Path("/etc")).mkdir(parents=True, exist_ok=True)
+        _make_dirs(_in(root, Path("/etc")))
         _run(["systemd-sysusers", f"--root={root}"])
     uid, gid = _service_ids(root)
     _hand_over(_in(root, data), uid, gid)
     _protect_config(config, gid)
     unit = _in(root, UNIT_PATH)
-    unit.parent.mkdir(parents=True, exist_ok=True)
-    unit.write_text(unit_text(settings), encoding="utf-8")
+    _write(unit, unit_text(settings))
     lines = [
         f"camhub: unit {unit}, user {SERVICE_USER}, config {config}, data {_in(root, data)}",
         f"camhub: it runs {executable}",

@@ -71,7 +71,8 @@ KillSignal=SIGTERM
 TimeoutStopSec=30
 Restart=on-failure
 RestartSec=5
-UMask=0027
+# What the hub writes is its own (camhub sets the same umask itself).
+UMask=0077
 
 # Hardening: the hub needs its data dir, the network and nothing else.
 ReadWritePaths={settings.data_dir}

@@ -28,7 +28,11 @@ UNIT = "etc/systemd/system/camhub.service"
 
 def camhub(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
     """Run the CLI in this process; exit code and everything it printed."""
-    code = main(list(args))
+    umask = os.umask(0o022)
+    try:
+        code = main(list(args))
+    finally:
+        os.umask(umask)  # main() sets camhub's own; the other tests keep theirs
     out, err = capsys.readouterr()
     return code, out + err
 
@@ -120,7 +124,9 @@ def test_install_makes_the_user_its_data_dir_and_a_starter_config(capsys, root):
     assert user[5:] == ["/var/lib/camhub", "/usr/sbin/nologin"]
     assert uid < 1000  # a system user
     data = (root / "var/lib/camhub").stat()
-    assert (data.st_uid, data.st_gid, stat.S_IMODE(data.st_mode)) == (uid, gid, 0o750)
+    assert (data.st_uid, data.st_gid, stat.S_IMODE(data.st_mode)) == (uid, gid, 0o700)
+    for shared in (UNIT, "etc/sysusers.d/camhub.conf"):
+        assert stat.S_IMODE((root / shared).stat().st_mode) == 0o644
     # The service reads its config but cannot change it; other users cannot read it.
     config_dir = (root / "etc/camhub").stat()
     assert (config_dir.st_uid, config_dir.st_gid, stat.S_IMODE(config_dir.st_mode)) == (
@@ -160,6 +166,8 @@ def test_a_second_install_keeps_the_config_and_follows_its_storage_path_and_port
     assert unit["CapabilityBoundingSet"] == unit["AmbientCapabilities"] == ["CAP_NET_BIND_SERVICE"]
     uid = int(passwd_entry(root, "camhub")[2])
     assert (root / "mnt/usb/camhub").stat().st_uid == uid
+    # The service user walks through the new parents to its folder.
+    assert stat.S_IMODE((root / "mnt/usb").stat().st_mode) == 0o755
     # The same user, not a second one.
     assert sum(line.startswith("camhub:") for line in (root / "etc/passwd").open()) == 1
 
