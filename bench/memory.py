@@ -56,7 +56,10 @@ def bundled_model(camhub: Path) -> bool:
         "import pathlib, plugins.onnx_detector as p; "
         "print(any((pathlib.Path(p.__file__).parent / 'models').glob('*.onnx')))"
     )
-    done = subprocess.run([str(python), "-c", code], capture_output=True, text=True, timeout=300)
+    # From /, so that a checkout in the working directory does not answer instead.
+    done = subprocess.run(
+        [str(python), "-c", code], capture_output=True, text=True, timeout=300, cwd="/"
+    )
     return done.stdout.strip() == "True"
 
 
