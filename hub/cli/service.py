@@ -194,8 +194,15 @@ def _config_source(args: argparse.Namespace, root: Path) -> Path:
 
 
 def _checked_data_dir(args: argparse.Namespace, storage_path: str | None) -> Path:
+    """--data, else storage.path, else /var/lib/camhub; the two must agree when both are set,
+    or `sudo -u camhub camhub user ...` (which reads the config) would open another dir."""
     if args.data is not None:
         data = Path(args.data).absolute()
+        if storage_path and Path(storage_path) != data:
+            raise ServiceCliError(
+                f"--data {data} differs from storage.path in {CONFIG_PATH} ({storage_path}): "
+                "change storage.path there, or leave out --data"
+            )
     elif storage_path:
         data = Path(storage_path)
         if not data.is_absolute():

@@ -172,6 +172,17 @@ def test_a_second_install_keeps_the_config_and_follows_its_storage_path_and_port
     assert sum(line.startswith("camhub:") for line in (root / "etc/passwd").open()) == 1
 
 
+def test_data_given_on_the_command_line_must_agree_with_the_config(capsys, root):
+    install(capsys, root, "--data", "/srv/cams")
+    assert load_config(root / "etc/camhub/config.yaml").config.storage.path == "/srv/cams"
+    assert unit_settings(root)["ReadWritePaths"] == ["/srv/cams"]
+    code, output = camhub(
+        capsys, "service", "install", "--root", str(root), "--exec", str(CAMHUB), "--data", "/x"
+    )
+    assert code == 1
+    assert "--data /x differs from storage.path in /etc/camhub/config.yaml (/srv/cams)" in output
+
+
 def test_footage_someone_else_recorded_is_handed_to_the_service_user(capsys, root):
     old = root / "var/lib/camhub/footage/demo/old.mp4"
     old.parent.mkdir(parents=True)
