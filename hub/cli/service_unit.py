@@ -115,8 +115,8 @@ def starter_config(data_dir: Path) -> str:
 #   sudo -u camhub camhub check-config {CONFIG_PATH}
 #   sudo systemctl restart camhub
 server:
-  # Every IPv4 address of this machine, so phones on the home network reach the panel.
-  host: 0.0.0.0
+  # Every address of this machine (phones on the home network reach the panel); set
+  # host: 127.0.0.1 to keep it to this machine.
   port: 8470
 storage:
   # Footage and the database. On a Raspberry Pi, point this at a USB disk (not the SD

@@ -141,7 +141,7 @@ def test_install_makes_the_user_its_data_dir_and_a_starter_config(capsys, root):
         0o640,
     )
     loaded = load_config(config).config
-    assert loaded.storage.path == "/var/lib/camhub" and loaded.server.host == "0.0.0.0"
+    assert loaded.storage.path == "/var/lib/camhub" and loaded.server.host is None
     assert loaded.cameras == {} and loaded.server.port == 8470
     code, output = camhub(capsys, "check-config", str(config))
     assert code == 0, output
