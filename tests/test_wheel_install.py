@@ -62,6 +62,14 @@ def test_wheel_installs_into_fresh_venv_and_serves_the_panel(tmp_path):
     wheel = next((tmp_path / "dist").glob("camhub-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     assert {"web/static/index.html", "web/static/app.js", "web/static/style.css"} <= set(names)
+    # The bundled COCO detector, with its labels and licence notice.
+    models = "plugins/onnx_detector/models/"
+    assert {
+        f"{models}ssd_mobilenet_v3_large_coco.onnx",
+        f"{models}ssd_mobilenet_v3_large_coco.labels.txt",
+        f"{models}NOTICE.md",
+        f"{models}LICENSE-Apache-2.0.txt",
+    } <= set(names)
     assert not any(n.startswith("tests/") for n in names)
 
     venv = tmp_path / "venv"

@@ -14,6 +14,10 @@ class PluginOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    def summary(self) -> str:
+        """One line saying what this entry uses (a model, a server), for lists; may be ""."""
+        return ""
+
 
 @dataclass(frozen=True)
 class TypeSpec:
@@ -22,6 +26,10 @@ class TypeSpec:
     `options` validates the config entry (everything but `type`), and `create`
     builds the working object from the hub, the entry's id and the validated
     options. The schema of `options` is what the panel turns into a form.
+
+    `default_entry` (detector types): when the config has no `detectors` entry
+    at all, the hub builds one of this type with default options under this id,
+    the first time a camera needs it (the bundled model works out of the box).
     """
 
     name: str
@@ -29,6 +37,7 @@ class TypeSpec:
     create: Callable[..., Any]
     description: str = ""
     plugin: str = field(default="", compare=False)
+    default_entry: str | None = None
 
     def schema(self) -> dict[str, Any]:
         """JSON schema of the options, for forms and docs."""
