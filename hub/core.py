@@ -20,6 +20,7 @@ from hub.cameras.discovery import DiscoveredDevice, device_seen, merge_devices
 from hub.cameras.manager import CameraManager
 from hub.config.issues import Issue
 from hub.config.loading import LoadedConfig
+from hub.detection.detectors import DetectorEntry, DetectorPool
 from hub.detection.event_log import EventLog
 from hub.detection.motion import CameraMotion, async_start_motion
 from hub.detection.object_detector import ObjectDetector
@@ -152,6 +153,7 @@ class Hub:
         self.notifiers: dict[str, Notifier] = {}
         self.outbox = Outbox(self)
         self.detectors: dict[str, ObjectDetector] = {}
+        self.detector_pool = DetectorPool(self)
         self.notifier_types: dict[str, TypeSpec] = {}
         self.detector_types: dict[str, TypeSpec] = {}
         self.automation_types: dict[tuple[str, str], AutomationType] = {}
@@ -311,6 +313,10 @@ class Hub:
                 self.problems.append(str(issue))
                 _LOGGER.error("%s", issue)
             for entry in good:
+                if section == "detectors":
+                    self.detector_pool.entries[entry.entry_id] = DetectorEntry(
+                        entry.spec.name, entry.options.summary()
+                    )
                 try:
                     # In a thread: loading a model can take seconds on a Pi, and the
                     # panel is already answering.
@@ -318,9 +324,14 @@ class Hub:
                         entry.spec.create, self, entry.entry_id, entry.options
                     )
                 except Exception as exc:
+                    if section == "detectors":
+                        self.detector_pool.failed_to_build(entry.entry_id, exc)
+                        continue
                     message = f"{section}.{entry.entry_id}: could not start: {exc}"
                     self.problems.append(self.redactor(message))
                     _LOGGER.exception("%s", self.redactor(message))
+        # With no `detectors` section, a plugin's default is built when a camera first needs it.
+        self.detector_pool.offer_default(self.detector_types)
 
     async def _async_close_built(self) -> None:
         """Close every notifier and detector that has `async_close` (sessions, connections)."""

@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import dataclasses
 import getpass
-import json
 import logging
 import os
 import sys
@@ -26,6 +25,7 @@ from hub.cli.check_config import check_file
 from hub.cli.discover import add_discover_parser, discover_command
 from hub.cli.keys import KeysError, add_keys_parser, keys_command, read_secret
 from hub.cli.models import ModelsCliError, add_models_parser, models_command
+from hub.cli.plugins import plugins_command
 from hub.cli.service import ServiceCliError, add_service_parser, service_command
 from hub.cli.users import UsersCliError, add_user_parsers, user_command
 from hub.config.loading import ConfigError, LoadedConfig, default_config, load_config
@@ -220,18 +220,9 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
-    """List plugins with version, source, hooks and state."""
+    """List plugins with version, source, hooks and state, and each camera's detector."""
     loaded = _load(args)
-    infos = load_plugins(loaded).list_plugins()
-    if args.json:
-        print(json.dumps([info.as_dict() for info in infos], indent=2))
-        return 0
-    for info in infos:
-        version = info.version or "-"
-        print(f"{info.name:24} {version:10} {info.source:10} {info.state}")
-        print(f"    hooks: {', '.join(sorted(info.hooks)) or '-'}")
-        if info.error:
-            print(f"    error: {info.error}")
+    print(plugins_command(loaded, _data_dir(args, loaded), load_plugins(loaded), args.json))
     return 0
 
 

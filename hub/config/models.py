@@ -271,9 +271,26 @@ class MotionConfig(StrictModel):
     )
 
 
-class ObjectsConfig(StrictModel):
-    """Object detection around motion, tracking and object events."""
+DEFAULT_OBJECT_LABELS = ("person", "car", "dog", "cat", "bicycle", "motorcycle")
+"""What makes object events unless `objects.labels` says otherwise."""
 
+
+class LabelFilter(StrictModel):
+    """Settings for one label, over the camera's `objects` defaults."""
+
+    min_score: float = Field(
+        ge=0, le=1, description="Ignore detections of this label scored lower (0 to 1)."
+    )
+
+
+class ObjectsConfig(StrictModel):
+    """Object detection around motion, tracking and object events (at the top: defaults)."""
+
+    enabled: bool = Field(
+        True,
+        description="Look for objects around motion (needs `detect.enabled`). With no "
+        "`detectors` section the bundled COCO model is used.",
+    )
     source: Literal["hub", "camera"] = Field(
         "hub",
         description="hub: detect objects in the video with a detector; camera: use the "
@@ -281,12 +298,19 @@ class ObjectsConfig(StrictModel):
         "no decoding. Its labels are person, vehicle, animal, face and package.",
     )
     detector: str | None = Field(
-        None, description="Id of the `detectors` entry to use; default: the only one there is."
+        None,
+        description="Id of the `detectors` entry to use; default: the only one there is, or "
+        "the bundled model when there is none.",
     )
     labels: list[str] = Field(
-        default_factory=lambda: ["person"], description="Labels that make events."
+        default_factory=lambda: list(DEFAULT_OBJECT_LABELS),
+        description="Labels that make events (names the detector uses, e.g. COCO's).",
     )
     min_score: float = Field(0.5, ge=0, le=1, description="Ignore detections scored lower.")
+    filters: dict[str, LabelFilter] = Field(
+        default_factory=dict,
+        description="Per-label settings over `min_score`, e.g. `person: {min_score: 0.6}`.",
+    )
     max_fps: float = Field(
         2.0, gt=0, le=30, description="Detector calls per second at most for this camera."
     )
@@ -299,6 +323,16 @@ class ObjectsConfig(StrictModel):
     stationary_seconds: float = Field(
         30.0, gt=0, description="An object still this long (a parked car) stops holding events."
     )
+
+    def min_score_for(self, label: str) -> float:
+        """The score a detection of `label` needs to count."""
+        label_filter = self.filters.get(label)
+        return label_filter.min_score if label_filter is not None else self.min_score
+
+    def under(self, defaults: ObjectsConfig) -> ObjectsConfig:
+        """These settings, with every key this section does not write taken from `defaults`."""
+        written = {name: getattr(self, name) for name in self.model_fields_set}
+        return defaults.model_copy(update=written)
 
 
 class RecordConfig(StrictModel):
@@ -565,6 +599,11 @@ class HubConfig(StrictModel):
     discovery: DiscoveryConfig = Field(
         default_factory=DiscoveryConfig, description="Finding cameras on the LAN."
     )
+    objects: ObjectsConfig = Field(
+        default_factory=ObjectsConfig,
+        description="Object detection defaults for every camera; a camera's own `objects` keys "
+        "win. `enabled: false` here turns object detection off everywhere.",
+    )
     plugins: PluginsConfig = Field(default_factory=PluginsConfig, description="Plugin loading.")
     plugins_dir: str | None = Field(None, description="Folder of single-file local plugins.")
     cameras: dict[CameraId, CameraConfig] = Field(
@@ -579,3 +618,7 @@ class HubConfig(StrictModel):
     automations: list[AutomationConfig] = Field(
         default_factory=list, description="Automations: when something happens, do something."
     )
+
+    def camera_objects(self, camera: CameraConfig) -> CameraConfig:
+        """`camera` with its `objects` settings completed from the top-level `objects`."""
+        return camera.model_copy(update={"objects": camera.objects.under(self.objects)})

@@ -197,7 +197,10 @@ class CameraObjects:
         return _dedupe(found)
 
     def _wanted(self, detection: Detection) -> bool:
-        return detection.label in self.config.labels and detection.score >= self.config.min_score
+        return (
+            detection.label in self.config.labels
+            and detection.score >= self.config.min_score_for(detection.label)
+        )
 
     @staticmethod
     def _in_frame(detection: Detection, x: int, y: int) -> tuple[str, float, Box]:
@@ -334,14 +337,17 @@ async def async_start_objects(hub: Hub, camera_ids: list[str] | None = None) -> 
     or, for `objects.source: camera`, with a plugin reading the camera's own detections."""
     loops: list[ObjectLoop] = []
     motion_by_camera = {m.camera_id: m for m in hub.motion_loops}
-    # A copy: plugins are awaited in here, and cameras may be added or removed meanwhile.
+    # A copy: plugins are awaited and the default detector is built in here, and cameras may
+    # be added or removed meanwhile.
     for camera_id, runtime in list(hub.cameras.items()):
         if camera_ids is not None and camera_id not in camera_ids:
             continue
-        config = runtime.config
-        if not (config.enabled and config.detect.enabled) or runtime.source is None:
+        if runtime.source is None:
             continue
+        config = runtime.config
         if config.objects.source == "camera":
+            if not (config.enabled and config.detect.enabled and config.objects.enabled):
+                continue
             signals = await hub.plugins.async_call_first(
                 hookspecs.camera_objects, hub=hub, camera_id=camera_id, config=config
             )
@@ -359,14 +365,13 @@ async def async_start_objects(hub: Hub, camera_ids: list[str] | None = None) -> 
             )
             loops.append(from_camera)
             continue
-        wanted = config.objects.detector
-        if wanted is None and len(hub.config.detectors) == 1:
-            wanted = next(iter(hub.config.detectors))
-        detector = hub.detectors.get(wanted) if wanted else None
-        if detector is None:
-            if wanted:
-                _LOGGER.error("Camera %s: detector %s is not running", camera_id, wanted)
+        choice = hub.detector_pool.choose(config)
+        if choice.detector_id is None:
+            _LOGGER.debug("Camera %s: no object detection (%s)", camera_id, choice.reason)
             continue
+        detector = await hub.detector_pool.async_get(choice.detector_id)
+        if detector is None or hub.cameras.get(camera_id) is not runtime:
+            continue  # the detector failed (reported once), or the camera went away
         loop = CameraObjects(hub, runtime, detector, motion_by_camera.get(camera_id))
         loop.task = hub.async_create_background_task(loop.async_run(), f"objects:{camera_id}")
         loops.append(loop)
