@@ -55,6 +55,7 @@ from hub.detection.frames import Frame, Gray
 from hub.detection.letterbox import PAD_VALUE, Letterbox, draw_letterboxed
 from hub.detection.motion import Box, MotionDetector
 from hub.detection.object_detector import RGB, Detection, DetectorError, ObjectDetector
+from hub.detection.outlines import Outline, draw_outlines
 from hub.detection.polygons import polygon_mask
 from hub.detection.snapshots import redaction_required
 from hub.events import (
@@ -161,6 +162,7 @@ __all__ = [
     "ObjectDetector",
     "OnvifConfig",
     "OnvifEvent",
+    "Outline",
     "OutputLayout",
     "OwnedTasks",
     "Peer",
@@ -189,6 +191,7 @@ __all__ = [
     "device_lost",
     "device_seen",
     "draw_letterboxed",
+    "draw_outlines",
     "find_layout",
     "hookimpl",
     "merge_devices",

@@ -443,19 +443,31 @@ class Hub:
         return str(result) if result else None
 
     async def async_insert(
-        self, table: str, record: Mapping[str, Any], replace: bool = False
+        self,
+        table: str,
+        record: Mapping[str, Any],
+        replace: bool = False,
+        upsert_key: str | None = None,
     ) -> None:
-        """Write one row (replacing one with the same key if `replace`) through the single
-        writer, then tell `event_stored` plugins."""
+        """Write one row through the single writer, then tell `event_stored` plugins.
+
+        `replace` replaces a row with the same key; `upsert_key` updates only the columns
+        `record` gives of the row with that key (others, a snapshot path written meanwhile,
+        stay).
+        """
         row = {k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in record.items()}
-        await self.storage.async_write(lambda db: db.table(table).insert(row, replace=replace))
+        if upsert_key is not None:
+            await self.storage.async_write(lambda db: db.table(table).upsert(row, pk=upsert_key))
+        else:
+            await self.storage.async_write(lambda db: db.table(table).insert(row, replace=replace))
         await self.plugins.async_call(
             hookspecs.event_stored, hub=self, table=table, record=dict(record)
         )
 
-    def async_store_later(self, table: str, record: Mapping[str, Any]) -> None:
-        """Insert-or-replace a row from loop code that cannot await; flushed before stop."""
-        self._pending_writes.spawn(self.async_insert(table, record, replace=True), f"{table} row")
+    def async_store_later(self, table: str, record: Mapping[str, Any], key: str = "id") -> None:
+        """Insert a row, or update the columns it gives of the row with the same `key`, from
+        loop code that cannot await; flushed before stop."""
+        self._pending_writes.spawn(self.async_insert(table, record, upsert_key=key), f"{table} row")
 
     def health(self) -> dict[str, Any]:
         """Liveness and a summary for `/api/health` (no secrets, no footage)."""

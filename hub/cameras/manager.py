@@ -39,7 +39,9 @@ def entity_id(camera_id: str) -> str:
 
 def _stream_keys(config: CameraConfig) -> CameraConfig:
     """The config without what only detection reads: if this differs, the stream restarts."""
-    return config.model_copy(update={"zones": {}, "masks": [], "motion": None, "objects": None})
+    return config.model_copy(
+        update={"zones": {}, "masks": [], "motion": None, "objects": None, "snapshots": None}
+    )
 
 
 def backoff_delay(attempt: int) -> float:

@@ -335,6 +335,17 @@ class ObjectsConfig(StrictModel):
         return defaults.model_copy(update=written)
 
 
+class SnapshotsConfig(StrictModel):
+    """The picture every event keeps (and shows in the event list)."""
+
+    object_box: bool = Field(
+        True, description="Draw the object's box on object event snapshots (person, car, ...)."
+    )
+    motion_boxes: bool = Field(
+        False, description="Draw the areas that moved on motion event snapshots."
+    )
+
+
 class RecordConfig(StrictModel):
     """How footage is kept."""
 
@@ -438,6 +449,9 @@ class CameraConfig(StrictModel):
     )
     objects: ObjectsConfig = Field(
         default_factory=ObjectsConfig, description="Object detection and object events."
+    )
+    snapshots: SnapshotsConfig = Field(
+        default_factory=SnapshotsConfig, description="The picture each event keeps."
     )
     record: RecordConfig = Field(default_factory=RecordConfig, description="How footage is kept.")
     zones: dict[str, Zone] = Field(default_factory=dict, description="Named zones.")

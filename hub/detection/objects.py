@@ -22,9 +22,10 @@ from typing import TYPE_CHECKING, Any
 
 from hub import hookspecs
 from hub.detection.camera_objects import CameraObjectSignals
-from hub.detection.frames import Frame
+from hub.detection.frames import Frame, FrameSlot
 from hub.detection.object_detector import Detection, DetectorError, ObjectDetector
-from hub.detection.snapshots import async_link_event_snapshot, async_write_event_snapshot
+from hub.detection.outlines import Outline
+from hub.detection.snapshots import EventSnapshot
 from hub.detection.tracker import Box, Track, Tracker, iou
 from hub.events import (
     Context,
@@ -47,6 +48,8 @@ MIN_REGION = 96
 # Motion covering more than this share of the frame is looked at whole.
 WHOLE_FRAME_SHARE = 0.5
 MOTION_RECENT_SECONDS = 1.0
+IDLE_CHECK_SECONDS = 0.25
+"""How often an idle on-demand loop looks whether motion began."""
 
 
 def point_in_polygon(x: float, y: float, polygon: list[tuple[float, float]]) -> bool:
@@ -149,13 +152,31 @@ class CameraObjects:
         recent = motion is not None and now - motion.last_boxes_time < MOTION_RECENT_SECONDS
         return recent or any(not t.stationary for t in self.tracker.tracks)
 
+    def _on_demand(self) -> bool:
+        """A camera that reports its own motion is decoded for objects only while it lasts:
+        choosing `motion.source: camera` means not decoding an idle camera."""
+        return self.motion is not None and self.motion.signals is not None
+
     async def async_run(self) -> None:
         """Take frames until cancelled; a failing detector skips frames, never the camera."""
-        slot = self.runtime.frames.attach()
+        slot: FrameSlot | None = None
         interval = 1.0 / self.config.max_fps
         try:
             while True:
-                frame = await slot.get()
+                if self._on_demand() and not (self.runtime.armed and self._busy(time.time())):
+                    if slot is not None:
+                        slot.detach()  # the source stops decoding when no one is attached
+                        slot = None
+                    for track in self.tracker.update([], time.time()).ended:
+                        self._ended(track, track.last_seen)
+                    await asyncio.sleep(IDLE_CHECK_SECONDS)
+                    continue
+                if slot is None:
+                    slot = self.runtime.frames.attach()
+                try:
+                    frame = await asyncio.wait_for(slot.get(), IDLE_CHECK_SECONDS * 4)
+                except TimeoutError:
+                    continue  # a stalled camera: look at the motion state again
                 if not self.runtime.armed or not self._busy(frame.time):
                     self._advance(frame, [])
                     continue
@@ -166,7 +187,8 @@ class CameraObjects:
                 # Keep to max_fps: frames arriving meanwhile replace each other in the slot.
                 await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
         finally:
-            slot.detach()
+            if slot is not None:
+                slot.detach()
             for track in self.tracker.end_all():
                 self._ended(track, time.time())
 
@@ -221,8 +243,15 @@ class CameraObjects:
         update = self.tracker.update(detections, frame.time)
         for track in update.confirmed:
             track.zones = self._zones(track, frame)
-            self.events[track.id] = _ObjectEvent(new_id(), track, frame, Context())
+            event_id = new_id()
+            snapshot = EventSnapshot(self.hub, self.camera_id, event_id)
+            parent_id, context = self._story(frame.time)
+            self.events[track.id] = _ObjectEvent(
+                event_id, track, frame, track.box, context, snapshot, parent_id
+            )
             self._publish(EventStarted, track)
+            # At once, so the event list shows the object while it is still there.
+            snapshot.take(frame, self._outlines(track.box, frame))
         for track in update.seen:
             event = self.events.get(track.id)
             if event is None:
@@ -230,7 +259,7 @@ class CameraObjects:
             zones = self._zones(track, frame)
             improved = track in update.improved
             if improved:
-                event.best = frame
+                event.best, event.best_box = frame, track.box
             if improved or not zones <= track.zones:
                 track.zones |= zones
                 self._publish(EventUpdated, track)
@@ -274,7 +303,24 @@ class CameraObjects:
             return
         self._publish(EventEnded, track, end=end)
         event = self.events.pop(track.id)
-        self.hub.async_create_task(self._save_snapshot(event), f"snapshot:{event.id}")
+        if event.snapshot.frame is not event.best:
+            event.snapshot.take(event.best, self._outlines(event.best_box, event.best))
+
+    def _story(self, now: float) -> tuple[str | None, Context]:
+        """The motion event this object event grew out of (its own context a child of that
+        event's), if motion is on now or ended within `objects.end_after`."""
+        motion = self.motion
+        if motion is None or motion.last_event_id is None:
+            return None, Context()
+        ended = motion.last_event_end
+        if ended is not None and now - ended > self.config.end_after:
+            return None, Context()
+        return motion.last_event_id, motion.context.child()
+
+    def _outlines(self, box: Box, frame: Frame) -> list[Outline]:
+        if not self.runtime.config.snapshots.object_box:
+            return []
+        return [Outline.around(box, frame.size)]
 
     def _store(self, track: Track, end: float | None) -> None:
         event = self.events[track.id]
@@ -289,21 +335,16 @@ class CameraObjects:
                 "end": end,
                 "top_score": track.top_score,
                 "zones": sorted(track.zones),
-                "snapshot_path": event.snapshot_path,
                 "context_id": event.context.id,
-                "data": {"track": track.id, "box": list(track.box)},
+                "parent_id": event.parent_id,
+                # `box` where it was last seen; `snapshot_box` on the snapshot (best frame).
+                "data": {
+                    "track": track.id,
+                    "box": list(track.box),
+                    "snapshot_box": list(event.best_box),
+                },
             },
         )
-
-    async def _save_snapshot(self, event: _ObjectEvent) -> None:
-        jpeg = await asyncio.to_thread(event.best.jpeg)
-        if jpeg is None:
-            return
-        # What is stored is what may be shown: redacted (face blur), or nothing at all.
-        relpath = await async_write_event_snapshot(self.hub, self.camera_id, event.id, jpeg)
-        if relpath is not None:
-            event.snapshot_path = relpath
-            await async_link_event_snapshot(self.hub, event.id, relpath)
 
     def stop(self) -> None:
         """Cancel the loop; open events end and are stored."""
@@ -316,8 +357,12 @@ class _ObjectEvent:
     id: str
     track: Track
     best: Frame
+    """The frame where the object scored best: the snapshot kept when the event ends."""
+    best_box: Box
     context: Context
-    snapshot_path: str | None = None
+    snapshot: EventSnapshot
+    parent_id: str | None = None
+    """The motion event it grew out of."""
 
 
 def _dedupe(found: list[tuple[str, float, Box]]) -> list[tuple[str, float, Box]]:

@@ -7,17 +7,16 @@ import hashlib
 import numpy as np
 import pytest
 from skimage import data
-from skimage.transform import resize
 
 import plugins.onnx_detector as onnx_detector
 from hub import DetectorError, decode_anchor_boxes
 from hub.detection.tracker import iou
 from plugins.onnx_detector import OnnxDetector, OnnxDetectorOptions, bundled
+from tests.plugins.person_clips import ASTRONAUT_PERSON, background
 
 # Checked by eye on the photos (x0, y0, x1, y1): the astronaut from her hair to the bottom
 # edge and from the left edge to her left shoulder (not the helmet in front, not the model
 # shuttle); the cat from the left edge to past its right ear, top to bottom.
-ASTRONAUT_PERSON = (20.0, 15.0, 365.0, 512.0)
 CHELSEA_CAT = (0.0, 0.0, 380.0, 300.0)
 
 
@@ -81,13 +80,9 @@ def test_chelsea_is_a_cat_and_no_person(detector):
 
 def test_no_person_on_an_empty_outdoor_picture(detector):
     # A launch pad by day: sky, gantry, ground; nobody there.
-    for picture in (data.rocket(), rocket_background()):
+    for picture in (data.rocket(), background(640, 360)):
         [found] = detector.detect([picture])
         assert not [d for d in found if d.label == "person" and d.score >= 0.4], found
-
-
-def rocket_background() -> np.ndarray:
-    return (resize(data.rocket(), (360, 640), anti_aliasing=True) * 255).astype(np.uint8)
 
 
 def test_regions_run_in_one_batch_give_what_they_give_one_by_one(detector):
