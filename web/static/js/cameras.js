@@ -23,6 +23,7 @@ function statsRow(camera, rate, ctx, reload, edit) {
     el("td", { "data-label": "State" }, badge(camera.state, "camera-state"), camera.reason ? el("div", { className: "hint", text: camera.reason }) : null),
     el("td", { "data-label": "Detection" }, detectionSwitch(camera, ctx, reload)),
     el("td", { "data-label": "Recording", text: camera.record_mode }),
+    objectsCell(camera.objects),
     el("td", { "data-label": "Frames/s", "data-testid": "camera-fps", text: rate === null ? "—" : rate.toFixed(1) }),
     el("td", { "data-label": "Drops", "data-testid": "camera-drops", text: String(drops) }),
     el("td", { "data-label": "Video", text: stats.resolution?.[0] ? `${stats.resolution[0]}×${stats.resolution[1]} ${stats.codec ?? ""}` : "—" }),
@@ -58,6 +59,18 @@ function detectionSwitch(camera, ctx, reload) {
   return el("label", { className: "inline" }, toggle, " ", state);
 }
 
+/** Which detector looks for objects on this camera, and what for; or why none does. */
+function objectsCell(objects) {
+  if (!objects) return el("td", { text: "—" });
+  const what = objects.detector ? `${objects.detector}${objects.model ? `: ${objects.model}` : ""} · ${objects.labels.join(", ")}` : objects.reason;
+  return el(
+    "td",
+    { "data-label": "Objects", "data-testid": "camera-objects" },
+    badge(objects.state, "camera-objects-state"),
+    el("div", { className: "hint", "data-testid": "camera-detector", text: objects.state === "failed" ? objects.reason : what }),
+  );
+}
+
 async function removeCamera(camera, reload) {
   if (!confirm(`Remove the camera ${camera.name}? Its recordings stay until they age out.`)) return;
   try {
@@ -86,7 +99,7 @@ async function renderList(container, ctx) {
           el(
             "tr",
             {},
-            ["Camera", "State", "Detection", "Recording", "Frames/s", "Drops", "Video", ""].map((h) => el("th", { scope: "col", text: h })),
+            ["Camera", "State", "Detection", "Recording", "Objects", "Frames/s", "Drops", "Video", ""].map((h) => el("th", { scope: "col", text: h })),
           ),
         ),
         body,

@@ -24,11 +24,44 @@ function eventTitle(event) {
   return `${event.label || event.kind} on ${event.camera_name ?? event.camera}`;
 }
 
-/** The event's snapshot, or a plain box when it has none (motion events often do not). */
+/** "87 %" for an object event's best score, "" for motion. */
+export function scoreText(event) {
+  return event.kind === "object" && Number.isFinite(event.top_score) ? `${Math.round(event.top_score * 100)} %` : "";
+}
+
+/** When the story began: the motion an object event grew out of, else the event itself. */
+function storyStart(event) {
+  return Number.isFinite(event.story_start) ? event.story_start : event.start;
+}
+
+/** The event's thumbnail. A picture still being written (the event just began) is asked for
+ * again; one that cannot be had (withheld by face blur, footage locked) says so in words. */
 export function thumbnail(event) {
-  const img = el("img", { src: `/api/events/${encodeURIComponent(event.id)}/snapshot.jpg`, alt: "", width: 96, height: 54, loading: "lazy" });
-  img.addEventListener("error", () => img.replaceWith(el("span", { className: "thumb-none", "aria-hidden": "true" })));
+  const source = `/api/events/${encodeURIComponent(event.id)}/thumbnail.jpg`;
+  const img = el("img", {
+    src: source,
+    alt: `${event.label || event.kind} at ${formatTime(event.start)}`,
+    width: 96,
+    height: 54,
+    loading: "lazy",
+    "data-testid": "event-thumbnail",
+  });
+  let retried = false;
+  img.addEventListener("error", () => {
+    if (!retried) {
+      retried = true;
+      setTimeout(() => (img.src = `${source}?retry=1`), 1500);
+      return;
+    }
+    img.replaceWith(
+      el("span", { className: "thumb-none", "data-testid": "event-thumbnail-none", text: event.label || event.kind, title: "No picture for this event" }),
+    );
+  });
   return img;
+}
+
+function zoneChips(event) {
+  return (event.zones ?? []).map((zone) => el("span", { className: "chip", "data-testid": "event-zone", text: zone }));
 }
 
 export async function render(container, ctx, params) {
@@ -107,9 +140,10 @@ export async function render(container, ctx, params) {
       const mark = button("", () => select(event.id), {
         className: "mark",
         "data-testid": "timeline-mark",
-        "aria-label": `${eventTitle(event)} at ${formatTime(event.start)}`,
+        "data-kind": event.kind,
+        "aria-label": `${eventTitle(event)} at ${formatTime(storyStart(event))}`,
       });
-      mark.style.left = pct(event.start);
+      mark.style.left = pct(storyStart(event));
       return mark;
     });
     clear(timeline, el("div", { className: "track" }, recorded, marks), el("div", { className: "hours", "aria-hidden": "true" }, hours));
@@ -126,8 +160,10 @@ export async function render(container, ctx, params) {
               thumbnail(event),
               button(
                 [
-                  el("strong", { text: event.label || event.kind }),
-                  ` · ${event.camera_name ?? event.camera} · ${formatTime(event.start)}`,
+                  el("strong", { "data-testid": "event-label", text: event.label || event.kind }),
+                  scoreText(event) ? el("span", { className: "score", "data-testid": "event-score", text: scoreText(event) }) : null,
+                  ` · ${event.camera_name ?? event.camera} · ${formatTime(storyStart(event))}`,
+                  zoneChips(event),
                   event.keep ? el("span", { className: "badge", "data-tone": "info", text: "kept" }) : null,
                 ],
                 () => select(event.id),
@@ -208,13 +244,26 @@ export async function render(container, ctx, params) {
           { className: "danger", "data-testid": "delete-event" },
         )
       : null;
+    const began =
+      storyStart(event) < event.start
+        ? el("p", {
+            className: "muted",
+            "data-testid": "event-story",
+            text: `Began as motion at ${formatTime(storyStart(event))}; the ${event.label} was seen at ${formatTime(event.start)}.`,
+          })
+        : null;
     clear(
       detail,
       el("h2", { text: eventTitle(event) }),
-      el("p", {
-        className: "muted",
-        text: `${formatTime(event.start, true)}${event.end ? ` – ${formatTime(event.end)}` : " (going on)"}${event.zones?.length ? ` · zones: ${event.zones.join(", ")}` : ""}`,
-      }),
+      el(
+        "p",
+        { className: "muted", "data-testid": "event-facts" },
+        `${formatTime(event.start, true)}${event.end ? ` – ${formatTime(event.end)}` : " (going on)"}`,
+        scoreText(event) ? ` · best score ${scoreText(event)}` : "",
+        event.zones?.length ? " · zones: " : "",
+        zoneChips(event),
+      ),
+      began,
       video,
       clipStatus,
       el(

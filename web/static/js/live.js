@@ -3,7 +3,7 @@
 
 import { get } from "./api.js";
 import { badge, button, clear, el, formatTime } from "./dom.js";
-import { thumbnail } from "./events.js";
+import { scoreText, thumbnail } from "./events.js";
 import { LivePlayer } from "./player.js";
 import { siteCameras } from "./site.js";
 
@@ -85,12 +85,13 @@ async function renderGrid(container, ctx) {
 }
 
 function eventItem(event) {
-  const when = formatTime(event.start);
+  const when = formatTime(event.story_start ?? event.start);
+  const score = scoreText(event);
   return el(
     "li",
     { className: "event-row" },
     thumbnail(event),
-    el("a", { href: `#/events/${encodeURIComponent(event.id)}` }, `${event.label ?? event.kind} at ${when}`),
+    el("a", { href: `#/events/${encodeURIComponent(event.id)}` }, `${event.label ?? event.kind}${score ? ` (${score})` : ""} at ${when}`),
   );
 }
 
