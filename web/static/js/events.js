@@ -24,9 +24,9 @@ function eventTitle(event) {
   return `${event.label || event.kind} on ${event.camera_name ?? event.camera}`;
 }
 
-/** "87 %" for an object event's best score, "" for motion. */
+/** "87%" for an object event's best score, "" for motion. */
 export function scoreText(event) {
-  return event.kind === "object" && Number.isFinite(event.top_score) ? `${Math.round(event.top_score * 100)} %` : "";
+  return event.kind === "object" && Number.isFinite(event.top_score) ? `${Math.round(event.top_score * 100)}%` : "";
 }
 
 /** When the story began: the motion an object event grew out of, else the event itself. */
@@ -163,7 +163,7 @@ export async function render(container, ctx, params) {
                   el("strong", { "data-testid": "event-label", text: event.label || event.kind }),
                   scoreText(event) ? el("span", { className: "score", "data-testid": "event-score", text: scoreText(event) }) : null,
                   ` · ${event.camera_name ?? event.camera} · ${formatTime(storyStart(event))}`,
-                  zoneChips(event),
+                  ...zoneChips(event),
                   event.keep ? el("span", { className: "badge", "data-tone": "info", text: "kept" }) : null,
                 ],
                 () => select(event.id),
@@ -244,8 +244,9 @@ export async function render(container, ctx, params) {
           { className: "danger", "data-testid": "delete-event" },
         )
       : null;
+    // A second or more of motion before the object was recognised is worth saying.
     const began =
-      storyStart(event) < event.start
+      event.start - storyStart(event) >= 1
         ? el("p", {
             className: "muted",
             "data-testid": "event-story",
