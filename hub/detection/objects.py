@@ -1,7 +1,7 @@
 """Runs a camera's object detector on regions around motion and turns tracks into events.
 
-The detector is only called while something moves (or a moving object is being
-followed), at most `objects.max_fps` times a second, on crops around the
+The detector is only called while something moves (or a moving object seen in the
+last second is being followed), at most `objects.max_fps` times a second, on crops around the
 motion boxes (the whole frame when motion covers most of it). Detections are
 mapped back to the detection frame, filtered by label and score, and tracked;
 a confirmed track is an event (`event_started`, `event_updated` when its
@@ -48,6 +48,10 @@ MIN_REGION = 96
 # Motion covering more than this share of the frame is looked at whole.
 WHOLE_FRAME_SHARE = 0.5
 MOTION_RECENT_SECONDS = 1.0
+FOLLOW_SECONDS = 1.0
+"""A moving object is looked for this long after it was last seen, motion or not: enough
+for two calls at the default max_fps, not the whole `end_after` (an object that left the
+picture would keep the detector busy for nothing)."""
 IDLE_CHECK_SECONDS = 0.25
 """How often an idle on-demand loop looks whether motion began."""
 
@@ -150,7 +154,9 @@ class CameraObjects:
         """True while there is reason to look: recent motion, or a moving object followed."""
         motion = self.motion
         recent = motion is not None and now - motion.last_boxes_time < MOTION_RECENT_SECONDS
-        return recent or any(not t.stationary for t in self.tracker.tracks)
+        return recent or any(
+            not t.stationary and now - t.last_seen < FOLLOW_SECONDS for t in self.tracker.tracks
+        )
 
     def _on_demand(self) -> bool:
         """A camera that reports its own motion is decoded for objects only while it lasts:
