@@ -127,7 +127,7 @@ async def test_a_camera_reporting_motion_is_decoded_for_objects_only_while_it_la
     await hub.async_start()
     client = await signed_in_client(hub)
     try:
-        runtime = hub.cameras.cameras["door"]
+        runtime = hub.cameras["door"]
         assert [loop.camera_id for loop in hub.object_loops] == ["door"]
         await asyncio.sleep(1.0)
         assert not runtime.frames.wanted  # idle: nothing decoded
