@@ -447,27 +447,31 @@ class Hub:
         table: str,
         record: Mapping[str, Any],
         replace: bool = False,
-        upsert_key: str | None = None,
+        upsert: bool = False,
     ) -> None:
         """Write one row through the single writer, then tell `event_stored` plugins.
 
-        `replace` replaces a row with the same key; `upsert_key` updates only the columns
-        `record` gives of the row with that key (others, a snapshot path written meanwhile,
-        stay).
+        `replace` replaces a row with the same primary key; `upsert` updates only the
+        columns `record` gives of that row (others, a snapshot path written meanwhile, stay).
         """
         row = {k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in record.items()}
-        if upsert_key is not None:
-            await self.storage.async_write(lambda db: db.table(table).upsert(row, pk=upsert_key))
+        if upsert:
+
+            def write(db: Any) -> None:
+                rows = db.table(table)
+                rows.upsert(row, pk=rows.pks)
+
+            await self.storage.async_write(write)
         else:
             await self.storage.async_write(lambda db: db.table(table).insert(row, replace=replace))
         await self.plugins.async_call(
             hookspecs.event_stored, hub=self, table=table, record=dict(record)
         )
 
-    def async_store_later(self, table: str, record: Mapping[str, Any], key: str = "id") -> None:
-        """Insert a row, or update the columns it gives of the row with the same `key`, from
-        loop code that cannot await; flushed before stop."""
-        self._pending_writes.spawn(self.async_insert(table, record, upsert_key=key), f"{table} row")
+    def async_store_later(self, table: str, record: Mapping[str, Any]) -> None:
+        """Insert a row, or update the columns it gives of the row with the same primary key,
+        from loop code that cannot await; flushed before stop."""
+        self._pending_writes.spawn(self.async_insert(table, record, upsert=True), f"{table} row")
 
     def health(self) -> dict[str, Any]:
         """Liveness and a summary for `/api/health` (no secrets, no footage)."""

@@ -9,7 +9,14 @@ from collections.abc import Iterator
 import pytest
 
 from tests.plugins.person_clips import walking_person_video
-from tests.web.browser.conftest import ADMIN, RunningHub, log_in, shot, start_hub, stop_hub
+from tests.web.browser.conftest import (
+    RunningHub,
+    create_admin,
+    log_in,
+    shot,
+    start_hub,
+    stop_hub,
+)
 from tests.web.browser.test_panel import wait_for
 
 
@@ -38,8 +45,7 @@ cameras:
       segment_seconds: 2
 """
     hub = start_hub(folder, config)
-    status, body = hub.api("POST", "/api/auth/setup", {"username": ADMIN[0], "password": ADMIN[1]})
-    assert status == 201, body
+    create_admin(hub)
     yield hub
     stop_hub(hub)
 
