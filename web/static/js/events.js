@@ -190,7 +190,8 @@ export async function render(container, ctx, params) {
     // On a phone the clip opens below the list: bring it into view (the list's place is kept
     // by the browser's back gesture being a scroll, not a navigation).
     const box = detail.getBoundingClientRect();
-    if (box.top < 0 || box.top > innerHeight * 0.5) {
+    const clip = detail.querySelector("video")?.getBoundingClientRect();
+    if (box.top < 0 || box.top > innerHeight * 0.5 || (clip && clip.bottom > innerHeight)) {
       detail.scrollIntoView({ block: "start", behavior: matchMedia("(prefers-reduced-motion: reduce)").matches ? "auto" : "smooth" });
     }
   }
