@@ -5,7 +5,9 @@ import { get } from "./api.js";
 import { badge, clear, el, formatTime } from "./dom.js";
 
 function peerLink(url, text, testId) {
-  return url ? el("a", { href: url, target: "_blank", rel: "noopener", "data-testid": testId, text }) : el("span", { className: "muted", text: "no panel address" });
+  return url
+    ? el("a", { href: url, target: "_blank", rel: "noopener", "data-testid": testId, text })
+    : el("span", { className: "muted", text: "no panel address" });
 }
 
 function stillOf(camera, hubName) {
@@ -20,16 +22,31 @@ function peerSection(peer) {
   const tiles = peer.cameras.map((camera) =>
     el(
       peer.online && camera.panel_url ? "a" : "div",
-      { className: "tile", href: peer.online ? camera.panel_url : null, target: "_blank", rel: "noopener", "data-testid": "peer-tile", "data-hub": peer.name, "data-camera": camera.id },
+      {
+        className: "tile",
+        href: peer.online ? camera.panel_url : null,
+        target: "_blank",
+        rel: "noopener",
+        "data-testid": "peer-tile",
+        "data-hub": peer.name,
+        "data-camera": camera.id,
+      },
       stillOf(camera, peer.name),
-      el("span", { className: "tile-caption" }, el("span", { className: "tile-name", text: camera.name }), badge(peer.online ? camera.state : "offline", "camera-state")),
+      el(
+        "span",
+        { className: "tile-caption" },
+        el("span", { className: "tile-name", text: camera.name }),
+        badge(peer.online ? camera.state : "offline", "camera-state"),
+      ),
     ),
   );
   return el(
     "section",
     { className: "peer", "data-testid": "peer", "data-hub": peer.name, "data-state": state, "aria-label": `Hub ${peer.name}` },
     el("h3", {}, peer.name, " ", badge(state, "peer-state"), " ", peerLink(peer.online ? peer.panel_url : null, "open its panel", "peer-panel")),
-    tiles.length ? el("div", { className: "live-grid" }, tiles) : el("p", { className: "muted", text: peer.online ? "No cameras." : "Not heard from: it may be off or away from the broker." }),
+    tiles.length
+      ? el("div", { className: "live-grid" }, tiles)
+      : el("p", { className: "muted", text: peer.online ? "No cameras." : "Not heard from: it may be off or away from the broker." }),
   );
 }
 
@@ -63,7 +80,12 @@ export async function siteCameras(ctx) {
   const first = await siteOrNull(ctx);
   if (!first) return null;
   const body = el("div", { "data-testid": "site-peers" });
-  const section = el("section", { className: "site", "aria-labelledby": "site-title" }, el("h2", { id: "site-title", text: `Other hubs of ${first.site}` }), body);
+  const section = el(
+    "section",
+    { className: "site", "aria-labelledby": "site-title" },
+    el("h2", { id: "site-title", text: `Other hubs of ${first.site}` }),
+    body,
+  );
   const draw = async (site) => {
     site ??= await get("/api/site");
     clear(body, site.peers.length ? site.peers.map(peerSection) : el("p", { className: "muted", text: "No other hub has announced itself yet." }));
@@ -91,7 +113,12 @@ export async function siteEvents(ctx) {
   const first = await siteOrNull(ctx);
   if (!first) return null;
   const list = el("ul", { className: "event-list", "data-testid": "peer-events" });
-  const section = el("section", { className: "site", "aria-labelledby": "site-events-title" }, el("h2", { id: "site-events-title", text: `Other hubs of ${first.site}` }), list);
+  const section = el(
+    "section",
+    { className: "site", "aria-labelledby": "site-events-title" },
+    el("h2", { id: "site-events-title", text: `Other hubs of ${first.site}` }),
+    list,
+  );
   const draw = async () => {
     const { events } = await get("/api/site/events");
     clear(list, events.length ? events.map(peerEventRow) : el("li", { className: "muted", text: "No events from other hubs." }));
