@@ -9,7 +9,7 @@ import pytest
 from skimage import data
 
 import plugins.onnx_detector as onnx_detector
-from hub import DetectorError, decode_anchor_boxes
+from hub import DetectorError, coco_id_labels, decode_anchor_boxes
 from hub.detection.tracker import iou
 from plugins.onnx_detector import OnnxDetector, OnnxDetectorOptions, bundled
 from tests.plugins.person_clips import ASTRONAUT_PERSON, background
@@ -47,6 +47,7 @@ def test_the_shipped_files_are_the_pinned_ones():
 def test_the_labels_are_the_90_coco_ids():
     labels = bundled.labels()
     assert len(labels) == 90 and labels.count("???") == 10
+    assert labels == coco_id_labels()  # what a remote detector assumes for this model
     assert (labels[0], labels[2], labels[16], labels[17]) == ("person", "car", "cat", "dog")
 
 
