@@ -47,6 +47,8 @@ def test_the_panel_shows_the_other_hub_of_the_site(tmp_path, mqtt_broker, make_p
       fps: 5
     motion:
       end_after: 1
+    objects:
+      enabled: false  # what this test is about is stills and events, not the detector's CPU
     record:
       mode: "off"
 """,
