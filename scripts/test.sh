@@ -45,8 +45,11 @@ npm ci --prefix web --no-audit --no-fund --loglevel=error
 (cd web && npx --no-install tsc -p tsconfig.json && npx --no-install prettier --check --log-level warn "static/**/*.{js,css,html}")
 log "pytest"
 # Two workers (CI has 2 cores); a module stays on one worker (see tests/conftest.py).
+# Each test (fixtures included) is stopped after 300 s; the whole run after 30 minutes, so a
+# hang ends as a failure with its stacks instead of running into CI's own limit.
 tests_rc=0
-.venv/bin/python -m pytest -q -p no:cacheprovider --timeout 300 -n 2 "$@" || tests_rc=$?
+timeout -k 30 1800 .venv/bin/python -m pytest -q -p no:cacheprovider --timeout 300 -n 2 "$@" ||
+  tests_rc=$?
 
 # Then the arm64 proof (scripts/arm64_check.sh, ~4 minutes): the wheel installed and run in
 # a Debian 12 arm64 root (Raspberry Pi OS 64-bit) under qemu-user. It needs root; CI runs
@@ -70,7 +73,8 @@ elif [ "$arm64" = 1 ]; then
   [ "$(id -u)" -eq 0 ] || { log "arm64 check: FAIL: CI must run scripts/test.sh as root"; exit 1; }
   # A fresh root every time, removed afterwards: CI caches nothing.
   arm64_cache=$(mktemp -d /var/tmp/camhub-arm64.XXXXXX)
-  ARM64_CACHE=$arm64_cache PYTHON=.venv/bin/python ./scripts/arm64_check.sh || arm64_rc=$?
+  ARM64_CACHE=$arm64_cache PYTHON=.venv/bin/python timeout -k 30 1200 ./scripts/arm64_check.sh ||
+    arm64_rc=$?
   # Its numbers and logs (probe.json, camhub-run.log, pip.log, timings.txt) for CI to keep.
   rm -rf test-artifacts/arm64 && mkdir -p test-artifacts
   cp -r "$arm64_cache/arm64-work" test-artifacts/arm64 2>/dev/null || true
