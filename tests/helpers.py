@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 import datetime
 import ipaddress
+import subprocess
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -137,3 +140,24 @@ def self_signed_certificate(folder: Path, stem: str) -> tuple[Path, Path]:
         )
     )
     return cert_path, key_path
+
+
+def wait_for_line(process: subprocess.Popen[str], needle: str, timeout: float = 20) -> list[str]:
+    """Read the process's output until a line holds `needle`; kill it after `timeout` s.
+
+    A hub that prints nothing more would block `readline` for good: the timer kills it
+    then, which ends the read, and the test fails with what was printed.
+    """
+    lines: list[str] = []
+    assert process.stdout is not None
+    watchdog = threading.Timer(timeout, process.kill)
+    watchdog.start()
+    try:
+        while line := process.stdout.readline():
+            lines.append(line)
+            if needle in line:
+                return lines
+    finally:
+        watchdog.cancel()
+    process.kill()
+    pytest.fail(f"{needle!r} not printed within {timeout} s; got:\n{''.join(lines)}")

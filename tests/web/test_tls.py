@@ -11,8 +11,8 @@ import subprocess
 import pytest
 
 from tests.conftest import free_port
-from tests.helpers import self_signed_certificate
-from tests.hub.cli.test_cli_run import CAMHUB, start, wait_for_line
+from tests.helpers import self_signed_certificate, wait_for_line
+from tests.hub.cli.test_cli_run import CAMHUB, start
 
 PASSWORD = "correct horse battery"
 

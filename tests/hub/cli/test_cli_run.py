@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import free_port
+from tests.helpers import wait_for_line
 
 CAMHUB = str(Path(sys.executable).with_name("camhub"))
 
@@ -28,21 +29,6 @@ def start(args: list[str], env: dict[str, str] | None = None) -> subprocess.Pope
         text=True,
         env={**os.environ, **(env or {})},
     )
-
-
-def wait_for_line(process: subprocess.Popen[str], needle: str, timeout: float = 20) -> list[str]:
-    lines: list[str] = []
-    deadline = time.monotonic() + timeout
-    assert process.stdout is not None
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            break
-        lines.append(line)
-        if needle in line:
-            return lines
-    process.kill()
-    pytest.fail(f"{needle!r} not printed; got:\n{''.join(lines)}")
 
 
 def get_json(url: str) -> dict:

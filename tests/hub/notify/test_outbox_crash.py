@@ -8,7 +8,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from tests.conftest import free_port
-from tests.helpers import wait_until
+from tests.helpers import wait_for_line, wait_until
 
 CAMHUB = str(Path(sys.executable).with_name("camhub"))
 PASSWORD = "correct horse battery"
@@ -29,14 +28,8 @@ def start_hub(config: Path, data: Path) -> subprocess.Popen[str]:
         stderr=subprocess.STDOUT,
         text=True,
     )
-    assert process.stdout is not None
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if "panel at" in line:
-            return process
-        assert line, "camhub exited before serving"
-    raise AssertionError("camhub did not start")
+    wait_for_line(process, "panel at", 30)
+    return process
 
 
 def where(config: Path, data: Path) -> list[str]:
