@@ -12,6 +12,7 @@ in `hub.hookspecs` and `docs/plugins.md`.
 from __future__ import annotations
 
 from hub.automations.templates import render as render_template
+from hub.cameras.decoding import DecodeControl, DecodeMode
 from hub.cameras.discovery import (
     DeviceProbe,
     DiscoveredDevice,
@@ -36,7 +37,7 @@ from hub.config.models import CameraConfig, OnvifConfig, RecordConfig
 from hub.core import Hub
 from hub.detection.camera_objects import CameraDetection
 from hub.detection.frames import Frame, Gray
-from hub.detection.motion import Box, MotionDetector
+from hub.detection.motion import Box, MotionDetector, TimedMotionDetector
 from hub.detection.object_detector import RGB, Detection, DetectorError, ObjectDetector
 from hub.detection.polygons import polygon_mask
 from hub.detection.snapshots import redaction_required
@@ -102,6 +103,8 @@ __all__ = [
     "CameraRuntime",
     "CameraSource",
     "Context",
+    "DecodeControl",
+    "DecodeMode",
     "Detection",
     "DetectorError",
     "DeviceDiscovered",
@@ -146,6 +149,7 @@ __all__ = [
     "StatsSource",
     "StreamProfile",
     "TemporaryNotifyError",
+    "TimedMotionDetector",
     "TypeSpec",
     "device_lost",
     "device_seen",

@@ -61,6 +61,10 @@ class FrameSampler:
         self._picks_key: tuple[int, int, int, int] | None = None
         self._picks_value: tuple[Any, Any] = (slice(None), slice(None))
 
+    def restart(self) -> None:
+        """Take the next frame whatever its time (a new run of frames begins)."""
+        self._next = 0.0
+
     def due(self, wall: float) -> bool:
         """True if a frame at `wall` should go to detection."""
         if wall + 1e-3 < self._next:
@@ -69,7 +73,7 @@ class FrameSampler:
         self._next = max(self._next + self.interval, wall + self.interval / 2)
         return True
 
-    def make(self, frame: Any, wall: float) -> Frame:
+    def make(self, frame: Any, wall: float, replayed: bool = False) -> Frame:
         """Scale a decoded frame's luma plane; RGB is produced only when asked for."""
         height = min(self.height, frame.height)
         width = max(2, round(frame.width * height / frame.height / 2) * 2)
@@ -95,6 +99,7 @@ class FrameSampler:
             rgb,
             (frame.width, frame.height),
             lambda: encode_jpeg(frame),
+            replayed,
         )
 
     def _picks(self, width: int, height: int, out_w: int, out_h: int) -> tuple[Any, Any]:

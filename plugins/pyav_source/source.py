@@ -21,7 +21,8 @@ from typing import Any
 import av
 
 from hub import CameraConfig, CameraRuntime, LiveSubscription, RecordingSegment
-from plugins.pyav_source.frames import FrameSampler, WallClock, encode_jpeg
+from plugins.pyav_source.decoding import DetectionDecoder
+from plugins.pyav_source.frames import WallClock, encode_jpeg
 from plugins.pyav_source.live import LiveStream
 from plugins.pyav_source.opening import (
     CameraStreamError,
@@ -159,37 +160,24 @@ class PyAVSource:
             except av.error.FFmpegError as exc:
                 raise CameraStreamError(describe_av_error(exc, url)) from None
             finally:
+                connection.close()
                 if record:
                     self.recorder.close()
                     self.live.stop()
 
-    def _decode(
-        self, packet: Any, wall: float, sampler: FrameSampler, clock: WallClock
-    ) -> tuple[int, int] | None:
-        size = None
-        try:
-            frames = packet.decode()
-        except av.error.FFmpegError as exc:
-            self._bad_packet(f"undecodable packet: {exc}")
-            return None
-        for frame in frames:
-            # A threaded decoder hands frames out a few packets late: date each by its own pts.
-            if frame.pts is not None:
-                wall = clock.at(float(frame.pts * frame.time_base), wall)
-            self.stats.frames_decoded += 1
-            size = (frame.width, frame.height)
-            self.stats.resolution = size
-            if self._snapshot_waiters:
-                self._latest, self._latest_time = frame, wall
-                with self._lock:
-                    waiters, self._snapshot_waiters = self._snapshot_waiters, []
-                for waiter in waiters:
-                    self._call_soon(_settle, waiter, None)
-            if self.runtime.frames.wanted and sampler.due(wall):
-                self._latest, self._latest_time = frame, wall
-                self.stats.detect_frames += 1
-                self.runtime.frames.put_threadsafe(sampler.make(frame, wall))
-        return size
+    def keep_latest(self, frame: Any, wall: float) -> None:
+        """Remember a decoded frame as the camera's current picture (demux thread)."""
+        self._latest, self._latest_time = frame, wall
+
+    def offer_snapshot(self, frame: Any, wall: float) -> None:
+        """A frame decoded now: it answers every snapshot waiting (demux thread)."""
+        if not self._snapshot_waiters:
+            return
+        self._latest, self._latest_time = frame, wall
+        with self._lock:
+            waiters, self._snapshot_waiters = self._snapshot_waiters, []
+        for waiter in waiters:
+            self._call_soon(_settle, waiter, None)
 
     def _bad_packet(self, reason: str) -> None:
         self.stats.bad_packets += 1
@@ -224,8 +212,13 @@ class PyAVSource:
     # ------------------------------------------------------------ snapshots
 
     async def async_snapshot(self, timeout: float = 10.0) -> bytes | None:
-        """A JPEG of the newest frame, decoding one if none is fresh enough."""
-        if self._latest is None or time.time() - self._latest_time > SNAPSHOT_FRESH_SECONDS:
+        """A JPEG of the newest frame, decoding one if none is fresh enough.
+
+        While the camera decodes keyframes only (adaptive, idle) the newest frame may be a
+        GOP old: then the source wakes up and answers with the picture of now.
+        """
+        stale = self._latest is None or time.time() - self._latest_time > SNAPSHOT_FRESH_SECONDS
+        if stale or self.runtime.decode.mode != "full":
             waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             with self._lock:
                 self._snapshot_waiters.append(waiter)
@@ -242,7 +235,7 @@ class PyAVSource:
 
 
 class _Connection:
-    """Per-connection state of the demux loop: clocks, decoding switch, picture size."""
+    """Per-connection state of the demux loop: clocks, the detection decoder, online."""
 
     def __init__(
         self, source: PyAVSource, streams: list[Any], record: bool, decode: bool, paced: bool
@@ -251,14 +244,10 @@ class _Connection:
         self.streams = streams
         self.video = streams[0]
         self.record = record
-        self.decode = decode
         self.paced = paced
         self.clock = WallClock(paced)
-        config = source.config.detect
-        self.sampler = FrameSampler(source.camera_id, config.fps, config.height)
-        self.decoding = False
+        self.decoder = DetectionDecoder(source, self.video, self.clock) if decode else None
         self.online = False
-        self.size = (self.video.codec_context.width, self.video.codec_context.height)
         self.last_dts: dict[int, int] = {}
         # Streams of bare JPEGs over HTTP carry no timestamps: use the arrival time.
         self.arrival_clock = self.video.codec_context.name == "mjpeg" and not paced
@@ -282,8 +271,8 @@ class _Connection:
             self.online = True
             source._call_soon(source.hub.cameras.mark_online, source.camera_id)
         # Decode first: muxing re-targets the packet at the recorder's stream.
-        if self.decode and is_video:
-            self._maybe_decode(packet, wall)
+        if self.decoder is not None and is_video:
+            self.decoder.handle(packet, wall)
         if self.record:
             if is_video:
                 source.live.feed(packet)  # a copy is muxed; the recorder keeps the original
@@ -320,26 +309,10 @@ class _Connection:
                 self.source.recorder.set_streams(self.streams)
         return wall
 
-    def _maybe_decode(self, packet: Any, wall: float) -> None:
-        source = self.source
-        want = source.runtime.frames.wanted or bool(source._snapshot_waiters)
-        if want and not self.decoding and packet.is_keyframe:
-            self.decoding = True
-        elif not want:
-            self.decoding = False
-        if not self.decoding:
-            return
-        new_size = source._decode(packet, wall, self.sampler, self.clock)
-        if new_size is None or new_size == self.size:
-            return
-        # The recorder cuts its segment on the new SPS; here it only matters for the log.
-        _LOGGER.warning(
-            "Camera %s: resolution changed %sx%s -> %sx%s",
-            source.camera_id,
-            *self.size,
-            *new_size,
-        )
-        self.size = new_size
+    def close(self) -> None:
+        """The connection ended."""
+        if self.decoder is not None:
+            self.decoder.close()
 
 
 def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:

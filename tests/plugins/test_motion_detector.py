@@ -8,8 +8,11 @@ import numpy as np
 import pytest
 
 from hub.detection.polygons import polygon_mask
-from plugins.motion.detector import ACTIVITY_FRAMES, Box, MotionDetector
+from plugins.motion.detector import ACTIVITY_SECONDS, NOMINAL_INTERVAL, Box, MotionDetector
 from tests.plugins.motion_scenes import Scene, SceneFrame, box_iou
+
+ACTIVITY_FRAMES = round(ACTIVITY_SECONDS / NOMINAL_INTERVAL)
+"""Frames a pixel counts as moving after it changed, at the 5 fps `detect` assumes."""
 
 WIDTH, HEIGHT = 640, 360
 CALIBRATION = 30

@@ -49,6 +49,9 @@ cameras:
     url: demo://
     detect:
       fps: 5
+      # The scripted detector sees motion in any frame while `moving` is set, so frames
+      # replayed on waking (adaptive) would date the motion before it was switched on.
+      decode: always
     motion:
       end_after: 1
     record:
