@@ -37,6 +37,8 @@ _LOGGER = logging.getLogger(__name__)
 
 # A timestamp further than this from the wall clock is a jump: re-anchor, new segment.
 SNAPSHOT_FRESH_SECONDS = 2.0
+FINISH_TIMEOUT = 2.0
+"""Longest a stopping camera waits for its last segment to be synced and indexed."""
 ARRIVAL_TIME_BASE = Fraction(1, 1000)
 
 
@@ -94,10 +96,12 @@ class PyAVSource:
             await asyncio.shield(done)
         finally:
             self._stop.set()
-            # Give the threads a moment to close the open segment cleanly.
+            # Give the threads a moment to close the open segment cleanly, and the finisher
+            # to sync and index it.
             deadline = time.monotonic() + 1.0
             for thread in threads:
                 await asyncio.to_thread(thread.join, max(0.0, deadline - time.monotonic()))
+            await asyncio.to_thread(self.recorder.wait_finished, FINISH_TIMEOUT)
 
     def _spawn(
         self, target: Callable[[], None], done: asyncio.Future[None], role: str
