@@ -105,6 +105,8 @@ def builtin_types() -> list[AutomationType]:
               "Keep recording / keep the event."),
         _type("action", "snapshot", m.SnapshotActionOptions, _make(actions.SnapshotAction),
               "Save a picture of the camera."),
+        _type("action", "watch", m.WatchActionOptions, _make(actions.WatchAction),
+              "Examine every frame of a camera for a while."),
         _type("action", "set_mode", m.SetModeActionOptions, _make(actions.SetModeAction),
               "Set the house mode."),
         _type("action", "delay", m.DelayActionOptions, _control, "Wait (survives restarts)."),

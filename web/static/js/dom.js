@@ -31,6 +31,7 @@ const TONES = {
   sent: "ok", queued: "info", pending: "info", retrying: "warn", running: "info", finished: "ok",
   done: "ok", passed: "ok", "not met": "warn", not_met: "warn", waiting: "info", snoozed: "warn",
   invalid: "bad", interrupted: "warn", expired: "muted", admin: "info", viewer: "muted",
+  idle: "ok", full: "info",
 };
 
 /** A badge whose state is written as text too: colour is only a second cue. */
