@@ -12,8 +12,8 @@ import av
 import numpy as np
 import numpy.typing as npt
 
-FIGURE = (40, 60, 110)
-"""The walker's coat (RGB): dark blue, easy to tell from the photo for a stub detector."""
+FIGURE = (30, 160, 60)
+"""The walker's coat (RGB): a green no pixel of the photo has, for a stub detector."""
 
 
 def still_photo(width: int, height: int) -> npt.NDArray[np.float32]:
