@@ -98,6 +98,7 @@ class DetectionDecoder:
         self.newest = -math.inf
         """Wall time of the newest frame handed to detection."""
         self.size = (self.codec.width, self.codec.height)
+        self.tick: float | None = None
         self.control.supported = True
 
     # ------------------------------------------------------------ per packet
@@ -202,8 +203,11 @@ class DetectionDecoder:
         out = []
         for frame in frames:
             # A threaded decoder hands frames out a few packets late: date each by its own pts.
-            if frame.pts is not None:
-                out.append((frame, self.clock.at(float(frame.pts * frame.time_base), wall)))
+            pts = frame.pts
+            if pts is not None:
+                if self.tick is None:  # frames keep the packets' time base
+                    self.tick = float(frame.time_base)
+                out.append((frame, self.clock.at(pts * self.tick, wall)))
             else:
                 out.append((frame, wall))
         self.source.stats.frames_decoded += len(out)

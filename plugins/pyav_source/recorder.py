@@ -135,9 +135,8 @@ class _OpenSegment:
 
     def write(self, item: TimedPacket) -> bool:
         packet = item.packet
-        time_base: Fraction = packet.time_base
         if self.origin is None:
-            self.origin = float(packet.dts * time_base)
+            self.origin = float(packet.dts * packet.time_base)
         index = packet.stream.index
         transcoder = self.transcoders.get(index)
         if transcoder is not None:
@@ -145,10 +144,13 @@ class _OpenSegment:
         output = self.outputs.get(index)
         if output is None:
             return False
-        # Per packet only integer ticks: the shift and the tick length are worked out once.
-        if index not in self.shifts:
-            self.shifts[index] = (round(self.origin / time_base), float(time_base))
-        shift, tick = self.shifts[index]
+        # Per packet only integer ticks: the shift and the tick length are worked out once
+        # (reading `time_base` makes a Fraction, which costs more than the rest).
+        shifts = self.shifts.get(index)
+        if shifts is None:
+            time_base: Fraction = packet.time_base
+            shifts = self.shifts[index] = (round(self.origin / time_base), float(time_base))
+        shift, tick = shifts
         dts = packet.dts - shift
         if dts < 0 or dts <= self.last_dts.get(output.index, -1):
             return False  # audio from before the first keyframe, or a repeated timestamp

@@ -253,6 +253,7 @@ class _Connection:
         self.decoder = DetectionDecoder(source, self.video, self.clock) if decode else None
         self.online = False
         self.last_dts: dict[int, int] = {}
+        self.ticks: dict[int, float] = {}
         # Streams of bare JPEGs over HTTP carry no timestamps: use the arrival time.
         self.arrival_clock = self.video.codec_context.name == "mjpeg" and not paced
         self.started: float | None = None
@@ -298,11 +299,15 @@ class _Connection:
     def _wall(self, packet: Any, now: float) -> float:
         """Wall time of a packet; a timestamp jump either way starts a new segment."""
         index = packet.stream.index
-        backwards = packet.dts < self.last_dts.get(index, packet.dts)
-        self.last_dts[index] = packet.dts
+        dts = packet.dts
+        backwards = dts < self.last_dts.get(index, dts)
+        self.last_dts[index] = dts
         if backwards:
             self.clock.reset()
-        wall, jumped = self.clock.wall(float(packet.dts * packet.time_base), now)
+        tick = self.ticks.get(index)
+        if tick is None:  # a stream's time base is fixed; reading it makes a Fraction
+            tick = self.ticks[index] = float(packet.time_base)
+        wall, jumped = self.clock.wall(dts * tick, now)
         if jumped or backwards:
             _LOGGER.warning(
                 "Camera %s: timestamps jumped %s; starting a new segment",
