@@ -231,9 +231,7 @@ def run_phases(
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cameras", type=int, nargs="+", default=[4, 16], help="camera counts")
-    parser.add_argument(
-        "--scenes", nargs="+", choices=("idle", "busy"), default=["idle", "busy"]
-    )
+    parser.add_argument("--scenes", nargs="+", choices=("idle", "busy"), default=["idle", "busy"])
     parser.add_argument(
         "--many", type=int, default=64, help="idle cameras for the many-camera run (0: skip)"
     )

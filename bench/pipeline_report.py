@@ -217,8 +217,10 @@ def print_scene_summary(
     row(
         "RSS per camera, always / adaptive (MB)",
         f"<= {TARGET_RSS_MB:g}",
-        lambda n, p: f"{rss_per_camera_mb(p['hub'], idle, n)[0]:.1f} / "
-        f"{rss_per_camera_mb(p['hub_adaptive'], idle, n)[0]:.1f}",
+        lambda n, p: (
+            f"{rss_per_camera_mb(p['hub'], idle, n)[0]:.1f} / "
+            f"{rss_per_camera_mb(p['hub_adaptive'], idle, n)[0]:.1f}"
+        ),
     )
     row(
         "detection frames / camera, always",
@@ -228,30 +230,37 @@ def print_scene_summary(
     row(
         "loop lag p95 ms, always / adaptive",
         "",
-        lambda n, p: f"{1000 * p95(p['hub']['loop_lags']):.0f} / "
-        f"{1000 * p95(p['hub_adaptive']['loop_lags']):.0f}",
+        lambda n, p: (
+            f"{1000 * p95(p['hub']['loop_lags']):.0f} / "
+            f"{1000 * p95(p['hub_adaptive']['loop_lags']):.0f}"
+        ),
     )
     row(
         "packets lost in window, always / adaptive",
         "0",
-        lambda n, p: f"{recording_loss(p['hub'])['window_lost']} / "
-        f"{recording_loss(p['hub_adaptive'])['window_lost']}",
+        lambda n, p: (
+            f"{recording_loss(p['hub'])['window_lost']} / "
+            f"{recording_loss(p['hub_adaptive'])['window_lost']}"
+        ),
     )
     row(
         "recording coverage (worst), always / adaptive",
         "100%",
-        lambda n, p: f"{min(c['coverage_window'] for c in p['hub']['cameras']):.1%} / "
-        f"{min(c['coverage_window'] for c in p['hub_adaptive']['cameras']):.1%}",
+        lambda n, p: (
+            f"{min(c['coverage_window'] for c in p['hub']['cameras']):.1%} / "
+            f"{min(c['coverage_window'] for c in p['hub_adaptive']['cameras']):.1%}"
+        ),
     )
     row(
         "machine busy: floor / always / adaptive",
         "",
-        lambda n, p: f"{p['floor']['machine_busy']:.0%} / {p['hub']['machine_busy']:.0%} / "
-        f"{p['hub_adaptive']['machine_busy']:.0%}",
+        lambda n, p: (
+            f"{p['floor']['machine_busy']:.0%} / {p['hub']['machine_busy']:.0%} / "
+            f"{p['hub_adaptive']['machine_busy']:.0%}"
+        ),
     )
     _table(
-        f"Summary, {scene} scene (idle hub, 0 cameras: RSS "
-        f"{idle['rss_kb_steady'] / 1024:.0f} MB)",
+        f"Summary, {scene} scene (idle hub, 0 cameras: RSS {idle['rss_kb_steady'] / 1024:.0f} MB)",
         counts,
         rows,
     )

@@ -74,9 +74,17 @@ class FrameSampler:
         return True
 
     def make(self, frame: Any, wall: float, replayed: bool = False) -> Frame:
-        """Scale a decoded frame's luma plane; RGB is produced only when asked for."""
+        """Scale a decoded frame's luma plane; RGB is produced only when asked for.
+
+        A replayed frame (decoded late, on waking) may wait in a queue with a GOP's worth of
+        others: it keeps a copy at detection size, not the decoder's full picture, so a
+        wake costs a few MB however large the stream (its JPEG is detection-sized too).
+        """
         height = min(self.height, frame.height)
         width = max(2, round(frame.width * height / frame.height / 2) * 2)
+        source_size = (frame.width, frame.height)
+        if replayed:
+            frame = frame.reformat(width=width, height=height, format="yuv420p")
         luma = luma_plane(frame)
         if luma is None:
             small = frame.reformat(width=width, height=height, format="gray")
@@ -97,7 +105,7 @@ class FrameSampler:
             wall,
             gray,
             rgb,
-            (frame.width, frame.height),
+            source_size,
             lambda: encode_jpeg(frame),
             replayed,
         )
