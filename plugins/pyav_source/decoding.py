@@ -169,7 +169,7 @@ class DetectionDecoder:
             packet.pts, packet.dts = item.pts, item.dts
             for frame, wall in self._frames(packet, item.wall):
                 latest = (frame, wall)
-                if wall <= replay_newest:
+                if wall < replay_newest:  # (the newest itself was delivered already)
                     if self.source.runtime.frames.wanted and self.replay_sampler.due(wall):
                         replay.append(self.replay_sampler.make(frame, wall, replayed=True))
                     continue
