@@ -69,9 +69,9 @@ async function decodingSection() {
   return section(
     "Decoding",
     "decoding",
-    el("p", { className: "muted", text: "adaptive cameras decode keyframes only while nothing moves, and every frame from the first keyframe that shows motion until it has been quiet for detect.idle_after seconds." }),
+    el("p", { className: "muted", text: "Adaptive cameras decode keyframes only while nothing moves, and every frame from the first keyframe that shows motion until it has been quiet for detect.idle_after seconds." }),
     cameras.length
-      ? el("div", { className: "table-wrap" }, el("table", {}, el("thead", {}, el("tr", {}, ["Camera", "Setting", "Now", "Decoded frames/s", "Wake-ups", "Every frame for"].map((h) => el("th", { scope: "col", text: h })))), el("tbody", {}, rows)))
+      ? el("div", { className: "table-wrap" }, el("table", {}, el("thead", {}, el("tr", {}, ["Camera", "Setting", "Now", "Decoded frames/s", "Wake-ups", "Why every frame"].map((h) => el("th", { scope: "col", text: h })))), el("tbody", {}, rows)))
       : el("p", { className: "muted", text: "No cameras." }),
   );
 }
