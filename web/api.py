@@ -110,7 +110,7 @@ DECODE_MODES = ("off", "idle", "full")
 def decoding_metrics(hub: Hub) -> list[str]:
     """Each camera's decode mode (one gauge per mode, 1 for the current one), decoded frames
     per second, frames decoded and wake-ups (adaptive decoding)."""
-    cameras = list(hub.cameras.cameras.values())
+    cameras = list(hub.cameras.values())
     lines = [
         "# HELP camhub_camera_decode_mode 1 for the camera's decode mode: off (nothing "
         "decoded), idle (keyframes only), full (every frame).",

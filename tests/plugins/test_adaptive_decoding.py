@@ -75,7 +75,7 @@ class Seen:
 
 async def watch_frames(hub, camera: str, seen: list[Seen]) -> None:
     """Read the camera's detection frames like a detector would, noting each one."""
-    runtime = hub.cameras.cameras[camera]
+    runtime = hub.cameras[camera]
     slot = runtime.frames.attach()
     try:
         while True:
@@ -122,7 +122,7 @@ async def run_until_walked(tmp_path: Path, scene: StillScene) -> dict:
         events = []
         while not any(isinstance(e, EventEnded) for e in events):
             events.append(await asyncio.wait_for(bus.get(), 60))
-        decode = hub.cameras.cameras["garage"].decode.as_dict()
+        decode = hub.cameras["garage"].decode.as_dict()
         query = "select * from events order by start"
         for _ in range(100):  # the snapshot is written just after the event's end
             rows = await hub.storage.async_read(lambda db: [dict(r) for r in db.query(query)])
@@ -240,8 +240,8 @@ async def test_idle_recording_is_byte_identical_in_packets_to_full_decoding(tmp_
             return all(offline)
 
         await wait_until(ended, 40, "both cameras played the file")
-        adaptive = hub.cameras.cameras["adaptive"].decode.as_dict()
-        always = hub.cameras.cameras["always"].decode.as_dict()
+        adaptive = hub.cameras["adaptive"].decode.as_dict()
+        always = hub.cameras["always"].decode.as_dict()
     finally:
         await hub.async_stop()
     assert adaptive["wakeups"] == 1 and always["wakeups"] == 0
@@ -266,7 +266,7 @@ async def test_snapshot_wakes_an_idle_camera_and_api_shows_the_decoding(tmp_path
         "    detect:\n      idle_after: 2\n",
     )
     await hub.async_start()
-    decode = hub.cameras.cameras["yard"].decode
+    decode = hub.cameras["yard"].decode
     client = await signed_in_client(hub)
     try:
         await wait_until(lambda: decode.mode == "idle", 20, "idle")
@@ -284,7 +284,7 @@ async def test_snapshot_wakes_an_idle_camera_and_api_shows_the_decoding(tmp_path
         assert decode.mode == "full" and decode.wakeups == 1
         assert "snapshot" in decode.reasons()
         # The picture is of now, not of the last keyframe.
-        source = hub.cameras.cameras["yard"].source
+        source = hub.cameras["yard"].source
         assert source._latest_time >= asked - 0.5
         await wait_until(lambda: decode.mode == "idle", 20, "idle again")
     finally:

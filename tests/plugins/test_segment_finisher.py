@@ -38,7 +38,7 @@ async def test_frames_and_packets_flow_while_a_segment_sync_hangs(tmp_path, monk
     monkeypatch.setattr(os, "fsync", stuck_fsync)
     hub = hub_at(tmp_path, CONFIG)
     saved = hub.bus.subscribe("t", (RecordingSaved,))
-    runtime = hub.cameras.cameras["yard"]
+    runtime = hub.cameras["yard"]
     slot = runtime.frames.attach()
     await hub.async_start()
     try:

@@ -159,7 +159,7 @@ automations:
 
 async def test_watch_has_the_camera_decode_every_frame_for_a_while(auto_hub):
     hub = await auto_hub(WATCH)
-    decode = hub.cameras.cameras["porch"].decode
+    decode = hub.cameras["porch"].decode
     assert not decode.full_wanted()  # adaptive, and nobody asked
     run(hub)
     [trace] = await wait_traces(hub, "a", 1)

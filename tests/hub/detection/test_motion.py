@@ -191,7 +191,7 @@ async def test_replayed_frames_move_the_motion_start_back_and_keep_every_frame_d
     hub.plugins.register(Provider(detector), "scripted")
     await hub.async_start()
     try:
-        runtime = hub.cameras.cameras["yard"]
+        runtime = hub.cameras["yard"]
         loop = CameraMotion(hub, runtime, detector)
         loop.task = asyncio.create_task(loop.async_run())
         await wait_until(lambda: runtime.frames.wanted)
