@@ -40,7 +40,7 @@ MAX_GOP_PACKETS = 3000
 keyframe instead of replaying (a stream without keyframes would hold memory forever)."""
 
 
-@dataclass
+@dataclass(slots=True)
 class HeldPacket:
     """A packet kept for decoding later, with the timestamps it arrived with (the recorder
     rewrites them on the packet object when it muxes it)."""

@@ -32,7 +32,7 @@ MAX_GOP_PACKETS = 5000
 MP4_OPTIONS = {"movflags": "frag_keyframe+empty_moov+default_base_moof"}
 
 
-@dataclass
+@dataclass(slots=True)
 class TimedPacket:
     """A demuxed packet with the wall-clock time its timestamp maps to."""
 
