@@ -218,11 +218,14 @@ async def stable_counts(runtime: Any) -> tuple[int, int]:
         recorder = source.recorder.stats
         return source.stats.packets, recorder.packets_written + recorder.packets_skipped
 
-    last = read()
-    for _ in range(40):
-        await asyncio.sleep(0.005)
+    # Three equal reads 20 ms apart: a demux thread the scheduler paused between counting a
+    # packet and writing it (a busy machine) would otherwise look like a lost packet.
+    last, same = read(), 0
+    for _ in range(100):
+        await asyncio.sleep(0.02)
         current = read()
-        if current == last:
+        same = same + 1 if current == last else 0
+        if same == 2:
             return current
         last = current
     return last
@@ -318,6 +321,7 @@ async def hub_child_async(spec: dict[str, Any]) -> None:
 
     before = await WindowCounts.read(hub)
     threads_before = procstat.thread_cpu()
+    waited_before = procstat.run_queue_seconds()
     probe.in_window = True
     window = (time.time(), 0.0)
     emit("window_start", wall=window[0])
@@ -325,6 +329,7 @@ async def hub_child_async(spec: dict[str, Any]) -> None:
     window = (window[0], time.time())
     emit("window_end", wall=window[1])
     threads_after = procstat.thread_cpu()
+    loop_waited = procstat.run_queue_seconds() - waited_before
     probe.in_window = False
     memory = procstat.memory_kb()
     after = await WindowCounts.read(hub)
@@ -355,6 +360,7 @@ async def hub_child_async(spec: dict[str, Any]) -> None:
         cameras=cameras,
         frame_ages=probe.frame_ages,
         loop_lags=probe.loop_lags,
+        loop_waited_for_cpu=loop_waited,
         offline_events=probe.offline_events,
         partial_files=partial,
         bench_consumers=probe.consumers,

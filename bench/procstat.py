@@ -97,6 +97,15 @@ def machine_summary() -> str:
     )
 
 
+def run_queue_seconds() -> float:
+    """Seconds the calling thread has spent runnable but waiting for a CPU (schedstat)."""
+    path = Path(f"/proc/self/task/{threading.get_native_id()}/schedstat")
+    try:
+        return int(path.read_text().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def sysbench_cpu(seconds: float = 5.0) -> float | None:
     """`sysbench cpu` events per CPU second on one thread (primes to 10000), None without it.
 
