@@ -164,12 +164,33 @@ def make_clips(args: argparse.Namespace, root: Path) -> dict[str, Path]:
 
 
 def start_server(args: argparse.Namespace, clip: Path, cameras: int) -> tuple[Any, list[str]]:
-    """The RTSP server sending one scene on one shared mount, and the URL each camera reads."""
+    """The RTSP server sending one scene, and the URL each camera reads.
+
+    A mount per camera, each starting a fraction of a GOP after the one before: independent
+    cameras never send their keyframes at the same moment, and an idle hub decodes little
+    else, so aligned keyframes would be a burst no real site sees (`--shared-mount` does it).
+    """
     from tests.servers.fixtures import Mount, RtspServer
 
-    mount = Mount("/cam", width=args.width, height=args.height, fps=args.fps, clip=str(clip))
-    server = RtspServer([mount], protocols=("tcp",)).start()
-    return server, [server.url("/cam")] * cameras
+    def mount(path: str, delay: float) -> Mount:
+        return Mount(
+            path,
+            width=args.width,
+            height=args.height,
+            fps=args.fps,
+            clip=str(clip),
+            start_delay=delay,
+        )
+
+    if args.shared_mount:
+        server = RtspServer([mount("/cam", 0.0)], protocols=("tcp",)).start()
+        return server, [server.url("/cam")] * cameras
+    paths = [f"/cam{i:02d}" for i in range(cameras)]
+    delays = [args.gop_seconds * i / cameras for i in range(cameras)]
+    server = RtspServer(
+        [mount(p, d) for p, d in zip(paths, delays, strict=True)], protocols=("tcp",)
+    ).start()
+    return server, [server.url(p) for p in paths]
 
 
 def thread_type(args: argparse.Namespace, cameras: int) -> str:
@@ -252,6 +273,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--grain", type=float, default=3.0, help="sensor noise, grey levels")
     parser.add_argument(
+        "--shared-mount",
+        action="store_true",
+        help="one mount for all cameras (their keyframes then come at the same moment)",
+    )
+    parser.add_argument(
         "--floor-thread-type",
         default="hub",
         help="PyAV thread_type of the floor's decoders; `hub`: as the hub's source chooses",
@@ -295,10 +321,15 @@ def main(argv: list[str]) -> int:
         f"software: Python {sys.version.split()[0]}, PyAV {av.__version__}, "
         f"FFmpeg {av.ffmpeg_version_info}"
     )
+    mounts = (
+        "one shared mount"
+        if args.shared_mount
+        else "a mount per camera, keyframes staggered over a GOP"
+    )
     print(
         f"streams: {args.width}x{args.height}@{args.fps} H.264 (x264 veryfast main, no "
         f"B-frames, {args.bitrate} kbit/s VBV, GOP {args.gop_seconds:g} s), a photo with "
-        f"grain {args.grain:g}; one shared mount, RTSP over TCP on 127.0.0.1; window "
+        f"grain {args.grain:g}; {mounts}, RTSP over TCP on 127.0.0.1; window "
         f"{args.seconds:g} s after {args.warmup:g} s warm-up"
     )
     print(

@@ -311,10 +311,14 @@ def onset_latencies(phases: dict[str, Any], first: float, gop: float) -> list[di
     whether that frame came live or replayed, and the motion event's start - onset."""
     hub = phases["hub_adaptive"]
     start, end = hub["window_epoch"]
-    loops = [e["time"] for e in phases["server_events"]["events"] if e["event"] == "clip_loop"]
-    onsets = [t + first for t in loops if start <= t + first <= end - gop - 1.0]
+    loops = [e for e in phases["server_events"]["events"] if e["event"] == "clip_loop"]
+    paths = {e["path"] for e in loops}
     found = []
     for camera in sorted({c["camera"] for c in hub["cameras"]}):
+        # Camera camNN reads mount /camNN (or all read the one shared mount, /cam).
+        path = f"/{camera}" if f"/{camera}" in paths else "/cam"
+        times = [e["time"] + first for e in loops if e["path"] == path]
+        onsets = [t for t in times if start <= t <= end - gop - 1.0]
         frames = [f for f in hub["frames_seen"] if f[0] == camera]
         events = [e for e in hub["motion_events"] if e["camera"] == camera]
         for onset in onsets:

@@ -76,6 +76,8 @@ class Mount:
     resize_to: tuple[int, int] | None = None
     clip: str | None = None
     """A file from `write_clip`: sent at `fps` and looped instead of a live test pattern."""
+    start_delay: float | None = None
+    """Seconds before a clip starts (mounts of one clip then have staggered keyframes)."""
 
     @property
     def keyframe_interval(self) -> int:

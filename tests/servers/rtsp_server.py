@@ -37,6 +37,9 @@ Mount keys (all but ``path`` optional):
                   starting with a keyframe (``fixtures.write_clip`` writes one);
                   each loop start prints ``{"event": "clip_loop", "path": ...,
                   "time": <epoch seconds>}``
+    start_delay   seconds before a clip's first unit is sent (default 0): many
+                  mounts of one clip then have their keyframes at different
+                  times, as independent cameras do
 
 Other options: ``--port`` (0 = a free port), ``--auth basic|digest`` with
 ``--user``/``--password`` (every mount then needs credentials),
@@ -99,6 +102,7 @@ MOUNT_KEYS = {
     "resize_after",
     "resize_to",
     "clip",
+    "start_delay",
 }
 
 
@@ -179,6 +183,10 @@ def parse_mount(text: str) -> dict[str, object]:
         raise UsageError(f"mount {path}: a clip has no audio and is not resized")
     if clip is not None and not os.path.isfile(clip):
         raise UsageError(f"mount {path}: clip {clip!r} is not a file")
+    try:
+        start_delay = float(raw.get("start_delay") or 0.0)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"mount {path}: start_delay: {exc}") from exc
     return {
         "path": path,
         "width": width,
@@ -192,6 +200,7 @@ def parse_mount(text: str) -> dict[str, object]:
         "resize_after": resize_after,
         "resize_to": resize_to,
         "clip": clip,
+        "start_delay": start_delay,
     }
 
 
@@ -419,8 +428,14 @@ def _on_media_configure(mount: dict[str, object], GLib: Any, Gst: Any) -> Any:
     return on_configure
 
 
+_CLIPS: dict[str, list[bytes]] = {}
+
+
 def read_clip(path: str) -> list[bytes]:
-    """The access units of a clip file (4-byte big-endian length, then the bytes)."""
+    """The access units of a clip file (4-byte big-endian length, then the bytes); read once
+    however many mounts send it."""
+    if path in _CLIPS:
+        return _CLIPS[path]
     units = []
     with open(path, "rb") as clip:
         data = clip.read()
@@ -431,6 +446,7 @@ def read_clip(path: str) -> list[bytes]:
         at += 4 + size
     if not units or at != len(data):
         raise UsageError(f"clip {path!r} is empty or truncated")
+    _CLIPS[path] = units
     return units
 
 
@@ -439,7 +455,8 @@ def _feed_clip(mount: dict[str, object], appsrc: Any, GLib: Any, Gst: Any) -> No
     media goes away. Each push is scheduled from the start time, so timers never drift."""
     units = read_clip(str(mount["clip"]))
     interval = 1.0 / float(str(mount["fps"]))
-    started = time.monotonic()
+    delay = float(str(mount["start_delay"]))
+    started = time.monotonic() + delay
     sent = [0]
 
     def push() -> bool:
@@ -454,7 +471,7 @@ def _feed_clip(mount: dict[str, object], appsrc: Any, GLib: Any, Gst: Any) -> No
         GLib.timeout_add(max(0, round(wait * 1000)), push)
         return GLib.SOURCE_REMOVE
 
-    GLib.idle_add(push)
+    GLib.timeout_add(round(delay * 1000), push)
 
 
 if __name__ == "__main__":
