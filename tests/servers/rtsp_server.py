@@ -36,8 +36,9 @@ Mount keys (all but ``path`` optional):
                   a 4-byte big-endian length and the Annex B bytes, every loop
                   starting with a keyframe (``fixtures.write_clip`` writes one);
                   each loop start prints ``{"event": "clip_loop", "path": ...,
-                  "time": <epoch seconds>}``
-    start_delay   seconds before a clip's first unit is sent (default 0): many
+                  "time": <epoch seconds>}``, the time the loop's first unit is
+                  due (unit k is sent at time + k / fps)
+    start_delay   seconds of pause after a clip's first unit (default 0): many
                   mounts of one clip then have their keyframes at different
                   times, as independent cameras do
 
@@ -455,6 +456,8 @@ def _feed_clip(mount: dict[str, object], appsrc: Any, GLib: Any, Gst: Any) -> No
     media goes away. Each push is scheduled from the start time, so timers never drift."""
     units = read_clip(str(mount["clip"]))
     interval = 1.0 / float(str(mount["fps"]))
+    # The first unit goes at once (a client's DESCRIBE waits for it); the delay comes after
+    # it, once, so that the keyframes of mounts with different delays never line up.
     delay = float(str(mount["start_delay"]))
     started = time.monotonic() + delay
     sent = [0]
@@ -462,7 +465,9 @@ def _feed_clip(mount: dict[str, object], appsrc: Any, GLib: Any, Gst: Any) -> No
     def push() -> bool:
         index = sent[0] % len(units)
         if index == 0:
-            emit(event="clip_loop", path=mount["path"], time=time.time())
+            # When the loop's first unit is due: its unit k goes at `time` + k / fps.
+            due = started + sent[0] * interval
+            emit(event="clip_loop", path=mount["path"], time=time.time() + due - time.monotonic())
         result = appsrc.emit("push-buffer", Gst.Buffer.new_wrapped(units[index]))
         if result != Gst.FlowReturn.OK:
             return GLib.SOURCE_REMOVE  # the last client left: the media is torn down
@@ -471,7 +476,7 @@ def _feed_clip(mount: dict[str, object], appsrc: Any, GLib: Any, Gst: Any) -> No
         GLib.timeout_add(max(0, round(wait * 1000)), push)
         return GLib.SOURCE_REMOVE
 
-    GLib.timeout_add(round(delay * 1000), push)
+    GLib.idle_add(push)
 
 
 if __name__ == "__main__":
