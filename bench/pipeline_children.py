@@ -28,6 +28,7 @@ from bench.pipeline_report import DETECT_FPS  # noqa: E402
 
 IDLE_SECONDS = 5.0
 READY_TIMEOUT = 60.0
+OPEN_ATTEMPTS = 4
 LAG_TICK = 0.1
 
 
@@ -52,8 +53,19 @@ def floor_child(spec: dict[str, Any]) -> None:
     errors: list[str] = []
 
     def read(index: int, url: str) -> None:
+        # Opening is retried, as the hub's supervisor does: with dozens of mounts the test
+        # server now and then never answers one DESCRIBE.
+        for attempt in range(OPEN_ATTEMPTS):
+            try:
+                container = av.open(url, options={"rtsp_transport": "tcp"}, timeout=(10.0, None))
+                break
+            except av.error.FFmpegError as exc:
+                if attempt == OPEN_ATTEMPTS - 1:
+                    errors.append(f"floor-{index:02d}: {type(exc).__name__}: {exc}")
+                    ready[index].set()
+                    return
         try:
-            with av.open(url, options={"rtsp_transport": "tcp"}) as container:
+            with container:
                 video = container.streams.video[0]
                 video.thread_type = spec["thread_type"]  # as the hub's source sets it
                 if spec.get("keyframes_only"):

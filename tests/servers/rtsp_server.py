@@ -409,7 +409,7 @@ def _on_media_configure(mount: dict[str, object], GLib: Any, Gst: Any) -> Any:
     def on_configure(factory: Any, media: Any) -> None:
         emit(event="media", path=mount["path"])
         if mount["clip"] is not None:
-            _feed_clip(mount, media.get_element().get_by_name("clip"), GLib, Gst)
+            _feed_clip(mount, media, GLib, Gst)
             return
         if mount["resize_to"] is None:
             return
@@ -451,9 +451,14 @@ def read_clip(path: str) -> list[bytes]:
     return units
 
 
-def _feed_clip(mount: dict[str, object], appsrc: Any, GLib: Any, Gst: Any) -> None:
+def _feed_clip(mount: dict[str, object], media: Any, GLib: Any, Gst: Any) -> None:
     """Push the clip's access units into the media's appsrc at `fps`, looping, until the
-    media goes away. Each push is scheduled from the start time, so timers never drift."""
+    media is unprepared (its last client left). Each push is scheduled from the start time,
+    so timers never drift. A push refused while the media changes state (flushing, as a
+    client starts playing) is not the end: the next one goes on schedule."""
+    appsrc = media.get_element().get_by_name("clip")
+    gone = [False]
+    media.connect("unprepared", lambda *_: gone.__setitem__(0, True))
     units = read_clip(str(mount["clip"]))
     interval = 1.0 / float(str(mount["fps"]))
     # The first unit goes at once (a client's DESCRIBE waits for it); the delay comes after
@@ -468,9 +473,9 @@ def _feed_clip(mount: dict[str, object], appsrc: Any, GLib: Any, Gst: Any) -> No
             # When the loop's first unit is due: its unit k goes at `time` + k / fps.
             due = started + sent[0] * interval
             emit(event="clip_loop", path=mount["path"], time=time.time() + due - time.monotonic())
-        result = appsrc.emit("push-buffer", Gst.Buffer.new_wrapped(units[index]))
-        if result != Gst.FlowReturn.OK:
-            return GLib.SOURCE_REMOVE  # the last client left: the media is torn down
+        if gone[0]:
+            return GLib.SOURCE_REMOVE
+        appsrc.emit("push-buffer", Gst.Buffer.new_wrapped(units[index]))
         sent[0] += 1
         wait = started + sent[0] * interval - time.monotonic()
         GLib.timeout_add(max(0, round(wait * 1000)), push)
