@@ -243,17 +243,18 @@ async def stable_counts(runtime: Any) -> tuple[int, int]:
     return last
 
 
-def hub_ready(hub: Any, recording: bool, consuming: bool) -> bool:
-    """Every camera online, recording and delivering detection frames (those asked for)."""
+def not_ready(hub: Any, recording: bool, consuming: bool) -> list[str]:
+    """Cameras not yet online, recording and delivering detection frames, and why."""
+    waiting = []
     for camera_id, runtime in hub.cameras.items():
         state = hub.states.get(f"camera.{camera_id}")
         if state is None or state.state != "online" or runtime.source is None:
-            return False
-        if recording and runtime.source.recorder.stats.packets_written == 0:
-            return False
-        if consuming and runtime.frames.delivered == 0:
-            return False
-    return True
+            waiting.append(f"{camera_id}: {state.state if state else 'no state'}")
+        elif recording and runtime.source.recorder.stats.packets_written == 0:
+            waiting.append(f"{camera_id}: nothing recorded")
+        elif consuming and runtime.frames.delivered == 0:
+            waiting.append(f"{camera_id}: no detection frame")
+    return waiting
 
 
 def coverage(segments: list[Any], start: float, end: float) -> tuple[float, float, float, float]:
@@ -317,11 +318,11 @@ async def start_hub(spec: dict[str, Any]) -> tuple[Any, HubProbe, float]:
     started = time.time()
     await hub.async_start()
     probe.start()
-    deadline = time.monotonic() + READY_TIMEOUT
-    while not hub_ready(hub, spec["record_mode"] != "off", spec["consume"]):
+    timeout = READY_TIMEOUT + len(hub.cameras)  # dozens of cameras take a while to connect
+    deadline = time.monotonic() + timeout
+    while waiting := not_ready(hub, spec["record_mode"] != "off", spec["consume"]):
         if time.monotonic() > deadline:
-            states = {c: hub.states.get(f"camera.{c}") for c in hub.cameras}
-            raise SystemExit(f"hub: cameras not ready in {READY_TIMEOUT} s: {states}")
+            raise SystemExit(f"hub: {len(waiting)} camera(s) not ready in {timeout} s: {waiting}")
         await asyncio.sleep(0.1)
     return hub, probe, started
 

@@ -45,7 +45,8 @@ def _stall_options(url: str, config: CameraConfig) -> dict[str, str]:
     Not PyAV's read timeout: that one is an interrupt callback FFmpeg polls again and again
     while it waits on the network, and each poll takes the GIL. With dozens of cameras
     that costs more than their decoding (measured: +0.6% of a core per camera at 48).
-    FFmpeg's timeout works in C; RTSP gives up after one to two times it.
+    FFmpeg's timeout works in C (RTSP gives up after one to two times it), but only on a
+    silent connection: one kept alive without video is the source's watchdog's to catch.
     """
     micros = str(round(config.stall_seconds * 1_000_000))
     scheme = url.partition("://")[0].lower()

@@ -70,6 +70,7 @@ class PyAVSource:
         self._latest_time = 0.0
         self._lock = threading.Lock()
         self._snapshot_waiters: list[asyncio.Future[None]] = []
+        self._connections: list[_Connection] = []
         self.live = LiveStream(self.camera_id)
         self.recorder = SegmentRecorder(
             self.camera_id,
@@ -89,12 +90,15 @@ class PyAVSource:
         self.runtime.frames.bind(self._loop)
         self.live.bind(self._loop)
         done: asyncio.Future[None] = self._loop.create_future()
+        self._connections = []
         threads = [self._spawn(self._main_thread, done, "main")]
         if self.config.detect_url and self.config.detect.enabled:
             threads.append(self._spawn(self._detect_thread, done, "detect"))
+        watchdog = self._loop.create_task(self._watch_stalls(done))
         try:
             await asyncio.shield(done)
         finally:
+            watchdog.cancel()
             self._stop.set()
             # Give the threads a moment to close the open segment cleanly, and the finisher
             # to sync and index it.
@@ -118,6 +122,25 @@ class PyAVSource:
         thread = threading.Thread(target=run, name=f"cam-{self.camera_id}-{role}", daemon=True)
         thread.start()
         return thread
+
+    async def _watch_stalls(self, done: asyncio.Future[None]) -> None:
+        """End the run when a connection delivers no video packet for `stall_seconds`.
+
+        FFmpeg's socket timeout catches a silent connection; this catches one that stays
+        alive (audio, keep-alives) with no video in it, without PyAV's read timeout (see
+        opening._stall_options). The stuck thread is abandoned: it touches nothing shared
+        when FFmpeg lets it go (its camera's RTSP session times out within a minute).
+        """
+        stall = self.config.stall_seconds
+        while not done.done():
+            await asyncio.sleep(min(1.0, stall / 4))
+            now = time.monotonic()
+            stuck = [c for c in self._connections if now - c.heard > stall]
+            if stuck:
+                for connection in self._connections:
+                    connection.abandoned = True
+                _settle(done, CameraStreamError("no data from the camera in time (stalled)"))
+                return
 
     def _call_soon(self, callback: Callable[..., Any], *args: Any) -> None:
         if self._loop is not None:
@@ -157,17 +180,21 @@ class PyAVSource:
                 self.stats.resolution = (video.codec_context.width, video.codec_context.height)
                 self.live.set_stream(video)
             connection = _Connection(self, streams, record, decode, paced=is_local_file(url))
+            # Files do not stall; the demo camera, fed by this process, has PyAV's timeout.
+            if not (connection.paced or url.startswith("demo://")):
+                self._connections.append(connection)
             try:
                 for packet in container.demux(*streams):
-                    if self._stop.is_set() or not connection.feed(packet):
+                    if self._stop.is_set() or connection.abandoned or not connection.feed(packet):
                         return
             except av.error.FFmpegError as exc:
                 raise CameraStreamError(describe_av_error(exc, url)) from None
             finally:
-                connection.close()
-                if record:
-                    self.recorder.close()
-                    self.live.stop()
+                if not connection.abandoned:  # else a new connection owns all this now
+                    connection.close()
+                    if record:
+                        self.recorder.close()
+                        self.live.stop()
 
     def keep_latest(self, frame: Any, wall: float) -> None:
         """Remember a decoded frame as the camera's current picture (demux thread)."""
@@ -252,6 +279,10 @@ class _Connection:
         self.clock = WallClock(paced)
         self.decoder = DetectionDecoder(source, self.video, self.clock) if decode else None
         self.online = False
+        self.heard = time.monotonic()
+        """When the last video packet came (monotonic), for the stall watchdog."""
+        self.abandoned = False
+        """Set by the watchdog: this connection is stuck and must touch nothing shared."""
         self.last_dts: dict[int, int] = {}
         self.ticks: dict[int, float] = {}
         # Streams of bare JPEGs over HTTP carry no timestamps: use the arrival time.
@@ -272,6 +303,8 @@ class _Connection:
         if self.paced and wall > now and source._stop.wait(wall - now):
             return False
         is_video = packet.stream is self.video
+        if is_video:
+            self.heard = time.monotonic()  # audio alone does not keep a camera alive
         if not self.online and is_video:
             self.online = True
             source._call_soon(source.hub.cameras.mark_online, source.camera_id)
