@@ -180,6 +180,9 @@ def start_server(args: argparse.Namespace, clip: Path, cameras: int) -> tuple[An
             fps=args.fps,
             clip=str(clip),
             start_delay=delay,
+            # A media of its own per session: the test server now and then leaves a media
+            # that never sends, and a camera reconnecting must not join it again.
+            shared=False,
         )
 
     if args.shared_mount:
