@@ -23,6 +23,7 @@ import asyncio
 import json
 import os
 import random
+import re
 import sqlite3
 import statistics
 import subprocess
@@ -108,7 +109,12 @@ async def sign_in(hub: Camhub) -> aiohttp.ClientSession:
     body = {"username": ADMIN[0], "password": ADMIN[1]}
     async with session.get(f"{hub.url}/api/auth/setup") as response:
         if (await response.json())["needed"]:
-            async with session.post(f"{hub.url}/api/auth/setup", json=body) as created:
+            # First run: the one-time code is in what `camhub run` printed.
+            printed = await asyncio.to_thread(Path(hub.log.name).read_text, errors="replace")
+            found = re.search(r"first-run setup code: (\S+)", printed)
+            code = found.group(1) if found else ""
+            setup = {**body, "code": code}
+            async with session.post(f"{hub.url}/api/auth/setup", json=setup) as created:
                 created.raise_for_status()
             return session
     async with session.post(f"{hub.url}/api/auth/login", json=body) as response:

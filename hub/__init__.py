@@ -36,9 +36,27 @@ from hub.config.issues import Issue, validation_issues
 from hub.config.models import CameraConfig, OnvifConfig, RecordConfig
 from hub.core import Hub
 from hub.detection.camera_objects import CameraDetection
+from hub.detection.coco import COCO_LABELS, UNUSED_LABEL, coco_id_labels
+from hub.detection.decoders import (
+    KNOWN_LAYOUTS,
+    Candidates,
+    DecodeOptions,
+    OutputLayout,
+    decode_anchor_boxes,
+    decode_outputs,
+    decode_ssd,
+    decode_ssd_scores,
+    decode_yolov5,
+    decode_yolov8,
+    find_layout,
+    non_max_suppression,
+    shape_text,
+)
 from hub.detection.frames import Frame, Gray
+from hub.detection.letterbox import PAD_VALUE, Letterbox, draw_letterboxed
 from hub.detection.motion import Box, MotionDetector, TimedMotionDetector
 from hub.detection.object_detector import RGB, Detection, DetectorError, ObjectDetector
+from hub.detection.outlines import Outline, draw_outlines
 from hub.detection.polygons import polygon_mask
 from hub.detection.snapshots import redaction_required
 from hub.events import (
@@ -57,6 +75,8 @@ from hub.events import (
     NotificationPosted,
     ObjectDetected,
     OnvifEvent,
+    PeerChanged,
+    PeerEvent,
     RecordingSaved,
     StateChanged,
     new_id,
@@ -81,17 +101,22 @@ from hub.notify.message import (
     raise_for_status,
 )
 from hub.security.redact import redact_url
+from hub.site import Peer, SiteRegistry
 from hub.states import HOUSE_MODE_ENTITY
 from hub.storage import Migration
 from hub.tasks import OwnedTasks
 
 __all__ = [
+    "COCO_LABELS",
     "HOUSE_MODE_ENTITY",
+    "KNOWN_LAYOUTS",
     "LOCK_ENTITY",
+    "PAD_VALUE",
     "PARTIAL_SUFFIX",
     "PRINCIPAL_KEY",
     "RGB",
     "UNREADABLE_ERRORS",
+    "UNUSED_LABEL",
     "AutomationType",
     "Box",
     "CameraAdded",
@@ -102,9 +127,11 @@ __all__ = [
     "CameraRemoved",
     "CameraRuntime",
     "CameraSource",
+    "Candidates",
     "Context",
     "DecodeControl",
     "DecodeMode",
+    "DecodeOptions",
     "Detection",
     "DetectorError",
     "DeviceDiscovered",
@@ -122,6 +149,7 @@ __all__ = [
     "Gray",
     "Hub",
     "Issue",
+    "Letterbox",
     "LiveSegment",
     "LiveSource",
     "LiveSubscription",
@@ -137,13 +165,19 @@ __all__ = [
     "ObjectDetector",
     "OnvifConfig",
     "OnvifEvent",
+    "Outline",
+    "OutputLayout",
     "OwnedTasks",
+    "Peer",
+    "PeerChanged",
+    "PeerEvent",
     "PermanentNotifyError",
     "PluginOptions",
     "RecordConfig",
     "RecordingSaved",
     "RecordingSegment",
     "Route",
+    "SiteRegistry",
     "SnapshotSource",
     "StateChanged",
     "StatsSource",
@@ -151,16 +185,28 @@ __all__ = [
     "TemporaryNotifyError",
     "TimedMotionDetector",
     "TypeSpec",
+    "coco_id_labels",
+    "decode_anchor_boxes",
+    "decode_outputs",
+    "decode_ssd",
+    "decode_ssd_scores",
+    "decode_yolov5",
+    "decode_yolov8",
     "device_lost",
     "device_seen",
+    "draw_letterboxed",
+    "draw_outlines",
+    "find_layout",
     "hookimpl",
     "merge_devices",
     "new_id",
+    "non_max_suppression",
     "pick_streams",
     "polygon_mask",
     "raise_for_status",
     "redact_url",
     "redaction_required",
     "render_template",
+    "shape_text",
     "validation_issues",
 ]

@@ -20,6 +20,7 @@ from hub.cameras.discovery import DiscoveredDevice, device_seen, merge_devices
 from hub.cameras.manager import CameraManager
 from hub.config.issues import Issue
 from hub.config.loading import LoadedConfig
+from hub.detection.detectors import DetectorEntry, DetectorPool
 from hub.detection.event_log import EventLog
 from hub.detection.motion import CameraMotion, async_start_motion
 from hub.detection.object_detector import ObjectDetector
@@ -44,6 +45,8 @@ from hub.notify.message import Notifier
 from hub.notify.outbox import Outbox
 from hub.security.audit import AuditLog
 from hub.security.redact import Redactor
+from hub.security.setup_code import SetupCode
+from hub.site import SiteRegistry
 from hub.states import DEFAULT_HOUSE_MODE, HOUSE_MODE_ENTITY, StateRegistry
 from hub.storage import Migration, Storage
 from hub.tasks import OwnedTasks
@@ -131,10 +134,14 @@ class Hub:
         self.redactor = redactor or Redactor(loaded.secret_values)
         self.bus = EventBus()
         self.states = StateRegistry(self.bus)
+        self.site = SiteRegistry(self.bus)
+        """Other hubs on this hub's broker, once a plugin links a site."""
         self.plugins = plugins or load_plugins(loaded)
         self.plugins.on_failed = self._plugin_failed
         self.storage = Storage(data_dir / DB_FILENAME)
         self.audit = AuditLog(self.storage)
+        self.setup_code = SetupCode()
+        """The one-time code first-run setup needs while no user exists."""
         self.footage = FootageStore(
             data_dir / FOOTAGE_DIRNAME,
             Keyring(data_dir / KEYS_DIRNAME, self.config.storage.encryption.mode),
@@ -146,6 +153,7 @@ class Hub:
         self.notifiers: dict[str, Notifier] = {}
         self.outbox = Outbox(self)
         self.detectors: dict[str, ObjectDetector] = {}
+        self.detector_pool = DetectorPool(self)
         self.notifier_types: dict[str, TypeSpec] = {}
         self.detector_types: dict[str, TypeSpec] = {}
         self.automation_types: dict[tuple[str, str], AutomationType] = {}
@@ -305,6 +313,10 @@ class Hub:
                 self.problems.append(str(issue))
                 _LOGGER.error("%s", issue)
             for entry in good:
+                if section == "detectors":
+                    self.detector_pool.entries[entry.entry_id] = DetectorEntry(
+                        entry.spec.name, entry.options.summary()
+                    )
                 try:
                     # In a thread: loading a model can take seconds on a Pi, and the
                     # panel is already answering.
@@ -312,9 +324,14 @@ class Hub:
                         entry.spec.create, self, entry.entry_id, entry.options
                     )
                 except Exception as exc:
+                    if section == "detectors":
+                        self.detector_pool.failed_to_build(entry.entry_id, exc)
+                        continue
                     message = f"{section}.{entry.entry_id}: could not start: {exc}"
                     self.problems.append(self.redactor(message))
                     _LOGGER.exception("%s", self.redactor(message))
+        # With no `detectors` section, a plugin's default is built when a camera first needs it.
+        self.detector_pool.offer_default(self.detector_types)
 
     async def _async_close_built(self) -> None:
         """Close every notifier and detector that has `async_close` (sessions, connections)."""
@@ -426,19 +443,35 @@ class Hub:
         return str(result) if result else None
 
     async def async_insert(
-        self, table: str, record: Mapping[str, Any], replace: bool = False
+        self,
+        table: str,
+        record: Mapping[str, Any],
+        replace: bool = False,
+        upsert: bool = False,
     ) -> None:
-        """Write one row (replacing one with the same key if `replace`) through the single
-        writer, then tell `event_stored` plugins."""
+        """Write one row through the single writer, then tell `event_stored` plugins.
+
+        `replace` replaces a row with the same primary key; `upsert` updates only the
+        columns `record` gives of that row (others, a snapshot path written meanwhile, stay).
+        """
         row = {k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in record.items()}
-        await self.storage.async_write(lambda db: db.table(table).insert(row, replace=replace))
+        if upsert:
+
+            def write(db: Any) -> None:
+                rows = db.table(table)
+                rows.upsert(row, pk=rows.pks)
+
+            await self.storage.async_write(write)
+        else:
+            await self.storage.async_write(lambda db: db.table(table).insert(row, replace=replace))
         await self.plugins.async_call(
             hookspecs.event_stored, hub=self, table=table, record=dict(record)
         )
 
     def async_store_later(self, table: str, record: Mapping[str, Any]) -> None:
-        """Insert-or-replace a row from loop code that cannot await; flushed before stop."""
-        self._pending_writes.spawn(self.async_insert(table, record, replace=True), f"{table} row")
+        """Insert a row, or update the columns it gives of the row with the same primary key,
+        from loop code that cannot await; flushed before stop."""
+        self._pending_writes.spawn(self.async_insert(table, record, upsert=True), f"{table} row")
 
     def health(self) -> dict[str, Any]:
         """Liveness and a summary for `/api/health` (no secrets, no footage)."""

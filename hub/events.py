@@ -96,6 +96,34 @@ class DeviceLost(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class PeerChanged(Event):
+    """Another hub of the site announced itself, went away, or has new events or stills."""
+
+    event_type: ClassVar[str] = "peer_changed"
+    hub: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class PeerEvent(Event):
+    """An event of another hub of the site as it happens (`phase` start or end).
+
+    `kind` is `object` or `motion`; `camera` is the peer's camera id, not one of ours.
+    """
+
+    event_type: ClassVar[str] = "peer_event"
+    hub: str
+    camera: str
+    kind: str
+    phase: str
+    event_id: str
+    label: str = ""
+    top_score: float = 0.0
+    zones: tuple[str, ...] = ()
+    start: float = 0.0
+    end: float | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class OnvifEvent(Event):
     """A notification pulled from a camera's ONVIF event service, for automations.
 
@@ -222,3 +250,5 @@ class NotificationPosted(Event):
     tags: tuple[str, ...] = ()
     event_id: str | None = None
     clip_url: str | None = None
+    snapshot_url: str | None = None
+    """Where the panel shows the message's picture (admins), when it has one."""

@@ -210,6 +210,13 @@ def _automation_tables(db: sqlite_utils.Database) -> None:
     migrate(db)
 
 
+def _automation_source(db: sqlite_utils.Database) -> None:
+    """Who owns each automation: the config file or the panel (hub/automations/store.py)."""
+    from hub.automations.store import migrate_source
+
+    migrate_source(db)
+
+
 LONG_EVENT_SECONDS = 3600
 """Events longer than this are indexed on their own, so "what overlaps this day" stays a range
 scan of the start index (reaching back this far) plus the few long ones."""
@@ -262,6 +269,12 @@ def _csrf_derived(db: sqlite_utils.Database) -> None:
     forget_stored_csrf_tokens(db)
 
 
+def _event_stories(db: sqlite_utils.Database) -> None:
+    """`parent_id`: the motion event an object event grew out of (one story in the list)."""
+    db.table("events").add_column("parent_id", str)
+    db.table("events").create_index(["parent_id"], if_not_exists=True)
+
+
 CORE_MIGRATIONS: tuple[Migration, ...] = (
     Migration("core:0001_tables", _core_tables),
     Migration("core:0002_notifications", _notifications_table),
@@ -274,6 +287,8 @@ CORE_MIGRATIONS: tuple[Migration, ...] = (
     Migration("core:camera_detection", _camera_detection_table),
     Migration("core:0007_token_makers", _token_makers),
     Migration("core:0008_csrf_derived", _csrf_derived),
+    Migration("core:automations_0002_source", _automation_source),
+    Migration("core:0009_event_stories", _event_stories),
 )
 
 

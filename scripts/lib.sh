@@ -39,3 +39,10 @@ make_venv() {
     "$PYTHON" -m venv "$dir"
   fi
 }
+
+# Node.js and npm run the panel's JavaScript checks (tsc, Prettier); nothing of it ships.
+ensure_node() {
+  if ! command -v npm >/dev/null 2>&1; then
+    apt_install nodejs npm
+  fi
+}

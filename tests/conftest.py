@@ -138,4 +138,5 @@ async def api_client(make_api_client) -> AuthedClient:
 
 
 from tests.servers.fixtures import garbage_server, rtsp_server  # noqa: F401, E402
+from tests.servers.mlserver import v2_server  # noqa: F401, E402
 from tests.servers.mosquitto import mqtt_broker  # noqa: F401, E402

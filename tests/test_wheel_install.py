@@ -13,8 +13,17 @@ import zipfile
 
 from tests.conftest import REPO, free_port
 
+# .cache holds scripts/arm64_check.sh's arm64 root: 500 MB, with links to the host's files.
 IGNORED = shutil.ignore_patterns(
-    ".git", ".venv*", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", "camhub-data"
+    ".git",
+    ".venv*",
+    "build",
+    "dist",
+    "*.egg-info",
+    "__pycache__",
+    ".*_cache",
+    ".cache",
+    "camhub-data",
 )
 
 
@@ -53,6 +62,14 @@ def test_wheel_installs_into_fresh_venv_and_serves_the_panel(tmp_path):
     wheel = next((tmp_path / "dist").glob("camhub-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     assert {"web/static/index.html", "web/static/app.js", "web/static/style.css"} <= set(names)
+    # The bundled COCO detector, with its labels and licence notice.
+    models = "plugins/onnx_detector/models/"
+    assert {
+        f"{models}ssd_mobilenet_v3_large_coco.onnx",
+        f"{models}ssd_mobilenet_v3_large_coco.labels.txt",
+        f"{models}NOTICE.md",
+        f"{models}LICENSE-Apache-2.0.txt",
+    } <= set(names)
     assert not any(n.startswith("tests/") for n in names)
 
     venv = tmp_path / "venv"

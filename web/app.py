@@ -27,6 +27,7 @@ from web import (
     notifications_api,
     panel_api,
     privacy_api,
+    site_api,
     users_api,
 )
 from web.keys import HUB_KEY
@@ -104,6 +105,7 @@ def create_app(hub: Hub) -> web.Application:
     app.add_routes(live.routes)
     app.add_routes(live_video.routes)
     app.add_routes(panel_api.routes)
+    app.add_routes(site_api.routes)
     _plugin_routes(hub, app)
     app.router.add_get("/", _index)
     app.router.add_static("/static/", STATIC_DIR, follow_symlinks=False)

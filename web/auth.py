@@ -16,6 +16,7 @@ from hub.core import Hub
 from hub.extensions.registry import PRINCIPAL_KEY
 from hub.security.names import normal_form
 from hub.security.sessions import ApiToken, Session, SessionStore, async_lookup_token
+from hub.security.setup_code import SetupCodeError
 from hub.security.throttle import LoginThrottle
 from hub.security.users import (
     User,
@@ -205,19 +206,57 @@ async def _start_session(request: web.Request, user: User, status: int = 200) ->
     return response
 
 
+async def _setup_needed(hub: Hub) -> bool:
+    """No user exists yet; the one-time code is issued (and logged) the first time it is asked."""
+    if await async_count_users(hub.storage):
+        return False
+    hub.setup_code.issue()
+    return True
+
+
 @routes.get("/api/auth/setup")
 @access.public
 async def setup_state(request: web.Request) -> web.Response:
-    """Whether the first-run setup is still open (no user exists yet)."""
+    """Whether the first-run setup is still open (no user exists yet); it needs the code."""
+    needed = await _setup_needed(request.app[HUB_KEY])
+    return web.json_response({"needed": needed, "code_required": needed})
+
+
+@routes.get("/api/auth/state")
+@access.public
+async def auth_state(request: web.Request) -> web.Response:
+    """What a page needs before it draws anything, 200 signed in or not:
+    `{"setup_needed", "user" (null when signed out), "csrf_token"}`."""
     hub = request.app[HUB_KEY]
-    return web.json_response({"needed": await async_count_users(hub.storage) == 0})
+    who = access.principal(request)
+    session = _session_of(request)
+    user = None
+    if who is not None:
+        user = {"name": who.name, "role": who.role, "cameras": sorted(who.cameras)}
+    return web.json_response(
+        {
+            "setup_needed": who is None and await _setup_needed(hub),
+            "user": user,
+            "csrf_token": session.csrf_token if session else None,
+        }
+    )
+
+
+def _code_refused(message: str, retry_after: float) -> web.Response:
+    headers = {"Retry-After": str(int(retry_after) + 1)} if retry_after else None
+    return web.json_response(
+        {"error": message, "errors": [{"path": "code", "message": message}]},
+        status=429 if retry_after else 403,
+        headers=headers,
+    )
 
 
 @routes.post("/api/auth/setup")
 @access.public
 @csrf_exempt
 async def setup(request: web.Request) -> web.Response:
-    """Create the first admin (only while no user exists) and sign them in."""
+    """Create the first admin (only while no user exists, with the one-time setup code that
+    `camhub run` printed) and sign them in."""
     hub = request.app[HUB_KEY]
     origin = request.headers.get("Origin")
     if origin is not None and not request.app[HOST_GUARD_KEY].allows(
@@ -228,12 +267,23 @@ async def setup(request: web.Request) -> web.Response:
     body = await read_json_object(request, AUTH_BODY_BYTES)
     name = string_field(body, "username", 64)
     password = string_field(body, "password", 1024)
+    code = body.get("code")
+    if not await _setup_needed(hub):
+        raise web.HTTPConflict(text="setup is done: an administrator exists; log in instead")
+    try:
+        hub.setup_code.check(code if isinstance(code, str) else "")
+    except SetupCodeError as exc:
+        if await async_count_users(hub.storage):  # another setup won meanwhile
+            raise web.HTTPConflict(text="setup is done: an administrator exists") from None
+        await hub.audit.async_log(name, "user.setup_refused", name, request.remote)
+        return _code_refused(str(exc), exc.retry_after)
     try:
         await async_add_user(hub.storage, name, password, "admin", only_if_no_users=True)
     except UserError as exc:
         if await async_count_users(hub.storage):
             raise web.HTTPConflict(text=str(exc)) from None
         raise web.HTTPBadRequest(text=str(exc)) from None
+    hub.setup_code.used()
     name = normal_form(name)  # as stored
     await hub.audit.async_log(name, "user.setup", name, request.remote, role="admin")
     user = await async_get_user(hub.storage, name)

@@ -7,7 +7,11 @@ from typing import Any
 
 from aiohttp import web
 
+from hub.automations.catalog import COMMON_PLACEHOLDERS
+from hub.automations.engine import FileOwnedError
+from hub.automations.recipes import CAMERA, NOTIFIER, RECIPES
 from hub.config.issues import Issue
+from hub.config.loading import ConfigError
 from hub.core import Hub
 from hub.events import Context
 from web import access
@@ -60,8 +64,63 @@ async def list_automations(request: web.Request) -> web.Response:
 @routes.get("/api/automations/types")
 @access.admin
 async def automation_types(request: web.Request) -> web.Response:
-    """Every trigger, condition and action type with its JSON schema (for the panel's forms)."""
-    return web.json_response({"types": _hub(request).automations.types_info()})
+    """Every trigger, condition and action type with its JSON schema (for the panel's forms),
+    and the placeholders every run fills whatever its trigger."""
+    return web.json_response(
+        {
+            "types": _hub(request).automations.types_info(),
+            "common_placeholders": COMMON_PLACEHOLDERS,
+        }
+    )
+
+
+HOUSE_MODES = ("home", "away", "night", "vacation")
+"""Modes offered in the pickers; any 1-32 lowercase letters, digits or _ is allowed."""
+
+
+def _detector_labels(hub: Hub) -> dict[str, list[str]]:
+    """Per camera, every label its object detector knows (when the detector says)."""
+    found: dict[str, list[str]] = {}
+    for loop in hub.object_loops:
+        # Cameras that detect objects themselves have no detector of the hub's.
+        labels = getattr(getattr(loop, "detector", None), "labels", None)
+        if isinstance(labels, list | tuple):
+            found[loop.runtime.camera_id] = [str(label) for label in labels]
+    return found
+
+
+@routes.get("/api/automations/choices")
+@access.admin
+async def automation_choices(request: web.Request) -> web.Response:
+    """What the editor's pickers offer: cameras with their zones, the labels they make events
+    for and those their detector knows; notifiers; house modes; ready-made recipes."""
+    hub = _hub(request)
+    known = _detector_labels(hub)
+    cameras = [
+        {
+            "id": camera_id,
+            "name": runtime.config.name or camera_id,
+            "zones": sorted(runtime.config.zones),
+            "labels": list(runtime.config.objects.labels),
+            "detector_labels": known.get(camera_id, []),
+        }
+        for camera_id, runtime in hub.cameras.items()
+    ]
+    notifiers = [
+        {"id": notifier_id, "type": entry.type, "running": notifier_id in hub.notifiers}
+        for notifier_id, entry in hub.config.notifiers.items()
+    ]
+    modes = list(dict.fromkeys([*HOUSE_MODES, hub.mode]))
+    return web.json_response(
+        {
+            "cameras": cameras,
+            "notifiers": notifiers,
+            "modes": modes,
+            "recipes": [recipe.as_dict() for recipe in RECIPES],
+            "recipe_slots": {"camera": CAMERA, "notifier": NOTIFIER},
+            "defined_in": hub.automations.file_name,
+        }
+    )
 
 
 @routes.post("/api/automations/validate")
@@ -88,6 +147,29 @@ async def create_automation(request: web.Request) -> web.Response:
     return web.json_response(_view(hub, data["id"]), status=201)
 
 
+@routes.post("/api/automations/reload")
+@access.admin
+async def reload_automations(request: web.Request) -> web.Response:
+    """Read the config file's `automations:` again; `{"added", "changed", "removed",
+    "taken_over"}`, or 422 with the file's problems (nothing changed then)."""
+    hub = _hub(request)
+    try:
+        report = await hub.automations.async_reload_file()
+    except ConfigError as exc:
+        errors = [{"path": i.path, "message": hub.redactor(str(i))} for i in exc.issues]
+        return web.json_response({"errors": errors}, status=422)
+    await access.audit(request, "automation.reload", hub.automations.file_name)
+    return web.json_response(
+        {
+            "added": report.added,
+            "changed": report.changed,
+            "removed": report.removed,
+            "taken_over": report.taken_over,
+            "summary": report.summary(),
+        }
+    )
+
+
 @routes.get("/api/automations/{automation_id}")
 @access.admin
 async def get_automation(request: web.Request) -> web.Response:
@@ -101,6 +183,8 @@ async def update_automation(request: web.Request) -> web.Response:
     """Replace an automation's config; applies at once (running runs are stopped)."""
     hub = _hub(request)
     automation_id = _automation_id(request)
+    if hub.automations.automations[automation_id].source == "file":
+        raise web.HTTPConflict(text=hub.automations.file_owned_message())
     data = await read_json_object(request)
     data.setdefault("id", automation_id)
     if data["id"] != automation_id:
@@ -117,7 +201,10 @@ async def update_automation(request: web.Request) -> web.Response:
 async def delete_automation(request: web.Request) -> web.Response:
     """Delete an automation with its traces."""
     automation_id = _automation_id(request)
-    await _hub(request).automations.async_delete(automation_id)
+    try:
+        await _hub(request).automations.async_delete(automation_id)
+    except FileOwnedError as exc:
+        raise web.HTTPConflict(text=str(exc)) from None
     await access.audit(request, "automation.delete", automation_id)
     return web.json_response({"deleted": automation_id})
 

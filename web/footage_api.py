@@ -9,11 +9,12 @@ from aiohttp import web
 
 from hub.detection.event_log import EventQuery
 from hub.detection.objects import stored_event
+from hub.detection.snapshots import event_files, thumbnail_path
 from web import access
 from web.body import read_json_object
 from web.footage_stream import footage_response, require_unlocked
 from web.keys import HUB_KEY
-from web.looks import snapshot_look_starts, video_look_starts
+from web.looks import snapshot_look_starts, thumbnails_look_starts, video_look_starts
 from web.query import id_param, int_param, time_param
 
 routes = web.RouteTableDef()
@@ -118,7 +119,11 @@ def _event_json(row: dict[str, Any]) -> dict[str, Any]:
 @routes.get("/api/events")
 @access.viewer
 async def events(request: web.Request) -> web.Response:
-    """Events, newest first; filters: camera, label, zone, start, end; paging: limit, offset."""
+    """Events, newest first; filters: camera, label, zone, start, end; paging: limit, offset.
+
+    Motion events that turned into object events are left out (the object event says
+    when its story began, `story_start`), unless `stories=0` or `label=motion`.
+    """
     hub = request.app[HUB_KEY]
     query = EventQuery(
         cameras=_visible(request, _camera_param(request)),
@@ -128,6 +133,7 @@ async def events(request: web.Request) -> web.Response:
         end=time_param(request, "end"),
         limit=int_param(request, "limit", 50, 0, MAX_PAGE),
         offset=int_param(request, "offset", 0, 0, 10**9),
+        stories=request.query.get("stories") not in ("0", "false"),
     )
     rows = await hub.event_log.async_list(query)
     return web.json_response({"events": [_event_json(r) for r in rows]})
@@ -155,6 +161,21 @@ async def event_snapshot(request: web.Request) -> web.StreamResponse:
         raise web.HTTPNotFound(text="this event has no snapshot")
     await access.audit(request, "event.snapshot.view", f"{event['camera']}/{event['id']}")
     return await footage_response(request, relpath, "image/jpeg")
+
+
+@routes.get("/api/events/{event_id}/thumbnail.jpg")
+@access.viewer
+async def event_thumbnail(request: web.Request) -> web.StreamResponse:
+    """A small picture of the event for lists (the snapshot itself when it has none)."""
+    event = await _event(request)
+    relpath = event.get("snapshot_path")
+    store = request.app[HUB_KEY].footage
+    if not relpath or not store.exists(relpath):
+        raise web.HTTPNotFound(text="this event has no snapshot")
+    small = thumbnail_path(relpath)
+    if thumbnails_look_starts(request, str(event["camera"])):
+        await access.audit(request, "event.thumbnails.view", str(event["camera"]))
+    return await footage_response(request, small if store.exists(small) else relpath, "image/jpeg")
 
 
 @routes.get("/api/events/{event_id}/clip.mp4")
@@ -213,9 +234,7 @@ async def event_delete(request: web.Request) -> web.Response:
     hub = request.app[HUB_KEY]
     event = await _event(request)
     await hub.event_log.async_delete(event["id"])
-    paths = [
-        p for p in (event.get("snapshot_path"), f"clips/{event['camera']}/{event['id']}.mp4") if p
-    ]
+    paths = event_files(str(event["camera"]), str(event["id"]), event.get("snapshot_path"))
 
     def remove_files() -> None:
         for relpath in paths:

@@ -85,7 +85,7 @@ class HostGuard:
 
     def __init__(
         self,
-        server_host: str,
+        server_host: str | None,
         allowed: Iterable[str] = (),
         addresses: Callable[[], set[str]] = machine_addresses,
         names: Callable[[], set[str]] = machine_names,
@@ -93,8 +93,8 @@ class HostGuard:
     ):
         self._fixed: set[str] = set()
         self._suffixes: list[str] = []
-        bind = server_host.strip().lower()
-        for entry in [*allowed, *([] if bind in WILDCARD_BINDS else [bind])]:
+        bind = (server_host or "").strip().lower()  # None: every address
+        for entry in [*allowed, *([] if not bind or bind in WILDCARD_BINDS else [bind])]:
             entry = entry.strip().lower().strip("[]").rstrip(".")
             if entry.startswith("*."):
                 self._suffixes.append(entry[1:])

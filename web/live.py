@@ -35,8 +35,11 @@ def event_json(event: Event) -> str:
     return json.dumps(event.as_dict(), default=_json_default)
 
 
-# Hub administration news (failing plugins, devices on the LAN) is for admins only.
-ADMIN_ONLY_EVENTS = frozenset({"plugin_failed", "device_discovered", "device_lost"})
+# Hub administration news (failing plugins, devices on the LAN) and other hubs' news (the
+# site: a viewer's grants name this hub's cameras only) are for admins only.
+ADMIN_ONLY_EVENTS = frozenset(
+    {"plugin_failed", "device_discovered", "device_lost", "peer_changed", "peer_event"}
+)
 
 
 def visible_to(who: access.Principal | None, event: Event, cameras: Collection[str]) -> bool:

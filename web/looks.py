@@ -84,3 +84,10 @@ def snapshot_look_starts(request: web.Request, camera: str) -> bool:
     """Whether to audit a camera snapshot: once per person watching, not per refresh."""
     tracker = _tracker(request, "snapshot", SNAPSHOT_LOOK_SECONDS)
     return tracker.starts((_person(request), "snapshot.view", camera))
+
+
+def thumbnails_look_starts(request: web.Request, camera: str) -> bool:
+    """Whether to audit event thumbnails: once per person scanning a camera's events, not per
+    picture (a page of events shows dozens)."""
+    tracker = _tracker(request, "thumbnails", SNAPSHOT_LOOK_SECONDS)
+    return tracker.starts((_person(request), "event.thumbnails.view", camera))

@@ -13,9 +13,11 @@ from pathlib import Path
 
 from aiohttp import web
 
+from hub.config.loading import ConfigError
 from hub.config.models import ServerConfig
 from hub.core import Hub, HubStartError
 from hub.security.users import async_count_users
+from web.addresses import ALL_IPV6, listen_hosts, panel_urls
 from web.app import create_app
 from web.connections import ConnectionLimiter, default_max_connections, limited_factory
 
@@ -23,11 +25,14 @@ _LOGGER = logging.getLogger(__name__)
 HTTP_SHUTDOWN_SECONDS = 1.0
 
 
-def panel_url(host: str, port: int, tls: bool = False) -> str:
-    """The URL a person types to open the panel."""
-    shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
-    shown = f"[{shown}]" if ":" in shown else shown
-    return f"{'https' if tls else 'http'}://{shown}:{port}"
+@dataclass(frozen=True)
+class Ready:
+    """What `camhub run` tells its person once the hub serves: where, and how to get in."""
+
+    urls: list[str]
+    """The panel's URLs, the one to try first first."""
+    setup_code: str | None
+    """The one-time first-run setup code while no user exists, else None."""
 
 
 def tls_context(hub: Hub) -> ssl.SSLContext | None:
@@ -55,32 +60,55 @@ def tls_context(hub: Hub) -> ssl.SSLContext | None:
     return context
 
 
+async def async_reload_automations(hub: Hub) -> None:
+    """Apply the config file's automations again; a file that does not load changes nothing
+    and says why in the log."""
+    try:
+        await hub.automations.async_reload_file()
+    except ConfigError as exc:
+        for issue in exc.issues:
+            _LOGGER.error("Automations not reloaded: %s", hub.redactor(str(issue)))
+
+
 @dataclass
 class Listener:
-    """The panel's listening socket(s) and the aiohttp runner behind them."""
+    """The panel's listening sockets (one server per listen address) and the aiohttp runner."""
 
     runner: web.AppRunner
-    server: asyncio.Server
+    servers: list[asyncio.Server]
     limiter: ConnectionLimiter
+    bound: list[str]
+    """The listen addresses bound (a wildcard stays a wildcard)."""
 
     @property
     def port(self) -> int:
         """The port bound (useful when asked for port 0)."""
-        return int(self.server.sockets[0].getsockname()[1])
+        return int(self.servers[0].sockets[0].getsockname()[1])
 
     async def async_close(self) -> None:
         """Stop accepting, then end open connections (within HTTP_SHUTDOWN_SECONDS)."""
-        self.server.close()
+        for listening in self.servers:
+            listening.close()
         await self.runner.cleanup()
-        await self.server.wait_closed()
+        for listening in self.servers:
+            await listening.wait_closed()
+
+
+class ListenError(OSError):
+    """An address could not be bound; `where` is it as `host:port` for the message."""
+
+    def __init__(self, where: str, cause: OSError):
+        super().__init__(cause.errno, cause.strerror or str(cause))
+        self.where = where
 
 
 async def async_listen(
     app: web.Application, server: ServerConfig, context: ssl.SSLContext | None = None
 ) -> Listener:
-    """Serve `app` on `server.host`/`server.port` with the connection limits of
-    `server.limits`: idle and header time-out, caps per address and in all (OSError if the
-    address cannot be bound)."""
+    """Serve `app` on every address `server.host` means (all of them by default) at
+    `server.port`, with the connection limits of `server.limits`: idle and header time-out,
+    caps per address and in all. IPv6 is skipped where the machine has none; any other
+    address that cannot be bound raises ListenError."""
     limits = server.limits
     runner = web.AppRunner(
         app,
@@ -96,23 +124,40 @@ async def async_listen(
     limiter = ConnectionLimiter(
         limits.connections_per_address, limits.max_connections or default_max_connections()
     )
-    try:
-        listening = await asyncio.get_running_loop().create_server(
-            limited_factory(runner.server, limiter),
-            server.host or None,
-            server.port,
-            ssl=context,
-            # A TLS handshake never finished is an idle connection too.
-            ssl_handshake_timeout=limits.idle_seconds if context is not None else None,
-            reuse_address=True,
-        )
-    except OSError:
-        await runner.cleanup()
-        raise
-    return Listener(runner, listening, limiter)
+    loop = asyncio.get_running_loop()
+    hosts = listen_hosts(server.host)
+    servers: list[asyncio.Server] = []
+    bound: list[str] = []
+    port = server.port
+    for address in hosts:
+        try:
+            listening = await loop.create_server(
+                limited_factory(runner.server, limiter),
+                address,
+                port,
+                ssl=context,
+                # A TLS handshake never finished is an idle connection too.
+                ssl_handshake_timeout=limits.idle_seconds if context is not None else None,
+                reuse_address=True,
+            )
+        except OSError as exc:
+            no_ipv6 = exc.errno in (errno.EAFNOSUPPORT, errno.EADDRNOTAVAIL)
+            if address == ALL_IPV6 and len(hosts) > 1 and no_ipv6:
+                _LOGGER.info("No IPv6 on this machine: the panel listens on IPv4 only")
+                continue
+            for done in servers:
+                done.close()
+            await runner.cleanup()
+            where = f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+            raise ListenError(where, exc) from None
+        servers.append(listening)
+        bound.append(address)
+        # Port 0 (tests): every other address takes the port the first one got.
+        port = port or int(listening.sockets[0].getsockname()[1])
+    return Listener(runner, servers, limiter, bound)
 
 
-async def async_serve(hub: Hub, on_ready: Callable[[str], None] | None = None) -> None:
+async def async_serve(hub: Hub, on_ready: Callable[[Ready], None] | None = None) -> None:
     """Bind the panel, start the hub, wait for a stop signal, then stop both."""
     server = hub.config.server
     try:
@@ -122,36 +167,37 @@ async def async_serve(hub: Hub, on_ready: Callable[[str], None] | None = None) -
         raise
     try:
         listener = await async_listen(create_app(hub), server, context)
-    except OSError as exc:
+    except ListenError as exc:
         await hub.storage.async_close()
         if exc.errno == errno.EADDRINUSE:
             raise HubStartError(
-                f"cannot listen on {server.host}:{server.port}: the port is already in use "
-                "(stop the other program or set server.port)"
+                f"cannot listen on {exc.where}: the port is already in use "
+                "(stop the other program, or choose another with --port or server.port)"
             ) from None
-        raise HubStartError(
-            f"cannot listen on {server.host}:{server.port}: {exc.strerror or exc}"
-        ) from None
+        raise HubStartError(f"cannot listen on {exc.where}: {exc.strerror}") from None
+    except BaseException:
+        await hub.storage.async_close()
+        raise
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    # `camhub automations reload` (or `kill -HUP`): the config file's automations, again.
+    loop.add_signal_handler(
+        signal.SIGHUP,
+        lambda: hub.async_create_task(async_reload_automations(hub), "reload-automations"),
+    )
     try:
         await hub.async_start()
-        url = panel_url(server.host, server.port, tls=context is not None)
-        _LOGGER.info("Panel at %s", url)
+        urls = panel_urls(listener.bound, listener.port, tls=context is not None)
+        _LOGGER.info("Panel at %s", ", ".join(urls))
+        code = hub.setup_code.issue() if await async_count_users(hub.storage) == 0 else None
         if on_ready is not None:
-            on_ready(url)
-        if await async_count_users(hub.storage) == 0:
-            _LOGGER.warning(
-                "No user yet: the first visit to %s creates the administrator "
-                "(or run `camhub user add NAME --role admin` first)",
-                url,
-            )
+            on_ready(Ready(urls, code))
         await stop.wait()
         _LOGGER.info("Stopping")
     finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.remove_signal_handler(sig)
         await listener.async_close()
         await hub.async_stop()

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import sqlite_utils
 
 from hub.automations.model import (
+    DetectionActionOptions,
     NotifyActionOptions,
     RecordActionOptions,
     SetModeActionOptions,
@@ -177,3 +178,24 @@ class SetModeAction:
         previous = self.engine.hub.mode
         self.engine.hub.async_set_mode(self.options.mode, context)
         return {"mode": self.options.mode, "previous": previous}
+
+
+class DetectionAction:
+    """Arm or disarm detection on one camera or all (state `detection.<camera>`)."""
+
+    def __init__(
+        self, engine: AutomationEngine, automation_id: str, options: DetectionActionOptions
+    ):
+        self.engine = engine
+        self.options = options
+
+    async def async_run(self, variables: Mapping[str, Any], context: Context) -> dict[str, Any]:
+        """Switch detection; a camera removed since the automation was made is an error."""
+        cameras = self.engine.hub.cameras
+        wanted = self.options.camera
+        if wanted is not None and wanted not in cameras:
+            raise ActionError(f"unknown camera '{wanted}'")
+        chosen = [wanted] if wanted is not None else list(cameras)
+        for camera_id in chosen:
+            cameras.set_armed(camera_id, self.options.enabled)
+        return {"cameras": chosen, "enabled": self.options.enabled}

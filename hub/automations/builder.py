@@ -4,19 +4,37 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from hub.automations.catalog import CONTROL_ACTIONS, GROUP_CONDITIONS
+from hub.automations.catalog import COMMON_PLACEHOLDERS, CONTROL_ACTIONS, GROUP_CONDITIONS
 from hub.automations.conditions import Condition, GroupCondition
 from hub.automations.model import CheckEnv
+from hub.automations.templates import placeholders
 from hub.config.issues import Issue, validation_issues
 from hub.config.models import AutomationConfig
 from hub.extensions.registry import AutomationType, PluginOptions
 
-if TYPE_CHECKING:
-    from hub.automations.engine import AutomationEngine
+
+class TypeSource(Protocol):
+    """Where the builder finds types (and the hub to build with): the engine, or a
+    `Catalog` for checks made without a running hub (`camhub check-config`)."""
+
+    @property
+    def types(self) -> Mapping[tuple[str, str], AutomationType]: ...
+
+    @property
+    def hub(self) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Types only: enough to check automations (`build=False`), not to build them."""
+
+    types: Mapping[tuple[str, str], AutomationType]
+    hub: Any = None
+
 
 KIND_PLURAL = {"trigger": "triggers", "condition": "conditions", "action": "actions"}
 STRIPPED_KEYS = {
@@ -77,35 +95,55 @@ def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
+def _has_wait(value: Any) -> bool:
+    """Whether a wait_for_trigger step is anywhere in these (nested) actions."""
+    if isinstance(value, list):
+        return any(_has_wait(item) for item in value)
+    if isinstance(value, Mapping):
+        return value.get("type") == "wait_for_trigger" or any(_has_wait(v) for v in value.values())
+    return False
+
+
 class Builder:
     """Collects every issue of one automation; builds it when there are none."""
 
-    def __init__(self, engine: AutomationEngine, env: CheckEnv, build: bool = True):
+    def __init__(self, engine: TypeSource, env: CheckEnv, build: bool = True):
         self.engine = engine
         self.env = env
         self.build = build
         self.issues: list[Issue] = []
         self.sequences: dict[str, list[Step]] = {}
         self.automation_id = ""
+        self.known_placeholders: dict[str, str] | None = None
+        """What templates may use; None when a trigger does not declare what it fills."""
+        self._filled_by: list[tuple[str, Mapping[str, str]]] = []
+        """Each trigger's type and the placeholders it fills (for the messages)."""
 
     def _issue(self, path: str, message: str) -> None:
         self.issues.append(Issue(path, message))
 
-    def automation(self, data: Any) -> Built | None:
-        """Check (and build) one automation from its raw mapping."""
+    def automation(self, data: Any, check_top: bool = True) -> Built | None:
+        """Check (and build) one automation from its raw mapping. `check_top=False` skips
+        the keys beside triggers/conditions/actions (the config file's loader did them)."""
         if not isinstance(data, Mapping):
-            self._issue("", "an automation is a mapping with id, triggers and actions")
+            if check_top:
+                self._issue("", "an automation is a mapping with id, triggers and actions")
             return None
+        config = None
         try:
             config = AutomationConfig.model_validate(dict(data))
         except ValidationError as exc:
-            self.issues += validation_issues(exc, AutomationConfig)
+            if check_top:
+                self.issues += validation_issues(exc, AutomationConfig)
             # Go on with the parts that are lists, so one response lists every problem.
-            config = None
         self.automation_id = str(data.get("id") or "")
+        variables = data.get("variables")
         raw_triggers = _list(data.get("triggers"))
         raw_conditions = _list(data.get("conditions"))
         raw_actions = _list(data.get("actions"))
+        self._placeholders(
+            raw_triggers, raw_actions, variables if isinstance(variables, dict) else {}
+        )
         triggers = [
             t for i, item in enumerate(raw_triggers) if (t := self.trigger(item, f"triggers[{i}]"))
         ]
@@ -114,6 +152,56 @@ class Builder:
         if self.issues or config is None:
             return None
         return Built(config, triggers, conditions, self.sequences)
+
+    def _placeholders(
+        self, raw_triggers: list[Any], raw_actions: list[Any], variables: Mapping[str, Any]
+    ) -> None:
+        """What every trigger of the automation fills: any one of them may start a run, so
+        a template may use only what all of them fill (plus what every run has)."""
+        filled: list[tuple[str, Mapping[str, str]]] = []
+        for item in raw_triggers:
+            name = item.get("type") if isinstance(item, Mapping) else None
+            spec = self.engine.types.get(("trigger", name)) if isinstance(name, str) else None
+            if spec is None:
+                continue  # reported as a bad trigger; its placeholders cannot be known
+            if spec.placeholders is None:
+                self.known_placeholders = None
+                return
+            filled.append((spec.name, spec.placeholders))
+        known = {**COMMON_PLACEHOLDERS}
+        shared = set.intersection(*(set(names) for _, names in filled)) if filled else set()
+        for _, names in filled:
+            known.update({k: v for k, v in names.items() if k in shared})
+        known.update({str(k): "a variable of this automation" for k in variables})
+        if _has_wait(raw_actions):
+            known["wait"] = "what wait_for_trigger found (after it)"
+        self.known_placeholders = known
+        self._filled_by = filled
+
+    def _check_templates(self, options: PluginOptions, path: str) -> None:
+        known = self.known_placeholders
+        if known is None:
+            return
+        for name, info in type(options).model_fields.items():
+            extra = info.json_schema_extra
+            if not isinstance(extra, dict) or extra.get("format") != "template":
+                continue
+            value = getattr(options, name)
+            for used in placeholders(value) if isinstance(value, str) else ():
+                if used in known:
+                    continue
+                lacking = sorted({t for t, names in self._filled_by if used not in names})
+                why = (
+                    f"the {' and '.join(lacking)} trigger{'s' if len(lacking) > 1 else ''} "
+                    f"{'do' if len(lacking) > 1 else 'does'} not fill it"
+                    if lacking
+                    else "nothing fills it"
+                )
+                listed = ", ".join(f"{{{k}}}" for k in sorted(known))
+                self._issue(
+                    f"{path}.{info.alias or name}",
+                    f"unknown placeholder {{{used}}}: {why} (known: {listed})",
+                )
 
     def _options(
         self, kind: str, data: Any, path: str
@@ -140,6 +228,8 @@ class Builder:
         if callable(check):
             for key, message in check(self.env):
                 self._issue(f"{path}.{key}", message)
+        if kind == "action":
+            self._check_templates(options, path)
         return spec, options
 
     def _create(self, spec: AutomationType, options: PluginOptions, path: str) -> Any:

@@ -15,11 +15,13 @@ from hub.automations.catalog import builtin_types, type_info
 from hub.automations.clock import Clock, RealClock
 from hub.automations.model import CheckEnv
 from hub.automations.runner import Resume, Run
-from hub.automations.runtime import AutomationRuntime
+from hub.automations.runtime import PROBLEM_PREFIX, AutomationRuntime
 from hub.automations.schedule import house_zone
 from hub.automations.trace import Trace
 from hub.automations.triggers import EventDispatcher
 from hub.config.issues import Issue
+from hub.config.loading import ConfigError, load_config
+from hub.config.models import AutomationConfig
 from hub.events import (
     CameraAdded,
     CameraChanged,
@@ -31,6 +33,7 @@ from hub.events import (
     MotionEnded,
     MotionStarted,
     OnvifEvent,
+    PeerEvent,
     StateChanged,
 )
 from hub.extensions.registry import AutomationType
@@ -49,6 +52,7 @@ LISTENED_EVENTS = (
     EventEnded,
     StateChanged,
     OnvifEvent,
+    PeerEvent,
     CameraAdded,
     CameraChanged,
 )
@@ -57,6 +61,15 @@ TRACE_FLUSH_SECONDS = 0.5
 CONTEXT_MEMORY = 2000
 """Run contexts remembered to link a run to the run of another automation that caused it."""
 Webhook = Callable[[Any, Context], None]
+
+
+class FileOwnedError(Exception):
+    """The automation belongs to the config file; the message says how to change it."""
+
+
+def file_configs(automations: list[AutomationConfig]) -> list[dict[str, Any]]:
+    """The config file's automations as stored: only the keys written in the file."""
+    return [a.model_dump(by_alias=True, exclude_unset=True) for a in automations]
 
 
 class AutomationEngine:
@@ -81,15 +94,12 @@ class AutomationEngine:
     # ---------------------------------------------------------- lifecycle
 
     async def async_start(self) -> None:
-        """Load (importing YAML on first start), build, attach, resume waiting runs."""
+        """Load the config file's automations over the stored ones, build, attach, resume."""
         self.load_types()
         storage = self.hub.storage
-        if not await storage.async_read(store.was_imported):
-            configs = [
-                a.model_dump(by_alias=True, exclude_unset=True) for a in self.hub.config.automations
-            ]
-            count = await storage.async_write(lambda db: store.import_yaml(db, configs))
-            _LOGGER.info("Imported %d automation(s) from the config file", count)
+        configs = file_configs(self.hub.config.automations)
+        report = await storage.async_write(lambda db: store.sync_file(db, configs))
+        self._log_sync(report)
         rows = await storage.async_read(store.load_automations)
         self.running = True
         for row in rows:
@@ -102,6 +112,54 @@ class AutomationEngine:
             "automations", self._on_event, LISTENED_EVENTS, EVENT_QUEUE_SIZE
         )
         self._flush_task = asyncio.get_running_loop().create_task(self._flush_loop())
+
+    def _log_sync(self, report: store.FileSync) -> None:
+        where = self.file_name
+        _LOGGER.info("Automations from %s: %s", where, report.summary())
+        for automation_id in report.taken_over:
+            _LOGGER.warning(
+                "Automation %s is now defined in %s: it replaces the one made in the panel",
+                automation_id,
+                where,
+            )
+
+    @property
+    def file_name(self) -> str:
+        """The config file's name as people know it (`config.yaml`)."""
+        path = self.hub.loaded.path
+        return path.name if path is not None else "the embedded default config"
+
+    async def async_reload_file(self) -> store.FileSync:
+        """Read the config file again and apply its `automations:` (the panel's stay).
+
+        Raises ConfigError, changing nothing, when the file does not load."""
+        path = self.hub.loaded.path
+        if path is None:
+            raise ConfigError(
+                [Issue("", "no config file to reload", filename="<embedded default>")]
+            )
+        loaded = await asyncio.to_thread(load_config, path)
+        configs = file_configs(loaded.config.automations)
+        async with self._lock:
+            report = await self.hub.storage.async_write(lambda db: store.sync_file(db, configs))
+            rows = {r["id"]: r for r in await self.hub.storage.async_read(store.load_automations)}
+            for automation_id in report.touched():
+                old = self.automations.pop(automation_id, None)
+                if old is not None:
+                    await old.async_stop("reloaded")
+                    self._forget_problem(automation_id)
+                row = rows.get(automation_id)
+                if row is not None:
+                    runtime = AutomationRuntime(self, row)
+                    self.automations[automation_id] = runtime
+                    runtime.build()
+                    runtime.start()
+        self._log_sync(report)
+        return report
+
+    def _forget_problem(self, automation_id: str) -> None:
+        prefix = PROBLEM_PREFIX.format(automation_id)
+        self.hub.problems[:] = [p for p in self.hub.problems if not p.startswith(prefix)]
 
     def stop_triggers(self) -> None:
         """Stop listening and cancel runs at once (no await: shutdown goes on meanwhile)."""
@@ -194,11 +252,13 @@ class AutomationEngine:
         """Create or replace an automation; applies at once. Returns issues (nothing saved)."""
         issues = self.validate(data)
         automation_id = data.get("id")
-        if not issues and create and automation_id in self.automations:
+        current = self.automations.get(str(automation_id))
+        if not issues and create and current is not None:
             issues = [Issue("id", f"an automation '{automation_id}' exists already")]
+        if not issues and current is not None and current.source == store.FILE:
+            issues = [Issue("", self.file_owned_message())]
         if issues:
             return issues
-        current = self.automations.get(str(automation_id))
         # An edit that does not say `enabled` keeps the automation on or off as it was.
         enabled = bool(data.get("enabled", current.enabled if current and not create else True))
         async with self._lock:
@@ -215,11 +275,21 @@ class AutomationEngine:
             runtime.start()
         return []
 
+    def file_owned_message(self) -> str:
+        """Why an automation from the config file cannot be changed here."""
+        return (
+            f"defined in {self.file_name}: edit it there, then reload "
+            "(`camhub automations reload`, the panel's Reload, or a restart)"
+        )
+
     async def async_delete(self, automation_id: str) -> bool:
-        """Remove an automation, its traces and waiting runs."""
-        runtime = self.automations.pop(automation_id, None)
+        """Remove an automation made in the panel, its traces and waiting runs."""
+        runtime = self.automations.get(automation_id)
         if runtime is None:
             return False
+        if runtime.source == store.FILE:
+            raise FileOwnedError(self.file_owned_message())
+        del self.automations[automation_id]
         await runtime.async_stop("deleted")
         self._pending_traces = {
             k: t for k, t in self._pending_traces.items() if t.automation_id != automation_id
@@ -230,11 +300,19 @@ class AutomationEngine:
     async def async_set_enabled(self, automation_id: str, enabled: bool) -> None:
         """Turn on or off (off cancels running runs)."""
         runtime = self.automations[automation_id]
-        config = {**runtime.config, "enabled": enabled}
-        runtime.config = config
         runtime.enabled = enabled
         await runtime.async_stop("disabled")
-        await self.hub.storage.async_write(lambda db: store.save_automation(db, config, enabled))
+        if runtime.source == store.FILE:
+            # The file's text stays as written: the switch holds until the file changes it.
+            await self.hub.storage.async_write(
+                lambda db: store.set_fields(db, automation_id, enabled=int(enabled))
+            )
+        else:
+            config = {**runtime.config, "enabled": enabled}
+            runtime.config = config
+            await self.hub.storage.async_write(
+                lambda db: store.save_automation(db, config, enabled)
+            )
         runtime.start()
 
     async def async_snooze(self, automation_id: str, until: float | None) -> None:
@@ -382,9 +460,15 @@ class AutomationEngine:
     # ---------------------------------------------------------- listing
 
     def types_info(self) -> list[dict[str, Any]]:
-        """Every trigger, condition and action type with its JSON schema."""
+        """Every trigger, condition and action type with its JSON schema: built-in ones in
+        the catalog's order (the most used first), then plugins' by name."""
         order = {"trigger": 0, "condition": 1, "action": 2}
-        specs = sorted(self.types.values(), key=lambda s: (order[s.kind], s.name))
+        position = {key: i for i, key in enumerate(self.types)}
+        specs = sorted(
+            self.types.values(),
+            key=lambda s: (order[s.kind], s.plugin != "builtin", s.plugin != "builtin" and s.name,
+                           position[(s.kind, s.name)]),
+        )  # fmt: skip
         return [type_info(spec) for spec in specs]
 
 

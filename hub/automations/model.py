@@ -19,6 +19,8 @@ OneOrMany = Annotated[
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 _MODE = re.compile(r"^[a-z0-9_]{1,32}$")
 NestedList = list[dict[str, Any]]
+TEMPLATE: dict[str, Any] = {"format": "template"}
+"""Marks an option whose text is a template: its placeholders are checked and offered."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,8 @@ class CheckedOptions(PluginOptions):
     def check(self, env: CheckEnv) -> list[tuple[str, str]]:
         """Problems as (field, message); empty when fine."""
         problems: list[tuple[str, str]] = []
+        if getattr(self, "hub", None) is not None:
+            return problems  # another hub's cameras and zones: this hub cannot know them
         camera = getattr(self, "camera", None)
         if isinstance(camera, str) and camera not in env.cameras:
             problems.append(("camera", _known("camera", camera, env.cameras)))
@@ -70,6 +74,12 @@ class MotionTriggerOptions(CheckedOptions):
     """Motion started (or ended) on a camera."""
 
     camera: str | None = Field(None, description="Camera id; empty means any camera.")
+    hub: str | None = Field(
+        None,
+        min_length=1,
+        description="Another hub of the site (its name; * for any peer): fire on that hub's "
+        "events instead of this one's. Needs an `mqtt` notifier with `site` set.",
+    )
     event: Literal["started", "ended"] = Field(
         "started", description="Fire when motion starts (started) or stops (ended)."
     )
@@ -79,6 +89,12 @@ class ObjectTriggerOptions(CheckedOptions):
     """An object event (person, car...) matching label, zone, score and duration."""
 
     camera: str | None = Field(None, description="Camera id; empty means any camera.")
+    hub: str | None = Field(
+        None,
+        min_length=1,
+        description="Another hub of the site (its name; * for any peer): fire on that hub's "
+        "events instead of this one's. Needs an `mqtt` notifier with `site` set.",
+    )
     label: str | None = Field(None, description="Object label, e.g. person; empty: any.")
     zone: str | None = Field(None, description="Only when the object is in this zone.")
     min_score: float = Field(0.0, ge=0, le=1, description="Lowest detection score (0-1).")
@@ -243,9 +259,17 @@ class NotifyActionOptions(CheckedOptions):
 
     notifier: str = Field(description="Notifier id (notifiers.<id>).")
     message: str = Field(
-        min_length=1, max_length=2000, description="Text; {camera} {label} {zone} {time:%H:%M}."
+        min_length=1,
+        max_length=2000,
+        description="The text; {placeholders} are filled in from what started the run.",
+        json_schema_extra=TEMPLATE,
     )
-    title: str | None = Field(None, max_length=200, description="Title; default: the alias.")
+    title: str | None = Field(
+        None,
+        max_length=200,
+        description="Title; default: the automation's name.",
+        json_schema_extra=TEMPLATE,
+    )
     snapshot: bool = Field(False, description="Attach a picture of the camera.")
     clip: bool = Field(False, description="Link the event's clip.")
     camera: str | None = Field(None, description="Camera for the picture; default: trigger's.")
@@ -298,6 +322,14 @@ class SetModeActionOptions(CheckedOptions):
     mode: str = Field(description="New mode: home, away, night, ...")
 
     _mode = field_validator("mode")(_check_mode)
+
+
+class DetectionActionOptions(CheckedOptions):
+    """Turn detection (motion and objects) on or off; recording goes on either way."""
+
+    camera: str | None = Field(None, description="Camera id; empty means every camera.")
+    # Not `on`: YAML 1.1 reads a bare `on:` key as true.
+    enabled: bool = Field(description="true: detect; false: stop looking at the pictures.")
 
 
 class DelayActionOptions(CheckedOptions):

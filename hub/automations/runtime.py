@@ -31,6 +31,8 @@ class AutomationRuntime:
         self.enabled: bool = row["enabled"]
         self.snoozed_until: float | None = row.get("snoozed_until")
         self.last_triggered: float | None = row.get("last_triggered")
+        self.source: str = row.get("source") or "panel"
+        """`file` (the config file owns it; read-only here) or `panel`."""
         self.built: Built | None = None
         self.issues: list[Issue] = []
         self.runs: list[Run] = []
@@ -59,6 +61,8 @@ class AutomationRuntime:
             "description": config.description if config else self.config.get("description"),
             "mode": config.mode if config else self.config.get("mode"),
             "enabled": self.enabled,
+            "source": self.source,
+            "defined_in": self.engine.file_name if self.source == "file" else None,
             "state": state,
             "snoozed_until": self.snoozed_until,
             "last_triggered": self.last_triggered,

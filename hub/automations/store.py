@@ -6,6 +6,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,9 @@ import sqlite_utils
 from hub.automations.trace import Trace
 
 META_IMPORTED = "yaml_imported"
+FILE, PANEL = "file", "panel"
+"""Owners: automations in the config file belong to it, those made in the panel to the
+database. Rows from before owners were recorded have none until the next start."""
 
 
 def migrate(db: sqlite_utils.Database) -> None:
@@ -41,13 +45,20 @@ def migrate(db: sqlite_utils.Database) -> None:
     db.table("automation_meta").create({"key": str, "value": str}, pk="key", if_not_exists=True)
 
 
+def migrate_source(db: sqlite_utils.Database) -> None:
+    """The owner column; older rows stay without one until `sync_file` sorts them."""
+    if "source" not in db.table("automations").columns_dict:
+        db.table("automations").add_column("source", str)
+
+
 # ---------------------------------------------------------------- automations
 
 
 def load_automations(db: sqlite_utils.Database) -> list[dict[str, Any]]:
     """Every stored automation row, config decoded, in creation order."""
     rows = db.execute(
-        "select id, config, enabled, last_triggered, snoozed_until from automations order by rowid"
+        "select id, config, enabled, last_triggered, snoozed_until, source from automations "
+        "order by rowid"
     ).fetchall()
     return [
         {
@@ -56,35 +67,94 @@ def load_automations(db: sqlite_utils.Database) -> list[dict[str, Any]]:
             "enabled": bool(row[2]),
             "last_triggered": row[3],
             "snoozed_until": row[4],
+            "source": row[5] or PANEL,
         }
         for row in rows
     ]
 
 
-def was_imported(db: sqlite_utils.Database) -> bool:
-    """Whether the YAML `automations:` were imported already (first start only)."""
-    return bool(
-        db.execute("select 1 from automation_meta where key = ?", [META_IMPORTED]).fetchone()
-    )
+@dataclass
+class FileSync:
+    """What loading the config file's automations changed in the database."""
+
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    taken_over: list[str] = field(default_factory=list)
+    """Made in the panel, now defined in the file under the same id: the file's wins."""
+    unchanged: list[str] = field(default_factory=list)
+
+    def touched(self) -> list[str]:
+        """Ids whose automation must be rebuilt."""
+        return [*self.added, *self.changed, *self.removed, *self.taken_over]
+
+    def summary(self) -> str:
+        """`2 added, 1 changed` (or `no change`)."""
+        parts = [
+            f"{len(ids)} {word}"
+            for word, ids in (
+                ("added", self.added),
+                ("changed", self.changed),
+                ("removed", self.removed),
+                ("taken over from the panel", self.taken_over),
+            )
+            if ids
+        ]
+        return ", ".join(parts) or "no change"
 
 
-def import_yaml(db: sqlite_utils.Database, configs: Iterable[dict[str, Any]]) -> int:
-    """Store the YAML automations and remember it was done."""
-    count = 0
-    for config in configs:
-        save_automation(db, config, bool(config.get("enabled", True)))
-        count += 1
+def sync_file(db: sqlite_utils.Database, configs: Iterable[dict[str, Any]]) -> FileSync:
+    """Make the database hold exactly the file's automations as file-owned ones.
+
+    A file automation whose config is as stored keeps its on/off switch from the panel;
+    a changed one takes `enabled` from the file. File-owned rows the file no longer has
+    are deleted. Rows without an owner (from before owners existed) that the file has
+    become the file's; the others are the panel's.
+    """
+    report = FileSync()
+    stored = {row["id"]: row for row in load_automations_raw(db)}
+    wanted = {str(config["id"]): config for config in configs}
+    for automation_id, config in wanted.items():
+        row = stored.get(automation_id)
+        enabled = bool(config.get("enabled", True))
+        if row is None:
+            report.added.append(automation_id)
+        elif row["config"] == config and row["source"] in (FILE, None):
+            enabled = bool(row["enabled"])
+            report.unchanged.append(automation_id)
+        elif row["source"] == PANEL:
+            report.taken_over.append(automation_id)
+        else:
+            report.changed.append(automation_id)
+        save_automation(db, config, enabled, FILE)
+    for automation_id, row in stored.items():
+        if row["source"] == FILE and automation_id not in wanted:
+            delete_automation(db, automation_id)
+            report.removed.append(automation_id)
+        elif row["source"] is None and automation_id not in wanted:
+            set_fields(db, automation_id, source=PANEL)
     db.table("automation_meta").upsert({"key": META_IMPORTED, "value": str(time.time())}, pk="key")
-    return count
+    return report
 
 
-def save_automation(db: sqlite_utils.Database, config: dict[str, Any], enabled: bool) -> None:
+def load_automations_raw(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    """Rows with the owner as stored (None for rows older than owners)."""
+    rows = db.execute("select id, config, enabled, source from automations").fetchall()
+    return [
+        {"id": r[0], "config": json.loads(r[1]), "enabled": bool(r[2]), "source": r[3]}
+        for r in rows
+    ]
+
+
+def save_automation(
+    db: sqlite_utils.Database, config: dict[str, Any], enabled: bool, source: str = PANEL
+) -> None:
     """Insert or replace one automation's config (keeps last_triggered and snooze)."""
     db.execute(
-        "insert into automations (id, config, enabled, updated) values (?, ?, ?, ?) "
+        "insert into automations (id, config, enabled, updated, source) values (?, ?, ?, ?, ?) "
         "on conflict(id) do update set config = excluded.config, enabled = excluded.enabled, "
-        "updated = excluded.updated",
-        [config["id"], json.dumps(config), int(enabled), time.time()],
+        "updated = excluded.updated, source = excluded.source",
+        [config["id"], json.dumps(config), int(enabled), time.time(), source],
     )
 
 

@@ -29,6 +29,7 @@ from hub.events import (
     MotionStarted,
     ObjectEventChanged,
     OnvifEvent,
+    PeerEvent,
     StateChanged,
 )
 from hub.states import HOUSE_MODE_ENTITY
@@ -120,6 +121,11 @@ class _Trigger:
         self._detach.append(self.engine.dispatcher.listen(event_type, key, callback))
 
 
+def peer_matches(hub: str | None, camera: str | None, event: PeerEvent) -> bool:
+    """Whether a peer's event is of the hub (`*`: any) and camera a trigger asks for."""
+    return hub in ("*", event.hub) and (camera is None or camera == event.camera)
+
+
 class MotionTrigger(_Trigger):
     """Fires on motion_started / motion_ended."""
 
@@ -128,7 +134,10 @@ class MotionTrigger(_Trigger):
         self.options = options
 
     def start(self) -> None:
-        """Listen for the motion event asked for."""
+        """Listen for the motion event asked for (of this hub, or of a peer)."""
+        if self.options.hub is not None:
+            self.listen(PeerEvent.event_type, None, self._on_peer_event)
+            return
         kind = MotionStarted if self.options.event == "started" else MotionEnded
         self.listen(kind.event_type, self.options.camera, self._on_event)
 
@@ -136,6 +145,23 @@ class MotionTrigger(_Trigger):
         assert isinstance(event, MotionStarted | MotionEnded)
         variables = {
             "trigger": "motion",
+            "camera": event.camera,
+            "event_id": event.event_id,
+            "motion": self.options.event,
+            "event": event_info(event),
+        }
+        self.fire(variables, event.context)
+
+    def _on_peer_event(self, event: Event) -> None:
+        assert isinstance(event, PeerEvent)
+        phase = "start" if self.options.event == "started" else "end"
+        if event.kind != "motion" or event.phase != phase:
+            return
+        if not peer_matches(self.options.hub, self.options.camera, event):
+            return
+        variables = {
+            "trigger": "motion",
+            "hub": event.hub,
             "camera": event.camera,
             "event_id": event.event_id,
             "motion": self.options.event,
@@ -154,11 +180,33 @@ class ObjectTrigger(_Trigger):
         self._waiting: dict[str, asyncio.Task[None]] = {}
 
     def start(self) -> None:
-        """Listen to the object event lifecycle."""
+        """Listen to the object event lifecycle (of this hub, or of a peer)."""
+        if self.options.hub is not None:
+            self.listen(PeerEvent.event_type, None, self._on_peer_event)
+            return
         for kind in (EventStarted, EventUpdated, EventEnded):
             self.listen(kind.event_type, self.options.camera, self._on_event)
 
-    def _matches(self, event: ObjectEventChanged) -> bool:
+    def _on_peer_event(self, event: Event) -> None:
+        """A peer's object event fires like one of ours (its zones are the peer's)."""
+        assert isinstance(event, PeerEvent)
+        if event.kind != "object" or not peer_matches(self.options.hub, self.options.camera, event):
+            return
+        if event.phase == "end":
+            waiting = self._waiting.pop(event.event_id, None)
+            if waiting is not None:
+                waiting.cancel()
+            return
+        if event.event_id in self._fired or not self._matches(event):
+            return
+        due = event.start + self.options.min_duration
+        if self.engine.clock.now() >= due:
+            self._fire(event)
+        elif event.event_id not in self._waiting:
+            task = self.spawn(self._fire_at(due, event), f"object-trigger:{self.automation_id}")
+            self._waiting[event.event_id] = task
+
+    def _matches(self, event: ObjectEventChanged | PeerEvent) -> bool:
         options = self.options
         return (
             (options.label is None or event.label == options.label)
@@ -182,18 +230,20 @@ class ObjectTrigger(_Trigger):
             task = self.spawn(self._fire_at(due, event), f"object-trigger:{self.automation_id}")
             self._waiting[event.event_id] = task
 
-    async def _fire_at(self, due: float, event: ObjectEventChanged) -> None:
+    async def _fire_at(self, due: float, event: ObjectEventChanged | PeerEvent) -> None:
         await self.engine.clock.sleep_until(due)
         self._waiting.pop(event.event_id, None)
         if event.event_id not in self._fired:
             self._fire(event)
 
-    def _fire(self, event: ObjectEventChanged) -> None:
+    def _fire(self, event: ObjectEventChanged | PeerEvent) -> None:
         self._fired[event.event_id] = None
         if len(self._fired) > FIRED_MEMORY:
             del self._fired[next(iter(self._fired))]
         zone = self.options.zone or (event.zones[0] if event.zones else "")
+        peer = {"hub": event.hub} if isinstance(event, PeerEvent) else {}
         variables = {
+            **peer,
             "trigger": "object",
             "camera": event.camera,
             "label": event.label,

@@ -42,7 +42,9 @@ def entity_id(camera_id: str) -> str:
 
 def _stream_keys(config: CameraConfig) -> CameraConfig:
     """The config without what only detection reads: if this differs, the stream restarts."""
-    return config.model_copy(update={"zones": {}, "masks": [], "motion": None, "objects": None})
+    return config.model_copy(
+        update={"zones": {}, "masks": [], "motion": None, "objects": None, "snapshots": None}
+    )
 
 
 def backoff_delay(attempt: int) -> float:
@@ -101,6 +103,7 @@ class CameraRuntime:
             "reason": state.attributes.get("reason") if state else None,
             "detect_frames": {"delivered": self.frames.delivered, "dropped": self.frames.dropped},
             "decode": self.decode.as_dict(),
+            "objects": hub.detector_pool.describe(self.camera_id),
             "stats": self.source.stats_dict() if isinstance(self.source, StatsSource) else {},
         }
 
@@ -115,8 +118,11 @@ class CameraManager(Mapping[str, CameraRuntime]):
 
     def __init__(self, hub: Hub):
         self.hub = hub
+        # Each camera's `objects` is completed from the top-level `objects` defaults here,
+        # wherever it came from (config file, panel, discovery).
+        complete = hub.config.camera_objects
         self._cameras: dict[str, CameraRuntime] = {
-            camera_id: CameraRuntime(camera_id, config)
+            camera_id: CameraRuntime(camera_id, complete(config))
             for camera_id, config in hub.config.cameras.items()
         }
         # Cameras added at run time (discovery, by URL) and zones/masks saved from the panel
@@ -126,9 +132,9 @@ class CameraManager(Mapping[str, CameraRuntime]):
         hub.redactor.add(added.secrets)
         self.load_problems = added.problems
         for camera_id, config in added.overrides.items():
-            self._cameras[camera_id].config = config
+            self._cameras[camera_id].config = complete(config)
         for camera_id, config in added.cameras.items():
-            self._cameras[camera_id] = CameraRuntime(camera_id, config)
+            self._cameras[camera_id] = CameraRuntime(camera_id, complete(config))
 
     def __getitem__(self, camera_id: str) -> CameraRuntime:
         return self._cameras[camera_id]
@@ -215,7 +221,7 @@ class CameraManager(Mapping[str, CameraRuntime]):
         """
         if camera_id in self._cameras:
             raise ValueError(f"camera {camera_id} exists already")
-        runtime = CameraRuntime(camera_id, config)
+        runtime = CameraRuntime(camera_id, self.hub.config.camera_objects(config))
         self._cameras[camera_id] = runtime
         self.set_armed(camera_id, True)
         await self._async_start_one(runtime)
@@ -252,6 +258,7 @@ class CameraManager(Mapping[str, CameraRuntime]):
         read the camera's config once.
         """
         runtime = self._cameras[camera_id]
+        config = self.hub.config.camera_objects(config)
         restart = _stream_keys(runtime.config) != _stream_keys(config)
         await self._async_stop_detection(camera_id, timeout)
         if restart:

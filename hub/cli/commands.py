@@ -1,11 +1,12 @@
-"""The `camhub` command line: run, check-config, plugins, discover, user, audit."""
+"""The `camhub` command line: run, check-config, plugins, discover, user, audit, service."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import dataclasses
 import getpass
-import json
 import logging
 import os
 import sys
@@ -14,13 +15,22 @@ from pathlib import Path
 from typing import Any
 
 from hub.cli.audit import add_audit_parser, audit_command
-from hub.cli.automations import AutomationsCliError, add_automations_parser, automations_command
+from hub.cli.automations import (
+    PID_FILENAME,
+    AutomationsCliError,
+    add_automations_parser,
+    automations_command,
+)
+from hub.cli.check_config import check_file
 from hub.cli.discover import add_discover_parser, discover_command
 from hub.cli.keys import KeysError, add_keys_parser, keys_command, read_secret
 from hub.cli.models import ModelsCliError, add_models_parser, models_command
+from hub.cli.plugins import plugins_command
+from hub.cli.service import ServiceCliError, add_service_parser, service_command
 from hub.cli.users import UsersCliError, add_user_parsers, user_command
 from hub.config.loading import ConfigError, LoadedConfig, default_config, load_config
-from hub.core import Hub, HubStartError, check_plugin_sections, default_data_dir, load_plugins
+from hub.config.models import DEFAULT_PORT
+from hub.core import Hub, HubStartError, default_data_dir, load_plugins
 from hub.footage.keyring import KeyringError
 from hub.security.redact import RedactingFilter, Redactor
 
@@ -35,19 +45,50 @@ def _common() -> argparse.ArgumentParser:
     return common
 
 
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"a port is a number from 1 to 65535 (got {text!r})"
+        ) from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is a number from 1 to 65535 (got {port})")
+    return port
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser, exposed for docs and tests."""
     common = _common()
     parser = argparse.ArgumentParser(
-        prog="camhub", description="Self-hosted, privacy-first hub for home IP cameras."
+        prog="camhub",
+        description="Self-hosted, privacy-first hub for home IP cameras.",
+        epilog="Start the hub with `camhub run`; `camhub COMMAND --help` tells more. "
+        "Every command takes --config PATH and --data DIR.",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     run = commands.add_parser("run", parents=[common], help="start the hub and its web panel")
     run.add_argument(
         "--unlock", action="store_true", help="ask the passphrase of sealed footage at start"
     )
-    check = commands.add_parser("check-config", parents=[common], help="validate a config file")
-    check.add_argument("path", type=Path, nargs="?", help="config file to check")
+    run.add_argument(
+        "--host",
+        metavar="ADDR",
+        help="listen on this address only (default: server.host, else every address; "
+        "127.0.0.1 keeps the panel to this machine)",
+    )
+    run.add_argument(
+        "--port",
+        type=_port,
+        metavar="N",
+        help=f"TCP port of the panel (default: server.port, {DEFAULT_PORT})",
+    )
+    check = commands.add_parser(
+        "check-config",
+        parents=[common],
+        help="check a config file the way the hub will: every problem, cross-references included",
+    )
+    check.add_argument("path", type=Path, nargs="?", help="config file to check (or --config)")
     plugins = commands.add_parser("plugins", parents=[common], help="list plugins and states")
     plugins.add_argument("--json", action="store_true", help="machine-readable output")
     add_discover_parser(commands, common)
@@ -56,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_keys_parser(commands, common)
     add_models_parser(commands, common)
     add_automations_parser(commands, common)
+    add_service_parser(commands, common)
     return parser
 
 
@@ -91,9 +133,38 @@ def _data_dir(args: argparse.Namespace, loaded: LoadedConfig) -> Path:
     return default_data_dir()
 
 
+def _with_server(loaded: LoadedConfig, host: str | None, port: int | None) -> LoadedConfig:
+    """`--host` and `--port` over the config file's `server` section."""
+    update: dict[str, Any] = {}
+    if host is not None:
+        update["host"] = host
+    if port is not None:
+        update["port"] = port
+    if not update:
+        return loaded
+    config = loaded.config
+    server = config.server.model_copy(update=update)
+    return dataclasses.replace(loaded, config=config.model_copy(update={"server": server}))
+
+
+def _print_ready(ready: Any) -> None:
+    first, *others = ready.urls or ["(no address)"]
+    print(f"camhub: panel at {first}  (Ctrl+C to stop)", flush=True)
+    if others:
+        print(f"camhub:   also at {', '.join(others)}", flush=True)
+    if ready.setup_code:
+        print(
+            f"camhub: first-run setup code: {ready.setup_code}\n"
+            "camhub:   open the panel (from a phone or laptop on your network too) and type it "
+            "to create the administrator; it is good until then. "
+            "Or: camhub user add NAME --role admin",
+            flush=True,
+        )
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Start the hub with its panel; return when stopped by a signal."""
-    loaded = _load(args)
+    loaded = _with_server(_load(args), args.host, args.port)
     redactor = Redactor(loaded.secret_values)
     _setup_logging(args.verbose, loaded.config.logging.level, redactor)
     data_dir = _data_dir(args, loaded)
@@ -111,39 +182,36 @@ def cmd_run(args: argparse.Namespace) -> int:
     # (imported here, lazily; tests/test_layout.py allows this one import and no other).
     from web import server
 
-    def ready(url: str) -> None:
-        print(f"camhub: panel at {url}  (Ctrl+C to stop)", flush=True)
+    pid_file = data_dir / PID_FILENAME
 
-    asyncio.run(server.async_serve(hub, ready))
+    def ready(info: Any) -> None:
+        # Where `camhub automations reload` finds this process.
+        pid_file.write_text(f"{os.getpid()}\n", encoding="utf-8")
+        _print_ready(info)
+
+    try:
+        asyncio.run(server.async_serve(hub, ready))
+    finally:
+        # A data dir that could not be made has no pid file either: that error is the news.
+        with contextlib.suppress(OSError):
+            pid_file.unlink(missing_ok=True)
     print("camhub: stopped", flush=True)
     return 0
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    """Validate a config file, plugin-provided sections included; print every problem."""
+    """Check a config file as the hub will (hub/cli/check_config.py); print every problem."""
     path = args.path or args.config
     if path is None:
         raise CliError("check-config needs a config file: camhub check-config PATH")
-    try:
-        loaded = load_config(path)
-    except ConfigError as exc:
-        for issue in exc.issues:
-            print(issue, file=sys.stderr)
-        print(f"{path}: {len(exc.issues)} problem(s)", file=sys.stderr)
-        return 1
-    manager = load_plugins(loaded)
-    issues = check_plugin_sections(loaded, manager)
-    issues += [
-        loaded.issue(("plugins_dir",), f"plugin {i.name} did not load: {i.error}")
-        for i in manager.list_plugins()
-        if i.state == "error"
-    ]
-    for issue in issues:
+    # The cameras added in the panel live in the data dir: automations may name them.
+    result = check_file(path, lambda loaded: _data_dir(args, loaded))
+    for issue in result.issues:
         print(issue, file=sys.stderr)
-    if issues:
-        print(f"{path}: {len(issues)} problem(s)", file=sys.stderr)
+    if result.issues or result.config is None:
+        print(f"{path}: {len(result.issues)} problem(s)", file=sys.stderr)
         return 1
-    config = loaded.config
+    config = result.config
     print(
         f"{path}: OK ({len(config.cameras)} camera(s), {len(config.notifiers)} notifier(s), "
         f"{len(config.automations)} automation(s))"
@@ -152,18 +220,9 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
-    """List plugins with version, source, hooks and state."""
+    """List plugins with version, source, hooks and state, and each camera's detector."""
     loaded = _load(args)
-    infos = load_plugins(loaded).list_plugins()
-    if args.json:
-        print(json.dumps([info.as_dict() for info in infos], indent=2))
-        return 0
-    for info in infos:
-        version = info.version or "-"
-        print(f"{info.name:24} {version:10} {info.source:10} {info.state}")
-        print(f"    hooks: {', '.join(sorted(info.hooks)) or '-'}")
-        if info.error:
-            print(f"    error: {info.error}")
+    print(plugins_command(loaded, _data_dir(args, loaded), load_plugins(loaded), args.json))
     return 0
 
 
@@ -220,8 +279,12 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_automations(args: argparse.Namespace) -> int:
-    """`automations export`: the automations as YAML (from the database once it has them)."""
+    """`automations export|reload`: the automations as YAML; the file's ones reloaded."""
     loaded = _load(args)
+    if args.automations_command == "reload" and loaded.path is not None:
+        # What the hub will switch off, said here rather than only in its log.
+        for issue in check_file(loaded.path, lambda _: _data_dir(args, loaded)).issues:
+            print(f"warning: {issue}", file=sys.stderr)
     try:
         print(automations_command(args, loaded, _data_dir(args, loaded)))
     except AutomationsCliError as exc:
@@ -229,7 +292,17 @@ def cmd_automations(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_service(args: argparse.Namespace) -> int:
+    """`service install|uninstall`: the hub as a systemd service (hub/cli/service.py)."""
+    try:
+        print(service_command(args))
+    except ServiceCliError as exc:
+        raise CliError(str(exc)) from None
+    return 0
+
+
 COMMANDS: dict[str, Any] = {
+    "service": cmd_service,
     "automations": cmd_automations,
     "models": cmd_models,
     "keys": cmd_keys,
@@ -250,7 +323,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        args = parser.parse_args(["run", *(argv or sys.argv[1:])])
+        # Starting a server is not what a bare command should do: say what there is.
+        parser.print_help()
+        return 0
     try:
         return int(COMMANDS[args.command](args))
     except (ConfigError, HubStartError, CliError) as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import ipaddress
 import json
 import sys
 from pathlib import Path
@@ -16,15 +17,53 @@ from hub.cameras.discovery import onvif_service_url as onvif_url
 from hub.config.loading import LoadedConfig
 from hub.config.yaml_source import MIN_SECRET_LENGTH
 from hub.core import Hub
+from hub.network import ipv4_addresses
+
+MAX_TIMEOUT = 300.0
+
+
+def _timeout(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"seconds, e.g. 5 (got {text!r})") from None
+    if not 0 < seconds <= MAX_TIMEOUT:
+        raise argparse.ArgumentTypeError(
+            f"more than 0 and at most {MAX_TIMEOUT:g} seconds (got {text})"
+        )
+    return seconds
+
+
+def _interface(text: str) -> str:
+    """An IPv4 address this machine has: probes are sent from it."""
+    try:
+        address = str(ipaddress.IPv4Address(text.strip()))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"an IPv4 address, e.g. 192.168.1.20 (got {text!r})"
+        ) from None
+    mine = ipv4_addresses()
+    if address not in mine:
+        raise argparse.ArgumentTypeError(
+            f"{address} is not an address of this machine (it has: {', '.join(mine) or 'none'})"
+        )
+    return address
 
 
 def add_discover_parser(commands: Any, common: argparse.ArgumentParser) -> None:
     """The `discover` sub-command and its options."""
     discover = commands.add_parser("discover", parents=[common], help="find cameras on the LAN")
-    discover.add_argument("--timeout", type=float, default=5.0, help="seconds to scan (5)")
+    discover.add_argument(
+        "--timeout",
+        type=_timeout,
+        default=5.0,
+        metavar="S",
+        help=f"seconds to listen for answers, more than 0 and at most {MAX_TIMEOUT:g} (5)",
+    )
     discover.add_argument("--json", action="store_true", help="machine-readable output")
     discover.add_argument(
         "--interface",
+        type=_interface,
         action="append",
         dest="interfaces",
         metavar="ADDR",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import sys
 from collections.abc import Awaitable, Callable, Collection
 from pathlib import Path
 from typing import Any, TypeVar
@@ -35,9 +36,18 @@ def add_user_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
     """Add `user` with its actions to the CLI's sub-commands."""
     user = commands.add_parser("user", parents=[common], help="manage users")
     actions = user.add_subparsers(dest="user_command", metavar="ACTION", required=True)
-    add = actions.add_parser("add", parents=[common], help="create a user")
-    add.add_argument("name")
-    add.add_argument("--role", choices=ROLES, default="viewer")
+    add = actions.add_parser(
+        "add",
+        parents=[common],
+        help="create a user (the password is asked, or read from stdin when not a terminal)",
+    )
+    add.add_argument("name", help="the user name to sign in with")
+    add.add_argument(
+        "--role",
+        choices=ROLES,
+        help="admin: everything; viewer: only the cameras given with --camera "
+        "(asked when left out on a terminal)",
+    )
     add.add_argument(
         "--camera",
         action="append",
@@ -49,9 +59,9 @@ def add_user_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
     passwd = actions.add_parser(
         "passwd", parents=[common], help="set a password (ends the user's sessions)"
     )
-    passwd.add_argument("name")
+    passwd.add_argument("name", help="the user whose password to set")
     delete = actions.add_parser("delete", parents=[common], help="delete a user")
-    delete.add_argument("name")
+    delete.add_argument("name", help="the user to delete")
 
 
 async def with_storage(data_dir: Path, work: Callable[[Storage], Awaitable[T]]) -> T:
@@ -84,6 +94,15 @@ def _login_name() -> str:
         return "unknown"
 
 
+def ask_role(ask: Callable[[str], str] = input) -> str:
+    """The role, asked on a terminal until it is one of ROLES."""
+    while True:
+        answer = ask("Role: admin (everything) or viewer (only the cameras given)? ").strip()
+        if answer.lower() in ROLES:
+            return answer.lower()
+        print(f"Please type {' or '.join(ROLES)}.")
+
+
 def user_command(
     args: argparse.Namespace,
     data_dir: Path,
@@ -93,6 +112,13 @@ def user_command(
     """Run one `user` action; returns what to print."""
     action = args.user_command
     if action == "add":
+        if args.role is None:
+            if not sys.stdin.isatty():
+                raise UsersCliError(
+                    "say what the user may do: --role admin (everything) or --role viewer "
+                    "(only the cameras given with --camera ID)"
+                )
+            args.role = ask_role()
         unknown = [c for c in args.camera if c not in cameras]
         if unknown:
             raise UsersCliError(f"no camera {', '.join(unknown)} in the config")
@@ -110,6 +136,11 @@ def user_command(
             await audit.async_log(
                 actor, "user.create", args.name, role=args.role, cameras=args.camera
             )
+            if args.role == "viewer" and not args.camera:
+                return (
+                    f"User {args.name} (viewer) created. They see no camera yet: grant some "
+                    "in the panel (System > Users), or add the user again with --camera ID."
+                )
             return f"User {args.name} ({args.role}) created."
         if action == "passwd":
             ended = await async_set_password(storage, args.name, password)

@@ -14,6 +14,7 @@ from hub.config.issues import Issue, KeyPath, line_of, path_to_str, validation_i
 from hub.config.models import (
     CameraConfig,
     HubConfig,
+    ObjectsConfig,
     RecordConfig,
     TypedSection,
 )
@@ -59,15 +60,30 @@ def _duplicate_automation_ids(data: Any, source: YamlSource) -> list[Issue]:
     return issues
 
 
-def _unknown_detectors(config: HubConfig, source: YamlSource) -> list[Issue]:
-    issues = []
-    for camera_id, camera in config.cameras.items():
-        wanted = camera.objects.detector
-        if wanted is not None and wanted not in config.detectors:
-            path: KeyPath = ("cameras", camera_id, "objects", "detector")
-            known = ", ".join(sorted(config.detectors)) or "none configured"
-            message = f"unknown detector '{wanted}' (known: {known})"
-            issues.append(_issue(source, path, message))
+def _object_issues(config: HubConfig, source: YamlSource) -> list[Issue]:
+    """Detectors that do not exist, and label filters for labels nobody looks for."""
+    issues: list[Issue] = []
+    known = ", ".join(sorted(config.detectors)) or "none configured"
+    sections: list[tuple[KeyPath, ObjectsConfig, ObjectsConfig]] = [
+        (("objects",), config.objects, config.objects)
+    ]
+    sections += [
+        (("cameras", camera_id, "objects"), camera.objects, camera.objects.under(config.objects))
+        for camera_id, camera in config.cameras.items()
+    ]
+    for path, written, effective in sections:
+        if written.detector is not None and written.detector not in config.detectors:
+            message = f"unknown detector '{written.detector}' (known: {known})"
+            issues.append(_issue(source, (*path, "detector"), message))
+        if not {"filters", "labels"} & written.model_fields_set:
+            continue
+        for label in effective.filters:
+            if label not in effective.labels:
+                message = (
+                    f"'{label}' is not in objects.labels ({', '.join(effective.labels)}), so "
+                    "this filter would never apply"
+                )
+                issues.append(_issue(source, (*path, "filters", label), message))
     return issues
 
 
@@ -88,7 +104,7 @@ def validate_source(source: YamlSource) -> HubConfig:
             issues.extend(_issues_from_validation(exc, source))
     issues.extend(_duplicate_automation_ids(data, source))
     if config is not None:
-        issues.extend(_unknown_detectors(config, source))
+        issues.extend(_object_issues(config, source))
     if issues:
         redact = Redactor(source.secret_values)
         issues = [

@@ -17,7 +17,6 @@ from pydantic import (
     model_validator,
 )
 
-DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8470
 SOURCE_SCHEMES = ("rtsp", "rtsps", "http", "https", "file", "demo")
 CAMERA_ID_PATTERN = r"^[a-z0-9_]+$"
@@ -175,7 +174,13 @@ class LimitsConfig(StrictModel):
 class ServerConfig(StrictModel):
     """Where the web panel and API listen."""
 
-    host: str = Field(DEFAULT_HOST, description="Address to bind; 0.0.0.0 exposes the LAN.")
+    host: str | None = Field(
+        None,
+        description="Address to listen on. Empty (the default): every address of the machine, "
+        "IPv4 and IPv6, so phones and laptops on the LAN reach the panel (first-run setup "
+        "needs the code `camhub run` prints). 127.0.0.1 keeps it to this machine; "
+        "`camhub run --host` overrides it.",
+    )
     port: int = Field(DEFAULT_PORT, ge=1, le=65535, description="TCP port of the panel and API.")
     allowed_hosts: list[AllowedHost] = Field(
         default_factory=list,
@@ -279,9 +284,26 @@ class MotionConfig(StrictModel):
     )
 
 
-class ObjectsConfig(StrictModel):
-    """Object detection around motion, tracking and object events."""
+DEFAULT_OBJECT_LABELS = ("person", "car", "dog", "cat", "bicycle", "motorcycle")
+"""What makes object events unless `objects.labels` says otherwise."""
 
+
+class LabelFilter(StrictModel):
+    """Settings for one label, over the camera's `objects` defaults."""
+
+    min_score: float = Field(
+        ge=0, le=1, description="Ignore detections of this label scored lower (0 to 1)."
+    )
+
+
+class ObjectsConfig(StrictModel):
+    """Object detection around motion, tracking and object events (at the top: defaults)."""
+
+    enabled: bool = Field(
+        True,
+        description="Look for objects around motion (needs `detect.enabled`). With no "
+        "`detectors` section the bundled COCO model is used.",
+    )
     source: Literal["hub", "camera"] = Field(
         "hub",
         description="hub: detect objects in the video with a detector; camera: use the "
@@ -289,12 +311,19 @@ class ObjectsConfig(StrictModel):
         "no decoding. Its labels are person, vehicle, animal, face and package.",
     )
     detector: str | None = Field(
-        None, description="Id of the `detectors` entry to use; default: the only one there is."
+        None,
+        description="Id of the `detectors` entry to use; default: the only one there is, or "
+        "the bundled model when there is none.",
     )
     labels: list[str] = Field(
-        default_factory=lambda: ["person"], description="Labels that make events."
+        default_factory=lambda: list(DEFAULT_OBJECT_LABELS),
+        description="Labels that make events (names the detector uses, e.g. COCO's).",
     )
     min_score: float = Field(0.5, ge=0, le=1, description="Ignore detections scored lower.")
+    filters: dict[str, LabelFilter] = Field(
+        default_factory=dict,
+        description="Per-label settings over `min_score`, e.g. `person: {min_score: 0.6}`.",
+    )
     max_fps: float = Field(
         2.0, gt=0, le=30, description="Detector calls per second at most for this camera."
     )
@@ -306,6 +335,27 @@ class ObjectsConfig(StrictModel):
     )
     stationary_seconds: float = Field(
         30.0, gt=0, description="An object still this long (a parked car) stops holding events."
+    )
+
+    def min_score_for(self, label: str) -> float:
+        """The score a detection of `label` needs to count."""
+        label_filter = self.filters.get(label)
+        return label_filter.min_score if label_filter is not None else self.min_score
+
+    def under(self, defaults: ObjectsConfig) -> ObjectsConfig:
+        """These settings, with every key this section does not write taken from `defaults`."""
+        written = {name: getattr(self, name) for name in self.model_fields_set}
+        return defaults.model_copy(update=written)
+
+
+class SnapshotsConfig(StrictModel):
+    """The picture every event keeps (and shows in the event list)."""
+
+    object_box: bool = Field(
+        True, description="Draw the object's box on object event snapshots (person, car, ...)."
+    )
+    motion_boxes: bool = Field(
+        False, description="Draw the areas that moved on motion event snapshots."
     )
 
 
@@ -412,6 +462,9 @@ class CameraConfig(StrictModel):
     )
     objects: ObjectsConfig = Field(
         default_factory=ObjectsConfig, description="Object detection and object events."
+    )
+    snapshots: SnapshotsConfig = Field(
+        default_factory=SnapshotsConfig, description="The picture each event keeps."
     )
     record: RecordConfig = Field(default_factory=RecordConfig, description="How footage is kept.")
     zones: dict[str, Zone] = Field(default_factory=dict, description="Named zones.")
@@ -573,6 +626,11 @@ class HubConfig(StrictModel):
     discovery: DiscoveryConfig = Field(
         default_factory=DiscoveryConfig, description="Finding cameras on the LAN."
     )
+    objects: ObjectsConfig = Field(
+        default_factory=ObjectsConfig,
+        description="Object detection defaults for every camera; a camera's own `objects` keys "
+        "win. `enabled: false` here turns object detection off everywhere.",
+    )
     plugins: PluginsConfig = Field(default_factory=PluginsConfig, description="Plugin loading.")
     plugins_dir: str | None = Field(None, description="Folder of single-file local plugins.")
     cameras: dict[CameraId, CameraConfig] = Field(
@@ -587,3 +645,7 @@ class HubConfig(StrictModel):
     automations: list[AutomationConfig] = Field(
         default_factory=list, description="Automations: when something happens, do something."
     )
+
+    def camera_objects(self, camera: CameraConfig) -> CameraConfig:
+        """`camera` with its `objects` settings completed from the top-level `objects`."""
+        return camera.model_copy(update={"objects": camera.objects.under(self.objects)})

@@ -139,7 +139,6 @@ class CameraObjectSignals:
                 "end": extra.get("end"),
                 "top_score": CAMERA_SCORE,
                 "zones": [],
-                "snapshot_path": event.snapshot_path,
                 "context_id": event.context.id,
                 "data": {"source": "camera"},
             },

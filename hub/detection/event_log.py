@@ -1,5 +1,8 @@
 """The stored events (the `events` table): listed with filters, looked up, kept and deleted.
 
+A motion event that grew into an object event (its `parent_id`) is one story: lists leave
+the motion row out and give the object row the story's start.
+
 Motion and object detection write the rows; the web panel and scripts read them through
 `hub.event_log` rather than writing SQL of their own.
 """
@@ -30,11 +33,23 @@ class EventQuery:
     """Only events that began at or before this time."""
     limit: int = 50
     offset: int = 0
+    stories: bool = True
+    """Leave out motion events that grew into object events (the object event's
+    `story_start` says when its story began); never when listing the label `motion`."""
+
+
+# A motion event that an object event grew out of is told as part of that object's story.
+_FOLDED = (
+    "NOT (kind = 'motion' AND EXISTS "
+    "(SELECT 1 FROM events AS grown WHERE grown.parent_id = events.id))"
+)
 
 
 def _where(query: EventQuery) -> tuple[list[str], list[Any]]:
     where: list[str] = ["1 = 1"]
     params: list[Any] = []
+    if query.stories and query.label != "motion":
+        where.append(_FOLDED)
     if query.cameras is not None:
         where.append(f"camera IN ({', '.join('?' * len(query.cameras))})")
         params.extend(query.cameras)
@@ -75,7 +90,9 @@ class EventLog:
             f"SELECT * FROM events WHERE {' AND '.join(where)} "
             f"ORDER BY start DESC LIMIT {int(query.limit)} OFFSET {int(query.offset)}"
         )
-        return await self.storage.async_read(lambda db: [dict(r) for r in db.query(sql, params)])
+        rows = await self.storage.async_read(lambda db: [dict(r) for r in db.query(sql, params)])
+        await self._add_story_starts(rows)
+        return rows
 
     async def async_get(self, event_id: str) -> dict[str, Any] | None:
         """One event's row, or None."""
@@ -84,7 +101,21 @@ class EventLog:
             return [dict(r) for r in db.query("SELECT * FROM events WHERE id = ?", [event_id])]
 
         rows = await self.storage.async_read(read)
+        await self._add_story_starts(rows)
         return rows[0] if rows else None
+
+    async def _add_story_starts(self, rows: list[dict[str, Any]]) -> None:
+        """`story_start`: when the motion an object event grew out of began (else its start)."""
+        parents = sorted({str(r["parent_id"]) for r in rows if r.get("parent_id")})
+        starts: dict[str, float] = {}
+        if parents:
+            sql = f"SELECT id, start FROM events WHERE id IN ({', '.join('?' * len(parents))})"
+            starts = await self.storage.async_read(
+                lambda db: {str(r["id"]): float(r["start"]) for r in db.query(sql, parents)}
+            )
+        for row in rows:
+            own = float(row["start"])
+            row["story_start"] = min(starts.get(str(row.get("parent_id")), own), own)
 
     async def async_set_keep(self, event_id: str, keep: bool) -> None:
         """Mark an event kept (it and the footage it covers outlive retention) or not."""

@@ -10,13 +10,17 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 
+from hub.detection.outlines import Outline
+
 Gray = npt.NDArray[np.uint8]
+SnapshotFactory = Callable[[Sequence[Outline], int | None], bytes]
+"""Makes a JPEG of the full-size frame with outlines drawn, scaled to a width if given."""
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,8 @@ class Frame:
     source_size: tuple[int, int] = (0, 0)
     """Width and height of the stream before scaling."""
     jpeg_factory: Callable[[], bytes] | None = field(default=None, repr=False, compare=False)
+    snapshot_factory: SnapshotFactory | None = field(default=None, repr=False, compare=False)
+    """Sources that can draw on and scale their JPEGs give this (event snapshots use it)."""
     replayed: bool = False
     """Decoded late, from packets held while the camera was idle: older than frames already
     delivered (see `FrameFeed.replay_threadsafe`)."""
@@ -48,8 +54,16 @@ class Frame:
         """An H x W x 3 RGB array of the same size as `gray`."""
         return self.rgb_factory()
 
-    def jpeg(self) -> bytes | None:
-        """The full-size frame as JPEG (for event snapshots), if the source can make one."""
+    def jpeg(self, outlines: Sequence[Outline] = (), width: int | None = None) -> bytes | None:
+        """The full-size frame as JPEG (for event snapshots), if the source can make one.
+
+        With a `snapshot_factory`, `outlines` are drawn and a `width` scales the picture
+        down (thumbnails); a source without one gives its plain JPEG, or None.
+        """
+        if self.snapshot_factory is not None:
+            return self.snapshot_factory(tuple(outlines), width)
+        if width is not None:
+            return None  # a full-size picture is no thumbnail
         return self.jpeg_factory() if self.jpeg_factory is not None else None
 
 

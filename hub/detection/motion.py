@@ -4,7 +4,9 @@ A motion event starts with the first frame that has boxes and ends after
 `motion.end_after` seconds without any. While it lasts, the camera's `events`
 recording is held open (plus `record.post_seconds`), `motion.<camera>` is `on`,
 and the `events` table has a row of kind `motion`. Segments overlapping motion
-are indexed with `has_motion`.
+are indexed with `has_motion`. Its snapshot is the first frame, replaced at
+the end by the frame where the most moved (the camera's own picture when the
+camera reports the motion).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from hub import hookspecs
 from hub.detection.frames import Frame, Gray
+from hub.detection.outlines import MOTION_COLOR, Outline
+from hub.detection.snapshots import EventSnapshot
 from hub.events import Context, MotionEnded, MotionStarted, new_id
 
 if TYPE_CHECKING:
@@ -106,6 +110,12 @@ class CameraMotion:
         # The latest boxes: object detection looks around them.
         self.last_boxes: list[Box] = []
         self.last_boxes_time = 0.0
+        self.snapshot: EventSnapshot | None = None
+        # The frame of the current event where the largest area moved, and its boxes.
+        self.best: tuple[int, Frame, list[Box]] | None = None
+        self.last_event_id: str | None = None
+        """The latest motion event, ended or not (object events name it as their start)."""
+        self.last_event_end: float | None = None
 
     def stop(self) -> None:
         """Cancel the loop; an open motion event is ended and stored."""
@@ -159,7 +169,7 @@ class CameraMotion:
                         )
                     continue
                 self.frames += 1
-                self.update(frame.time, boxes)
+                self.update(frame.time, boxes, frame)
         finally:
             slot.detach()
 
@@ -169,24 +179,26 @@ class CameraMotion:
             return self.detector.detect_at(frame.gray, frame.time)
         return self.detector.detect(frame.gray)
 
-    def update(self, now: float, boxes: list[Box]) -> None:
-        """Advance the state machine with one frame's boxes.
+    def update(self, now: float, boxes: list[Box], frame: Frame | None = None) -> None:
+        """Advance the state machine with one frame's boxes (and the frame, for snapshots).
 
         A frame older than the event's start (replayed on waking from keyframes-only
         decoding) with motion moves the start back to it: the event starts when the
         motion did, not at the keyframe that showed it.
         """
         if boxes:
+            # Camera signals carry no position: object detection then looks at the whole frame.
+            shown = [] if boxes == [SIGNAL_BOX] else boxes
             if self.event_id is not None and now < self.started:
                 self._start_earlier(now)
             if now >= self.last_motion:
                 self.last_motion = now
-                # Camera signals carry no position: object detection then looks at the whole
-                # frame.
-                self.last_boxes = [] if boxes == [SIGNAL_BOX] else boxes
+                self.last_boxes = shown
                 self.last_boxes_time = now
             if self.event_id is None:
-                self._start(now, [] if boxes == [SIGNAL_BOX] else boxes)
+                self._start(now, shown)
+                self._first_snapshot(frame)
+            self._keep_best(frame, shown)
             record = self.runtime.config.record
             self.hub.cameras.hold_recording(
                 self.camera_id, self.last_motion + self.config.end_after + record.post_seconds
@@ -204,7 +216,8 @@ class CameraMotion:
         self._store(None)
 
     def _start(self, now: float, boxes: list[Box]) -> None:
-        self.event_id = new_id()
+        self.event_id = self.last_event_id = new_id()
+        self.last_event_end = None
         self.started = now
         self.context = Context()
         self.runtime.motion.intervals.append([now, None])
@@ -218,6 +231,36 @@ class CameraMotion:
             )
         )
         self._store(None)
+
+    def _first_snapshot(self, frame: Frame | None) -> None:
+        assert self.event_id is not None
+        self.snapshot = EventSnapshot(self.hub, self.camera_id, self.event_id)
+        if frame is not None:
+            self.best = None
+            self.snapshot.take(frame, self._outlines(frame, self.last_boxes))
+        else:
+            snapshot = self.snapshot
+            self.hub.async_create_task(
+                self._camera_picture(snapshot), f"motion-snapshot:{self.event_id}"
+            )
+
+    async def _camera_picture(self, snapshot: EventSnapshot) -> None:
+        """The camera reported the motion (no frame here): keep its picture of the moment."""
+        jpeg = await self.hub.cameras.async_snapshot(self.camera_id)
+        if jpeg is not None:
+            snapshot.take_jpeg(jpeg)
+
+    def _keep_best(self, frame: Frame | None, boxes: list[Box]) -> None:
+        if frame is None:
+            return
+        area = sum((x1 - x0) * (y1 - y0) for x0, y0, x1, y1 in boxes)
+        if self.best is None or area > self.best[0]:
+            self.best = (area, frame, list(boxes))
+
+    def _outlines(self, frame: Frame, boxes: list[Box]) -> list[Outline]:
+        if not self.runtime.config.snapshots.motion_boxes:
+            return []
+        return [Outline.around(box, frame.size, MOTION_COLOR) for box in boxes]
 
     def _store(self, end: float | None) -> None:
         assert self.event_id is not None
@@ -247,7 +290,12 @@ class CameraMotion:
             )
         )
         self._store(end)
-        self.event_id = None
+        if self.snapshot is not None and self.best is not None:
+            _, frame, boxes = self.best
+            if self.snapshot.frame is not frame:
+                self.snapshot.take(frame, self._outlines(frame, boxes))
+        self.last_event_id, self.last_event_end = self.event_id, end
+        self.event_id, self.snapshot, self.best = None, None, None
 
 
 async def async_start_motion(hub: Hub, camera_ids: list[str] | None = None) -> list[CameraMotion]:

@@ -1,7 +1,7 @@
 """Runs a camera's object detector on regions around motion and turns tracks into events.
 
-The detector is only called while something moves (or a moving object is being
-followed), at most `objects.max_fps` times a second, on crops around the
+The detector is only called while something moves (or a moving object seen in the
+last second is being followed), at most `objects.max_fps` times a second, on crops around the
 motion boxes (the whole frame when motion covers most of it). Detections are
 mapped back to the detection frame, filtered by label and score, and tracked;
 a confirmed track is an event (`event_started`, `event_updated` when its
@@ -23,9 +23,10 @@ from typing import TYPE_CHECKING, Any
 
 from hub import hookspecs
 from hub.detection.camera_objects import CameraObjectSignals
-from hub.detection.frames import Frame
+from hub.detection.frames import Frame, FrameSlot
 from hub.detection.object_detector import Detection, DetectorError, ObjectDetector
-from hub.detection.snapshots import async_link_event_snapshot, async_write_event_snapshot
+from hub.detection.outlines import Outline
+from hub.detection.snapshots import EventSnapshot
 from hub.detection.tracker import Box, Track, Tracker, iou
 from hub.events import (
     Context,
@@ -48,6 +49,12 @@ MIN_REGION = 96
 # Motion covering more than this share of the frame is looked at whole.
 WHOLE_FRAME_SHARE = 0.5
 MOTION_RECENT_SECONDS = 1.0
+FOLLOW_SECONDS = 1.0
+"""A moving object is looked for this long after it was last seen, motion or not: enough
+for two calls at the default max_fps, not the whole `end_after` (an object that left the
+picture would keep the detector busy for nothing)."""
+IDLE_CHECK_SECONDS = 0.25
+"""How often an idle on-demand loop looks whether motion began."""
 
 
 def point_in_polygon(x: float, y: float, polygon: list[tuple[float, float]]) -> bool:
@@ -148,16 +155,36 @@ class CameraObjects:
         """True while there is reason to look: recent motion, or a moving object followed."""
         motion = self.motion
         recent = motion is not None and now - motion.last_boxes_time < MOTION_RECENT_SECONDS
-        return recent or any(not t.stationary for t in self.tracker.tracks)
+        return recent or any(
+            not t.stationary and now - t.last_seen < FOLLOW_SECONDS for t in self.tracker.tracks
+        )
+
+    def _on_demand(self) -> bool:
+        """A camera that reports its own motion is decoded for objects only while it lasts:
+        choosing `motion.source: camera` means not decoding an idle camera."""
+        return self.motion is not None and self.motion.signals is not None
 
     async def async_run(self) -> None:
         """Take frames until cancelled; a failing detector skips frames, never the camera."""
-        slot = self.runtime.frames.attach()
+        slot: FrameSlot | None = None
         interval = 1.0 / self.config.max_fps
         replayed_at = -math.inf
         try:
             while True:
-                frame = await slot.get()
+                if self._on_demand() and not (self.runtime.armed and self._busy(time.time())):
+                    if slot is not None:
+                        slot.detach()  # the source stops decoding when no one is attached
+                        slot = None
+                    for track in self.tracker.update([], time.time()).ended:
+                        self._ended(track, track.last_seen)
+                    await asyncio.sleep(IDLE_CHECK_SECONDS)
+                    continue
+                if slot is None:
+                    slot = self.runtime.frames.attach()
+                try:
+                    frame = await asyncio.wait_for(slot.get(), IDLE_CHECK_SECONDS * 4)
+                except TimeoutError:
+                    continue  # a stalled camera: look at the motion state again
                 if frame.replayed:
                     # Frames from before the keyframe that woke the camera, queued: look at
                     # max_fps of them per second of video, without pausing, so the loop is
@@ -176,7 +203,8 @@ class CameraObjects:
                     # Keep to max_fps: frames arriving meanwhile replace each other in the slot.
                     await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
         finally:
-            slot.detach()
+            if slot is not None:
+                slot.detach()
             for track in self.tracker.end_all():
                 self._ended(track, time.time())
 
@@ -207,7 +235,10 @@ class CameraObjects:
         return _dedupe(found)
 
     def _wanted(self, detection: Detection) -> bool:
-        return detection.label in self.config.labels and detection.score >= self.config.min_score
+        return (
+            detection.label in self.config.labels
+            and detection.score >= self.config.min_score_for(detection.label)
+        )
 
     @staticmethod
     def _in_frame(detection: Detection, x: int, y: int) -> tuple[str, float, Box]:
@@ -228,8 +259,15 @@ class CameraObjects:
         update = self.tracker.update(detections, frame.time)
         for track in update.confirmed:
             track.zones = self._zones(track, frame)
-            self.events[track.id] = _ObjectEvent(new_id(), track, frame, Context())
+            event_id = new_id()
+            snapshot = EventSnapshot(self.hub, self.camera_id, event_id)
+            parent_id, context = self._story(frame.time)
+            self.events[track.id] = _ObjectEvent(
+                event_id, track, frame, track.box, context, snapshot, parent_id
+            )
             self._publish(EventStarted, track)
+            # At once, so the event list shows the object while it is still there.
+            snapshot.take(frame, self._outlines(track.box, frame))
         for track in update.seen:
             event = self.events.get(track.id)
             if event is None:
@@ -237,7 +275,7 @@ class CameraObjects:
             zones = self._zones(track, frame)
             improved = track in update.improved
             if improved:
-                event.best = frame
+                event.best, event.best_box = frame, track.box
             if improved or not zones <= track.zones:
                 track.zones |= zones
                 self._publish(EventUpdated, track)
@@ -284,7 +322,24 @@ class CameraObjects:
             return
         self._publish(EventEnded, track, end=end)
         event = self.events.pop(track.id)
-        self.hub.async_create_task(self._save_snapshot(event), f"snapshot:{event.id}")
+        if event.snapshot.frame is not event.best:
+            event.snapshot.take(event.best, self._outlines(event.best_box, event.best))
+
+    def _story(self, now: float) -> tuple[str | None, Context]:
+        """The motion event this object event grew out of (its own context a child of that
+        event's), if motion is on now or ended within `objects.end_after`."""
+        motion = self.motion
+        if motion is None or motion.last_event_id is None:
+            return None, Context()
+        ended = motion.last_event_end
+        if ended is not None and now - ended > self.config.end_after:
+            return None, Context()
+        return motion.last_event_id, motion.context.child()
+
+    def _outlines(self, box: Box, frame: Frame) -> list[Outline]:
+        if not self.runtime.config.snapshots.object_box:
+            return []
+        return [Outline.around(box, frame.size)]
 
     def _store(self, track: Track, end: float | None) -> None:
         event = self.events[track.id]
@@ -299,21 +354,16 @@ class CameraObjects:
                 "end": end,
                 "top_score": track.top_score,
                 "zones": sorted(track.zones),
-                "snapshot_path": event.snapshot_path,
                 "context_id": event.context.id,
-                "data": {"track": track.id, "box": list(track.box)},
+                "parent_id": event.parent_id,
+                # `box` where it was last seen; `snapshot_box` on the snapshot (best frame).
+                "data": {
+                    "track": track.id,
+                    "box": list(track.box),
+                    "snapshot_box": list(event.best_box),
+                },
             },
         )
-
-    async def _save_snapshot(self, event: _ObjectEvent) -> None:
-        jpeg = await asyncio.to_thread(event.best.jpeg)
-        if jpeg is None:
-            return
-        # What is stored is what may be shown: redacted (face blur), or nothing at all.
-        relpath = await async_write_event_snapshot(self.hub, self.camera_id, event.id, jpeg)
-        if relpath is not None:
-            event.snapshot_path = relpath
-            await async_link_event_snapshot(self.hub, event.id, relpath)
 
     def stop(self) -> None:
         """Cancel the loop; open events end and are stored."""
@@ -326,8 +376,12 @@ class _ObjectEvent:
     id: str
     track: Track
     best: Frame
+    """The frame where the object scored best: the snapshot kept when the event ends."""
+    best_box: Box
     context: Context
-    snapshot_path: str | None = None
+    snapshot: EventSnapshot
+    parent_id: str | None = None
+    """The motion event it grew out of."""
 
 
 def _dedupe(found: list[tuple[str, float, Box]]) -> list[tuple[str, float, Box]]:
@@ -347,14 +401,17 @@ async def async_start_objects(hub: Hub, camera_ids: list[str] | None = None) -> 
     or, for `objects.source: camera`, with a plugin reading the camera's own detections."""
     loops: list[ObjectLoop] = []
     motion_by_camera = {m.camera_id: m for m in hub.motion_loops}
-    # A copy: plugins are awaited in here, and cameras may be added or removed meanwhile.
+    # A copy: plugins are awaited and the default detector is built in here, and cameras may
+    # be added or removed meanwhile.
     for camera_id, runtime in list(hub.cameras.items()):
         if camera_ids is not None and camera_id not in camera_ids:
             continue
-        config = runtime.config
-        if not (config.enabled and config.detect.enabled) or runtime.source is None:
+        if runtime.source is None:
             continue
+        config = runtime.config
         if config.objects.source == "camera":
+            if not (config.enabled and config.detect.enabled and config.objects.enabled):
+                continue
             signals = await hub.plugins.async_call_first(
                 hookspecs.camera_objects, hub=hub, camera_id=camera_id, config=config
             )
@@ -372,14 +429,13 @@ async def async_start_objects(hub: Hub, camera_ids: list[str] | None = None) -> 
             )
             loops.append(from_camera)
             continue
-        wanted = config.objects.detector
-        if wanted is None and len(hub.config.detectors) == 1:
-            wanted = next(iter(hub.config.detectors))
-        detector = hub.detectors.get(wanted) if wanted else None
-        if detector is None:
-            if wanted:
-                _LOGGER.error("Camera %s: detector %s is not running", camera_id, wanted)
+        choice = hub.detector_pool.choose(config)
+        if choice.detector_id is None:
+            _LOGGER.debug("Camera %s: no object detection (%s)", camera_id, choice.reason)
             continue
+        detector = await hub.detector_pool.async_get(choice.detector_id)
+        if detector is None or hub.cameras.get(camera_id) is not runtime:
+            continue  # the detector failed (reported once), or the camera went away
         loop = CameraObjects(hub, runtime, detector, motion_by_camera.get(camera_id))
         loop.task = hub.async_create_background_task(loop.async_run(), f"objects:{camera_id}")
         loops.append(loop)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -14,6 +14,10 @@ class PluginOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    def summary(self) -> str:
+        """One line saying what this entry uses (a model, a server), for lists; may be ""."""
+        return ""
+
 
 @dataclass(frozen=True)
 class TypeSpec:
@@ -22,6 +26,10 @@ class TypeSpec:
     `options` validates the config entry (everything but `type`), and `create`
     builds the working object from the hub, the entry's id and the validated
     options. The schema of `options` is what the panel turns into a form.
+
+    `default_entry` (detector types): when the config has no `detectors` entry
+    at all, the hub builds one of this type with default options under this id,
+    the first time a camera needs it (the bundled model works out of the box).
     """
 
     name: str
@@ -29,6 +37,7 @@ class TypeSpec:
     create: Callable[..., Any]
     description: str = ""
     plugin: str = field(default="", compare=False)
+    default_entry: str | None = None
 
     def schema(self) -> dict[str, Any]:
         """JSON schema of the options, for forms and docs."""
@@ -51,6 +60,14 @@ class AutomationType(TypeSpec):
     """
 
     kind: Literal["trigger", "condition", "action"] = "action"
+    title: str = ""
+    """Plain-language name shown in the panel ("Motion detected"); default: the name."""
+    icon: str = ""
+    """One emoji or symbol shown beside the title in the panel's pickers."""
+    placeholders: Mapping[str, str] | None = None
+    """Triggers: the `{name}` placeholders this trigger fills, with what each holds. Actions
+    may then use them in template fields (`json_schema_extra={"format": "template"}`); None
+    means "not declared" and turns the placeholder check off for automations using it."""
 
 
 PRINCIPAL_KEY = "camhub.principal"

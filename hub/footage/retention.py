@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from hub.detection.snapshots import event_files
 from hub.footage.recordings import RecordingSegment, segment_from_row
 
 if TYPE_CHECKING:
@@ -188,9 +189,8 @@ class RetentionManager:
 
         def remove_files() -> None:
             for row in rows:
-                if row["snapshot_path"]:
-                    store.delete(row["snapshot_path"])
-                store.delete(f"clips/{row['camera']}/{row['id']}.mp4")
+                for relpath in event_files(row["camera"], row["id"], row["snapshot_path"]):
+                    store.delete(relpath)
 
         await asyncio.to_thread(remove_files)
         ids = [row["id"] for row in rows]

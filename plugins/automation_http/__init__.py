@@ -30,6 +30,7 @@ class WebhookActionOptions(PluginOptions):
         None,
         max_length=10_000,
         description="Body template ({camera}, {label}...); default: JSON of the trigger's names.",
+        json_schema_extra={"format": "template"},
     )
     timeout: float = Field(10.0, gt=0, le=120, description="Seconds to wait for the answer.")
 
@@ -91,5 +92,7 @@ def automation_types() -> list[AutomationType]:
             options=WebhookActionOptions,
             create=_create,
             description="Call an HTTP URL (POST the trigger's names as JSON, or a body template).",
+            title="Call a web address",
+            icon="🌐",
         )
     ]

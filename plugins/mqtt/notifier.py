@@ -38,6 +38,7 @@ from plugins.mqtt.discovery import (
     camera_configs,
 )
 from plugins.mqtt.options import MqttOptions
+from plugins.mqtt.site import SiteLink
 from plugins.mqtt.stills import StillPublisher
 
 _LOGGER = logging.getLogger(__name__)
@@ -105,6 +106,8 @@ class MqttNotifier:
         self._index: dict[str, dict[str, Any]] = {}
         """The retained camera index as last published: id -> {id, name, labels, retained}."""
         self.stills: StillPublisher | None = None
+        self.site = SiteLink(notifier_id, options, tls) if options.site else None
+        """This hub's membership of a site of hubs (`site` set), on its own connection."""
         self._cameras_lock: asyncio.Lock | None = None
         """Held while (re)connecting and while one camera's discovery changes, so a camera
         added meanwhile is neither missed nor published twice over."""
@@ -123,6 +126,8 @@ class MqttNotifier:
         self._task = hub.async_create_background_task(self._async_run(), f"mqtt:{self.notifier_id}")
         self.stills = StillPublisher(hub, self._async_publish_still, self.options.still_interval)
         self.stills.start(f"mqtt:{self.notifier_id}")
+        if self.site is not None:
+            self.site.start(hub)
 
     async def async_stop(self) -> None:
         """Say `offline` (a clean disconnect sends no will) and close the connection."""
@@ -131,6 +136,8 @@ class MqttNotifier:
             self._stop_listener = None
         if self.stills is not None:
             await self.stills.async_stop()
+        if self.site is not None:
+            await self.site.async_stop()
         client = self._client
         if client is not None:
             with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
@@ -401,7 +408,10 @@ class MqttNotifier:
                 self.stills.take(camera_id)
 
     async def _async_publish_still(self, camera_id: str, jpeg: bytes) -> bool:
-        """A picture on the camera's retained snapshot topic; False when not connected."""
+        """A picture on the camera's retained snapshot topic (and the site's); False when not
+        connected."""
+        if self.site is not None:
+            await self.site.async_publish_still(camera_id, jpeg)
         client = self._client
         if client is None:
             return False

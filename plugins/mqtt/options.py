@@ -55,5 +55,40 @@ class MqttOptions(PluginOptions):
         "0 turns them off. Each one decodes a frame.",
     )
 
+    site: str | None = Field(
+        None,
+        description="Join a site of hubs on this broker: the topic prefix every hub of the site "
+        "shares, e.g. `camhub-site`. Each hub announces itself, its cameras and its events "
+        "there, and the panel shows its peers'. Off when empty.",
+    )
+    hub_name: str | None = Field(
+        None,
+        min_length=1,
+        max_length=64,
+        description="This hub's name in the site (unique there); default: the host name.",
+    )
+    panel_url: str | None = Field(
+        None,
+        description="The URL peers' panels link to for this hub's footage, e.g. "
+        "`http://barn.lan:8470`; default: http(s)://<host name>:<server.port>.",
+    )
+    site_pictures: bool = Field(
+        True,
+        description="Share each camera's latest still and event thumbnails with the site "
+        "(small JPEGs, retained on the broker); footage never leaves this hub.",
+    )
+
     _check_discovery_prefix = field_validator("discovery_prefix")(_topic_prefix)
     _check_topic_prefix = field_validator("topic_prefix")(_topic_prefix)
+
+    @field_validator("site")
+    @classmethod
+    def _site(cls, value: str | None) -> str | None:
+        return None if value is None else _topic_prefix(value)
+
+    @field_validator("hub_name")
+    @classmethod
+    def _hub_name(cls, value: str | None) -> str | None:
+        if value is not None and (set(value) & {"/", "+", "#"} or value != value.strip()):
+            raise ValueError("must be one topic level: no /, +, # or surrounding spaces")
+        return value

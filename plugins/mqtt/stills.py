@@ -20,6 +20,7 @@ from hub import OwnedTasks
 _LOGGER = logging.getLogger(__name__)
 
 MIN_GAP_SECONDS = 2.0
+SNAPSHOT_SECONDS = 10.0
 """At most one picture per camera this often: a busy scene starts many events."""
 
 Publish = Callable[[str, bytes], Awaitable[bool]]
@@ -70,12 +71,19 @@ class StillPublisher:
             return
         self._busy.add(camera_id)
         try:
-            jpeg = await self.hub.cameras.async_snapshot(camera_id)
+            # A snapshot that never comes must not hold the camera's stills for good.
+            jpeg = await asyncio.wait_for(
+                self.hub.cameras.async_snapshot(camera_id), SNAPSHOT_SECONDS
+            )
             # A camera removed while its picture was taken must not get its topic back.
             known = camera_id in self.hub.cameras
             if jpeg is not None and known and await self.publish(camera_id, jpeg):
                 self._last[camera_id] = time.monotonic()
                 self.published += 1
+        except TimeoutError:
+            _LOGGER.warning(
+                "MQTT: no picture of camera %s within %s s", camera_id, SNAPSHOT_SECONDS
+            )
         except Exception:
             _LOGGER.exception("MQTT: no picture of camera %s", camera_id)
         finally:

@@ -86,4 +86,7 @@ MQTT_TRIGGER = AutomationType(
     options=MqttTriggerOptions,
     create=_create,
     description="A message on an MQTT topic (through an `mqtt` notifier's connection).",
+    title="An MQTT message arrives",
+    icon="📨",
+    placeholders={"topic": "the message's topic", "payload": "the message's text"},
 )

@@ -165,4 +165,6 @@ def ptz_action_type(client_for_hub: Callable[[Any], ClientFor]) -> AutomationTyp
         create=create,
         description="Pan, tilt, zoom or go to a preset on an ONVIF camera.",
         kind="action",
+        title="Move a camera (pan, tilt, zoom)",
+        icon="🎥",
     )

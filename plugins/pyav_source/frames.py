@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from fractions import Fraction
 from typing import Any
 
 import av
 import numpy as np
 
-from hub import Frame
+from hub import Frame, Outline, draw_outlines
 
 MAX_CLOCK_SKEW_SECONDS = 10.0
 
@@ -107,7 +108,8 @@ class FrameSampler:
             rgb,
             source_size,
             lambda: encode_jpeg(frame),
-            replayed,
+            lambda outlines, width: encode_snapshot(frame, outlines, width),
+            replayed=replayed,
         )
 
     def _picks(self, width: int, height: int, out_w: int, out_h: int) -> tuple[Any, Any]:
@@ -163,3 +165,15 @@ def encode_jpeg(frame: Any, quality: int = 4) -> bytes:
     data = b"".join(bytes(p) for p in codec.encode(converted))
     data += b"".join(bytes(p) for p in codec.encode(None))
     return data
+
+
+def encode_snapshot(frame: Any, outlines: Sequence[Outline], width: int | None = None) -> bytes:
+    """JPEG of a decoded frame with outlines drawn, scaled down to `width` if given."""
+    if width is not None and width < frame.width:
+        height = max(2, round(frame.height * width / frame.width / 2) * 2)
+        frame = frame.reformat(width=width, height=height)
+    if not outlines:
+        return encode_jpeg(frame)
+    rgb = np.ascontiguousarray(frame.to_ndarray(format="rgb24"))
+    draw_outlines(rgb, outlines)
+    return encode_jpeg(av.VideoFrame.from_ndarray(rgb, format="rgb24"))

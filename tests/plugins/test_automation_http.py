@@ -31,6 +31,9 @@ async def receiver():
 CONFIG = """\
 automations:
   - id: a
+    variables:  # "run now" below passes its own
+      camera: ""
+      label: ""
     triggers:
       - type: webhook
         webhook_id: http-action-test-0123456789

@@ -70,7 +70,9 @@ async def test_a_renamed_camera_is_republished_and_a_dropped_label_cleared(mqtt_
             await wait_until(lambda: "Yard" in _names(watcher.last("camhub/cameras")), 10, "index")
             assert watcher.last(YARD_CAR)
 
-        renamed = yard.model_copy(update={"name": "Back yard", "objects": ObjectsConfig()})
+        # `car` dropped from the labels (the default labels have it too).
+        people = ObjectsConfig(labels=["person"])
+        renamed = yard.model_copy(update={"name": "Back yard", "objects": people})
         async with watching(broker.port) as watcher:
             await hub.cameras.async_reconfigure("yard", renamed)
             await wait_until(lambda: watcher.last(YARD_CAR) == b"", 10, "the car sensor cleared")

@@ -397,11 +397,12 @@ def test_bad_options_are_rejected(options):
 
 
 def test_every_option_is_described():
-    (spec,) = remote_detector.detector_types()
-    assert spec.name == "deepstack"
-    properties = spec.schema()["properties"]
-    assert set(properties) == set(DeepStackOptions.model_fields)
-    assert all(p.get("description") for p in properties.values())
+    specs = {spec.name: spec for spec in remote_detector.detector_types()}
+    assert set(specs) == {"deepstack", "kserve"}
+    for spec in specs.values():
+        properties = spec.schema()["properties"]
+        assert set(properties) == set(spec.options.model_fields)
+        assert all(p.get("description") for p in properties.values())
 
 
 async def test_images_that_are_not_rgb_are_refused_before_any_request(deepstack, make_detector):

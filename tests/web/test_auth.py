@@ -35,20 +35,37 @@ async def audit_rows(client: AuthedClient, action: str) -> list[dict]:
 
 async def test_first_run_setup_creates_one_admin_and_signs_in(make_api_client):
     client = await make_api_client(role=None)
-    assert await (await client.get("/api/auth/setup")).json() == {"needed": True}
+    hub = client.app[HUB_KEY]
+    assert await (await client.get("/api/auth/setup")).json() == {
+        "needed": True,
+        "code_required": True,
+    }
+    code = hub.setup_code.issued
+    assert code is not None
     assert (await client.get("/api/cameras")).status == 401
-    short = await client.post("/api/auth/setup", json={"username": "root", "password": "short"})
+    short = await client.post(
+        "/api/auth/setup", json={"username": "root", "password": "short", "code": code}
+    )
     assert short.status == 400 and "at least 8" in await short.text()
-    made = await client.post("/api/auth/setup", json={"username": "root", "password": PASSWORD})
+    # Typed on a phone: lower case and without the dashes is the same code.
+    typed = code.lower().replace("-", " ")
+    made = await client.post(
+        "/api/auth/setup", json={"username": "root", "password": PASSWORD, "code": typed}
+    )
     assert made.status == 201
     body = await made.json()
     assert body["user"]["role"] == "admin" and body["csrf_token"]
-    assert await (await client.get("/api/auth/setup")).json() == {"needed": False}
+    assert await (await client.get("/api/auth/setup")).json() == {
+        "needed": False,
+        "code_required": False,
+    }
+    assert hub.setup_code.issued is None  # spent
     assert (await client.get("/api/users")).status == 200  # signed in by the setup
-    other = await anonymous_client(client.app[HUB_KEY])
+    other = await anonymous_client(hub)
     try:
         again = await other.post(
-            "/api/auth/setup", json={"username": "evil", "password": "password-evil"}
+            "/api/auth/setup",
+            json={"username": "evil", "password": "password-evil", "code": code},
         )
         assert again.status == 409
         assert (await other.login("evil", "password-evil")).status == 401
@@ -57,13 +74,61 @@ async def test_first_run_setup_creates_one_admin_and_signs_in(make_api_client):
     assert [r["target"] for r in await audit_rows(client, "user.setup")] == ["root"]
 
 
+async def test_setup_without_the_code_is_refused_and_wrong_codes_are_throttled(make_api_client):
+    client = await make_api_client(role=None)
+    hub = client.app[HUB_KEY]
+    missing = await client.post("/api/auth/setup", json={"username": "x", "password": PASSWORD})
+    assert missing.status == 403
+    assert (await missing.json())["errors"][0]["path"] == "code"
+    for _ in range(3):
+        wrong = await client.post(
+            "/api/auth/setup", json={"username": "x", "password": PASSWORD, "code": "AAAA-AAAA"}
+        )
+        assert wrong.status == 403
+        assert "printed in the terminal" in (await wrong.json())["error"]
+    # The fifth wrong code pauses every try, the right one included, for a while.
+    assert (
+        await client.post(
+            "/api/auth/setup", json={"username": "x", "password": PASSWORD, "code": "AAAA"}
+        )
+    ).status == 403
+    paused = await client.post(
+        "/api/auth/setup",
+        json={"username": "x", "password": PASSWORD, "code": hub.setup_code.issued},
+    )
+    assert paused.status == 429 and int(paused.headers["Retry-After"]) > 0
+    assert (
+        await hub.storage.async_read(
+            lambda db: db.execute("select count(*) from users").fetchone()[0]
+        )
+        == 0
+    )
+    assert len(await audit_rows(client, "user.setup_refused")) == 6
+
+
+async def test_auth_state_answers_200_signed_in_or_not(make_api_client):
+    anonymous = await make_api_client(role=None)
+    state = await anonymous.get("/api/auth/state")
+    assert state.status == 200
+    assert await state.json() == {"setup_needed": True, "user": None, "csrf_token": None}
+    admin = await make_api_client(hub=anonymous.app[HUB_KEY])
+    body = await (await admin.get("/api/auth/state")).json()
+    assert body["user"]["role"] == "admin" and body["user"]["cameras"] == []
+    assert body["setup_needed"] is False and body["csrf_token"]
+    after = await (await anonymous.get("/api/auth/state")).json()
+    assert after == {"setup_needed": False, "user": None, "csrf_token": None}
+
+
 async def test_racing_setups_create_exactly_one_admin(make_api_client):
     first = await make_api_client(role=None)
     hub = first.app[HUB_KEY]
     others = [await make_api_client(hub=hub, role=None) for _ in range(4)]
+    code = hub.setup_code.issue()
     answers = await asyncio.gather(
         *(
-            client.post("/api/auth/setup", json={"username": f"u{i}", "password": PASSWORD})
+            client.post(
+                "/api/auth/setup", json={"username": f"u{i}", "password": PASSWORD, "code": code}
+            )
             for i, client in enumerate([first, *others])
         )
     )

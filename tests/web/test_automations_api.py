@@ -135,9 +135,13 @@ async def test_enable_disable_and_snooze(make_api_client):
     await hub.bus.async_drain(5)
     assert await hub.automations.async_traces("from_yaml") == []
     config = (await (await client.get("/api/automations/from_yaml")).json())["config"]
-    config.pop("enabled", None)
+    # The config file owns it: changed there, not here; the switch is the panel's to flip.
     edited = await client.put("/api/automations/from_yaml", json=config)
-    assert (await edited.json())["state"] == "off"  # an edit keeps it off
+    assert edited.status == 409 and "defined in config.yaml" in await edited.text()
+    reloaded = await client.post("/api/automations/reload")
+    assert (await reloaded.json())["summary"] == "no change"
+    view = await (await client.get("/api/automations/from_yaml")).json()
+    assert view["state"] == "off" and view["source"] == "file"  # an unchanged file keeps it off
     on = await client.post("/api/automations/from_yaml/enable")
     assert (await on.json())["state"] == "on"
     snoozed = await client.post("/api/automations/from_yaml/snooze", json={"seconds": 3600})
@@ -177,3 +181,64 @@ async def test_viewers_cannot_read_or_change_automations(make_api_client):
     assert (await viewer.post("/api/automations", json=NEW)).status == 403
     anonymous = await make_api_client(hub=admin.app[HUB_KEY], role=None)
     assert (await anonymous.get("/api/automations/types")).status == 401
+
+
+async def test_choices_offer_cameras_zones_labels_notifiers_and_recipes_that_validate(
+    make_api_client,
+):
+    client = await make_api_client(
+        CONFIG.replace(
+            "    enabled: false\n",
+            "    enabled: false\n    name: Front door\n"
+            "    zones: {steps: {points: [[0, 0], [1, 0], [1, 1]]}}\n"
+            "    objects: {labels: [person, car]}\n",
+        )
+    )
+    choices = await (await client.get("/api/automations/choices")).json()
+    assert choices["cameras"] == [
+        {
+            "id": "porch",
+            "name": "Front door",
+            "zones": ["steps"],
+            "labels": ["person", "car"],
+            "detector_labels": [],  # the camera is off: no detector runs for it
+        }
+    ]
+    assert choices["notifiers"] == [{"id": "phone", "type": "log", "running": True}]
+    assert {"home", "away", "night"} <= set(choices["modes"])
+    assert choices["defined_in"] == "config.yaml"
+    titles = [r["title"] for r in choices["recipes"]]
+    assert "Tell me when a person is at the door at night" in titles
+    assert "Record 30 s more when a car arrives" in titles
+    assert "Arm detection when everybody leaves" in titles
+    slots = choices["recipe_slots"]
+    for recipe in choices["recipes"]:
+        text = json.dumps(recipe["automation"])
+        text = text.replace(json.dumps(slots["camera"]), '"porch"')
+        text = text.replace(json.dumps(slots["notifier"]), '"phone"')
+        automation = {"id": recipe["id"], **json.loads(text)}
+        answer = await client.post("/api/automations/validate", json=automation)
+        assert (await answer.json())["errors"] == [], recipe["id"]
+
+
+async def test_reload_and_read_only_file_automations_over_http(make_api_client):
+    client = await make_api_client(CONFIG)
+    hub = client.app[HUB_KEY]
+    view = await (await client.get("/api/automations/from_yaml")).json()
+    assert view["source"] == "file" and view["defined_in"] == "config.yaml"
+    deleted = await client.delete("/api/automations/from_yaml")
+    assert deleted.status == 409 and "edit it there" in await deleted.text()
+    made = await client.post("/api/automations", json=NEW)
+    assert (await made.json())["source"] == "panel"
+    path = hub.loaded.path
+    path.write_text(path.read_text().replace("left home", "everybody left"))
+    answer = await (await client.post("/api/automations/reload")).json()
+    assert answer["changed"] == ["from_yaml"] and answer["summary"] == "1 changed"
+    view = await (await client.get("/api/automations/from_yaml")).json()
+    assert view["config"]["actions"][0]["message"] == "everybody left"
+    assert "bell" in hub.automations.automations  # made in the panel: untouched
+    path.write_text(path.read_text().replace("triggers:", "trigers:"))
+    broken = await client.post("/api/automations/reload")
+    assert broken.status == 422
+    messages = [e["message"] for e in (await broken.json())["errors"]]
+    assert any("trigers: unknown key (did you mean 'triggers'?)" in m for m in messages)

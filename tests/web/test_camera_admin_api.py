@@ -304,7 +304,8 @@ async def test_a_zone_saved_while_running_is_used_by_the_next_object_event(make_
         "detectors:\n  finder:\n    type: centre\n"
         # Walks repeat: one may pass while the loops are rebuilt (or before the save).
         "cameras:\n  garden:\n    url: demo://?first=3&walk=4&period=9\n"
-        "    motion:\n      end_after: 1\n    objects:\n      max_fps: 4\n      end_after: 1.5\n"
+        "    motion:\n      end_after: 1\n"
+        "    objects:\n      labels: [person]\n      max_fps: 4\n      end_after: 1.5\n"
         "    record:\n      mode: 'off'\n"
     )
     client = await make_api_client(config, plugins={"centre": ObjectFinder()})

@@ -22,7 +22,7 @@ from web.server import Listener, async_listen
 
 Opener = Callable[..., Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]]
 LIMITS = (
-    "server:\n  port: {port}\n  limits:\n"
+    "server:\n  host: 127.0.0.1\n  port: {port}\n  limits:\n"
     "    idle_seconds: {idle}\n    body_seconds: 1\n    connections_per_address: {per_address}\n"
 )
 RECORDING = (

@@ -51,7 +51,18 @@ async def test_events_and_panel_notifications_arrive_as_json(make_hub):
             "porch, 21:14",
             message.id,
         )
-        assert "snapshot" not in json.dumps(posted)  # pictures never travel inside events
+        # Pictures never travel inside events: the panel fetches it (admins only).
+        assert set(posted) & {"snapshot", "snapshot_jpeg"} == set()
+        url = posted["snapshot_url"]
+        assert url == f"/api/x/panel_notifier/snapshots/{message.id}"
+        picture = await client.get(url)
+        assert picture.status == 200 and await picture.read() == b"\xff"
+        assert picture.content_type == "image/jpeg"
+        viewer = await signed_in_client(hub, "viewer")
+        try:
+            assert (await viewer.get(url)).status == 403
+        finally:
+            await viewer.close()
         await socket.close()
     finally:
         await stop(client)

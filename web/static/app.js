@@ -1,3 +1,4 @@
+// @ts-check
 // camhub panel entry: sign-in and first-run setup, hash routes to views, one live WebSocket.
 
 import { ApiError, get, post, setCsrfToken, setUnauthorizedHandler, wsUrl } from "./js/api.js";
@@ -24,33 +25,56 @@ const ctx = {
     if (location.hash === hash) route();
     else location.hash = hash;
   },
+  /** A message for the page we are about to open (navigation clears the current one). */
+  flash(text, kind = "ok") {
+    flashed = { text, kind };
+  },
 };
+/** @type {{text: string, kind: string} | null} */
+let flashed = null;
+
+/** The element a selector names in index.html (always there). */
+const byId = (/** @type {string} */ selector) => /** @type {HTMLElement} */ (document.querySelector(selector));
 
 let cleanup = null;
 let routeToken = 0;
 
 // ---------------------------------------------------------------- sign-in
 
+/** Where this browser stands: "setup" (no user yet), "in" or "out". One request that answers
+ * 200 either way, so a signed-out page logs no error. */
 async function authState() {
-  try {
-    const setup = await get("/api/auth/setup");
-    if (setup && (setup.needed === true || setup.setup_needed === true || setup.required === true)) return "setup";
-  } catch (error) {
-    if (!(error instanceof ApiError) || error.status === 0) throw error;
-  }
-  try {
-    const me = await get("/api/auth/me");
-    const user = me.user ?? me;
-    ctx.user = { name: user.name ?? user.username, role: user.role, cameras: user.cameras ?? [] };
-    if (me.csrf_token) setCsrfToken(me.csrf_token);
+  /** @type {import("./js/types.js").AuthState} */
+  const state = await get("/api/auth/state");
+  if (state.user) {
+    ctx.user = state.user;
+    setCsrfToken(state.csrf_token);
     return "in";
-  } catch (error) {
-    if (error instanceof ApiError && (error.status === 401 || error.status === 403)) return "out";
-    throw error;
   }
+  return state.setup_needed ? "setup" : "out";
 }
 
-function credentialsForm({ title, intro, submitText, testId, confirm, onSubmit }) {
+/**
+ * @param {{title: string, intro?: string, submitText: string, testId: string, confirm?: boolean, withCode?: boolean,
+ *   onSubmit: (username: string, password: string, code?: string) => Promise<void>}} options
+ */
+function credentialsForm({ title, intro, submitText, testId, confirm, withCode, onSubmit }) {
+  const code = withCode
+    ? el("input", {
+        name: "code",
+        required: true,
+        autocomplete: "one-time-code",
+        autocapitalize: "characters",
+        spellcheck: "false",
+        "data-testid": "setup-code",
+      })
+    : null;
+  const codeField = code
+    ? field("Setup code", code, {
+        path: "code",
+        hint: "Printed where camhub was started: in the terminal running camhub run (or ./scripts/start.sh), and in its log (journalctl, if it runs as a service). It looks like ABCD-EFGH-JKMN.",
+      })
+    : null;
   const username = el("input", { name: "username", autocomplete: "username", required: true, autocapitalize: "none" });
   const password = el("input", { name: "password", type: "password", required: true, autocomplete: confirm ? "new-password" : "current-password" });
   const again = confirm ? el("input", { name: "password2", type: "password", required: true, autocomplete: "new-password" }) : null;
@@ -63,6 +87,7 @@ function credentialsForm({ title, intro, submitText, testId, confirm, onSubmit }
     { className: "card auth-form", "data-testid": testId, novalidate: true },
     el("h1", { text: title, tabindex: "-1" }),
     intro ? el("p", { text: intro }) : null,
+    codeField,
     nameField,
     passField,
     againField,
@@ -73,19 +98,20 @@ function credentialsForm({ title, intro, submitText, testId, confirm, onSubmit }
     event.preventDefault();
     for (const wrapper of form.querySelectorAll(".field")) setFieldError(wrapper, "");
     status.textContent = "";
-    if (!username.value.trim()) return setFieldError(nameField, "Enter a user name."), username.focus();
-    if (!password.value) return setFieldError(passField, "Enter a password."), password.focus();
-    if (again && again.value !== password.value) return setFieldError(againField, "The passwords differ."), again.focus();
+    if (code && !code.value.trim()) return (setFieldError(codeField, "Enter the setup code."), code.focus());
+    if (!username.value.trim()) return (setFieldError(nameField, "Enter a user name."), username.focus());
+    if (!password.value) return (setFieldError(passField, "Enter a password."), password.focus());
+    if (again && again.value !== password.value) return (setFieldError(againField, "The passwords differ."), again.focus());
     const submit = form.querySelector("button[type=submit]");
     submit.disabled = true;
     try {
-      await onSubmit(username.value.trim(), password.value);
+      await onSubmit(username.value.trim(), password.value, code?.value.trim());
     } catch (error) {
       const errors = error instanceof ApiError ? error.fieldErrors : [];
       let placed = false;
       for (const { path, message } of errors) {
         const wrapper = form.querySelector(`.field[data-path="${CSS.escape(path)}"]`);
-        if (wrapper) setFieldError(wrapper, message), (placed = true);
+        if (wrapper) (setFieldError(wrapper, message), (placed = true));
       }
       if (!placed) status.textContent = error.message;
     } finally {
@@ -97,21 +123,23 @@ function credentialsForm({ title, intro, submitText, testId, confirm, onSubmit }
 
 function showSignedOut(kind) {
   teardownView();
-  document.querySelector(".site-nav").hidden = true;
-  document.querySelector(".account").hidden = true;
+  byId(".site-nav").hidden = true;
+  byId(".account").hidden = true;
   const view = document.getElementById("view");
   const form =
     kind === "setup"
       ? credentialsForm({
           title: "Welcome to camhub",
-          intro: "Create the administrator account. It can add cameras, users and automations.",
+          intro:
+            "Create the administrator account: it can add cameras, users and automations. camhub asks for the one-time setup code it printed when it started, so that only whoever runs it can do this.",
           submitText: "Create administrator",
           testId: "setup-form",
           confirm: true,
-          onSubmit: async (username, password) => {
-            const answer = await post("/api/auth/setup", { username, password });
-            if (answer?.csrf_token) setCsrfToken(answer.csrf_token);
-            else await login(username, password);
+          withCode: true,
+          onSubmit: async (username, password, code) => {
+            /** @type {import("./js/types.js").SignedIn} */
+            const answer = await post("/api/auth/setup", { username, password, code });
+            setCsrfToken(answer.csrf_token);
             await start();
           },
         })
@@ -130,8 +158,9 @@ function showSignedOut(kind) {
 }
 
 async function login(username, password) {
+  /** @type {import("./js/types.js").SignedIn} */
   const answer = await post("/api/auth/login", { username, password });
-  setCsrfToken(answer?.csrf_token);
+  setCsrfToken(answer.csrf_token);
 }
 
 async function logout() {
@@ -173,7 +202,7 @@ async function route() {
     params = [];
   }
   const token = ++routeToken;
-  for (const link of document.querySelectorAll(".site-nav a[data-route]")) {
+  for (const link of /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll(".site-nav a[data-route]"))) {
     if (link.dataset.route === name) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
@@ -197,7 +226,10 @@ async function route() {
   } catch (error) {
     notify(error.message, "error");
   }
-  if (token === routeToken) view.querySelector("h1")?.focus({ preventScroll: true });
+  if (token !== routeToken) return;
+  if (flashed) notify(flashed.text, flashed.kind);
+  flashed = null;
+  view.querySelector("h1")?.focus({ preventScroll: true });
 }
 
 // ---------------------------------------------------------------- live events and health
@@ -232,7 +264,7 @@ class LiveSocket {
         return;
       }
       ctx.events.dispatchEvent(new CustomEvent("hub-event", { detail: event }));
-      if (event.event_type === "notification_posted") toast(event.title ?? "Notification", event.body ?? "");
+      if (event.event_type === "notification_posted") toast(event.title ?? "Notification", event.body ?? "", "info", event.snapshot_url);
     });
     socket.addEventListener("close", () => {
       if (this.stopped || this.socket !== socket) return;
@@ -255,7 +287,7 @@ class LiveSocket {
 const liveSocket = new LiveSocket();
 
 function setHealth(state, text) {
-  const status = document.querySelector('[data-testid="health-status"]');
+  const status = byId('[data-testid="health-status"]');
   status.dataset.state = state;
   const node = status.querySelector(".health-text");
   if (node.textContent !== text) node.textContent = text;
@@ -268,6 +300,8 @@ async function checkHealth() {
     document.querySelector(".footer-version").textContent = health.version ? ` ${health.version}` : "";
     if (problems) setHealth("problems", `${problems} problem${problems === 1 ? "" : "s"}`);
     else if (liveSocket.socket?.readyState === WebSocket.OPEN) setHealth("ok", "Live");
+    // Signed out there is no live feed to wait for: the hub answering is the news.
+    else if (!ctx.user) setHealth("ok", "Hub running");
   } catch {
     setHealth("error", "Hub unreachable");
   }
@@ -281,18 +315,22 @@ async function start() {
     state = await authState();
   } catch (error) {
     setHealth("error", "Hub unreachable");
-    clear(document.getElementById("view"), el("p", { className: "notice", "data-kind": "error", text: `The hub could not be reached: ${error.message}` }), button("Try again", () => start()));
+    clear(
+      document.getElementById("view"),
+      el("p", { className: "notice", "data-kind": "error", text: `The hub could not be reached: ${error.message}` }),
+      button("Try again", () => start()),
+    );
     return;
   }
   if (state !== "in") {
     showSignedOut(state);
     return;
   }
-  document.querySelector(".site-nav").hidden = false;
-  const account = document.querySelector(".account");
+  byId(".site-nav").hidden = false;
+  const account = byId(".account");
   account.hidden = false;
   account.querySelector(".account-name").textContent = `${ctx.user.name} (${ctx.user.role})`;
-  for (const link of document.querySelectorAll("[data-admin-only]")) link.hidden = !ctx.isAdmin();
+  for (const link of /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll("[data-admin-only]"))) link.hidden = !ctx.isAdmin();
   liveSocket.stop();
   liveSocket.start();
   await route();

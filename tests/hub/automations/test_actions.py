@@ -210,3 +210,35 @@ async def test_snapshot_and_notify_with_a_picture_from_a_real_demo_camera(tmp_pa
     finally:
         await hub.async_stop()
     assert clock_of(hub).now() == START
+
+
+ARMING = """\
+automations:
+  - id: arm
+    triggers:
+      - type: mode
+    actions:
+      - type: if
+        conditions:
+          - type: mode
+            mode: away
+        then:
+          - type: detection
+            enabled: true
+        else:
+          - type: detection
+            camera: porch
+            enabled: false
+"""
+
+
+async def test_detection_is_turned_on_and_off_by_the_house_mode(auto_hub):
+    hub = await auto_hub(ARMING)
+    hub.async_set_mode("night")
+    await wait_traces(hub, "arm", 1)
+    assert hub.states.get("detection.porch").state == "off"
+    assert hub.states.get("detection.garage").state == "on"  # only the porch was named
+    assert hub.cameras["porch"].armed is False
+    hub.async_set_mode("away")
+    await wait_traces(hub, "arm", 2)
+    assert {hub.states.get(f"detection.{c}").state for c in ("porch", "garage")} == {"on"}

@@ -67,9 +67,10 @@ def examples() -> list[tuple[str, str, str]]:
 @pytest.mark.parametrize(("kind", "name", "example"), examples())
 def test_reference_examples_validate(engine, kind, name, example):
     items = yaml.safe_load(example)
+    # An object trigger fills the most placeholders ({camera}, {label}...) an example may use.
     automation = {
         "id": "doc",
-        "triggers": [{"type": "mode"}],
+        "triggers": [{"type": "object"}],
         "actions": [{"type": "stop"}],
         f"{kind}s": items,
     }

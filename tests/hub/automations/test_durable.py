@@ -16,6 +16,8 @@ from tests.hub.automations.conftest import (
 DELAYED = """\
 automations:
   - id: a
+    variables:
+      n: 0  # "run now" passes its own
     triggers:
       - type: webhook
         webhook_id: durable-test-0123456789
@@ -113,7 +115,7 @@ automations:
             to: away
       - type: notify
         notifier: phone
-        message: "went {mode} after {wait}"
+        message: "went away after {wait}"
 """
 
 
@@ -125,7 +127,7 @@ async def test_wait_for_trigger_survives_restart_and_then_fires(tmp_path):
         await sleepers(hub, 1)
         hub.async_set_mode("away")
         [row] = await notifications(hub, 1)
-        assert row["body"].startswith("went {mode} after ")  # {mode} is not a run variable
+        assert row["body"].startswith("went away after {")  # what the wait found
         [trace] = await wait_traces(hub, "a", 1)
         assert trace["state"] == "finished"
         assert trace["steps"][0]["result"]["triggered"] is True

@@ -173,13 +173,59 @@ async def test_sun_needs_a_location(tmp_path):
         await hub.async_stop()
 
 
-async def test_fixing_a_bad_automation_through_the_engine_clears_its_problem(auto_hub):
+async def test_fixing_a_bad_automation_in_the_file_clears_its_problem(auto_hub):
     hub = await auto_hub(GOOD_AND_BAD)
-    fixed = {
-        "id": "bad",
-        "triggers": [{"type": "motion", "camera": "porch"}],
-        "actions": [{"type": "notify", "notifier": "phone", "message": "fixed"}],
-    }
-    assert await hub.automations.async_save(fixed, create=False) == []
+    path = hub.loaded.path
+    path.write_text(path.read_text().replace("notifier: phon\n", "notifier: phone\n"))
+    report = await hub.automations.async_reload_file()
+    assert report.changed == ["bad"]
     assert hub.automations.automations["bad"].as_dict()["state"] == "on"
     assert not [p for p in hub.problems if p.startswith("automation bad")]
+
+
+def _notify(message: str, *triggers: dict, **extra) -> dict:
+    return {
+        "id": "p",
+        "triggers": list(triggers),
+        "actions": [{"type": "notify", "notifier": "phone", "message": message}],
+        **extra,
+    }
+
+
+async def test_templates_may_use_only_the_placeholders_their_triggers_fill(auto_hub):
+    hub = await auto_hub("")
+    engine = hub.automations
+    motion, person = {"type": "motion"}, {"type": "object", "label": "person"}
+    assert engine.validate(_notify("{label} in {zone} on {camera} at {time:%H:%M}", person)) == []
+    [issue] = engine.validate(_notify("{label} on {camera}", motion))
+    assert issue.path == "actions[0].message"
+    assert issue.message.startswith(
+        "unknown placeholder {label}: the motion trigger does not fill it (known: {alias}, "
+        "{automation}, {camera}, {event_id}, {motion}, {time}, {trigger}, {trigger_id})"
+    )
+    # Either trigger may start the run: a placeholder must be filled by both.
+    [issue] = engine.validate(_notify("{label}", motion, person))
+    assert "the motion trigger does not fill it" in issue.message
+    assert engine.validate(_notify("{camera} {event_id}", motion, person)) == []
+    # The automation's own variables are placeholders too; `{{` is a literal brace.
+    assert engine.validate(_notify("{who} {{label}}", motion, variables={"who": "x"})) == []
+    [issue] = engine.validate(_notify("hi", motion) | {"actions": [
+        {"type": "notify", "notifier": "phone", "message": "ok", "title": "{nope}"}]})  # fmt: skip
+    assert issue.path == "actions[0].title" and "nothing fills it" not in issue.message
+
+
+async def test_the_types_api_describes_every_type_in_plain_words(auto_hub):
+    hub = await auto_hub("")
+    types = hub.automations.types_info()
+    for info in types:
+        assert info["title"] and info["icon"] and info["description"], info["name"]
+    titles = {(t["kind"], t["name"]): t["title"] for t in types}
+    assert titles[("trigger", "motion")] == "Motion detected"
+    assert titles[("action", "notify")] == "Send a notification"
+    builtin_triggers = [t for t in types if t["kind"] == "trigger" and t["plugin"] == "builtin"]
+    assert all(isinstance(t["placeholders"], dict) for t in builtin_triggers)
+    # The most used come first, so a new automation starts with them.
+    assert [t["name"] for t in types if t["kind"] == "trigger"][:2] == ["motion", "object"]
+    assert next(t["name"] for t in types if t["kind"] == "action") == "notify"
+    notify = next(t for t in types if t["name"] == "notify")
+    assert notify["schema"]["properties"]["message"]["format"] == "template"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -59,8 +60,8 @@ def config_on_free_port(write_config):
 def test_sigterm_stops_cleanly_within_five_seconds(config_on_free_port, tmp_path):
     path, port = config_on_free_port
     process = start(["run", "--config", str(path), "--data", str(tmp_path / "data")])
-    lines = wait_for_line(process, "panel at")
-    assert f"panel at http://127.0.0.1:{port}" in lines[-1]
+    lines = wait_for_line(process, "first-run setup code:")  # how to get in
+    assert f":{port}  (Ctrl+C to stop)" in "".join(lines)
     assert get_json(f"http://127.0.0.1:{port}/api/health")["status"] == "ok"
     sent = time.monotonic()
     process.send_signal(signal.SIGTERM)
@@ -69,7 +70,6 @@ def test_sigterm_stops_cleanly_within_five_seconds(config_on_free_port, tmp_path
     assert process.returncode == 0, output
     assert elapsed < 5, f"took {elapsed:.1f} s"
     assert "camhub: stopped" in output
-    assert "No user yet: the first visit to http://127.0.0.1" in output  # how to get in
     # The database was closed properly: migrations recorded, no stray WAL left behind.
     db = tmp_path / "data" / "camhub.db"
     names = [r[0] for r in sqlite3.connect(db).execute("select name from _migrations")]
@@ -110,9 +110,10 @@ def test_port_in_use_is_one_clear_message(config_on_free_port, tmp_path):
         first.communicate(timeout=10)
     assert second.returncode == 1
     assert (
-        f"camhub: error: cannot listen on 127.0.0.1:{port}: the port is already in use"
+        f"camhub: error: cannot listen on 0.0.0.0:{port}: the port is already in use"
         in second.stderr
     )
+    assert "--port" in second.stderr
     assert "Traceback" not in second.stderr
 
 
@@ -167,7 +168,7 @@ def test_user_add_reads_password_from_stdin(tmp_path):
     assert row[:2] == ("alice", "admin")
     assert row[2].startswith("scrypt$") and "correct horse" not in row[2]
     again = subprocess.run(
-        [CAMHUB, "user", "add", "alice", "--data", str(data)],
+        [CAMHUB, "user", "add", "alice", "--role", "viewer", "--data", str(data)],
         input="another password\n",
         capture_output=True,
         text=True,
@@ -192,3 +193,83 @@ def test_plugins_json_lists_states(tmp_path, write_config):
     assert plugins["log_notifier"]["state"] == "active"
     assert plugins["bad"]["state"] == "error"
     assert "missing dependency foo" in plugins["bad"]["error"]
+
+
+def test_the_panel_listens_on_every_address_and_prints_them_with_the_setup_code(
+    config_on_free_port, tmp_path
+):
+    path, port = config_on_free_port
+    process = start(["run", "--config", str(path), "--data", str(tmp_path / "data")])
+    try:
+        lines = wait_for_line(process, "first-run setup code:")
+        text = "".join(lines)
+        # Reached through an address other than 127.0.0.1: the hub is not loopback-only.
+        assert get_json(f"http://127.0.0.2:{port}/api/health")["status"] == "ok"
+        assert f"http://127.0.0.1:{port}" in text  # every address of the machine is listed
+        code = re.search(r"first-run setup code: (\S+)", text)
+        assert code is not None and re.fullmatch(r"[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}", code[1])
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=10)
+    # The log has the code too (for a hub started as a service, whose output nobody reads).
+    assert f"First-run setup code: {code[1]}" in text
+
+
+def test_host_and_port_options_narrow_where_it_listens(write_config, tmp_path):
+    port = free_port()
+    path = write_config("cameras: {}\n")
+    process = start(
+        ["run", "--config", str(path), "--data", str(tmp_path / "d"), "--host", "127.0.0.1",
+         "--port", str(port)]
+    )  # fmt: skip
+    try:
+        lines = wait_for_line(process, "panel at")
+        assert f"panel at http://127.0.0.1:{port}  (Ctrl+C to stop)" in lines[-1]
+        assert get_json(f"http://127.0.0.1:{port}/api/health")["status"] == "ok"
+        with pytest.raises(OSError):
+            urllib.request.urlopen(f"http://127.0.0.2:{port}/api/health", timeout=5)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=10)
+    bad = subprocess.run(
+        [CAMHUB, "run", "--port", "70000"], capture_output=True, text=True, timeout=30
+    )
+    assert bad.returncode == 2 and "a port is a number from 1 to 65535" in bad.stderr
+
+
+def test_automations_reload_makes_the_running_hub_apply_the_file(write_config, tmp_path):
+    port = free_port()
+    automation = (
+        "notifiers: {diary: {type: log}}\n"
+        "automations:\n"
+        "  - id: door\n"
+        "    triggers: [{type: mode}]\n"
+        "    actions: [{type: notify, notifier: diary, message: WORDS}]\n"
+    )
+    path = write_config(f"server: {{host: 127.0.0.1, port: {port}}}\n" + automation)
+    data = tmp_path / "data"
+    idle = subprocess.run(
+        [CAMHUB, "automations", "reload", "--config", str(path), "--data", str(data)],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert idle.returncode == 0 and "No hub runs with the data dir" in idle.stdout
+    process = start(["run", "--config", str(path), "--data", str(data)])
+    try:
+        wait_for_line(process, "first-run setup code:")
+        path.write_text(
+            path.read_text().replace("WORDS", "new words").replace("diary, m", "diry, m")
+        )
+        result = subprocess.run(
+            [CAMHUB, "automations", "reload", "--config", str(path), "--data", str(data)],
+            capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        assert "Asked the hub (pid" in result.stdout
+        # The CLI says at once what the hub will switch off.
+        assert "automations[0].actions[0].notifier: unknown notifier 'diry'" in result.stderr
+        lines = wait_for_line(process, "Automations from config.yaml: 1 changed")
+        assert any("automation door disabled" in line for line in lines)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=10)
+    assert not (data / "camhub.pid").exists()

@@ -324,7 +324,7 @@ def test_an_empty_file_means_all_defaults(write_config, text):
     loaded = load_config(write_config(text))
     assert loaded.config == HubConfig()
     assert loaded.config.server.port == 8470
-    assert loaded.config.server.host == "127.0.0.1"
+    assert loaded.config.server.host is None  # every address of the machine
     assert loaded.config.cameras == {}
 
 
@@ -644,7 +644,7 @@ def test_unknown_detector_type_names_the_known_ones(write_config):
     path = write_config("detectors:\n  coral:\n    type: edgetpu\n")
     assert plugin_errors(load_config(path)) == [
         "config.yaml:3: detectors.coral.type: unknown detector type 'edgetpu' "
-        "(known: deepstack, onnx)"
+        "(known: deepstack, kserve, onnx)"
     ]
 
 
@@ -672,7 +672,7 @@ def test_example_config_commented_settings_are_valid_when_switched_on(tmp_path, 
     assert config.location.time_zone == "Europe/Paris"
     assert config.storage.path is not None
     assert config.plugins_dir is not None
-    assert sorted(config.detectors) == ["ai_server", "cpu"]
+    assert sorted(config.detectors) == ["ai_server", "cpu", "gpu"]
 
 
 @pytest.mark.parametrize(

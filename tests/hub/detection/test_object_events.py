@@ -93,6 +93,7 @@ cameras:
     motion:
       end_after: 1
     objects:
+      labels: [person]
       max_fps: 4
       end_after: 1.5
     zones:

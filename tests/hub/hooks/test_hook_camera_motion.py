@@ -14,6 +14,8 @@ cameras:
     motion:
       source: camera
       end_after: 0.5
+    objects:
+      enabled: false
   yard:
     url: demo://
     motion:

@@ -70,7 +70,7 @@ async def test_detector_entries_are_built_and_bad_ones_reported_with_their_line(
 
         problems = "\n".join(hub.problems)
         assert "config.yaml:8: detectors.hall.type: unknown detector type 'tflite'" in problems
-        assert "(known: blob, broken, deepstack, onnx)" in problems
+        assert "(known: blob, broken, deepstack, kserve, onnx)" in problems
         assert "config.yaml:11: detectors.yard.treshold: unknown key" in problems
         assert "did you mean 'threshold'" in problems
         assert "detectors.attic: could not start: model file missing" in problems

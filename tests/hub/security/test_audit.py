@@ -130,7 +130,9 @@ def camhub(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
 def test_camhub_audit_verify_names_the_edited_row(tmp_path):
     data = str(tmp_path / "data")
     for name in ("ann", "bob", "cat"):
-        made = camhub("user", "add", name, "--data", data, stdin="correct horse battery\n")
+        made = camhub(
+            "user", "add", name, "--role", "viewer", "--data", data, stdin="correct horse battery\n"
+        )
         assert made.returncode == 0, made.stderr
     good = camhub("audit", "verify", "--data", data)
     assert good.returncode == 0, good.stderr
@@ -159,10 +161,30 @@ def test_camhub_user_commands_grant_cameras_and_audit_changes(tmp_path, write_co
         camhub("user", "add", "root", "--role", "admin", *base, stdin="password-one\n").returncode
         == 0
     )
-    unknown = camhub("user", "add", "kid", "--camera", "garage", *base, stdin="password-two\n")
+    unknown = camhub(
+        "user",
+        "add",
+        "kid",
+        "--role",
+        "viewer",
+        "--camera",
+        "garage",
+        *base,
+        stdin="password-two\n",
+    )
     assert unknown.returncode == 1 and "no camera garage" in unknown.stderr
     assert (
-        camhub("user", "add", "kid", "--camera", "yard", *base, stdin="password-two\n").returncode
+        camhub(
+            "user",
+            "add",
+            "kid",
+            "--role",
+            "viewer",
+            "--camera",
+            "yard",
+            *base,
+            stdin="password-two\n",
+        ).returncode
         == 0
     )
     listing = camhub("user", "list", *base).stdout
@@ -182,7 +204,16 @@ def test_camhub_user_commands_grant_cameras_and_audit_changes(tmp_path, write_co
 def test_camhub_audit_verify_names_rows_cut_off_the_end(tmp_path):
     data = tmp_path / "data"
     for name in ("ann", "bob", "cat", "dan"):
-        made = camhub("user", "add", name, "--data", str(data), stdin="correct horse battery\n")
+        made = camhub(
+            "user",
+            "add",
+            name,
+            "--role",
+            "viewer",
+            "--data",
+            str(data),
+            stdin="correct horse battery\n",
+        )
         assert made.returncode == 0, made.stderr
     good = camhub("audit", "verify", "--data", str(data))
     assert good.returncode == 0, good.stderr
@@ -309,7 +340,16 @@ async def test_the_head_migration_anchors_a_log_that_predates_it(tmp_path):
 def test_verify_is_not_fooled_by_a_cut_tail_with_a_rewritten_head_and_no_file(tmp_path):
     data = tmp_path / "data"
     for name in ("ann", "bob", "cat", "dan"):
-        made = camhub("user", "add", name, "--data", str(data), stdin="correct horse battery\n")
+        made = camhub(
+            "user",
+            "add",
+            name,
+            "--role",
+            "viewer",
+            "--data",
+            str(data),
+            stdin="correct horse battery\n",
+        )
         assert made.returncode == 0, made.stderr
     conn = sqlite3.connect(data / "camhub.db")
     conn.execute("DELETE FROM audit_log WHERE id >= 3")
@@ -341,7 +381,16 @@ def test_verify_is_not_fooled_by_a_cut_tail_with_a_rewritten_head_and_no_file(tm
 )
 def test_a_broken_database_is_an_error_message_never_a_traceback(tmp_path, damage):
     data = tmp_path / "data"
-    made = camhub("user", "add", "ann", "--data", str(data), stdin="correct horse battery\n")
+    made = camhub(
+        "user",
+        "add",
+        "ann",
+        "--role",
+        "viewer",
+        "--data",
+        str(data),
+        stdin="correct horse battery\n",
+    )
     assert made.returncode == 0, made.stderr
     if damage == "garbage":
         (data / "camhub.db").write_bytes(b"this is not a database" * 100)

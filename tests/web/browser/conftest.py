@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -35,7 +36,8 @@ CHROMIUM_ARGS = [
     "--disable-quic",
     "--disable-dev-shm-usage",
     # Mandatory: without it chromium resolves names (and so sends DNS) off the machine.
-    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+    # 127.0.0.2 is loopback too: the tests that reach the hub at "another address" use it.
+    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1 , EXCLUDE 127.0.0.2",
 ]
 ARTIFACTS = REPO / "test-artifacts" / "browser"
 ADMIN = ("admin", "correct horse battery")
@@ -65,11 +67,13 @@ class RunningHub:
             return exc.code, exc.read().decode()
 
 
-def start_hub(directory: Path, config: str) -> RunningHub:
+def start_hub(directory: Path, config: str, host: str | None = "127.0.0.1") -> RunningHub:
+    """`camhub run` on a free port; `host=None` leaves the default (every address)."""
     directory.mkdir(parents=True, exist_ok=True)
     port = free_port()
     path = directory / "config.yaml"
-    path.write_text(f"server:\n  host: 127.0.0.1\n  port: {port}\n{config}", encoding="utf-8")
+    listen = f"  host: {host}\n" if host else ""
+    path.write_text(f"server:\n{listen}  port: {port}\n{config}", encoding="utf-8")
     log = directory / "camhub.log"
     camhub = Path(sys.executable).with_name("camhub")
     command = [str(camhub)] if camhub.exists() else [sys.executable, "-m", "hub.cli"]
@@ -96,6 +100,27 @@ def start_hub(directory: Path, config: str) -> RunningHub:
         time.sleep(0.1)
     process.kill()
     raise AssertionError(f"camhub did not answer in 30 s:\n{log.read_text()}")
+
+
+SETUP_CODE = re.compile(r"first-run setup code: ([A-Z0-9]{4}(?:-[A-Z0-9]{4})+)")
+
+
+def setup_code(hub: RunningHub) -> str:
+    """The one-time setup code, read where a person reads it: the output of `camhub run`."""
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        found = SETUP_CODE.search(hub.log.read_text(errors="replace"))
+        if found:
+            return found.group(1)
+        time.sleep(0.1)
+    raise AssertionError(f"no setup code printed:\n{hub.log.read_text()}")
+
+
+def create_admin(hub: RunningHub) -> None:
+    """First-run setup through the API, with the code from the log."""
+    body = {"username": ADMIN[0], "password": ADMIN[1], "code": setup_code(hub)}
+    status, answer = hub.api("POST", "/api/auth/setup", body)
+    assert status == 201, answer
 
 
 def stop_hub(hub: RunningHub) -> None:
@@ -148,8 +173,7 @@ notifiers:
     type: log
 """
     hub = start_hub(tmp_path_factory.mktemp("demo-hub"), config)
-    status, body = hub.api("POST", "/api/auth/setup", {"username": ADMIN[0], "password": ADMIN[1]})
-    assert status == 201, body
+    create_admin(hub)
     yield hub
     stop_hub(hub)
 

@@ -12,7 +12,7 @@ import yaml
 from playwright.sync_api import expect
 
 from hub.extensions.manager import DISABLE_AUTOLOAD_ENV
-from tests.web.browser.conftest import ADMIN, log_in, shot, start_hub, stop_hub
+from tests.web.browser.conftest import create_admin, log_in, shot, start_hub, stop_hub
 
 PASSPHRASE = "long sealed passphrase"
 
@@ -142,10 +142,7 @@ def test_storage_privacy_unlocks_a_sealed_hub_and_erase_asks_first(make_page, tm
     )
     hub = start_hub(folder, config)
     try:
-        assert (
-            hub.api("POST", "/api/auth/setup", {"username": ADMIN[0], "password": ADMIN[1]})[0]
-            == 201
-        )
+        create_admin(hub)
         page = make_page(hub.url)
         log_in(page)
         page.goto("/#/system/privacy")

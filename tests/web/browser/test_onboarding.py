@@ -17,7 +17,7 @@ from playwright.sync_api import expect
 
 from tests.servers.fixtures import Auth, Mount
 from tests.servers.onvif_sim import OnvifSimulator, SimOptions, SimProfile, WsDiscoveryResponder
-from tests.web.browser.conftest import ADMIN, log_in, shot, start_hub, stop_hub
+from tests.web.browser.conftest import create_admin, log_in, shot, start_hub, stop_hub
 
 ENDPOINT = "urn:uuid:66666666-2222-4333-8444-555555555555"
 PASSWORD = "garden-camera-pass"
@@ -71,10 +71,7 @@ def test_scan_pick_the_device_type_its_password_and_it_goes_live(
 ):
     hub = start_hub(tmp_path / "hub", "discovery:\n  interfaces: ['127.0.0.1']\ncameras: {}\n")
     try:
-        assert (
-            hub.api("POST", "/api/auth/setup", {"username": ADMIN[0], "password": ADMIN[1]})[0]
-            == 201
-        )
+        create_admin(hub)
         page = make_page(hub.url)
         log_in(page)
         page.goto("/#/cameras")

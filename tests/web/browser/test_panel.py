@@ -7,7 +7,7 @@ import time
 
 from playwright.sync_api import expect
 
-from tests.web.browser.conftest import ADMIN, log_in, shot
+from tests.web.browser.conftest import ADMIN, log_in, setup_code, shot
 
 PHONE = {"width": 390, "height": 844}
 
@@ -29,6 +29,7 @@ def test_first_run_setup_login_logout_and_csrf(bare_hub, make_page):
     form = page.get_by_test_id("setup-form")
     form.wait_for()
     shot(page, "setup")
+    page.get_by_label("Setup code").fill(setup_code(bare_hub))
     page.get_by_label("User name").fill(ADMIN[0])
     page.get_by_label("Password", exact=True).fill(ADMIN[1])
     page.get_by_label("Password again").fill("something else")
@@ -40,7 +41,10 @@ def test_first_run_setup_login_logout_and_csrf(bare_hub, make_page):
     expect(page.get_by_test_id("account-name")).to_have_text("admin (admin)")
     page.get_by_test_id("live-grid").wait_for()
     # Setup is one-time: the API says so and the form is gone for good.
-    assert bare_hub.api("GET", "/api/auth/setup") == (200, {"needed": False})
+    assert bare_hub.api("GET", "/api/auth/setup") == (
+        200,
+        {"needed": False, "code_required": False},
+    )
 
     # A write without the CSRF token is refused even with the session cookie; with it, it works.
     statuses = page.evaluate(
@@ -176,30 +180,39 @@ def test_automation_built_in_the_visual_editor_fires_and_shows_its_trace(demo_hu
     page = make_page(demo_hub.url)
     log_in(page)
     page.goto("/#/automations/new")
-    page.get_by_label("Id", exact=True).fill("walk_alert")
     page.get_by_label("Name", exact=True).fill("Someone in the yard")
+    page.get_by_test_id("automation-editor").get_by_text("More options").first.click()
+    expect(page.get_by_label("Id", exact=True)).to_have_value("someone_in_the_yard")
+    page.get_by_label("Id", exact=True).fill("walk_alert")
     trigger = page.get_by_test_id("trigger-block").first
     trigger.get_by_test_id("trigger-type").select_option("motion")
-    trigger.get_by_label("Camera (optional)").fill("yard")
-    # A nested condition: "or" holding "mode is home" (the hub is at home).
-    page.get_by_test_id("add-condition-type").first.select_option("or")
+    trigger.get_by_label("Camera (optional)").select_option("yard")
+    # A nested condition: "any of these" holding "mode is home" (the hub is at home).
     page.get_by_test_id("add-condition").first.click()
+    page.get_by_test_id("condition-choices").first.get_by_role(
+        "button", name="Any of these"
+    ).click()
     group = page.get_by_test_id("condition-block").first
-    group.get_by_test_id("add-condition-type").select_option("mode")
     group.get_by_test_id("add-condition").click()
-    group.get_by_test_id("condition-block").get_by_label("Mode", exact=True).fill("home")
+    group.get_by_test_id("condition-search").fill("house mode")
+    group.get_by_test_id("condition-choices").get_by_role(
+        "button", name="Only in a house mode"
+    ).click()
+    group.get_by_test_id("condition-block").get_by_label("Mode", exact=True).select_option("home")
     action = page.get_by_test_id("action-block").first
     action.get_by_test_id("action-type").select_option("notify")
-    action.get_by_label("Notifier").fill("phon")  # a typo the hub must catch
-    action.get_by_label("Message").fill("Someone on {camera}")
+    action.get_by_label("Notifier").select_option("phone")
+    action.get_by_label("Message").fill("{label} on {camera}")  # motion fills no {label}
     page.get_by_test_id("save-automation").click()
-    error = action.locator('.field[data-path="actions.0.notifier"] .field-error')
-    expect(error).to_contain_text("unknown notifier 'phon'")
-    assert action.get_by_label("Notifier").get_attribute("aria-invalid") is not None
+    error = action.locator('.field[data-path="actions.0.message"] .field-error')
+    expect(error).to_contain_text(
+        "unknown placeholder {label}: the motion trigger does not fill it"
+    )
+    assert action.get_by_label("Message").get_attribute("aria-invalid") is not None
     # Only the wrong field is marked.
     assert page.locator(".field.has-error").count() == 1
     shot(page, "automation-validation")
-    action.get_by_label("Notifier").fill("phone")
+    action.get_by_label("Message").fill("Someone on {camera}")
     page.get_by_test_id("save-automation").click()
     page.wait_for_url("**/#/automations/walk_alert")
     page.get_by_test_id("tab-yaml").click()

@@ -1,3 +1,4 @@
+// @ts-check
 // The JSON API client: session cookie, X-CSRF-Token on every write, errors a person can read.
 
 let csrfToken = null;
@@ -11,39 +12,51 @@ export function setUnauthorizedHandler(handler) {
   onUnauthorized = handler;
 }
 
+/**
+ * The error bodies the hub sends: `{"errors": [{path, message}]}` for invalid input (422),
+ * `{"error": "..."}` from some routes, and plain text from the rest.
+ * @typedef {{errors?: import("./types.js").FieldError[], error?: string}} ErrorBody
+ */
+
 export class ApiError extends Error {
+  /**
+   * @param {number} status  0 when the hub could not be reached.
+   * @param {string} message
+   * @param {ErrorBody | string | null} body
+   */
   constructor(status, message, body) {
     super(message);
     this.status = status;
     this.body = body;
   }
 
-  /** Field errors as [{path: "triggers.0.camera", message}] from the shapes the API uses. */
+  /** Field errors as [{path: "triggers.0.camera", message}], paths as the forms spell them. */
   get fieldErrors() {
     return fieldErrorsOf(this.body);
   }
 }
 
-function pathOf(item) {
-  const raw = item.loc ?? item.path ?? item.field ?? item.location ?? "";
-  const parts = Array.isArray(raw) ? raw : String(raw).split(/[.[\]]+/).filter(Boolean);
-  // pydantic puts the model or "body" first; drop it so paths match the form's.
-  return parts.filter((p) => p !== "body" && p !== "__root__").join(".");
+/** "actions[2].notifier" (the hub's spelling) -> "actions.2.notifier" (the forms' data-path). */
+function formPath(/** @type {string} */ path) {
+  return path
+    .split(/[.[\]]+/)
+    .filter(Boolean)
+    .join(".");
 }
 
+/** @param {ErrorBody | string | null} body */
 export function fieldErrorsOf(body) {
-  if (!body || typeof body !== "object") return [];
-  const list = body.errors ?? body.detail ?? body.issues ?? (body.field || body.path || body.loc ? [body] : []);
-  if (!Array.isArray(list)) return [];
-  return list
-    .filter((item) => item && typeof item === "object")
-    .map((item) => ({ path: pathOf(item), message: String(item.msg ?? item.message ?? item.error ?? "invalid") }));
+  if (!body || typeof body !== "object" || !Array.isArray(body.errors)) return [];
+  return body.errors.map((item) => ({ path: formPath(item.path ?? ""), message: String(item.message) }));
 }
 
+/**
+ * @param {ErrorBody | string | null} body
+ * @param {number} status
+ */
 function messageOf(body, status) {
   if (body && typeof body === "object") {
-    const text = body.error ?? body.message ?? body.detail;
-    if (typeof text === "string") return text;
+    if (typeof body.error === "string") return body.error;
     const errors = fieldErrorsOf(body);
     if (errors.length) return errors.map((e) => (e.path ? `${e.path}: ${e.message}` : e.message)).join("; ");
   }
@@ -51,8 +64,18 @@ function messageOf(body, status) {
   return `the hub answered HTTP ${status}`;
 }
 
+/**
+ * One API call; resolves with the decoded answer, rejects with an ApiError a person can read.
+ * @param {string} method
+ * @param {string} url
+ * @param {unknown} [body]  JSON-encoded unless a string.
+ * @param {{signal?: AbortSignal, contentType?: string}} [options]
+ * @returns {Promise<any>}
+ */
 export async function request(method, url, body, { signal, contentType } = {}) {
+  /** @type {Record<string, string>} */
   const headers = { Accept: "application/json" };
+  /** @type {RequestInit} */
   const init = { method, credentials: "same-origin", cache: "no-store", headers, signal };
   if (body !== undefined) {
     if (typeof body === "string") {

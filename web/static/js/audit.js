@@ -1,3 +1,4 @@
+// @ts-check
 // Audit log (admins): who did what, filtered and paged, as CSV, and whether the hash chain holds.
 
 import { get } from "./api.js";
@@ -60,7 +61,15 @@ export async function render(container) {
   const reload = () => load().catch((error) => notify(error.message, "error"));
   previous.addEventListener("click", () => ((offset = Math.max(0, offset - PAGE)), reload()));
   next.addEventListener("click", () => ((offset += PAGE), reload()));
-  const filters = el("form", { className: "toolbar", "aria-label": "Filter the audit log", "data-testid": "audit-filters" }, field("User", actor), field("Action starts with", action), field("Since", since), field("Until", until), el("button", { type: "submit", text: "Filter" }));
+  const filters = el(
+    "form",
+    { className: "toolbar", "aria-label": "Filter the audit log", "data-testid": "audit-filters" },
+    field("User", actor),
+    field("Action starts with", action),
+    field("Since", since),
+    field("Until", until),
+    el("button", { type: "submit", text: "Filter" }),
+  );
   filters.addEventListener("submit", (event) => {
     event.preventDefault();
     offset = 0;
@@ -74,7 +83,25 @@ export async function render(container) {
     filters,
     el("p", { className: "toolbar" }, previous, next, csv),
     summary,
-    el("div", { className: "table-wrap" }, el("table", { "data-testid": "audit-table" }, el("caption", { className: "visually-hidden", text: "Audit log, newest first" }), el("thead", {}, el("tr", {}, ["Time", "User", "Action", "Target", "From", "Details"].map((h) => el("th", { scope: "col", text: h })))), body)),
+    el(
+      "div",
+      { className: "table-wrap" },
+      el(
+        "table",
+        { "data-testid": "audit-table" },
+        el("caption", { className: "visually-hidden", text: "Audit log, newest first" }),
+        el(
+          "thead",
+          {},
+          el(
+            "tr",
+            {},
+            ["Time", "User", "Action", "Target", "From", "Details"].map((h) => el("th", { scope: "col", text: h })),
+          ),
+        ),
+        body,
+      ),
+    ),
   );
   const [verified] = await Promise.all([get("/api/audit/verify").catch((error) => ({ error: error.message })), load()]);
   if (verified.error) chain.append(badge("unknown"), ` The chain could not be checked: ${verified.error}`);

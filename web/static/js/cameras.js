@@ -1,3 +1,4 @@
+// @ts-check
 // Cameras: state, frame rate and drops; adding discovered devices or by URL; zones and masks.
 
 import { ApiError, del, get, patch, post, put } from "./api.js";
@@ -19,18 +20,21 @@ function statsRow(camera, rate, ctx, reload, edit) {
       el("a", { href: `#/live/${encodeURIComponent(camera.id)}`, text: camera.name }),
       camera.detect_url ? el("div", { className: "hint", "data-testid": "camera-detect-url", text: `detection: ${camera.detect_url}` }) : null,
     ),
-    el("td", {}, badge(camera.state, "camera-state"), camera.reason ? el("div", { className: "hint", text: camera.reason }) : null),
-    el("td", {}, detectionSwitch(camera, ctx, reload)),
-    el("td", { text: camera.record_mode }),
-    el("td", { "data-testid": "camera-fps", text: rate === null ? "—" : rate.toFixed(1) }),
-    el("td", { "data-testid": "camera-drops", text: String(drops) }),
-    el("td", { text: stats.resolution?.[0] ? `${stats.resolution[0]}×${stats.resolution[1]} ${stats.codec ?? ""}` : "—" }),
+    el("td", { "data-label": "State" }, badge(camera.state, "camera-state"), camera.reason ? el("div", { className: "hint", text: camera.reason }) : null),
+    el("td", { "data-label": "Detection" }, detectionSwitch(camera, ctx, reload)),
+    el("td", { "data-label": "Recording", text: camera.record_mode }),
+    objectsCell(camera.objects),
+    el("td", { "data-label": "Frames/s", "data-testid": "camera-fps", text: rate === null ? "—" : rate.toFixed(1) }),
+    el("td", { "data-label": "Drops", "data-testid": "camera-drops", text: String(drops) }),
+    el("td", { "data-label": "Video", text: stats.resolution?.[0] ? `${stats.resolution[0]}×${stats.resolution[1]} ${stats.codec ?? ""}` : "—" }),
     el(
       "td",
-      {},
+      { className: "row-actions" },
       button("Zones", () => (location.hash = `#/cameras/${encodeURIComponent(camera.id)}/zones`), { "aria-label": `Zones of ${camera.name}` }),
       ctx.isAdmin() && camera.removable ? button("Edit", () => edit(camera), { "aria-label": `Edit ${camera.name}` }) : null,
-      ctx.isAdmin() && camera.removable ? button("Remove", () => removeCamera(camera, reload), { className: "danger", "aria-label": `Remove ${camera.name}` }) : null,
+      ctx.isAdmin() && camera.removable
+        ? button("Remove", () => removeCamera(camera, reload), { className: "danger", "aria-label": `Remove ${camera.name}` })
+        : null,
     ),
   );
 }
@@ -44,7 +48,7 @@ function detectionSwitch(camera, ctx, reload) {
     toggle.disabled = true;
     try {
       await put(`/api/cameras/${encodeURIComponent(camera.id)}/detection`, { armed: toggle.checked });
-      notify(`Detection of ${camera.name} switched ${toggle.checked ? "on" : "off"}.`);
+      notify(`Detection of ${camera.name} switched ${toggle.checked ? "on" : "off"}.`, "ok");
       await reload();
     } catch (error) {
       notify(error.message, "error");
@@ -55,11 +59,23 @@ function detectionSwitch(camera, ctx, reload) {
   return el("label", { className: "inline" }, toggle, " ", state);
 }
 
+/** Which detector looks for objects on this camera, and what for; or why none does. */
+function objectsCell(objects) {
+  if (!objects) return el("td", { text: "—" });
+  const what = objects.detector ? `${objects.detector}${objects.model ? `: ${objects.model}` : ""} · ${objects.labels.join(", ")}` : objects.reason;
+  return el(
+    "td",
+    { "data-label": "Objects", "data-testid": "camera-objects" },
+    badge(objects.state, "camera-objects-state"),
+    el("div", { className: "hint", "data-testid": "camera-detector", text: objects.state === "failed" ? objects.reason : what }),
+  );
+}
+
 async function removeCamera(camera, reload) {
   if (!confirm(`Remove the camera ${camera.name}? Its recordings stay until they age out.`)) return;
   try {
     await del(`/api/cameras/${encodeURIComponent(camera.id)}`);
-    notify(`Removed ${camera.name}.`);
+    notify(`Removed ${camera.name}.`, "ok");
     await reload();
   } catch (error) {
     notify(error.message, "error");
@@ -70,7 +86,25 @@ async function renderList(container, ctx) {
   container.append(el("h1", { tabindex: "-1", text: "Cameras" }));
   const body = el("tbody");
   container.append(
-    el("div", { className: "table-wrap" }, el("table", { "data-testid": "camera-table" }, el("caption", { className: "visually-hidden", text: "Cameras and their state" }), el("thead", {}, el("tr", {}, ["Camera", "State", "Detection", "Recording", "Frames/s", "Drops", "Video", ""].map((h) => el("th", { scope: "col", text: h })))), body)),
+    el(
+      "div",
+      { className: "table-wrap" },
+      el(
+        "table",
+        { className: "stack-on-phone", "data-testid": "camera-table" },
+        el("caption", { className: "visually-hidden", text: "Cameras and their state" }),
+        el(
+          "thead",
+          {},
+          el(
+            "tr",
+            {},
+            ["Camera", "State", "Detection", "Recording", "Objects", "Frames/s", "Drops", "Video", ""].map((h) => el("th", { scope: "col", text: h })),
+          ),
+        ),
+        body,
+      ),
+    ),
   );
   const editor = el("section", { hidden: true, "aria-labelledby": "edit-title", "data-testid": "camera-editor" });
   container.append(editor);
@@ -104,14 +138,21 @@ const withoutLogin = (url) => (url ?? "").replace(/^([a-z]+:\/\/)[^@/]*@/i, "$1"
 function openEditor(section, camera, reload) {
   const name = el("input", { name: "name", value: camera.name === camera.id ? "" : camera.name });
   const detectUrl = el("input", { name: "detect_url", type: "url", autocapitalize: "none", value: withoutLogin(camera.detect_url) });
-  const record = el("select", { name: "record_mode" }, ["events", "continuous", "off"].map((m) => el("option", { value: m, text: m, selected: m === camera.record_mode })));
+  const record = el(
+    "select",
+    { name: "record_mode" },
+    ["events", "continuous", "off"].map((m) => el("option", { value: m, text: m, selected: m === camera.record_mode })),
+  );
   const status = el("p", { className: "form-status", role: "alert" });
   const close = () => ((section.hidden = true), clear(section));
   const form = el(
     "form",
     { novalidate: true, "data-testid": "edit-camera-form" },
     field("Name", name, { path: "name" }),
-    field("Detection stream URL", detectUrl, { path: "detect_url", hint: "A smaller sub-stream decoded for motion and objects; empty: the main stream. The camera's login is used." }),
+    field("Detection stream URL", detectUrl, {
+      path: "detect_url",
+      hint: "A smaller sub-stream decoded for motion and objects; empty: the main stream. The camera's login is used.",
+    }),
     field("Recording", record, { path: "record_mode" }),
     status,
     el("p", { className: "toolbar" }, el("button", { type: "submit", className: "primary", text: "Save" }), button("Cancel", close)),
@@ -123,7 +164,7 @@ function openEditor(section, camera, reload) {
     const body = { name: name.value.trim() || null, detect_url: detectUrl.value.trim() || null, record_mode: record.value };
     try {
       const answer = await patch(`/api/cameras/${encodeURIComponent(camera.id)}`, body);
-      notify(answer.restarted ? `Saved ${camera.id}; its stream restarted.` : `Saved ${camera.id}.`);
+      notify(answer.restarted ? `Saved ${camera.id}; its stream restarted.` : `Saved ${camera.id}.`, "ok");
       close();
       await reload();
     } catch (error) {
@@ -142,7 +183,11 @@ function urlSection(reload) {
   const name = input("name");
   const url = input("url", { type: "url", placeholder: "rtsp://user:password@192.168.1.20:554/stream1" });
   const detectUrl = input("detect_url", { type: "url" });
-  const record = el("select", { name: "record_mode" }, ["events", "continuous", "off"].map((m) => el("option", { value: m, text: m })));
+  const record = el(
+    "select",
+    { name: "record_mode" },
+    ["events", "continuous", "off"].map((m) => el("option", { value: m, text: m })),
+  );
   const status = el("p", { className: "form-status", role: "alert" });
   const form = el(
     "form",
@@ -159,10 +204,16 @@ function urlSection(reload) {
     event.preventDefault();
     status.textContent = "";
     showFieldErrors(form, []);
-    const body = { id: id.value.trim(), name: name.value.trim() || undefined, url: url.value.trim(), detect_url: detectUrl.value.trim() || undefined, record_mode: record.value };
+    const body = {
+      id: id.value.trim(),
+      name: name.value.trim() || undefined,
+      url: url.value.trim(),
+      detect_url: detectUrl.value.trim() || undefined,
+      record_mode: record.value,
+    };
     try {
       await post("/api/cameras", body);
-      notify(`Added ${body.id}.`);
+      notify(`Added ${body.id}.`, "ok");
       form.reset();
       await reload();
     } catch (error) {
@@ -170,7 +221,13 @@ function urlSection(reload) {
       if (!(error instanceof ApiError) || error.fieldErrors.length === 0 || rest.length) status.textContent = error.message;
     }
   });
-  return el("section", { "aria-labelledby": "url-title" }, el("h2", { id: "url-title", text: "Add by URL" }), el("p", { className: "muted", text: "For cameras discovery does not find: type the stream address." }), form);
+  return el(
+    "section",
+    { "aria-labelledby": "url-title" },
+    el("h2", { id: "url-title", text: "Add by URL" }),
+    el("p", { className: "muted", text: "For cameras discovery does not find: type the stream address." }),
+    form,
+  );
 }
 
 async function discoverySection(ctx) {
@@ -179,7 +236,10 @@ async function discoverySection(ctx) {
   const section = el("section", { "aria-labelledby": "discovery-title" }, el("h2", { id: "discovery-title", text: "Cameras on your network" }), status, list);
   const draw = (devices) => {
     status.textContent = devices.length ? plural(devices.length, "device") + " found." : "Nothing found yet. Scan to look for cameras (ONVIF and mDNS).";
-    clear(list, devices.map((device) => deviceItem(device, ctx)));
+    clear(
+      list,
+      devices.map((device) => deviceItem(device, ctx)),
+    );
   };
   const scan = button("Scan the network", async () => {
     scan.disabled = true;
@@ -212,12 +272,19 @@ function deviceItem(device, ctx) {
 }
 
 function addForm(device, ctx, onClose) {
-  const suggested = (device.name || device.host || "camera").toLowerCase().replace(/[^a-z0-9]+/g, "_").replace(/^_|_$/g, "");
+  const suggested = (device.name || device.host || "camera")
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, "_")
+    .replace(/^_|_$/g, "");
   const id = el("input", { name: "camera_id", value: suggested.slice(0, 64), autocapitalize: "none" });
   const name = el("input", { name: "name", value: device.name ?? "" });
   const username = el("input", { name: "username", autocomplete: "off", autocapitalize: "none" });
   const password = el("input", { name: "password", type: "password", autocomplete: "new-password" });
-  const record = el("select", { name: "record_mode" }, ["events", "continuous", "off"].map((m) => el("option", { value: m, text: m })));
+  const record = el(
+    "select",
+    { name: "record_mode" },
+    ["events", "continuous", "off"].map((m) => el("option", { value: m, text: m })),
+  );
   const status = el("p", { className: "form-status", role: "alert" });
   const form = el(
     "form",
@@ -228,16 +295,32 @@ function addForm(device, ctx, onClose) {
     field("Camera password", password, { path: "password", hint: "Stored in the hub's secrets, never shown again." }),
     field("Recording", record, { path: "record_mode", hint: "events: around motion and objects; continuous: always." }),
     status,
-    el("p", { className: "toolbar" }, el("button", { type: "submit", className: "primary", text: "Add camera" }), button("Cancel", () => (form.remove(), onClose()))),
+    el(
+      "p",
+      { className: "toolbar" },
+      el("button", { type: "submit", className: "primary", text: "Add camera" }),
+      button("Cancel", () => (form.remove(), onClose())),
+    ),
   );
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     status.textContent = "";
     try {
-      const body = { camera_id: id.value.trim() || undefined, name: name.value.trim() || undefined, username: username.value, password: password.value, record_mode: record.value };
+      const body = {
+        camera_id: id.value.trim() || undefined,
+        name: name.value.trim() || undefined,
+        username: username.value,
+        password: password.value,
+        record_mode: record.value,
+      };
       const added = await post(`/api/discovery/${encodeURIComponent(device.id)}/add`, body);
       const notes = added?.device?.notes ?? [];
-      notify(notes.length ? `Added ${added.camera.id}; the camera answered some questions badly: ${notes.join(" · ")}` : `Added ${added?.camera?.id ?? body.camera_id}.`);
+      notify(
+        notes.length
+          ? `Added ${added.camera.id}; the camera answered some questions badly: ${notes.join(" · ")}`
+          : `Added ${added?.camera?.id ?? body.camera_id}.`,
+        notes.length ? "info" : "ok",
+      );
       ctx.navigate("#/cameras");
     } catch (error) {
       const rest = error instanceof ApiError ? showFieldErrors(form, error.fieldErrors) : [];
@@ -291,7 +374,10 @@ async function renderZones(container, ctx, cameraId) {
         el(
           "li",
           { className: "event-row", "data-testid": "zone-item" },
-          button(`${KIND_NAMES[shape.kind]}: ${shape.name} (${plural(shape.points.length, "corner")})`, () => ((active = shape), draw()), { className: "link-button", "aria-pressed": String(shape === active) }),
+          button(`${KIND_NAMES[shape.kind]}: ${shape.name} (${plural(shape.points.length, "corner")})`, () => ((active = shape), draw()), {
+            className: "link-button",
+            "aria-pressed": String(shape === active),
+          }),
           button("Remove", () => (shapes.splice(shapes.indexOf(shape), 1), (active = null), draw()), { "aria-label": `Remove ${shape.name}` }),
           errors.get(shape) ? el("p", { className: "field-error", role: "alert", text: errors.get(shape) }) : null,
         ),
@@ -300,7 +386,9 @@ async function renderZones(container, ctx, cameraId) {
     yaml.textContent = toYaml({ cameras: { [cameraId]: saved() } });
   };
   const saved = () => ({
-    zones: Object.fromEntries(shapes.filter((s) => s.kind === "zone").map((s) => [s.name, s.labels.length ? { points: s.points, labels: s.labels } : { points: s.points }])),
+    zones: Object.fromEntries(
+      shapes.filter((s) => s.kind === "zone").map((s) => [s.name, s.labels.length ? { points: s.points, labels: s.labels } : { points: s.points }]),
+    ),
     masks: shapes.filter((s) => s.kind === "mask").map((s) => s.points),
     privacy_masks: shapes.filter((s) => s.kind === "privacy").map((s) => s.points),
   });
@@ -313,26 +401,30 @@ async function renderZones(container, ctx, cameraId) {
     return shapes.filter((s) => s.kind === kind)[Number(which)];
   };
   const status = el("p", { className: "form-status", role: "alert", "data-testid": "zone-status" });
-  const save = button("Save", async () => {
-    errors = new Map();
-    status.textContent = "";
-    save.disabled = true;
-    try {
-      const answer = await put(`/api/cameras/${encodeURIComponent(cameraId)}/zones`, saved());
-      notify(answer.restarted ? "Saved. The camera's stream restarted to apply the privacy masks." : "Saved and in use.");
-    } catch (error) {
-      const rest = [];
-      for (const item of error instanceof ApiError ? error.fieldErrors : []) {
-        const shape = shapeAt(item.path);
-        if (shape) errors.set(shape, `${errors.has(shape) ? `${errors.get(shape)}; ` : ""}${item.message}`);
-        else rest.push(item);
+  const save = button(
+    "Save",
+    async () => {
+      errors = new Map();
+      status.textContent = "";
+      save.disabled = true;
+      try {
+        const answer = await put(`/api/cameras/${encodeURIComponent(cameraId)}/zones`, saved());
+        notify(answer.restarted ? "Saved. The camera's stream restarted to apply the privacy masks." : "Saved and in use.", "ok");
+      } catch (error) {
+        const rest = [];
+        for (const item of error instanceof ApiError ? error.fieldErrors : []) {
+          const shape = shapeAt(item.path);
+          if (shape) errors.set(shape, `${errors.has(shape) ? `${errors.get(shape)}; ` : ""}${item.message}`);
+          else rest.push(item);
+        }
+        status.textContent = rest.length || !errors.size ? error.message : "Some shapes need fixing (see the list).";
+      } finally {
+        save.disabled = false;
+        draw();
       }
-      status.textContent = rest.length || !errors.size ? error.message : "Some shapes need fixing (see the list).";
-    } finally {
-      save.disabled = false;
-      draw();
-    }
-  }, { className: "primary", hidden: !ctx.isAdmin() });
+    },
+    { className: "primary", hidden: !ctx.isAdmin() },
+  );
 
   svg.addEventListener("click", (event) => {
     if (!active) return;
@@ -345,7 +437,13 @@ async function renderZones(container, ctx, cameraId) {
   // Corners by number too, for keyboards and screen readers (the picture takes clicks only).
   const cornerX = el("input", { type: "number", name: "corner-x", min: 0, max: 1, step: 0.01, inputmode: "decimal" });
   const cornerY = el("input", { type: "number", name: "corner-y", min: 0, max: 1, step: 0.01, inputmode: "decimal" });
-  const corner = el("form", { className: "toolbar", "aria-label": "Add a corner to the chosen shape" }, field("Corner x (0 left – 1 right)", cornerX), field("Corner y (0 top – 1 bottom)", cornerY), el("button", { type: "submit", text: "Add corner" }));
+  const corner = el(
+    "form",
+    { className: "toolbar", "aria-label": "Add a corner to the chosen shape" },
+    field("Corner x (0 left – 1 right)", cornerX),
+    field("Corner y (0 top – 1 bottom)", cornerY),
+    el("button", { type: "submit", text: "Add corner" }),
+  );
   corner.addEventListener("submit", (event) => {
     event.preventDefault();
     const x = Number(cornerX.value);
@@ -357,7 +455,13 @@ async function renderZones(container, ctx, cameraId) {
     cornerX.focus();
   });
   const newName = el("input", { name: "zone-name", placeholder: "driveway" });
-  const newKind = el("select", { name: "zone-kind" }, el("option", { value: "zone", text: "Zone" }), el("option", { value: "mask", text: "Motion mask" }), el("option", { value: "privacy", text: "Privacy mask" }));
+  const newKind = el(
+    "select",
+    { name: "zone-kind" },
+    el("option", { value: "zone", text: "Zone" }),
+    el("option", { value: "mask", text: "Motion mask" }),
+    el("option", { value: "privacy", text: "Privacy mask" }),
+  );
   const add = el(
     "form",
     { className: "toolbar", "aria-label": "New shape" },
@@ -379,9 +483,25 @@ async function renderZones(container, ctx, cameraId) {
   container.append(
     el("p", { className: "crumbs" }, el("a", { href: "#/cameras", text: "All cameras" })),
     el("h1", { tabindex: "-1", text: `Zones and masks: ${cameraId}` }),
-    el("div", { className: "grid-2" }, el("div", {}, el("div", { className: "zone-editor", "data-testid": "zone-editor" }, img, svg), el("p", { className: "hint", text: "Choose a shape, then click to add corners. Corners are stored from 0 to 1, so they survive a change of resolution." })), el("div", {}, list, add, corner, el("p", { className: "toolbar" }, save), status)),
+    el(
+      "div",
+      { className: "grid-2" },
+      el(
+        "div",
+        {},
+        el("div", { className: "zone-editor", "data-testid": "zone-editor" }, img, svg),
+        el("p", {
+          className: "hint",
+          text: "Choose a shape, then click to add corners. Corners are stored from 0 to 1, so they survive a change of resolution.",
+        }),
+      ),
+      el("div", {}, list, add, corner, el("p", { className: "toolbar" }, save), status),
+    ),
     el("h2", { text: "As YAML" }),
-    el("p", { className: "hint", text: "Saved shapes are kept in the hub's data folder and replace the config file's zones and masks for this camera. Privacy masks black out the picture for recordings and viewers alike; saving them restarts the camera's stream." }),
+    el("p", {
+      className: "hint",
+      text: "Saved shapes are kept in the hub's data folder and replace the config file's zones and masks for this camera. Privacy masks black out the picture for recordings and viewers alike; saving them restarts the camera's stream.",
+    }),
     yaml,
   );
   draw();
@@ -392,4 +512,3 @@ export async function render(container, ctx, params) {
   if (params[0] && params[1] === "zones") return renderZones(container, ctx, params[0]);
   return renderList(container, ctx);
 }
-

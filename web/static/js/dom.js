@@ -1,3 +1,4 @@
+// @ts-check
 // DOM helpers: elements built from data (never HTML strings), formatting, small widgets.
 
 /** Builds an element; strings in `children` become text nodes, so API data is never parsed as HTML. */
@@ -26,12 +27,37 @@ export function hiddenText(text) {
 }
 
 const TONES = {
-  ok: "ok", online: "ok", active: "ok", on: "ok", recording: "info", starting: "info",
-  offline: "warn", error: "bad", failed: "bad", disabled: "muted", unknown: "muted", off: "muted",
-  sent: "ok", queued: "info", pending: "info", retrying: "warn", running: "info", finished: "ok",
-  done: "ok", passed: "ok", "not met": "warn", not_met: "warn", waiting: "info", snoozed: "warn",
-  invalid: "bad", interrupted: "warn", expired: "muted", admin: "info", viewer: "muted",
-  idle: "ok", full: "info",
+  ok: "ok",
+  online: "ok",
+  active: "ok",
+  on: "ok",
+  recording: "info",
+  starting: "info",
+  offline: "warn",
+  error: "bad",
+  failed: "bad",
+  disabled: "muted",
+  unknown: "muted",
+  off: "muted",
+  sent: "ok",
+  queued: "info",
+  pending: "info",
+  retrying: "warn",
+  running: "info",
+  finished: "ok",
+  done: "ok",
+  passed: "ok",
+  "not met": "warn",
+  not_met: "warn",
+  waiting: "info",
+  snoozed: "warn",
+  invalid: "bad",
+  interrupted: "warn",
+  expired: "muted",
+  admin: "info",
+  viewer: "muted",
+  idle: "ok",
+  full: "info",
 };
 
 /** A badge whose state is written as text too: colour is only a second cue. */
@@ -47,6 +73,7 @@ export function plural(count, word) {
 export function formatTime(seconds, withDate = false) {
   if (!Number.isFinite(seconds)) return "—";
   const date = new Date(seconds * 1000);
+  /** @type {Intl.DateTimeFormatOptions} */
   const opts = withDate ? { dateStyle: "medium", timeStyle: "medium" } : { timeStyle: "medium" };
   return new Intl.DateTimeFormat(undefined, opts).format(date);
 }
@@ -65,7 +92,14 @@ export function formatBytes(bytes) {
 
 export function formatDuration(totalSeconds) {
   let rest = Math.max(0, Math.floor(Number(totalSeconds) || 0));
-  const units = [["day", 86400], ["hour", 3600], ["minute", 60], ["second", 1]];
+  /** @type {Array<[string, number]>} */
+  const units = [
+    ["day", 86400],
+    ["hour", 3600],
+    ["minute", 60],
+    ["second", 1],
+  ];
+  /** @type {Array<[string, number]>} */
   const parts = [];
   for (const [name, size] of units) {
     const count = Math.floor(rest / size);
@@ -73,7 +107,11 @@ export function formatDuration(totalSeconds) {
     if (count || parts.length) parts.push([name, count]);
   }
   if (!parts.length) return "0 seconds";
-  return parts.slice(0, 2).filter(([, c]) => c > 0).map(([n, c]) => plural(c, n)).join(" ");
+  return parts
+    .slice(0, 2)
+    .filter(([, c]) => c > 0)
+    .map(([n, c]) => plural(c, n))
+    .join(" ");
 }
 
 /** YYYY-MM-DD of a local date. */
@@ -82,7 +120,12 @@ export function isoDay(date) {
   return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}`;
 }
 
-/** A labelled form field; `control` gets an id tied to its label and an error slot. */
+/**
+ * A labelled form field; `control` gets an id tied to its label and an error slot.
+ * @param {string} labelText
+ * @param {HTMLElement} control
+ * @param {{hint?: string, path?: string}} [options]
+ */
 export function field(labelText, control, { hint, path } = {}) {
   const id = control.id || `f-${Math.random().toString(36).slice(2, 9)}`;
   control.id = id;
@@ -120,10 +163,19 @@ export function notify(text, kind = "info") {
   if (notice.textContent !== text) notice.textContent = text;
 }
 
-export function toast(title, body, kind = "info") {
+/**
+ * A pop-up message for a few seconds, with its picture when it has one.
+ * @param {string} title
+ * @param {string} body
+ * @param {string} [kind]
+ * @param {string | null} [picture]  URL of the message's picture.
+ */
+export function toast(title, body, kind = "info", picture = null) {
   const box = document.querySelector(".toasts");
   if (!box) return;
-  const item = el("div", { className: `toast toast-${kind}` }, el("h2", { text: title }), body ? el("p", { text: body }) : null);
+  const image = picture ? el("img", { src: picture, alt: "", className: "toast-picture", "data-testid": "toast-picture" }) : null;
+  image?.addEventListener("error", () => image.remove()); // e.g. a viewer: pictures are for admins
+  const item = el("div", { className: `toast toast-${kind}`, "data-testid": "toast" }, image, el("h2", { text: title }), body ? el("p", { text: body }) : null);
   box.append(item);
   setTimeout(() => item.remove(), 8000);
   while (box.children.length > 4) box.firstElementChild.remove();

@@ -1,7 +1,9 @@
+// @ts-check
 // Events: a day's timeline with filters, thumbnails, clip playback, keep, delete and download.
 
 import { ApiError, del, get, patch } from "./api.js";
 import { button, clear, el, field, formatTime, isoDay, notify, plural } from "./dom.js";
+import { siteEvents } from "./site.js";
 
 const DAY = 86400;
 
@@ -22,11 +24,44 @@ function eventTitle(event) {
   return `${event.label || event.kind} on ${event.camera_name ?? event.camera}`;
 }
 
-/** The event's snapshot, or a plain box when it has none (motion events often do not). */
+/** "87%" for an object event's best score, "" for motion. */
+export function scoreText(event) {
+  return event.kind === "object" && Number.isFinite(event.top_score) ? `${Math.round(event.top_score * 100)}%` : "";
+}
+
+/** When the story began: the motion an object event grew out of, else the event itself. */
+function storyStart(event) {
+  return Number.isFinite(event.story_start) ? event.story_start : event.start;
+}
+
+/** The event's thumbnail. A picture still being written (the event just began) is asked for
+ * again; one that cannot be had (withheld by face blur, footage locked) says so in words. */
 export function thumbnail(event) {
-  const img = el("img", { src: `/api/events/${encodeURIComponent(event.id)}/snapshot.jpg`, alt: "", width: 96, height: 54, loading: "lazy" });
-  img.addEventListener("error", () => img.replaceWith(el("span", { className: "thumb-none", "aria-hidden": "true" })));
+  const source = `/api/events/${encodeURIComponent(event.id)}/thumbnail.jpg`;
+  const img = el("img", {
+    src: source,
+    alt: `${event.label || event.kind} at ${formatTime(event.start)}`,
+    width: 96,
+    height: 54,
+    loading: "lazy",
+    "data-testid": "event-thumbnail",
+  });
+  let retried = false;
+  img.addEventListener("error", () => {
+    if (!retried) {
+      retried = true;
+      setTimeout(() => (img.src = `${source}?retry=1`), 1500);
+      return;
+    }
+    img.replaceWith(
+      el("span", { className: "thumb-none", "data-testid": "event-thumbnail-none", text: event.label || event.kind, title: "No picture for this event" }),
+    );
+  });
   return img;
+}
+
+function zoneChips(event) {
+  return (event.zones ?? []).map((zone) => el("span", { className: "chip", "data-testid": "event-zone", text: zone }));
 }
 
 export async function render(container, ctx, params) {
@@ -39,7 +74,12 @@ export async function render(container, ctx, params) {
   const names = Object.fromEntries(cameras.map((c) => [c.id, c.name]));
 
   const dayInput = el("input", { type: "date", value: state.day, name: "day" });
-  const cameraSelect = el("select", { name: "camera" }, el("option", { value: "", text: "All cameras" }), cameras.map((c) => el("option", { value: c.id, text: c.name })));
+  const cameraSelect = el(
+    "select",
+    { name: "camera" },
+    el("option", { value: "", text: "All cameras" }),
+    cameras.map((c) => el("option", { value: c.id, text: c.name })),
+  );
   const labelInput = el("input", { name: "label", list: "event-labels", placeholder: "person, car, motion…" });
   const zoneInput = el("input", { name: "zone", list: "event-zones" });
   const labels = el("datalist", { id: "event-labels" });
@@ -68,8 +108,14 @@ export async function render(container, ctx, params) {
       get(`/api/recordings?${query({ camera: state.camera, start, end })}`).catch(() => ({ ranges: [] })),
     ]);
     state.events = events.map((e) => ({ ...e, camera_name: names[e.camera] }));
-    clear(labels, [...new Set(state.events.map((e) => e.label).filter(Boolean))].map((v) => el("option", { value: v })));
-    clear(zones, [...new Set(state.events.flatMap((e) => e.zones ?? []))].map((v) => el("option", { value: v })));
+    clear(
+      labels,
+      [...new Set(state.events.map((e) => e.label).filter(Boolean))].map((v) => el("option", { value: v })),
+    );
+    clear(
+      zones,
+      [...new Set(state.events.flatMap((e) => e.zones ?? []))].map((v) => el("option", { value: v })),
+    );
     summary.textContent = `${plural(state.events.length, "event")} on ${new Date(start * 1000).toLocaleDateString()}`;
     drawTimeline(start, recordings.ranges ?? []);
     drawList();
@@ -91,8 +137,13 @@ export async function render(container, ctx, params) {
       return node;
     });
     const marks = state.events.map((event) => {
-      const mark = button("", () => select(event.id), { className: "mark", "data-testid": "timeline-mark", "aria-label": `${eventTitle(event)} at ${formatTime(event.start)}` });
-      mark.style.left = pct(event.start);
+      const mark = button("", () => select(event.id), {
+        className: "mark",
+        "data-testid": "timeline-mark",
+        "data-kind": event.kind,
+        "aria-label": `${eventTitle(event)} at ${formatTime(storyStart(event))}`,
+      });
+      mark.style.left = pct(storyStart(event));
       return mark;
     });
     clear(timeline, el("div", { className: "track" }, recorded, marks), el("div", { className: "hours", "aria-hidden": "true" }, hours));
@@ -108,7 +159,13 @@ export async function render(container, ctx, params) {
               { className: "event-row", "data-event": event.id, "aria-current": event.id === state.selected ? "true" : null },
               thumbnail(event),
               button(
-                [el("strong", { text: event.label || event.kind }), ` · ${event.camera_name ?? event.camera} · ${formatTime(event.start)}`, event.keep ? el("span", { className: "badge", "data-tone": "info", text: "kept" }) : null],
+                [
+                  el("strong", { "data-testid": "event-label", text: event.label || event.kind }),
+                  scoreText(event) ? el("span", { className: "score", "data-testid": "event-score", text: scoreText(event) }) : null,
+                  ` · ${event.camera_name ?? event.camera} · ${formatTime(storyStart(event))}`,
+                  ...zoneChips(event),
+                  event.keep ? el("span", { className: "badge", "data-tone": "info", text: "kept" }) : null,
+                ],
                 () => select(event.id),
                 { className: "link-button", "data-testid": "event-item" },
               ),
@@ -130,47 +187,98 @@ export async function render(container, ctx, params) {
       return;
     }
     showDetail(event);
+    // On a phone the clip opens below the list: bring it into view (the list's place is kept
+    // by the browser's back gesture being a scroll, not a navigation).
+    const box = detail.getBoundingClientRect();
+    const clip = detail.querySelector("video")?.getBoundingClientRect();
+    if (box.top < 0 || box.top > innerHeight * 0.5 || (clip && clip.bottom > innerHeight)) {
+      detail.scrollIntoView({ block: "start", behavior: matchMedia("(prefers-reduced-motion: reduce)").matches ? "auto" : "smooth" });
+    }
   }
 
   function showDetail(event) {
     const base = `/api/events/${encodeURIComponent(event.id)}`;
     const clipStatus = el("p", { className: "muted", role: "status", "data-testid": "clip-status" });
-    const video = el("video", { controls: true, preload: "metadata", playsinline: true, src: `${base}/clip.mp4`, "data-testid": "clip", poster: `${base}/snapshot.jpg` });
+    const video = el("video", {
+      controls: true,
+      preload: "metadata",
+      playsinline: true,
+      src: `${base}/clip.mp4`,
+      "data-testid": "clip",
+      poster: `${base}/snapshot.jpg`,
+    });
     video.addEventListener("error", () => {
       clipStatus.textContent = event.end == null ? "The clip is made when the event ends." : "No recording covers this event.";
     });
-    const keep = !ctx.isAdmin() ? null : button(event.keep ? "Kept (click to release)" : "Keep", async () => {
-      try {
-        const answer = await patch(base, { keep: !event.keep });
-        event.keep = answer.keep ?? !event.keep;
-        keep.textContent = event.keep ? "Kept (click to release)" : "Keep";
-        keep.setAttribute("aria-pressed", String(event.keep));
-        drawList();
-      } catch (error) {
-        notify(`Could not change keep: ${error.message}`, "error");
-      }
-    }, { "aria-pressed": String(Boolean(event.keep)), "data-testid": "keep" });
+    const keep = !ctx.isAdmin()
+      ? null
+      : button(
+          event.keep ? "Kept (click to release)" : "Keep",
+          async () => {
+            try {
+              const answer = await patch(base, { keep: !event.keep });
+              event.keep = answer.keep ?? !event.keep;
+              keep.textContent = event.keep ? "Kept (click to release)" : "Keep";
+              keep.setAttribute("aria-pressed", String(event.keep));
+              drawList();
+            } catch (error) {
+              notify(`Could not change keep: ${error.message}`, "error");
+            }
+          },
+          { "aria-pressed": String(Boolean(event.keep)), "data-testid": "keep" },
+        );
     const remove = ctx.isAdmin()
-      ? button("Delete", async () => {
-          if (!confirm(`Delete this ${event.label || event.kind} event and its footage clip?`)) return;
-          try {
-            await del(base);
-            state.events = state.events.filter((e) => e.id !== event.id);
-            detail.hidden = true;
-            drawList();
-            notify("Event deleted.");
-          } catch (error) {
-            notify(`Could not delete: ${error instanceof ApiError ? error.message : error}`, "error");
-          }
-        }, { className: "danger", "data-testid": "delete-event" })
+      ? button(
+          "Delete",
+          async () => {
+            if (!confirm(`Delete this ${event.label || event.kind} event and its footage clip?`)) return;
+            try {
+              await del(base);
+              state.events = state.events.filter((e) => e.id !== event.id);
+              detail.hidden = true;
+              drawList();
+              notify("Event deleted.", "ok");
+            } catch (error) {
+              notify(`Could not delete: ${error instanceof ApiError ? error.message : error}`, "error");
+            }
+          },
+          { className: "danger", "data-testid": "delete-event" },
+        )
       : null;
+    // A second or more of motion before the object was recognised is worth saying.
+    const began =
+      event.start - storyStart(event) >= 1
+        ? el("p", {
+            className: "muted",
+            "data-testid": "event-story",
+            text: `Began as motion at ${formatTime(storyStart(event))}; the ${event.label} was seen at ${formatTime(event.start)}.`,
+          })
+        : null;
     clear(
       detail,
       el("h2", { text: eventTitle(event) }),
-      el("p", { className: "muted", text: `${formatTime(event.start, true)}${event.end ? ` – ${formatTime(event.end)}` : " (going on)"}${event.zones?.length ? ` · zones: ${event.zones.join(", ")}` : ""}` }),
+      el(
+        "p",
+        { className: "muted", "data-testid": "event-facts" },
+        `${formatTime(event.start, true)}${event.end ? ` – ${formatTime(event.end)}` : " (going on)"}`,
+        scoreText(event) ? ` · best score ${scoreText(event)}` : "",
+        event.zones?.length ? " · zones: " : "",
+        zoneChips(event),
+      ),
+      began,
       video,
       clipStatus,
-      el("p", { className: "toolbar" }, keep, el("a", { className: "button", href: `${base}/clip.mp4?download=1`, download: `${event.camera}-${event.id}.mp4`, "data-testid": "download" }, "Download"), remove),
+      el(
+        "p",
+        { className: "toolbar" },
+        keep,
+        el(
+          "a",
+          { className: "button", href: `${base}/clip.mp4?download=1`, download: `${event.camera}-${event.id}.mp4`, "data-testid": "download" },
+          "Download",
+        ),
+        remove,
+      ),
     );
     detail.hidden = false;
   }
@@ -190,6 +298,8 @@ export async function render(container, ctx, params) {
   }
   await load();
   if (state.selected) await select(state.selected);
+  const site = await siteEvents(ctx);
+  if (site) container.append(site.section);
 
   let reloadTimer = 0;
   const onEvent = (message) => {
@@ -201,6 +311,7 @@ export async function render(container, ctx, params) {
   ctx.events.addEventListener("hub-event", onEvent);
   return () => {
     clearTimeout(reloadTimer);
+    site?.stop();
     ctx.events.removeEventListener("hub-event", onEvent);
   };
 }

@@ -1,3 +1,4 @@
+// @ts-check
 // Forms from JSON schema (pydantic's model_json_schema): each field knows its data path for errors.
 
 import { clear, el, field, setFieldError } from "./dom.js";
@@ -14,7 +15,8 @@ function resolve(schema, root) {
     const real = options.filter((o) => o.type !== "null");
     if (real.length === 1) return { ...resolve(real[0], root), title: node.title, description: node.description, default: node.default, nullable: true };
     const consts = real.map((o) => resolve(o, root));
-    if (consts.every((o) => o.const !== undefined || o.enum)) return { ...node, enum: consts.flatMap((o) => o.enum ?? [o.const]), nullable: real.length < options.length };
+    if (consts.every((o) => o.const !== undefined || o.enum))
+      return { ...node, enum: consts.flatMap((o) => o.enum ?? [o.const]), nullable: real.length < options.length };
     // Several shapes (e.g. number or string): take it as text and let the server decide.
     return { ...node, type: "string", nullable: real.length < options.length, loose: true };
   }
@@ -37,6 +39,9 @@ function control(name, schema, value, path, root, required, hooks) {
   const label = `${titleOf(name, s)}${required ? "" : " (optional)"}`;
   const hint = s.description;
   const initial = value ?? s.default;
+  // Fields that name things the hub has (cameras, notifiers...) become pickers.
+  const custom = hooks.custom?.(name, s, value, path, required, label);
+  if (custom) return custom;
   if (s.enum) {
     const select = el(
       "select",
@@ -54,7 +59,15 @@ function control(name, schema, value, path, root, required, hooks) {
     return { node, read: () => box.checked };
   }
   if (s.type === "integer" || s.type === "number") {
-    const input = el("input", { type: "number", name: path, inputmode: "decimal", step: s.type === "integer" ? "1" : "any", min: s.minimum ?? s.exclusiveMinimum, max: s.maximum ?? s.exclusiveMaximum, value: initial ?? "" });
+    const input = el("input", {
+      type: "number",
+      name: path,
+      inputmode: "decimal",
+      step: s.type === "integer" ? "1" : "any",
+      min: s.minimum ?? s.exclusiveMinimum,
+      max: s.maximum ?? s.exclusiveMaximum,
+      value: initial ?? "",
+    });
     return { node: field(label, input, { hint, path }), read: () => (input.value === "" ? undefined : Number(input.value)) };
   }
   if (s.type === "array") {
@@ -62,13 +75,30 @@ function control(name, schema, value, path, root, required, hooks) {
     const kind = BLOCK_KIND[name];
     if (kind && hooks.blocks && items.type === "object" && !items.properties) {
       const inner = hooks.blocks(kind, initial ?? [], path);
-      const node = el("fieldset", { className: "nested", "data-path": path }, el("legend", { text: label }), hint ? el("p", { className: "hint", text: hint }) : null, el("p", { className: "field-error", role: "alert" }), inner.node);
+      const node = el(
+        "fieldset",
+        { className: "nested", "data-path": path },
+        el("legend", { text: label }),
+        hint ? el("p", { className: "hint", text: hint }) : null,
+        el("p", { className: "field-error", role: "alert" }),
+        inner.node,
+      );
       return { node, read: () => inner.read() };
     }
     if (items.type === "object" && items.properties) return objectList(label, hint, items, initial ?? [], path, root, hooks);
     if (items.enum) {
-      const select = el("select", { name: path, multiple: true, size: Math.min(6, items.enum.length) }, items.enum.map((o) => el("option", { value: JSON.stringify(o), text: String(o), selected: (initial ?? []).includes(o) })));
-      return { node: field(label, select, { hint, path }), read: () => [...select.selectedOptions].map((o) => JSON.parse(o.value)) };
+      const select = el(
+        "select",
+        { name: path, multiple: true, size: Math.min(6, items.enum.length) },
+        items.enum.map((o) => el("option", { value: JSON.stringify(o), text: String(o), selected: (initial ?? []).includes(o) })),
+      );
+      return {
+        node: field(label, select, { hint, path }),
+        read: () => {
+          const picked = [...select.selectedOptions].map((o) => JSON.parse(o.value));
+          return picked.length || required ? picked : undefined;
+        },
+      };
     }
     if (items.type === "string" || items.type === "number" || items.type === "integer" || !items.type) {
       const input = el("input", { name: path, value: (initial ?? []).join(", ") });
@@ -76,7 +106,10 @@ function control(name, schema, value, path, root, required, hooks) {
       return {
         node: field(label, input, { hint: `${hint ? `${hint} ` : ""}Separate several with commas.`, path }),
         read: () => {
-          const parts = input.value.split(",").map((p) => p.trim()).filter(Boolean);
+          const parts = input.value
+            .split(",")
+            .map((p) => p.trim())
+            .filter(Boolean);
           if (!parts.length && !required) return undefined;
           return numeric ? parts.map(Number) : parts;
         },
@@ -104,13 +137,17 @@ function control(name, schema, value, path, root, required, hooks) {
       },
     };
   }
-  const multiline = s.format === "textarea" || name === "body" || name === "message" || name === "template";
+  const template = s.format === "template";
+  const multiline = template || s.format === "textarea" || name === "body" || name === "message";
   const input = multiline
     ? el("textarea", { name: path, rows: 3, value: initial ?? "" })
     : el("input", { name: path, type: s.format === "password" ? "password" : "text", value: initial ?? "", placeholder: s.examples?.[0] ?? null });
   if (multiline) input.classList.add("short");
+  const node = field(label, input, { hint, path });
+  // A template offers the placeholders its automation's triggers fill, as buttons.
+  if (template && hooks.template) node.append(hooks.template(input));
   return {
-    node: field(label, input, { hint, path }),
+    node,
     read: () => {
       if (input.value === "") return undefined;
       if (s.loose && input.value.trim() !== "" && !Number.isNaN(Number(input.value))) return Number(input.value);
@@ -136,12 +173,30 @@ function objectList(label, hint, items, initial, path, root, hooks) {
     clear(
       list,
       forms.map((form, index) =>
-        el("div", { className: "block" }, el("div", { className: "block-head" }, el("strong", { text: `${label} ${index + 1}` }), el("button", { type: "button", "aria-label": `Remove ${label} ${index + 1}`, onclick: () => (sync(), current.splice(index, 1), draw()) }, "Remove")), form.node),
+        el(
+          "div",
+          { className: "block" },
+          el(
+            "div",
+            { className: "block-head" },
+            el("strong", { text: `${label} ${index + 1}` }),
+            el("button", { type: "button", "aria-label": `Remove ${label} ${index + 1}`, onclick: () => (sync(), current.splice(index, 1), draw()) }, "Remove"),
+          ),
+          form.node,
+        ),
       ),
     );
   };
   draw();
-  const node = el("fieldset", { className: "nested", "data-path": path }, el("legend", { text: label }), hint ? el("p", { className: "hint", text: hint }) : null, el("p", { className: "field-error", role: "alert" }), list, el("button", { type: "button", onclick: () => (sync(), current.push({}), draw()) }, `Add to ${label.replace(/ \(optional\)$/, "")}`));
+  const node = el(
+    "fieldset",
+    { className: "nested", "data-path": path },
+    el("legend", { text: label }),
+    hint ? el("p", { className: "hint", text: hint }) : null,
+    el("p", { className: "field-error", role: "alert" }),
+    list,
+    el("button", { type: "button", onclick: () => (sync(), current.push({}), draw()) }, `Add to ${label.replace(/ \(optional\)$/, "")}`),
+  );
   return { node, read: () => forms.map((f) => f.read()) };
 }
 
@@ -153,14 +208,22 @@ export function objectForm(schema, value, basePath, root = schema, skip = [], ho
   const parts = Object.entries(s.properties ?? {})
     .filter(([name]) => !skip.includes(name))
     .map(([name, prop]) => [name, control(name, prop, value?.[name], basePath ? `${basePath}.${name}` : name, root, required.has(name), hooks)]);
-  const node = el("div", { className: "schema-form" }, parts.map(([, part]) => part.node));
+  const node = el(
+    "div",
+    { className: "schema-form" },
+    parts.map(([, part]) => part.node),
+  );
   return {
     node,
     read() {
       const out = {};
       for (const [name, part] of parts) {
         const v = part.read();
-        if (v !== undefined) out[name] = v;
+        // A value left at its default is not written: the YAML stays what the person chose,
+        // unless the automation had it written already.
+        const fallback = resolve(s.properties[name], root).default;
+        const unchanged = fallback !== undefined && JSON.stringify(v) === JSON.stringify(fallback);
+        if (v !== undefined && !(unchanged && !required.has(name) && !(value && name in value))) out[name] = v;
       }
       return out;
     },

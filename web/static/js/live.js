@@ -1,9 +1,11 @@
+// @ts-check
 // Live view: a grid of camera tiles; a tile opens one camera large with its recent events.
 
 import { get } from "./api.js";
 import { badge, button, clear, el, formatTime } from "./dom.js";
-import { thumbnail } from "./events.js";
+import { scoreText, thumbnail } from "./events.js";
 import { LivePlayer } from "./player.js";
+import { siteCameras } from "./site.js";
 
 const MODE_TEXT = { connecting: "connecting…", mse: "live video", snapshot: "snapshots", error: "unavailable" };
 
@@ -62,23 +64,34 @@ async function renderGrid(container, ctx) {
   container.append(grid);
   const { cameras } = await get("/api/cameras");
   if (!cameras.length) {
-    grid.append(el("div", { className: "empty-state" }, el("h2", { text: "No cameras yet" }), el("p", {}, "Add one under ", el("a", { href: "#/cameras", text: "Cameras" }), ".")));
+    grid.append(
+      el(
+        "div",
+        { className: "empty-state" },
+        el("h2", { text: "No cameras yet" }),
+        el("p", {}, "Add one under ", el("a", { href: "#/cameras", text: "Cameras" }), "."),
+      ),
+    );
   }
   for (const camera of cameras) grid.append(tile(camera, players));
   const unfollow = followStates(ctx, grid);
+  const site = await siteCameras(ctx);
+  if (site) container.append(site.section);
   return () => {
     unfollow();
+    site?.stop();
     players.forEach((p) => p.stop());
   };
 }
 
 function eventItem(event) {
-  const when = formatTime(event.start);
+  const when = formatTime(event.story_start ?? event.start);
+  const score = scoreText(event);
   return el(
     "li",
     { className: "event-row" },
     thumbnail(event),
-    el("a", { href: `#/events/${encodeURIComponent(event.id)}` }, `${event.label ?? event.kind} at ${when}`),
+    el("a", { href: `#/events/${encodeURIComponent(event.id)}` }, `${event.label ?? event.kind}${score ? ` (${score})` : ""} at ${when}`),
   );
 }
 
@@ -102,7 +115,22 @@ async function renderCamera(container, ctx, cameraId) {
   container.append(
     el("p", { className: "crumbs" }, el("a", { href: "#/live", text: "All cameras" })),
     el("h1", { tabindex: "-1" }, camera.name, " ", badge(camera.state, "camera-state")),
-    el("div", { className: "camera-detail" }, el("div", {}, stage, el("p", { className: "toolbar" }, mode, button("Full screen", () => stage.requestFullscreen?.().catch(() => {})))), el("section", { "aria-labelledby": "recent-title" }, el("h2", { id: "recent-title", text: "Recent events" }), list)),
+    el(
+      "div",
+      { className: "camera-detail" },
+      el(
+        "div",
+        {},
+        stage,
+        el(
+          "p",
+          { className: "toolbar" },
+          mode,
+          button("Full screen", () => stage.requestFullscreen?.().catch(() => {})),
+        ),
+      ),
+      el("section", { "aria-labelledby": "recent-title" }, el("h2", { id: "recent-title", text: "Recent events" }), list),
+    ),
   );
   player.start();
   const loadEvents = async () => {
@@ -142,4 +170,3 @@ export async function render(container, ctx, params) {
   const cleanup = params[0] ? await renderCamera(container, ctx, params[0]) : await renderGrid(container, ctx);
   return whileVisible(ctx, cleanup);
 }
-

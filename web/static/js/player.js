@@ -1,3 +1,4 @@
+// @ts-check
 // A live player: fragmented MP4 over a WebSocket into Media Source Extensions, else JPEG snapshots.
 
 import { wsUrl } from "./api.js";
@@ -9,11 +10,17 @@ const SNAPSHOT_MS = 1000;
 const FIRST_VIDEO_MS = 15000; // a first viewer waits for the camera's next keyframe
 
 function mediaSourceClass() {
-  return window.ManagedMediaSource ?? window.MediaSource ?? null;
+  // Safari on iPhone has only the managed variant (not yet in TypeScript's DOM types).
+  return /** @type {any} */ (window).ManagedMediaSource ?? window.MediaSource ?? null;
 }
 
 export class LivePlayer {
-  /** `root` holds a <video> and an <img>; `onMode` hears "connecting", "mse", "snapshot", "error". */
+  /**
+   * `root` holds a <video> and an <img>; `onMode` hears "connecting", "mse", "snapshot", "error".
+   * @param {string} cameraId
+   * @param {HTMLElement} root
+   * @param {(mode: string, reason: string) => void} [onMode]
+   */
   constructor(cameraId, root, onMode = () => {}) {
     this.cameraId = cameraId;
     this.video = root.querySelector("video");
@@ -61,9 +68,7 @@ export class LivePlayer {
 
   control(message) {
     if (message.type === "unsupported") {
-      return this.fallback(message.reason === "faces"
-        ? "faces are blurred for viewers: pictures only"
-        : "the camera's codec cannot play in a browser");
+      return this.fallback(message.reason === "faces" ? "faces are blurred for viewers: pictures only" : "the camera's codec cannot play in a browser");
     }
     if (message.type !== "codec") return;
     const MediaSourceClass = mediaSourceClass();

@@ -1,8 +1,9 @@
+// @ts-check
 // System: house mode, plugins, storage and retention, the notification log, users; the audit
 // log and storage privacy pages load on demand (#/system/audit, #/system/privacy).
 
 import { ApiError, del, get, patch, post, put } from "./api.js";
-import { badge, button, clear, el, field, formatBytes, formatDuration, formatTime, notify } from "./dom.js";
+import { badge, button, clear, el, field, formatBytes, formatDuration, formatTime, notify, plural } from "./dom.js";
 
 const MODES = ["home", "away", "night", "vacation"];
 
@@ -14,7 +15,11 @@ function section(title, testId, ...children) {
 async function modeSection(ctx) {
   const { mode } = await get("/api/mode");
   const options = [...new Set([...MODES, mode])];
-  const select = el("select", { name: "mode", disabled: !ctx.isAdmin(), "data-testid": "house-mode" }, options.map((m) => el("option", { value: m, text: m, selected: m === mode })));
+  const select = el(
+    "select",
+    { name: "mode", disabled: !ctx.isAdmin(), "data-testid": "house-mode" },
+    options.map((m) => el("option", { value: m, text: m, selected: m === mode })),
+  );
   const status = el("p", { className: "muted", role: "status" });
   select.addEventListener("change", async () => {
     try {
@@ -33,8 +38,20 @@ async function healthSection() {
   return section(
     "Hub",
     "health",
-    el("dl", { className: "facts" }, el("div", {}, el("dt", { text: "Status" }), el("dd", {}, badge(health.status))), el("div", {}, el("dt", { text: "Version" }), el("dd", { text: health.version ?? "?" })), el("div", {}, el("dt", { text: "Running for" }), el("dd", { text: formatDuration(health.uptime) }))),
-    problems.length ? el("ul", {}, problems.map((p) => el("li", { text: p }))) : el("p", { className: "muted", text: "No problems." }),
+    el(
+      "dl",
+      { className: "facts" },
+      el("div", {}, el("dt", { text: "Status" }), el("dd", {}, badge(health.status))),
+      el("div", {}, el("dt", { text: "Version" }), el("dd", { text: health.version ?? "?" })),
+      el("div", {}, el("dt", { text: "Running for" }), el("dd", { text: formatDuration(health.uptime) })),
+    ),
+    problems.length
+      ? el(
+          "ul",
+          {},
+          problems.map((p) => el("li", { text: p })),
+        )
+      : el("p", { className: "muted", text: "No problems." }),
   );
 }
 
@@ -43,7 +60,37 @@ async function pluginsSection() {
   return section(
     "Plugins",
     "plugins",
-    el("div", { className: "table-wrap" }, el("table", {}, el("thead", {}, el("tr", {}, ["Plugin", "Version", "State", "Source"].map((h) => el("th", { scope: "col", text: h })))), el("tbody", {}, plugins.map((p) => el("tr", {}, el("th", { scope: "row", text: p.name }), el("td", { text: p.version ?? "?" }), el("td", {}, badge(p.state), p.error ? el("div", { className: "hint", text: p.error }) : null), el("td", { text: p.source }))))))
+    el(
+      "div",
+      { className: "table-wrap" },
+      el(
+        "table",
+        {},
+        el(
+          "thead",
+          {},
+          el(
+            "tr",
+            {},
+            ["Plugin", "Version", "State", "Source"].map((h) => el("th", { scope: "col", text: h })),
+          ),
+        ),
+        el(
+          "tbody",
+          {},
+          plugins.map((p) =>
+            el(
+              "tr",
+              {},
+              el("th", { scope: "row", text: p.name }),
+              el("td", { text: p.version ?? "?" }),
+              el("td", {}, badge(p.state), p.error ? el("div", { className: "hint", text: p.error }) : null),
+              el("td", { text: p.source }),
+            ),
+          ),
+        ),
+      ),
+    ),
   );
 }
 
@@ -69,9 +116,29 @@ async function decodingSection() {
   return section(
     "Decoding",
     "decoding",
-    el("p", { className: "muted", text: "Adaptive cameras decode keyframes only while nothing moves, and every frame from the first keyframe that shows motion until it has been quiet for detect.idle_after seconds." }),
+    el("p", {
+      className: "muted",
+      text: "Adaptive cameras decode keyframes only while nothing moves, and every frame from the first keyframe that shows motion until it has been quiet for detect.idle_after seconds.",
+    }),
     cameras.length
-      ? el("div", { className: "table-wrap" }, el("table", {}, el("thead", {}, el("tr", {}, ["Camera", "Setting", "Now", "Decoded frames/s", "Wake-ups", "Why every frame"].map((h) => el("th", { scope: "col", text: h })))), el("tbody", {}, rows)))
+      ? el(
+          "div",
+          { className: "table-wrap" },
+          el(
+            "table",
+            {},
+            el(
+              "thead",
+              {},
+              el(
+                "tr",
+                {},
+                ["Camera", "Setting", "Now", "Decoded frames/s", "Wake-ups", "Why every frame"].map((h) => el("th", { scope: "col", text: h })),
+              ),
+            ),
+            el("tbody", {}, rows),
+          ),
+        )
       : el("p", { className: "muted", text: "No cameras." }),
   );
 }
@@ -79,13 +146,48 @@ async function decodingSection() {
 async function storageSection() {
   const data = await get("/api/storage");
   const r = data.retention ?? {};
-  const rule = (days, gb) => [days ? `${days} days` : null, gb ? `${gb} GB` : null].filter(Boolean).join(", ") || "no limit";
+  const rule = (days, gb) => [days ? plural(days, "day") : null, gb ? `${gb} GB` : null].filter(Boolean).join(", ") || "no limit";
   return section(
     "Storage",
     "storage",
-    el("p", {}, `Footage: ${formatBytes(data.total_bytes)} · free: ${formatBytes(data.free_bytes)}`, data.paused ? el("strong", { text: " · recording paused: disk full" }) : null),
+    el(
+      "p",
+      {},
+      `Footage: ${formatBytes(data.total_bytes)} · free: ${formatBytes(data.free_bytes)}`,
+      data.paused ? el("strong", { text: " · recording paused: disk full" }) : null,
+    ),
     el("p", { className: "muted", text: `Kept for all cameras: ${rule(r.max_days, r.max_gb)}; at least ${r.min_free_gb ?? "?"} GB stay free.` }),
-    el("div", { className: "table-wrap" }, el("table", {}, el("thead", {}, el("tr", {}, ["Camera", "Footage", "Oldest", "Retention"].map((h) => el("th", { scope: "col", text: h })))), el("tbody", {}, (data.cameras ?? []).map((c) => el("tr", {}, el("th", { scope: "row", text: c.camera }), el("td", { text: formatBytes(c.bytes) }), el("td", { text: formatTime(c.oldest, true) }), el("td", { text: rule(r.cameras?.[c.camera]?.max_days, r.cameras?.[c.camera]?.max_gb) }))))))
+    el(
+      "div",
+      { className: "table-wrap" },
+      el(
+        "table",
+        {},
+        el(
+          "thead",
+          {},
+          el(
+            "tr",
+            {},
+            ["Camera", "Footage", "Oldest", "Retention"].map((h) => el("th", { scope: "col", text: h })),
+          ),
+        ),
+        el(
+          "tbody",
+          {},
+          (data.cameras ?? []).map((c) =>
+            el(
+              "tr",
+              {},
+              el("th", { scope: "row", text: c.camera }),
+              el("td", { text: formatBytes(c.bytes) }),
+              el("td", { text: formatTime(c.oldest, true) }),
+              el("td", { text: rule(r.cameras?.[c.camera]?.max_days, r.cameras?.[c.camera]?.max_gb) }),
+            ),
+          ),
+        ),
+      ),
+    ),
   );
 }
 
@@ -95,7 +197,24 @@ async function notificationsSection() {
     "Notifications",
     "notifications",
     notifications.length
-      ? el("ul", { className: "event-list" }, notifications.map((n) => el("li", { className: "event-row" }, badge(n.state), el("span", {}, el("strong", { text: n.title ?? "" }), ` → ${n.notifier} · ${formatTime(n.created, true)}`, n.error ? el("div", { className: "field-error", text: n.error }) : null))))
+      ? el(
+          "ul",
+          { className: "event-list" },
+          notifications.map((n) =>
+            el(
+              "li",
+              { className: "event-row" },
+              badge(n.state),
+              el(
+                "span",
+                {},
+                el("strong", { text: n.title ?? "" }),
+                ` → ${n.notifier} · ${formatTime(n.created, true)}`,
+                n.error ? el("div", { className: "field-error", text: n.error }) : null,
+              ),
+            ),
+          ),
+        )
       : el("p", { className: "muted", text: "Nothing sent yet." }),
   );
 }
@@ -106,7 +225,7 @@ async function usersSection(ctx) {
     const data = await get("/api/users");
     clear(
       list,
-      (data.users ?? data).map((u) =>
+      data.users.map((u) =>
         el(
           "li",
           { className: "event-row" },
@@ -125,15 +244,19 @@ async function usersSection(ctx) {
               }),
           u.name === ctx.user.name
             ? null
-            : button("Delete", async () => {
-                if (!confirm(`Delete the user ${u.name}?`)) return;
-                try {
-                  await del(`/api/users/${encodeURIComponent(u.name)}`);
-                  await load();
-                } catch (error) {
-                  notify(error.message, "error");
-                }
-              }, { className: "danger" }),
+            : button(
+                "Delete",
+                async () => {
+                  if (!confirm(`Delete the user ${u.name}?`)) return;
+                  try {
+                    await del(`/api/users/${encodeURIComponent(u.name)}`);
+                    await load();
+                  } catch (error) {
+                    notify(error.message, "error");
+                  }
+                },
+                { className: "danger" },
+              ),
         ),
       ),
     );
@@ -143,12 +266,29 @@ async function usersSection(ctx) {
   const role = el("select", { name: "role" }, el("option", { value: "viewer", text: "viewer" }), el("option", { value: "admin", text: "admin" }));
   const cameras = el("input", { name: "cameras", placeholder: "front, yard" });
   const status = el("p", { className: "form-status", role: "alert" });
-  const form = el("form", { novalidate: true, "aria-label": "Add a user" }, field("User name", username), field("Password", password, { hint: "At least 8 characters." }), field("Role", role), field("Cameras a viewer may see", cameras, { hint: "Camera ids, separated by commas." }), status, el("button", { type: "submit", text: "Add user" }));
+  const form = el(
+    "form",
+    { novalidate: true, "aria-label": "Add a user" },
+    field("User name", username),
+    field("Password", password, { hint: "At least 8 characters." }),
+    field("Role", role),
+    field("Cameras a viewer may see", cameras, { hint: "Camera ids, separated by commas." }),
+    status,
+    el("button", { type: "submit", text: "Add user" }),
+  );
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     status.textContent = "";
     try {
-      await post("/api/users", { username: username.value.trim(), password: password.value, role: role.value, cameras: cameras.value.split(",").map((c) => c.trim()).filter(Boolean) });
+      await post("/api/users", {
+        username: username.value.trim(),
+        password: password.value,
+        role: role.value,
+        cameras: cameras.value
+          .split(",")
+          .map((c) => c.trim())
+          .filter(Boolean),
+      });
       form.reset();
       await load();
     } catch (error) {
@@ -164,7 +304,15 @@ const PAGES = { audit: () => import("./audit.js"), privacy: () => import("./priv
 export async function render(container, ctx, params = []) {
   if (ctx.isAdmin() && Object.hasOwn(PAGES, params[0] ?? "")) return (await PAGES[params[0]]()).render(container, ctx, params.slice(1));
   container.append(el("h1", { tabindex: "-1", text: "System" }));
-  if (ctx.isAdmin()) container.append(el("p", { className: "toolbar", "data-testid": "system-pages" }, el("a", { href: "#/system/audit", text: "Audit log" }), el("a", { href: "#/system/privacy", text: "Storage privacy" })));
+  if (ctx.isAdmin())
+    container.append(
+      el(
+        "p",
+        { className: "toolbar", "data-testid": "system-pages" },
+        el("a", { href: "#/system/audit", text: "Audit log" }),
+        el("a", { href: "#/system/privacy", text: "Storage privacy" }),
+      ),
+    );
   const parts = [modeSection(ctx), healthSection(), decodingSection(), pluginsSection()];
   if (ctx.isAdmin()) parts.push(storageSection(), notificationsSection(), usersSection(ctx));
   const grid = el("div", { className: "grid-2" });

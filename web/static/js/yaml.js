@@ -1,3 +1,4 @@
+// @ts-check
 // A small YAML writer for showing automations as the config file spells them (read-only view).
 
 const PLAIN = /^[A-Za-z_][\w .\-/:]*$/;

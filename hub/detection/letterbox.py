@@ -1,4 +1,10 @@
-"""Letterboxing: fit an image into the model input keeping its aspect, and map boxes back."""
+"""Letterboxing: fit an image into a model's input keeping its aspect, and map boxes back.
+
+numpy only, shared by detector plugins: `draw_letterboxed` writes a picture
+into one slot of a model's input buffer (bilinear, between grey bars, values
+scaled and shifted to the range the model was trained on), and
+`Letterbox.to_image` maps the model's boxes back to the picture's pixels.
+"""
 
 from __future__ import annotations
 
@@ -56,12 +62,17 @@ class Letterbox:
 
 
 def draw_letterboxed(
-    image: npt.NDArray[np.uint8], box: Letterbox, planes: npt.NDArray[np.generic], scale: float
+    image: npt.NDArray[np.uint8],
+    box: Letterbox,
+    planes: npt.NDArray[np.generic],
+    scale: float,
+    offset: float = 0.0,
 ) -> None:
-    """Draw `image` into one model input slot, seen as 3 x H x W planes, values times `scale`."""
+    """Draw `image` into one model input slot, seen as 3 x H x W planes: each value is
+    `pixel * scale + offset` (1/255 and 0 for 0..1 models, 1/127.5 and -1 for -1..1)."""
     top, left = box.pad_y, box.pad_x
     bottom, right = top + box.new_height, left + box.new_width
-    pad = PAD_VALUE * scale
+    pad = PAD_VALUE * scale + offset
     # Only the bars are painted: the picture overwrites the rest.
     planes[:, :top] = pad
     planes[:, bottom:] = pad
@@ -81,6 +92,8 @@ def draw_letterboxed(
             np.rint(_resize_plane(plane, rows, columns), out=region, casting="unsafe")
         else:
             np.multiply(_resize_plane(plane, rows, columns), scale, out=region, casting="unsafe")
+        if offset:
+            np.add(region, offset, out=region, casting="unsafe")
 
 
 def _resize_plane(
