@@ -1,24 +1,41 @@
-"""Camera pipeline benchmark: the hub's CPU, memory, detection frames and recording loss.
+"""Camera pipeline benchmark: the hub's CPU, memory, detection frames and recording loss,
+for an idle and a busy scene, decoding every frame and adaptively.
 
-Run: .venv/bin/python bench/pipeline.py [--cameras 4 16] [--seconds 30]
-     [--width 1280 --height 720 --fps 15]
+Run: .venv/bin/python bench/pipeline.py [--cameras 4 16] [--many 64] [--onset-cameras 4]
+     [--scenes idle busy] [--seconds 30] [--width 1280 --height 720 --fps 15]
 
-For each camera count N it starts the real RTSP server (gst-rtsp-server, one
-shared H.264 mount that N camera entries read over N RTSP sessions), then runs
-two subprocesses one after the other, each measured over the same window:
+Scenes are real-looking, encoded like a camera (x264 main profile, no B-frames, a
+fixed GOP, VBV rate control) once per run and sent, looped, by the real RTSP server
+(gst-rtsp-server, one shared mount that N camera entries read over N RTSP sessions):
 
-- floor: N threads doing a bare PyAV demux + decode of every video frame;
-- hub:   a Hub with N cameras (continuous recording, detection at 5 fps, a
-         consumer on every camera's frame slot).
+- idle: a photo (scikit-image's motorcycle in a garage) with sensor grain, nothing moving;
+- busy: the same with a figure walking across, again and again.
 
-It prints ratios against the floor measured in the same run, never pass/fail:
-the machine is shared and noisy. See bench/README.md.
+For each scene and camera count N it runs, one after the other in subprocesses, each
+measured over the same window:
+
+- floor:          N threads doing a bare PyAV demux + decode of every video frame;
+- floor, key:     the same decoding keyframes only (what an idle camera must decode);
+- hub, always:    a Hub with N cameras, `detect.decode: always` (continuous recording,
+                  detection frames at 5 fps to a consumer; the motion loop off, so the
+                  pipeline alone is measured);
+- hub, adaptive:  the same with `detect.decode: adaptive` and the hub's motion loop on
+                  (motion is what wakes a camera up).
+
+`--many` runs the idle scene with that many cameras (floor, key and adaptive only: a
+full decode of each would not fit this machine), and `--onset-cameras` a scene that is
+still for 25.7 s and then moves, to time motion onset to the first detection frame.
+
+It prints ratios against the floors measured in the same run, never pass/fail: the
+machine is shared and noisy. See bench/README.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import subprocess
 import sys
 import tempfile
@@ -33,16 +50,28 @@ if str(REPO) not in sys.path:
 
 from bench import procstat  # noqa: E402
 from bench.pipeline_children import IDLE_SECONDS, hub_config  # noqa: E402
-from bench.pipeline_report import DETECT_FPS, print_phase_details, print_summary  # noqa: E402
+from bench.pipeline_report import (  # noqa: E402
+    DETECT_FPS,
+    print_many,
+    print_onsets,
+    print_per_core,
+    print_phase_details,
+    print_scene_summary,
+)
 
 CHILD_SCRIPT = Path(__file__).resolve().with_name("pipeline_children.py")
 
-# Hub phases: (record mode, detection consumer attached); "hub" is the one compared.
+# Hub phases: (record mode, decode, consumer attached, motion loop on).
 HUB_VARIANTS = {
-    "hub": ("continuous", True),
-    "hub_no_record": ("off", True),
-    "hub_no_detect": ("continuous", False),
+    "hub": ("continuous", "always", True, False),
+    "hub_adaptive": ("continuous", "adaptive", True, True),
+    "hub_no_record": ("off", "always", True, False),
+    "hub_no_detect": ("continuous", "always", False, False),
 }
+ONSET_STILL_SECONDS = 25.7
+"""The onset scene: still this long (not on a keyframe), then a figure walks until the loop
+ends at 30 s; the camera is idle again well before the next onset."""
+ONSET_LOOP_SECONDS = 30.0
 
 
 class ChildFailed(RuntimeError):
@@ -74,6 +103,7 @@ def run_child(
                 busy, total = procstat.machine_jiffies()
                 marks[event] = {
                     "wall": time.monotonic(),
+                    "epoch": message["wall"],
                     "child_cpu": procstat.cpu_seconds(proc.pid),
                     "server_cpu": procstat.cpu_seconds(server_pid) if server_pid else 0.0,
                     "busy": busy,
@@ -93,95 +123,188 @@ def run_child(
     start, end = marks["window_start"], marks["window_end"]
     wall = end["wall"] - start["wall"]
     result["window_seconds"] = wall
+    result["window_epoch"] = (start["epoch"], end["epoch"])
     result["cpu_core_fraction"] = (end["child_cpu"] - start["child_cpu"]) / wall
     result["server_core_fraction"] = (end["server_cpu"] - start["server_cpu"]) / wall
     result["machine_busy"] = (end["busy"] - start["busy"]) / max(1, end["total"] - start["total"])
     return result
 
 
-def start_server(args: argparse.Namespace, cameras: int) -> tuple[Any, list[str]]:
-    """The RTSP server and the URL each camera reads (one shared mount unless asked)."""
+def make_clips(args: argparse.Namespace, root: Path) -> dict[str, Path]:
+    """Encode each scene once, as the looped clips the RTSP server sends."""
+    from tests.plugins.still_scenes import StillScene
+    from tests.servers.fixtures import write_clip
+
+    common = {
+        "width": args.width,
+        "height": args.height,
+        "fps": args.fps,
+        "gop_seconds": args.gop_seconds,
+        "bitrate": args.bitrate,
+        "grain": args.grain,
+    }
+    # Loop lengths are whole GOPs, so every loop starts with a keyframe.
+    scenes = {
+        "idle": StillScene(static_seconds=20.0, walk_seconds=0.0, after_seconds=0.0, **common),
+        "busy": StillScene(static_seconds=0.0, walk_seconds=6.0, after_seconds=0.0, **common),
+        "onset": StillScene(
+            static_seconds=ONSET_STILL_SECONDS,
+            walk_seconds=ONSET_LOOP_SECONDS - ONSET_STILL_SECONDS,
+            after_seconds=0.0,
+            **common,
+        ),
+    }
+    wanted = set(args.scenes) | ({"idle"} if args.many else set())
+    wanted |= {"onset"} if args.onset_cameras else set()
+    clips = {}
+    for name in sorted(wanted):
+        progress(f"encoding the {name} scene")
+        clips[name] = write_clip(root / f"{name}.clip", scenes[name].access_units())
+    return clips
+
+
+def start_server(args: argparse.Namespace, clip: Path, cameras: int) -> tuple[Any, list[str]]:
+    """The RTSP server sending one scene, and the URL each camera reads.
+
+    A mount per camera, each starting a fraction of a GOP after the one before: independent
+    cameras never send their keyframes at the same moment, and an idle hub decodes little
+    else, so aligned keyframes would be a burst no real site sees (`--shared-mount` does it).
+    """
     from tests.servers.fixtures import Mount, RtspServer
 
-    def mount(path: str) -> Any:
-        return Mount(path, width=args.width, height=args.height, fps=args.fps, pattern=args.pattern)
+    def mount(path: str, delay: float) -> Mount:
+        return Mount(
+            path,
+            width=args.width,
+            height=args.height,
+            fps=args.fps,
+            clip=str(clip),
+            start_delay=delay,
+            # A media of its own per session: the test server now and then leaves a media
+            # that never sends, and a camera reconnecting must not join it again.
+            shared=False,
+        )
 
-    if args.mount_per_camera:
-        paths = [f"/cam{i:02d}" for i in range(cameras)]
-        server = RtspServer([mount(p) for p in paths], protocols=("tcp",)).start()
-        return server, [server.url(p) for p in paths]
-    server = RtspServer([mount("/cam")], protocols=("tcp",)).start()
-    return server, [server.url("/cam")] * cameras
+    if args.shared_mount:
+        server = RtspServer([mount("/cam", 0.0)], protocols=("tcp",)).start()
+        return server, [server.url("/cam")] * cameras
+    paths = [f"/cam{i:02d}" for i in range(cameras)]
+    delays = [args.gop_seconds * i / cameras for i in range(cameras)]
+    server = RtspServer(
+        [mount(p, d) for p, d in zip(paths, delays, strict=True)], protocols=("tcp",)
+    ).start()
+    return server, [server.url(p) for p in paths]
+
+
+def thread_type(args: argparse.Namespace, cameras: int) -> str:
+    """The floor decodes with the hub's frame threading: none with a camera per core or more."""
+    if args.floor_thread_type != "hub":
+        return str(args.floor_thread_type)
+    return "NONE" if cameras >= (os.cpu_count() or 1) else "AUTO"
+
+
+def run_phases(
+    args: argparse.Namespace,
+    scene: str,
+    count: int,
+    names: list[str],
+    common: dict[str, Any],
+    root: Path,
+    logs: Path,
+    clips: dict[str, Path],
+    seconds: float,
+) -> dict[str, dict[str, Any]]:
+    """The asked phases for one scene and camera count, against one RTSP server."""
+    server, urls = start_server(args, clips[scene], count)
+    timeout = seconds + args.warmup + 240
+    phases: dict[str, dict[str, Any]] = {}
+    try:
+        for name in names:
+            progress(f"{scene}, N={count}: {name.replace('_', ' ')}")
+            if not server.running:
+                # gst-rtsp-server has been seen to exit when many clients leave at once.
+                progress("the RTSP server had exited; restarting it on the same port")
+                server.restart()
+            if name in ("floor", "floor_key"):
+                spec = {
+                    "urls": urls,
+                    "seconds": seconds,
+                    "thread_type": thread_type(args, count),
+                    "keyframes_only": name == "floor_key",
+                }
+                phases[name] = run_child("_floor", {**common, **spec}, server.pid, timeout, logs)
+                continue
+            record_mode, decode, consume, motion = HUB_VARIANTS[name]
+            spec = {
+                "urls": urls,
+                "seconds": seconds,
+                "data_dir": str(root / f"{scene}-{name}-{count}"),
+                "record_mode": record_mode,
+                "decode": decode,
+                "consume": consume,
+                "motion": motion or (args.motion and name == "hub"),
+                "observe": scene == "onset",
+            }
+            phases[name] = run_child("_hub", {**common, **spec}, server.pid, timeout, logs)
+        phases["server_events"] = {"events": list(server.events)}
+    finally:
+        server.close()
+    return phases
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cameras", type=int, nargs="+", default=[4, 16], help="camera counts")
+    parser.add_argument("--scenes", nargs="+", choices=("idle", "busy"), default=["idle", "busy"])
+    parser.add_argument(
+        "--many", type=int, default=64, help="idle cameras for the many-camera run (0: skip)"
+    )
+    parser.add_argument(
+        "--onset-cameras", type=int, default=4, help="cameras timing motion onsets (0: skip)"
+    )
     parser.add_argument("--seconds", type=float, default=30.0, help="measured window per phase")
+    parser.add_argument(
+        "--onset-seconds", type=float, default=65.0, help="window of the onset run (2 onsets)"
+    )
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds before the window")
     parser.add_argument("--width", type=int, default=1280)
     parser.add_argument("--height", type=int, default=720)
     parser.add_argument("--fps", type=int, default=15)
+    parser.add_argument("--gop-seconds", type=float, default=2.0, help="keyframe interval")
     parser.add_argument(
-        "--pattern",
-        default="smpte",
-        help="videotestsrc pattern; smpte gives a camera-like ~2-3 Mbit/s at 720p15",
+        "--bitrate", type=int, default=2300, help="kbit/s, with a camera's VBV rate control"
     )
+    parser.add_argument("--grain", type=float, default=3.0, help="sensor noise, grey levels")
     parser.add_argument(
-        "--mount-per-camera",
+        "--shared-mount",
         action="store_true",
-        help="one server mount (and encoder) per camera instead of one shared mount",
+        help="one mount for all cameras (their keyframes then come at the same moment)",
     )
     parser.add_argument(
         "--floor-thread-type",
-        default="AUTO",
-        help="PyAV thread_type of the floor's decoders (the hub's source uses AUTO)",
+        default="hub",
+        help="PyAV thread_type of the floor's decoders; `hub`: as the hub's source chooses",
     )
     parser.add_argument(
         "--motion",
         action="store_true",
-        help="keep the hub's own motion loop on (cameras it reads get no benchmark consumer)",
+        help="keep the hub's own motion loop on in `always` mode too (else the benchmark's "
+        "consumer reads the frames)",
     )
     parser.add_argument(
         "--breakdown",
         action="store_true",
-        help="also run the hub without recording and without a detection consumer, "
-        "to attribute its CPU and memory (adds two phases per camera count)",
+        help="also run the `always` hub without recording and without a detection consumer, "
+        "to attribute its CPU and memory (adds two phases per scene and camera count)",
+    )
+    parser.add_argument(
+        "--pi4-sysbench",
+        type=float,
+        default=1477.83,
+        help="published sysbench cpu events/s of one Raspberry Pi 4 core (1.0.20, primes to "
+        "10000), for the Pi estimate",
     )
     return parser.parse_args(argv)
-
-
-def run_camera_count(
-    args: argparse.Namespace, count: int, common: dict[str, Any], root: Path, logs: Path
-) -> dict[str, dict[str, Any]]:
-    """The floor, then the hub (and its breakdown variants), against one RTSP server."""
-    server, urls = start_server(args, count)
-    timeout = args.seconds + args.warmup + 180
-    phases: dict[str, dict[str, Any]] = {}
-    try:
-        progress(f"N={count}: floor")
-        floor_spec = {"urls": urls, "seconds": args.seconds, "thread_type": args.floor_thread_type}
-        phases["floor"] = run_child("_floor", {**common, **floor_spec}, server.pid, timeout, logs)
-        names = list(HUB_VARIANTS) if args.breakdown else ["hub"]
-        for name in names:
-            record_mode, consume = HUB_VARIANTS[name]
-            progress(f"N={count}: {name.replace('_', ' ')}")
-            if not server.running:
-                # gst-rtsp-server has been seen to exit when many clients leave at once.
-                progress("the RTSP server had exited; restarting it on the same port")
-                server.restart()
-            hub_spec = {
-                "urls": urls,
-                "seconds": args.seconds,
-                "data_dir": str(root / f"{name}-{count}"),
-                "record_mode": record_mode,
-                "consume": consume,
-                "motion": args.motion,
-            }
-            phases[name] = run_child("_hub", {**common, **hub_spec}, server.pid, timeout, logs)
-    finally:
-        server.close()
-    return phases
 
 
 def main(argv: list[str]) -> int:
@@ -195,28 +318,29 @@ def main(argv: list[str]) -> int:
     import av
 
     began = time.monotonic()
-    print("camhub pipeline benchmark (ratios against a floor measured in this run)")
+    print("camhub pipeline benchmark (ratios against floors measured in this run)")
     print(f"machine: {procstat.machine_summary()}")
     print(
         f"software: Python {sys.version.split()[0]}, PyAV {av.__version__}, "
         f"FFmpeg {av.ffmpeg_version_info}"
     )
-    mounts = "one mount per camera" if args.mount_per_camera else "one shared mount"
-    print(
-        f"stream: {args.width}x{args.height}@{args.fps} H.264 ({args.pattern} pattern, "
-        f"GOP {2 * args.fps}), {mounts}, RTSP over TCP on 127.0.0.1; "
-        f"window {args.seconds:g} s after {args.warmup:g} s warm-up"
-    )
-    consumer = (
-        "the hub's motion loop where a motion detector plugin is loaded, else the benchmark's"
-        if args.motion
-        else "the benchmark's own (the hub's motion loop is off)"
+    mounts = (
+        "one shared mount"
+        if args.shared_mount
+        else "a mount per camera, keyframes staggered over a GOP"
     )
     print(
-        f"hub: record.mode continuous, detect.fps {DETECT_FPS:g}; detection frame consumer: "
-        f"{consumer}; floor decoders use thread_type {args.floor_thread_type}"
+        f"streams: {args.width}x{args.height}@{args.fps} H.264 (x264 veryfast main, no "
+        f"B-frames, {args.bitrate} kbit/s VBV, GOP {args.gop_seconds:g} s), a photo with "
+        f"grain {args.grain:g}; {mounts}, RTSP over TCP on 127.0.0.1; window "
+        f"{args.seconds:g} s after {args.warmup:g} s warm-up"
     )
-    results: dict[int, dict[str, Any]] = {}
+    print(
+        f"hub: record.mode continuous, detect.fps {DETECT_FPS:g}; always: the benchmark's "
+        f"frame consumer{' and the motion loop' if args.motion else ''}; adaptive: the hub's "
+        "motion loop; floor decoders use the hub's thread_type unless told"
+    )
+    results: dict[str, dict[int, dict[str, Any]]] = {}
     with tempfile.TemporaryDirectory(prefix="camhub-bench-") as tmp:
         root = Path(tmp)
         logs = root / "logs"
@@ -225,16 +349,59 @@ def main(argv: list[str]) -> int:
         empty.write_text(hub_config([]))
         common = {"config_empty": str(empty), "warmup": args.warmup}
         try:
+            clips = make_clips(args, root)
             progress("idle hub (0 cameras)")
             idle_spec = {"data_dir": str(root / "idle"), "seconds": IDLE_SECONDS}
             idle = run_child("_idle", {**common, **idle_spec}, None, 120, logs)
-            for count in args.cameras:
-                results[count] = run_camera_count(args, count, common, root, logs)
-                print_phase_details(count, results[count], idle, args)
+            names = ["floor", "floor_key", "hub", "hub_adaptive"]
+            if args.breakdown:
+                names += ["hub_no_record", "hub_no_detect"]
+            for scene in args.scenes:
+                results[scene] = {}
+                for count in args.cameras:
+                    phases = run_phases(
+                        args, scene, count, names, common, root, logs, clips, args.seconds
+                    )
+                    results[scene][count] = phases
+                    print_phase_details(scene, count, phases, idle, args)
+            many = None
+            if args.many:
+                many = run_phases(
+                    args,
+                    "idle",
+                    args.many,
+                    ["floor_key", "hub_adaptive"],
+                    common,
+                    root,
+                    logs,
+                    clips,
+                    args.seconds,
+                )
+                print_phase_details("idle", args.many, many, idle, args)
+            onset = None
+            if args.onset_cameras:
+                onset = run_phases(
+                    args,
+                    "onset",
+                    args.onset_cameras,
+                    ["hub_adaptive"],
+                    common,
+                    root,
+                    logs,
+                    clips,
+                    args.onset_seconds,
+                )
         except ChildFailed as exc:
             print(f"benchmark failed: {exc}", file=sys.stderr)
             return 1
-    print_summary(results, idle, args)
+    for scene, by_count in results.items():
+        print_scene_summary(scene, by_count, idle, args)
+    if many is not None:
+        print_many(args.many, many, args)
+    if onset is not None:
+        first = math.ceil(ONSET_STILL_SECONDS * args.fps) / args.fps
+        print_onsets(onset, first, args)
+    print_per_core(results, many, args)
     print(f"\ntotal run time {time.monotonic() - began:.0f} s")
     return 0
 

@@ -28,6 +28,7 @@ from bench.pipeline_report import DETECT_FPS  # noqa: E402
 
 IDLE_SECONDS = 5.0
 READY_TIMEOUT = 60.0
+OPEN_ATTEMPTS = 4
 LAG_TICK = 0.1
 
 
@@ -52,10 +53,25 @@ def floor_child(spec: dict[str, Any]) -> None:
     errors: list[str] = []
 
     def read(index: int, url: str) -> None:
+        # Opening is retried, as the hub's supervisor does: with dozens of mounts the test
+        # server now and then never answers one DESCRIBE.
+        for attempt in range(OPEN_ATTEMPTS):
+            try:
+                container = av.open(url, options={"rtsp_transport": "tcp"}, timeout=(10.0, None))
+                break
+            except av.error.FFmpegError as exc:
+                if attempt == OPEN_ATTEMPTS - 1:
+                    errors.append(f"floor-{index:02d}: {type(exc).__name__}: {exc}")
+                    ready[index].set()
+                    return
         try:
-            with av.open(url, options={"rtsp_transport": "tcp"}) as container:
+            with container:
                 video = container.streams.video[0]
                 video.thread_type = spec["thread_type"]  # as the hub's source sets it
+                if spec.get("keyframes_only"):
+                    # As an idle adaptive camera: every packet goes in, only keyframes are
+                    # decoded (as cheap as sending keyframes alone; see bench/keyframes.py).
+                    video.codec_context.skip_frame = "NONKEY"
                 for packet in container.demux(video):
                     payload[index] += packet.size
                     for _ in packet.decode():
@@ -105,11 +121,17 @@ def floor_child(spec: dict[str, Any]) -> None:
 # ---------------------------------------------------------------- hub child
 
 
-def hub_config(urls: list[str], record_mode: str = "continuous", motion: bool = False) -> str:
+def hub_config(
+    urls: list[str],
+    record_mode: str = "continuous",
+    motion: bool = False,
+    decode: str = "always",
+) -> str:
     """YAML for a hub reading every URL as its own camera (nothing on the LAN).
 
     The hub's own motion loop is off unless asked for, so what is measured is the
     pipeline (source, recorder, detection frames), with the benchmark's consumer.
+    Adaptive decoding needs it on: motion is what wakes a camera up.
     """
     lines = ["discovery:", "  enabled: false", "logging:", "  level: warning", "cameras:"]
     if not urls:
@@ -122,6 +144,7 @@ def hub_config(urls: list[str], record_mode: str = "continuous", motion: bool = 
             f"      mode: {json.dumps(record_mode)}",
             "    detect:",
             f"      fps: {DETECT_FPS}",
+            f"      decode: {decode}",
             "    motion:",
             f"      enabled: {json.dumps(motion)}",
         ]
@@ -131,22 +154,29 @@ def hub_config(urls: list[str], record_mode: str = "continuous", motion: bool = 
 class HubProbe:
     """What the benchmark watches inside the hub: frame consumers, loop lag, camera states."""
 
-    def __init__(self, hub: Any, consume: bool):
+    def __init__(self, hub: Any, consume: bool, observe: bool = False):
         self.hub = hub
         self.consume = consume
+        self.observe = observe
         self.in_window = False
         self.frame_ages: list[float] = []
         self.loop_lags: list[float] = []
         self.offline_events = 0
         self.rss_samples: list[int] = []
         self.consumers = 0
+        self.frames_seen: list[tuple[str, float, float, bool]] = []
+        """(camera, delivered at, frame time, replayed) of every frame observed."""
         self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
-        """Consume the frames of every camera the hub's own motion loop does not read."""
+        """Consume the frames of every camera the hub's own motion loop does not read;
+        with `observe`, also note every camera's frames as a detector gets them."""
         loop = asyncio.get_running_loop()
-        motion = {m.camera_id for m in getattr(self.hub, "motion", [])}
+        motion = {m.camera_id for m in self.hub.motion_loops}
         for camera_id, runtime in self.hub.cameras.items():
+            if self.observe:
+                slot = runtime.frames.attach()
+                self._tasks.append(loop.create_task(self._note(camera_id, slot)))
             if not self.consume or camera_id in motion:
                 continue
             slot = runtime.frames.attach()
@@ -159,6 +189,12 @@ class HubProbe:
             frame = await slot.get()
             if self.in_window:
                 self.frame_ages.append(time.time() - frame.time)
+
+    async def _note(self, camera_id: str, slot: Any) -> None:
+        while True:
+            frame = await slot.get()
+            if self.in_window:
+                self.frames_seen.append((camera_id, time.time(), frame.time, frame.replayed))
 
     async def _watch(self) -> None:
         states: dict[str, str] = {}
@@ -194,27 +230,31 @@ async def stable_counts(runtime: Any) -> tuple[int, int]:
         recorder = source.recorder.stats
         return source.stats.packets, recorder.packets_written + recorder.packets_skipped
 
-    last = read()
-    for _ in range(40):
-        await asyncio.sleep(0.005)
+    # Three equal reads 20 ms apart: a demux thread the scheduler paused between counting a
+    # packet and writing it (a busy machine) would otherwise look like a lost packet.
+    last, same = read(), 0
+    for _ in range(100):
+        await asyncio.sleep(0.02)
         current = read()
-        if current == last:
+        same = same + 1 if current == last else 0
+        if same == 2:
             return current
         last = current
     return last
 
 
-def hub_ready(hub: Any, recording: bool, consuming: bool) -> bool:
-    """Every camera online, recording and delivering detection frames (those asked for)."""
+def not_ready(hub: Any, recording: bool, consuming: bool) -> list[str]:
+    """Cameras not yet online, recording and delivering detection frames, and why."""
+    waiting = []
     for camera_id, runtime in hub.cameras.items():
         state = hub.states.get(f"camera.{camera_id}")
         if state is None or state.state != "online" or runtime.source is None:
-            return False
-        if recording and runtime.source.recorder.stats.packets_written == 0:
-            return False
-        if consuming and runtime.frames.delivered == 0:
-            return False
-    return True
+            waiting.append(f"{camera_id}: {state.state if state else 'no state'}")
+        elif recording and runtime.source.recorder.stats.packets_written == 0:
+            waiting.append(f"{camera_id}: nothing recorded")
+        elif consuming and runtime.frames.delivered == 0:
+            waiting.append(f"{camera_id}: no detection frame")
+    return waiting
 
 
 def coverage(segments: list[Any], start: float, end: float) -> tuple[float, float, float, float]:
@@ -252,6 +292,10 @@ class WindowCounts:
     """(detection frames delivered, dropped)"""
     packets: dict[str, tuple[int, int]]
     """(packets received, packets written or refused), see `stable_counts`"""
+    decoded: dict[str, tuple[int, int]]
+    """(frames decoded, wake-ups) of adaptive decoding"""
+    modes: dict[str, str]
+    """decode mode (off, idle, full)"""
 
     @classmethod
     async def read(cls, hub: Any) -> WindowCounts:
@@ -259,6 +303,8 @@ class WindowCounts:
         return cls(
             slots={c: (r.frames.delivered, r.frames.dropped) for c, r in cameras.items()},
             packets={c: await stable_counts(r) for c, r in cameras.items()},
+            decoded={c: (r.decode.frames.total, r.decode.wakeups) for c, r in cameras.items()},
+            modes={c: r.decode.mode for c, r in cameras.items()},
         )
 
 
@@ -268,15 +314,15 @@ async def start_hub(spec: dict[str, Any]) -> tuple[Any, HubProbe, float]:
     from hub.core import Hub
 
     hub = Hub(load_config(Path(spec["config"])), Path(spec["data_dir"]))
-    probe = HubProbe(hub, spec["consume"])
+    probe = HubProbe(hub, spec["consume"], spec.get("observe", False))
     started = time.time()
     await hub.async_start()
     probe.start()
-    deadline = time.monotonic() + READY_TIMEOUT
-    while not hub_ready(hub, spec["record_mode"] != "off", spec["consume"]):
+    timeout = READY_TIMEOUT + len(hub.cameras)  # dozens of cameras take a while to connect
+    deadline = time.monotonic() + timeout
+    while waiting := not_ready(hub, spec["record_mode"] != "off", spec["consume"]):
         if time.monotonic() > deadline:
-            states = {c: hub.states.get(f"camera.{c}") for c in hub.cameras}
-            raise SystemExit(f"hub: cameras not ready in {READY_TIMEOUT} s: {states}")
+            raise SystemExit(f"hub: {len(waiting)} camera(s) not ready in {timeout} s: {waiting}")
         await asyncio.sleep(0.1)
     return hub, probe, started
 
@@ -288,6 +334,7 @@ async def hub_child_async(spec: dict[str, Any]) -> None:
 
     before = await WindowCounts.read(hub)
     threads_before = procstat.thread_cpu()
+    waited_before = procstat.run_queue_seconds()
     probe.in_window = True
     window = (time.time(), 0.0)
     emit("window_start", wall=window[0])
@@ -295,6 +342,7 @@ async def hub_child_async(spec: dict[str, Any]) -> None:
     window = (window[0], time.time())
     emit("window_end", wall=window[1])
     threads_after = procstat.thread_cpu()
+    loop_waited = procstat.run_queue_seconds() - waited_before
     probe.in_window = False
     memory = procstat.memory_kb()
     after = await WindowCounts.read(hub)
@@ -311,6 +359,7 @@ async def hub_child_async(spec: dict[str, Any]) -> None:
         await camera_report(runtime, before, after, segments.get(camera_id, []), window, run)
         for camera_id, runtime in hub.cameras.items()
     ]
+    motion_starts = await motion_events(data_dir, spec["config_empty"])
     footage = data_dir / "footage"
     partial = await asyncio.to_thread(lambda: [p.name for p in footage.rglob("*.partial")])
     emit(
@@ -324,11 +373,14 @@ async def hub_child_async(spec: dict[str, Any]) -> None:
         cameras=cameras,
         frame_ages=probe.frame_ages,
         loop_lags=probe.loop_lags,
+        loop_waited_for_cpu=loop_waited,
         offline_events=probe.offline_events,
         partial_files=partial,
         bench_consumers=probe.consumers,
-        motion_loops=len(getattr(hub, "motion", [])),
+        motion_loops=len(hub.motion_loops),
         problems=hub.problems,
+        frames_seen=probe.frames_seen,
+        motion_events=motion_starts,
     )
 
 
@@ -350,6 +402,9 @@ async def camera_report(
     recorder = source.recorder.stats
     return {
         "camera": camera_id,
+        "decode_mode": after.modes[camera_id],
+        "decoded": after.decoded[camera_id][0] - before.decoded[camera_id][0],
+        "wakeups": after.decoded[camera_id][1] - before.decoded[camera_id][1],
         "delivered": after.slots[camera_id][0] - before.slots[camera_id][0],
         "dropped": after.slots[camera_id][1] - before.slots[camera_id][1],
         "packets_window": after.packets[camera_id][0] - before.packets[camera_id][0],
@@ -368,6 +423,20 @@ async def camera_report(
         "run_span": (segments[-1].end - segments[0].start) if segments else 0.0,
         "run_wall": run[1] - run[0],
     }
+
+
+async def motion_events(data_dir: Path, config_empty: str) -> list[dict[str, Any]]:
+    """(camera, start, end) of every motion event stored, read by a fresh hub."""
+    from hub.config.loading import load_config
+    from hub.core import Hub
+
+    reader = Hub(load_config(Path(config_empty)), data_dir)
+    await reader.async_start()
+    try:
+        query = "select camera, start, end from events where kind = 'motion'"
+        return await reader.storage.async_read(lambda db: [dict(r) for r in db.query(query)])
+    finally:
+        await reader.async_stop()
 
 
 async def indexed_segments(data_dir: Path, config_empty: str) -> dict[str, list[Any]]:
@@ -394,7 +463,8 @@ def hub_child(spec: dict[str, Any]) -> None:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     config = Path(spec["data_dir"]).with_suffix(".yaml")
     motion = spec["motion"] and spec["consume"]
-    config.write_text(hub_config(spec["urls"], spec["record_mode"], motion))
+    decode = spec.get("decode", "always")
+    config.write_text(hub_config(spec["urls"], spec["record_mode"], motion, decode))
     asyncio.run(hub_child_async({**spec, "config": str(config)}))
 
 

@@ -95,3 +95,36 @@ def machine_summary() -> str:
         f"nproc {usable} (of {os.cpu_count()}), {model}, {mem_kb / 2**20:.1f} GiB RAM, "
         f"Linux {platform.release()}, load average {load}"
     )
+
+
+def run_queue_seconds() -> float:
+    """Seconds the calling thread has spent runnable but waiting for a CPU (schedstat)."""
+    path = Path(f"/proc/self/task/{threading.get_native_id()}/schedstat")
+    try:
+        return int(path.read_text().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def sysbench_cpu(seconds: float = 5.0) -> float | None:
+    """`sysbench cpu` events per CPU second on one thread (primes to 10000), None without it.
+
+    Per CPU second, not per wall second, so that a busy machine does not look slow.
+    """
+    import resource
+    import shutil
+    import subprocess
+
+    if shutil.which("sysbench") is None:
+        return None
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result = subprocess.run(
+        ["sysbench", "cpu", "--threads=1", f"--time={seconds:g}", "run"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    match = re.search(r"total number of events:\s*(\d+)", result.stdout)
+    return int(match.group(1)) / cpu if match and cpu > 0 else None

@@ -12,6 +12,7 @@ in `hub.hookspecs` and `docs/plugins.md`.
 from __future__ import annotations
 
 from hub.automations.templates import render as render_template
+from hub.cameras.decoding import DecodeControl, DecodeMode
 from hub.cameras.discovery import (
     DeviceProbe,
     DiscoveredDevice,
@@ -53,7 +54,7 @@ from hub.detection.decoders import (
 )
 from hub.detection.frames import Frame, Gray
 from hub.detection.letterbox import PAD_VALUE, Letterbox, draw_letterboxed
-from hub.detection.motion import Box, MotionDetector
+from hub.detection.motion import Box, MotionDetector, TimedMotionDetector
 from hub.detection.object_detector import RGB, Detection, DetectorError, ObjectDetector
 from hub.detection.outlines import Outline, draw_outlines
 from hub.detection.polygons import polygon_mask
@@ -128,6 +129,8 @@ __all__ = [
     "CameraSource",
     "Candidates",
     "Context",
+    "DecodeControl",
+    "DecodeMode",
     "DecodeOptions",
     "Detection",
     "DetectorError",
@@ -180,6 +183,7 @@ __all__ = [
     "StatsSource",
     "StreamProfile",
     "TemporaryNotifyError",
+    "TimedMotionDetector",
     "TypeSpec",
     "coco_id_labels",
     "decode_anchor_boxes",

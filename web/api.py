@@ -6,6 +6,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from aiohttp import web
 
+from hub.core import Hub
 from web import access
 from web.keys import HUB_KEY
 
@@ -99,4 +100,52 @@ async def metrics(request: web.Request) -> web.Response:
         f"{int(s.state == 'online')}"
         for s in hub.states.all("camera")
     ]
+    lines += decoding_metrics(hub)
     return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")
+
+
+DECODE_MODES = ("off", "idle", "full")
+
+
+def decoding_metrics(hub: Hub) -> list[str]:
+    """Each camera's decode mode (one gauge per mode, 1 for the current one), decoded frames
+    per second, frames decoded and wake-ups (adaptive decoding)."""
+    cameras = list(hub.cameras.values())
+    lines = [
+        "# HELP camhub_camera_decode_mode 1 for the camera's decode mode: off (nothing "
+        "decoded), idle (keyframes only), full (every frame).",
+        "# TYPE camhub_camera_decode_mode gauge",
+    ]
+    lines += [
+        f'camhub_camera_decode_mode{{camera="{c.camera_id}",mode="{mode}"}} '
+        f"{int(c.decode.mode == mode)}"
+        for c in cameras
+        for mode in DECODE_MODES
+    ]
+    lines += [
+        "# HELP camhub_camera_decoded_fps Frames decoded per second, last 5 s.",
+        "# TYPE camhub_camera_decoded_fps gauge",
+    ]
+    lines += [
+        f'camhub_camera_decoded_fps{{camera="{c.camera_id}"}} {c.decode.frames.per_second():.2f}'
+        for c in cameras
+    ]
+    lines += [
+        "# HELP camhub_camera_frames_decoded_total Frames decoded (detection, snapshots, "
+        "replays on waking).",
+        "# TYPE camhub_camera_frames_decoded_total counter",
+    ]
+    lines += [
+        f'camhub_camera_frames_decoded_total{{camera="{c.camera_id}"}} {c.decode.frames.total}'
+        for c in cameras
+    ]
+    lines += [
+        "# HELP camhub_camera_decode_wakeups_total Times an idle camera started decoding "
+        "every frame.",
+        "# TYPE camhub_camera_decode_wakeups_total counter",
+    ]
+    lines += [
+        f'camhub_camera_decode_wakeups_total{{camera="{c.camera_id}"}} {c.decode.wakeups}'
+        for c in cameras
+    ]
+    return lines

@@ -15,6 +15,7 @@ from hub.automations.model import (
     RecordActionOptions,
     SetModeActionOptions,
     SnapshotActionOptions,
+    WatchActionOptions,
 )
 from hub.automations.templates import render
 from hub.events import Context
@@ -115,6 +116,22 @@ class RecordAction:
             changed = await hub.storage.async_write(lambda db: _keep_event(db, event_id))
             result.update(event_id=event_id, kept=bool(changed))
         return result
+
+
+class WatchAction:
+    """Have a camera decode and examine every frame for a while (adaptive decoding)."""
+
+    def __init__(self, engine: AutomationEngine, automation_id: str, options: WatchActionOptions):
+        self.engine = engine
+        self.automation_id = automation_id
+        self.options = options
+
+    async def async_run(self, variables: Mapping[str, Any], context: Context) -> dict[str, Any]:
+        """Ask for full decoding; motion found meanwhile keeps it on longer, as usual."""
+        camera = _camera(self.engine, self.options.camera, variables)
+        reason = f"automation {self.automation_id}"
+        self.engine.hub.cameras.request_full_decode(camera, reason, self.options.seconds)
+        return {"camera": camera, "seconds": self.options.seconds}
 
 
 class SnapshotAction:

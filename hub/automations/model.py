@@ -301,6 +301,15 @@ class RecordActionOptions(CheckedOptions):
         return self
 
 
+class WatchActionOptions(CheckedOptions):
+    """Look at every frame of a camera for N seconds (wakes an idle adaptive camera up)."""
+
+    camera: str | None = Field(None, description="Camera id; default: the trigger's camera.")
+    seconds: float = Field(
+        60.0, gt=0, le=86400, description="Decode and examine every frame at least this long."
+    )
+
+
 class SnapshotActionOptions(CheckedOptions):
     """Save a picture of the camera now (in footage, under snapshots/)."""
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Literal
 
 from hub import hookspecs
 from hub.cameras.added import AddedCameraStore
+from hub.cameras.decoding import DecodeControl
 from hub.cameras.source import CameraError, CameraSource, SnapshotSource, StatsSource
 from hub.config.models import CameraConfig
 from hub.detection.frames import FrameFeed
@@ -28,6 +29,8 @@ _LOGGER = logging.getLogger(__name__)
 BACKOFF_MIN = 1.0
 BACKOFF_MAX = 30.0
 DETECTION_TABLE = "camera_detection"
+SNAPSHOT_FULL_SECONDS = 5.0
+"""How long a snapshot keeps an idle camera decoding every frame."""
 PRIVACY_PUSH_TIMEOUT = 30.0
 """Longest a camera's start waits for plugins to have the camera burn its masks in."""
 
@@ -70,6 +73,11 @@ class CameraRuntime:
     privacy_masks_at: Literal["camera", "hub"] | None = None
     """Who burns the privacy masks in: the camera itself (its stream is used as it is) or the
     hub (decode, mask, re-encode); None without privacy masks. Sources must honour it."""
+    decode: DecodeControl = field(default_factory=DecodeControl)
+    """Adaptive decoding: who wants every frame decoded, and what the source decodes."""
+
+    def __post_init__(self) -> None:
+        self.decode.configure(self.config.detect.decode, self.config.detect.idle_after)
 
     @property
     def name(self) -> str:
@@ -94,6 +102,7 @@ class CameraRuntime:
             "state": state.state if state else "unknown",
             "reason": state.attributes.get("reason") if state else None,
             "detect_frames": {"delivered": self.frames.delivered, "dropped": self.frames.dropped},
+            "decode": self.decode.as_dict(),
             "objects": hub.detector_pool.describe(self.camera_id),
             "stats": self.source.stats_dict() if isinstance(self.source, StatsSource) else {},
         }
@@ -255,6 +264,7 @@ class CameraManager(Mapping[str, CameraRuntime]):
         if restart:
             await self._async_stop_source(runtime, timeout)
         runtime.config = config
+        runtime.decode.configure(config.detect.decode, config.detect.idle_after)
         if restart:
             await self._async_start_one(runtime)
         self.hub.motion_loops.extend(await async_start_motion(self.hub, [camera_id]))
@@ -339,6 +349,19 @@ class CameraManager(Mapping[str, CameraRuntime]):
         if disarmed:
             _LOGGER.info("Detection stays off for %s, as it was left", ", ".join(disarmed))
 
+    def request_full_decode(
+        self, camera_id: str, reason: str, seconds: float | None = None
+    ) -> None:
+        """Have a camera decode every frame for `seconds` (default: its `detect.idle_after`).
+
+        With adaptive decoding this wakes an idle camera up (keyframes only) at once.
+        Unknown cameras are ignored: a plugin may ask for one that was just removed.
+        """
+        runtime = self._cameras.get(camera_id)
+        if runtime is not None:
+            wanted = runtime.decode.idle_after if seconds is None else seconds
+            runtime.decode.request_full(reason, wanted)
+
     def hold_recording(self, camera_id: str, until: float) -> None:
         """Keep recording a camera in `events` mode until `until` (extends, never shortens)."""
         runtime = self._cameras[camera_id]
@@ -349,6 +372,9 @@ class CameraManager(Mapping[str, CameraRuntime]):
         runtime = self._cameras.get(camera_id)
         if runtime is None or not isinstance(runtime.source, SnapshotSource):
             return None
+        # A picture of now, not of the last keyframe: an idle camera decodes every frame for
+        # a while (a viewer refreshing stills every second keeps it awake).
+        runtime.decode.request_full("snapshot", SNAPSHOT_FULL_SECONDS)
         jpeg = await runtime.source.async_snapshot()
         return await async_redact_snapshot(self.hub, camera_id, jpeg) if jpeg else None
 

@@ -246,6 +246,19 @@ class DetectConfig(StrictModel):
     enabled: bool = Field(True, description="Run motion/object detection on this camera.")
     fps: float = Field(5.0, gt=0, le=30, description="Frames per second decoded for detection.")
     height: int = Field(360, ge=64, le=2160, description="Detection frames are scaled to this.")
+    decode: Literal["adaptive", "always"] = Field(
+        "adaptive",
+        description="adaptive: while nothing moves and no event is open, decode keyframes only "
+        "and look for motion on those (a fraction of the CPU); on motion, decode the frames "
+        "since the previous keyframe and then every frame. always: decode every frame.",
+    )
+    idle_after: float = Field(
+        10.0,
+        gt=0,
+        le=3600,
+        description="adaptive: go back to keyframes only once motion and events have been "
+        "quiet this many seconds.",
+    )
 
 
 class MotionConfig(StrictModel):

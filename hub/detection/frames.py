@@ -1,8 +1,14 @@
-"""Frames handed from a camera source to detectors: newest wins, drops are counted."""
+"""Frames handed from a camera source to detectors: newest wins, drops are counted.
+
+A source waking from keyframes-only decoding (adaptive decoding) also hands over the
+frames since the previous keyframe, decoded late: those are queued in order (bounded) ahead of
+the live frame, so a consumer sees what happened before the keyframe that showed motion.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +41,9 @@ class Frame:
     jpeg_factory: Callable[[], bytes] | None = field(default=None, repr=False, compare=False)
     snapshot_factory: SnapshotFactory | None = field(default=None, repr=False, compare=False)
     """Sources that can draw on and scale their JPEGs give this (event snapshots use it)."""
+    replayed: bool = False
+    """Decoded late, from packets held while the camera was idle: older than frames already
+    delivered (see `FrameFeed.replay_threadsafe`)."""
 
     @property
     def size(self) -> tuple[int, int]:
@@ -58,13 +67,19 @@ class Frame:
         return self.jpeg_factory() if self.jpeg_factory is not None else None
 
 
+MAX_REPLAYED_FRAMES = 100
+"""Replayed frames a slot holds at most (a 10 s GOP at 10 fps); beyond, the oldest go."""
+
+
 class FrameSlot:
     """One consumer's one-frame mailbox: a new frame replaces an unread one, and that drop
-    is counted. Memory stays at one frame however slow the consumer is."""
+    is counted. Memory stays at one frame however slow the consumer is, plus at most
+    `MAX_REPLAYED_FRAMES` replayed ones, which are read first, oldest first."""
 
     def __init__(self, feed: FrameFeed):
         self.feed = feed
         self._frame: Frame | None = None
+        self._replayed: collections.deque[Frame] = collections.deque()
         self._ready = asyncio.Event()
         self.delivered = 0
         self.dropped = 0
@@ -76,12 +91,25 @@ class FrameSlot:
         self._frame = frame
         self._ready.set()
 
+    def replay(self, frames: list[Frame]) -> None:
+        """Queue frames decoded late, in order, ahead of the live frame (loop thread)."""
+        self._replayed.extend(frames)
+        while len(self._replayed) > MAX_REPLAYED_FRAMES:
+            self._replayed.popleft()
+            self.dropped += 1
+        if frames:
+            self._ready.set()
+
     async def get(self) -> Frame:
-        """Wait for the newest frame not yet read."""
-        while self._frame is None:
+        """Wait for the next replayed frame, else the newest frame not yet read."""
+        while self._frame is None and not self._replayed:
             self._ready.clear()
             await self._ready.wait()
-        frame, self._frame = self._frame, None
+        if self._replayed:
+            frame = self._replayed.popleft()
+        else:
+            assert self._frame is not None
+            frame, self._frame = self._frame, None
         self.delivered += 1
         return frame
 
@@ -147,3 +175,17 @@ class FrameFeed:
             raise RuntimeError("FrameFeed has no loop to deliver to")
         with contextlib.suppress(RuntimeError):  # the loop closed: the frame no longer matters
             self._loop.call_soon_threadsafe(self.put, frame)
+
+    def replay(self, frames: list[Frame]) -> None:
+        """Queue frames decoded late for every consumer, ahead of live ones (loop thread)."""
+        for slot in self.slots:
+            slot.replay(frames)
+
+    def replay_threadsafe(self, frames: list[Frame]) -> None:
+        """Hand over, from a worker thread, frames older than those already delivered: the
+        ones a source decodes from held packets when it wakes from keyframes-only decoding.
+        Call before `put_threadsafe` of any newer frame, so each consumer reads them first."""
+        if self._loop is None:
+            raise RuntimeError("FrameFeed has no loop to deliver to")
+        with contextlib.suppress(RuntimeError):
+            self._loop.call_soon_threadsafe(self.replay, frames)

@@ -46,6 +46,21 @@ class MotionDetector(Protocol):
         ...
 
 
+@runtime_checkable
+class TimedMotionDetector(Protocol):
+    """A motion detector that also takes each frame's capture time (optional; preferred).
+
+    Frames do not come at a steady rate: `detect.fps` while something moves, one per
+    keyframe (every 1 to 10 s) while an adaptive camera is idle, and, on waking, the
+    frames since the keyframe before, which are older than the last one seen. A detector
+    that knows the times can keep its background's rate of change per second.
+    """
+
+    def detect_at(self, gray: Gray, time: float) -> list[Box]:
+        """Like `MotionDetector.detect`, for a frame captured at `time` (epoch seconds)."""
+        ...
+
+
 def motion_entity(camera_id: str) -> str:
     """The state entity of a camera's motion (`on`/`off`)."""
     return f"motion.{camera_id}"
@@ -143,7 +158,7 @@ class CameraMotion:
                     self.update(frame.time, [])  # an open motion event still ends
                     continue
                 try:
-                    boxes = await asyncio.to_thread(self.detector.detect, frame.gray)
+                    boxes = await asyncio.to_thread(self._detect, frame)
                 except Exception:
                     self.failures += 1
                     if self.failures in (1, 10) or self.failures % 1000 == 0:
@@ -158,23 +173,47 @@ class CameraMotion:
         finally:
             slot.detach()
 
+    def _detect(self, frame: Frame) -> list[Box]:
+        assert self.detector is not None
+        if isinstance(self.detector, TimedMotionDetector):
+            return self.detector.detect_at(frame.gray, frame.time)
+        return self.detector.detect(frame.gray)
+
     def update(self, now: float, boxes: list[Box], frame: Frame | None = None) -> None:
-        """Advance the state machine with one frame's boxes (and the frame, for snapshots)."""
+        """Advance the state machine with one frame's boxes (and the frame, for snapshots).
+
+        A frame older than the event's start (replayed on waking from keyframes-only
+        decoding) with motion moves the start back to it: the event starts when the
+        motion did, not at the keyframe that showed it.
+        """
         if boxes:
-            self.last_motion = now
             # Camera signals carry no position: object detection then looks at the whole frame.
-            self.last_boxes = [] if boxes == [SIGNAL_BOX] else boxes
-            self.last_boxes_time = now
+            shown = [] if boxes == [SIGNAL_BOX] else boxes
+            if self.event_id is not None and now < self.started:
+                self._start_earlier(now)
+            if now >= self.last_motion:
+                self.last_motion = now
+                self.last_boxes = shown
+                self.last_boxes_time = now
             if self.event_id is None:
-                self._start(now, self.last_boxes)
+                self._start(now, shown)
                 self._first_snapshot(frame)
-            self._keep_best(frame, self.last_boxes)
+            self._keep_best(frame, shown)
             record = self.runtime.config.record
             self.hub.cameras.hold_recording(
-                self.camera_id, now + self.config.end_after + record.post_seconds
+                self.camera_id, self.last_motion + self.config.end_after + record.post_seconds
             )
         elif self.event_id is not None and now - self.last_motion >= self.config.end_after:
             self._end(now)
+        if self.event_id is not None:
+            # Adaptive decoding: every frame while motion lasts, and `idle_after` beyond.
+            self.runtime.decode.request_full("motion", self.runtime.decode.idle_after)
+
+    def _start_earlier(self, when: float) -> None:
+        self.started = when
+        if self.runtime.motion.intervals:
+            self.runtime.motion.intervals[-1][0] = when
+        self._store(None)
 
     def _start(self, now: float, boxes: list[Box]) -> None:
         self.event_id = self.last_event_id = new_id()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -167,6 +168,7 @@ class CameraObjects:
         """Take frames until cancelled; a failing detector skips frames, never the camera."""
         slot: FrameSlot | None = None
         interval = 1.0 / self.config.max_fps
+        replayed_at = -math.inf
         try:
             while True:
                 if self._on_demand() and not (self.runtime.armed and self._busy(time.time())):
@@ -183,6 +185,13 @@ class CameraObjects:
                     frame = await asyncio.wait_for(slot.get(), IDLE_CHECK_SECONDS * 4)
                 except TimeoutError:
                     continue  # a stalled camera: look at the motion state again
+                if frame.replayed:
+                    # Frames from before the keyframe that woke the camera, queued: look at
+                    # max_fps of them per second of video, without pausing, so the loop is
+                    # back on live frames in a moment.
+                    if abs(frame.time - replayed_at) < interval:
+                        continue
+                    replayed_at = frame.time
                 if not self.runtime.armed or not self._busy(frame.time):
                     self._advance(frame, [])
                     continue
@@ -190,8 +199,9 @@ class CameraObjects:
                 detections = await self._detect(frame)
                 if detections is not None:
                     self._advance(frame, detections)
-                # Keep to max_fps: frames arriving meanwhile replace each other in the slot.
-                await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
+                if not frame.replayed:
+                    # Keep to max_fps: frames arriving meanwhile replace each other in the slot.
+                    await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
         finally:
             if slot is not None:
                 slot.detach()
@@ -276,6 +286,9 @@ class CameraObjects:
                 )
         for track in update.ended:
             self._ended(track, track.last_seen)
+        if self.events:
+            # Adaptive decoding: every frame while an object event is open, `idle_after` beyond.
+            self.runtime.decode.request_full("object event", self.runtime.decode.idle_after)
 
     def _zones(self, track: Track, frame: Frame) -> set[str]:
         width, height = frame.size

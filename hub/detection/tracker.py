@@ -137,7 +137,10 @@ class Tracker:
         self, track: Track, detection: tuple[str, float, Box], now: float, result: TrackerUpdate
     ) -> None:
         _, score, box = detection
-        track.box, track.score, track.last_seen = box, score, now
+        track.box, track.score = box, score
+        # Frames replayed on waking from keyframes-only decoding may be older than the last.
+        track.first_seen = min(track.first_seen, now)
+        track.last_seen = max(track.last_seen, now)
         track.hits += 1
         if iou(track.anchor, box) < self.still_iou:
             track.anchor, track.anchor_time, track.stationary = box, now, False

@@ -21,20 +21,24 @@ global change) and changes the steps that cost time or box quality:
    threshold never goes below `NOISE_SIGMAS` times the noise, estimated from
    the median frame-to-frame difference.
 4. Background: a running average (float32, with an int16 copy for fast
-   differencing), alpha 0.2 while calibrating and 0.01 after, as in Frigate
-   (once calibrated, updated every other frame at twice the rate: the same
-   time constant for half the work). Unlike Frigate, pixels that differ from
-   it are held out of the update. Frigate blends in the whole frame, moving
+   differencing), alpha 0.2 per frame while calibrating, and after that a
+   rate per second: a time constant of 20 s, which is Frigate's 0.01 per
+   frame at 5 fps (updated every other frame: half the work). Frames do not
+   come at a steady rate (one per keyframe, every 1 to 10 s, while an
+   adaptive camera is idle; `detect.fps` while something moves), so every
+   window below is in seconds of the frames' own times (`detect_at`; `detect`
+   assumes 5 fps). Unlike Frigate, pixels that differ from it are held out of
+   the update. Frigate blends in the whole frame, moving
    object included, so a slow object leaves a trail of itself that shows up as
    motion behind it and stretches its box; here it never enters the background.
 5. Moving, not merely different: a pixel is reported when it differs from the
    background AND it changed between frames (against the frame `STEP_FRAMES`
-   earlier, so slow edges add up) within the last `ACTIVITY_FRAMES` frames. A
+   earlier, so slow edges add up) within the last `ACTIVITY_SECONDS`. A
    ghost (something present during calibration that has left), a lamp
    switched on, a car that parks: they differ from the background but stop
    changing, so they stop being reported. Once a pixel has differed without
-   changing for `ABSORB_FRAMES` it is blended in (alpha 0.05) rather than
-   lingering for the hundreds of frames 0.01 needs. The wait is long because
+   changing for `ABSORB_SECONDS` it is blended in (a 4 s time constant)
+   rather than lingering for the minute the background's rate needs. The wait is long because
    the plain interior of a slow object also differs without changing, and
    blending that in would bring the trail back.
 6. Lighting (IR cut filter, a cloud, lights on): when more than 80% of the
@@ -72,12 +76,17 @@ _Int16 = npt.NDArray[np.int16]
 _Float32 = npt.NDArray[np.float32]
 
 ALPHA_CALIBRATING = 0.2
-ALPHA = 0.01
+BACKGROUND_SECONDS = 20.0
+"""Time constant of the calibrated background: alpha 0.01 per frame at 5 fps, as Frigate."""
 UPDATE_EVERY = 2
-"""Once calibrated, the background is updated every other frame at twice the rate: the
-same time constant (100 frames) for half the work."""
-ALPHA_STATIC = 0.05
-"""Background rate for pixels that have differed without changing for `ABSORB_FRAMES`."""
+"""Once calibrated, the background is updated every other frame, with the time since the
+last update: the same time constant for half the work."""
+STATIC_SECONDS = 4.0
+"""Time constant for pixels that have differed without changing for `ABSORB_SECONDS`."""
+NOMINAL_INTERVAL = 0.2
+"""Seconds between frames given to `detect` without a time (5 fps)."""
+MAX_INTERVAL = 10.0
+"""A longer gap between frames (a stream outage) counts as this long."""
 CALIBRATION_FRAMES = 8
 """Frames of fast averaging after a (re)start: the first frame's noise averages out."""
 CALIBRATED_FRACTION = 0.05
@@ -89,10 +98,10 @@ LIGHTING_CHECK_FRACTION = 0.25
 LIGHTING_UNEXPLAINED = 0.3
 """...which it does when a global gain and offset leave less than this share unexplained."""
 STEP_FRAMES = 2
-ACTIVITY_FRAMES = 25
-"""A pixel counts as moving for this many frames after it last changed."""
-ABSORB_FRAMES = 100
-"""A pixel that differs without changing for this many frames becomes background."""
+ACTIVITY_SECONDS = 5.0
+"""A pixel counts as moving for this long after it last changed."""
+ABSORB_SECONDS = 20.0
+"""A pixel that differs without changing for this long becomes background."""
 MERGE_GAP = 3
 """Pieces this close (working pixels) are one object..."""
 MERGE_FRACTION = 0.2
@@ -104,7 +113,7 @@ MIN_CONTRAST = 32
 NOISE_SIGMAS = 5
 """The threshold never goes below this many standard deviations of the sensor noise."""
 _BLUR_SCALE = 16
-_NEVER = np.iinfo(np.int32).min // 2
+_NEVER = -1e18
 
 
 def _sample_positions(source: int, target: int) -> npt.NDArray[np.intp]:
@@ -116,8 +125,9 @@ def _sample_positions(source: int, target: int) -> npt.NDArray[np.intp]:
 class MotionDetector:
     """Finds moving regions in the successive luma frames of one camera.
 
-    Feed every frame of a camera to `detect`, in order; it returns one box per
-    moving object, in the frame's own pixels. The first frames calibrate the
+    Feed the frames of a camera to `detect_at` with their capture times (or to
+    `detect`, which assumes 5 fps), in order; it returns one box per moving
+    object, in the frame's own pixels. The first frames calibrate the
     background (`calibrating`); so does a sudden change of lighting.
 
     `threshold` is Frigate's: the change of grey level, on a picture stretched
@@ -148,6 +158,9 @@ class MotionDetector:
         self._mask = None if mask is None else np.asarray(mask, dtype=bool)
         self._input_shape: tuple[int, int] | None = None
         self._calibrating = True
+        self._last_time: float | None = None
+        self._clock = 0.0
+        """Seconds of frames seen, counted forward only (see `detect_at`)."""
 
     @property
     def frame_height(self) -> int:
@@ -165,14 +178,25 @@ class MotionDetector:
         self._calibrating = True
 
     def detect(self, gray: Gray) -> list[Box]:
-        """Boxes around the moving objects of this frame, in its own pixels."""
+        """Boxes around the moving objects of this frame, in its own pixels (frames at 5 fps)."""
+        last = self._last_time if self._last_time is not None else 0.0
+        return self.detect_at(gray, last + NOMINAL_INTERVAL)
+
+    def detect_at(self, gray: Gray, time: float) -> list[Box]:
+        """Boxes around the moving objects of this frame, captured at `time` (seconds)."""
         if gray.ndim != 2 or gray.size == 0 or gray.dtype != np.uint8:
             raise ValueError(f"expected a 2-D uint8 luma plane, got {gray.dtype} {gray.shape}")
+        # The detector's own clock only goes forward: a frame older than the last (replayed
+        # when an idle camera wakes up) is new to the model, and comes right after it.
+        elapsed = 0.0 if self._last_time is None else time - self._last_time
+        self._last_time = time
+        self._clock += min(max(elapsed, 0.0), MAX_INTERVAL)
         if gray.shape != self._input_shape:
             self._start(gray)  # first frame, or the camera changed resolution
             return []
         self._frame += 1
         frame = self._frame
+        clock = self._clock
         small = self._downscale(gray)
         history = self._history  # newest first; the oldest buffer is reused
         blurred = history.pop()
@@ -194,12 +218,12 @@ class MotionDetector:
 
         step = np.abs(np.subtract(blurred, before, out=self._step), out=self._step)
         active = np.greater(step, threshold, out=self._active)
-        np.copyto(self._last_active, frame, where=active)  # sparse: cheaper than putmask
+        np.copyto(self._last_active, clock, where=active)  # sparse: cheaper than putmask
         if frame % CONTRAST_EVERY == 1:
             self._sample_noise(step)
         moving: BoolMask | None = None
         if changed_count:  # nothing moves where nothing differs: skip the rest
-            recent = np.greater(self._last_active, frame - ACTIVITY_FRAMES, out=self._recent)
+            recent = np.greater(self._last_active, clock - ACTIVITY_SECONDS, out=self._recent)
             moving = np.logical_and(changed, recent, out=self._moving)
         self._update_background(diff, changed, changed_count, moving)
         if self._calibrating and frame >= CALIBRATION_FRAMES:
@@ -242,8 +266,8 @@ class MotionDetector:
         self._moving = np.empty((h, w), dtype=bool)
         self._still = np.empty((h, w), dtype=bool)
         self._stale = np.empty((h, w), dtype=bool)
-        self._held = np.zeros((h, w), dtype=np.uint16)
-        self._last_active = np.empty((h, w), dtype=np.int32)
+        self._held = np.zeros((h, w), dtype=np.float32)
+        self._last_active = np.empty((h, w), dtype=np.float64)
         self._labeller = _Labeller(h, w, MERGE_GAP)
         self._keep: BoolMask | None = None
         if self._mask is not None:
@@ -268,6 +292,7 @@ class MotionDetector:
         self._held.fill(0)
         self._calibrating = True
         self._frame = 0
+        self._updated_at = self._clock
         self._contrast = [self._percentiles(small)] * CONTRAST_HISTORY
         self._contrast_next = 0
         self._spread_scale = self._spread_from_contrast()
@@ -377,31 +402,41 @@ class MotionDetector:
         elif self._frame % UPDATE_EVERY:
             return
         else:
-            np.multiply(diff, np.float32(ALPHA * UPDATE_EVERY), out=update)
+            elapsed = self._clock - self._updated_at
+            alpha = -math.expm1(-elapsed / BACKGROUND_SECONDS)
+            np.multiply(diff, np.float32(alpha), out=update)
             if changed_count:
                 np.copyto(update, 0, where=changed)
-            self._absorb_stale(diff, changed, changed_count, update)
+            self._absorb_stale(diff, changed, changed_count, update, elapsed)
+        self._updated_at = self._clock
         self._background += update
         np.copyto(self._background16, self._background, casting="unsafe")
 
     def _absorb_stale(
-        self, diff: _Int16, changed: BoolMask, changed_count: int, update: _Float32
+        self,
+        diff: _Int16,
+        changed: BoolMask,
+        changed_count: int,
+        update: _Float32,
+        elapsed: float,
     ) -> None:
-        """Blend in what has differed without changing for `ABSORB_FRAMES` (a parked car)."""
-        held = self._held  # frames in a row each pixel has differed without changing
+        """Blend in what has differed without changing for `ABSORB_SECONDS` (a parked car)."""
+        held = self._held  # seconds in a row each pixel has differed without changing
         if not changed_count:
             if self._held_any:
                 held.fill(0)
                 self._held_any = False
             return
-        still = np.less_equal(self._last_active, self._frame - UPDATE_EVERY, out=self._still)
+        # Not active since the last update (which is `elapsed` ago).
+        still = np.less_equal(self._last_active, self._updated_at, out=self._still)
         still &= changed
-        held += UPDATE_EVERY
+        held += np.float32(elapsed)
         held *= still
         self._held_any = True
-        stale = np.greater_equal(held, ABSORB_FRAMES, out=self._stale)
+        stale = np.greater_equal(held, ABSORB_SECONDS, out=self._stale)
         if stale.any():
-            update[stale] = diff[stale] * np.float32(ALPHA_STATIC * UPDATE_EVERY)
+            alpha = -math.expm1(-elapsed / STATIC_SECONDS)
+            update[stale] = diff[stale] * np.float32(alpha)
 
     # -- boxes --------------------------------------------------------------
 

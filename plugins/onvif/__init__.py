@@ -189,6 +189,10 @@ class OnvifService:
             before = any(sources.values())
             sources[source_key(notification)] = signal.active
             now = any(sources.values())
+            if now and not before:
+                # The camera saw motion itself: an idle camera (adaptive decoding) decodes
+                # every frame at once instead of waiting for its next keyframe to show it.
+                self.hub.cameras.request_full_decode(camera_id, "camera motion")
             queue = self.motion_queues.get(camera_id)
             if queue is not None and now != before:
                 _put_newest(queue, now)
@@ -197,6 +201,8 @@ class OnvifService:
         was = any(on for (label, _), on in labels.items() if label == signal.kind)
         labels[(signal.kind, source_key(notification))] = signal.active
         seen = any(on for (label, _), on in labels.items() if label == signal.kind)
+        if seen and not was:
+            self.hub.cameras.request_full_decode(camera_id, f"camera saw {signal.kind}")
         objects = self.object_queues.get(camera_id)
         if objects is not None and seen != was:
             _put_newest(objects, CameraDetection(signal.kind, seen))

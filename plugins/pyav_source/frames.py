@@ -62,6 +62,10 @@ class FrameSampler:
         self._picks_key: tuple[int, int, int, int] | None = None
         self._picks_value: tuple[Any, Any] = (slice(None), slice(None))
 
+    def restart(self) -> None:
+        """Take the next frame whatever its time (a new run of frames begins)."""
+        self._next = 0.0
+
     def due(self, wall: float) -> bool:
         """True if a frame at `wall` should go to detection."""
         if wall + 1e-3 < self._next:
@@ -70,10 +74,18 @@ class FrameSampler:
         self._next = max(self._next + self.interval, wall + self.interval / 2)
         return True
 
-    def make(self, frame: Any, wall: float) -> Frame:
-        """Scale a decoded frame's luma plane; RGB is produced only when asked for."""
+    def make(self, frame: Any, wall: float, replayed: bool = False) -> Frame:
+        """Scale a decoded frame's luma plane; RGB is produced only when asked for.
+
+        A replayed frame (decoded late, on waking) may wait in a queue with a GOP's worth of
+        others: it keeps a copy at detection size, not the decoder's full picture, so a
+        wake costs a few MB however large the stream (its JPEG is detection-sized too).
+        """
         height = min(self.height, frame.height)
         width = max(2, round(frame.width * height / frame.height / 2) * 2)
+        source_size = (frame.width, frame.height)
+        if replayed:
+            frame = frame.reformat(width=width, height=height, format="yuv420p")
         luma = luma_plane(frame)
         if luma is None:
             small = frame.reformat(width=width, height=height, format="gray")
@@ -94,9 +106,10 @@ class FrameSampler:
             wall,
             gray,
             rgb,
-            (frame.width, frame.height),
+            source_size,
             lambda: encode_jpeg(frame),
             lambda outlines, width: encode_snapshot(frame, outlines, width),
+            replayed=replayed,
         )
 
     def _picks(self, width: int, height: int, out_w: int, out_h: int) -> tuple[Any, Any]:

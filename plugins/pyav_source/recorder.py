@@ -13,6 +13,8 @@ from __future__ import annotations
 import collections
 import io
 import logging
+import queue
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,7 +32,7 @@ MAX_GOP_PACKETS = 5000
 MP4_OPTIONS = {"movflags": "frag_keyframe+empty_moov+default_base_moof"}
 
 
-@dataclass
+@dataclass(slots=True)
 class TimedPacket:
     """A demuxed packet with the wall-clock time its timestamp maps to."""
 
@@ -133,9 +135,8 @@ class _OpenSegment:
 
     def write(self, item: TimedPacket) -> bool:
         packet = item.packet
-        time_base: Fraction = packet.time_base
         if self.origin is None:
-            self.origin = float(packet.dts * time_base)
+            self.origin = float(packet.dts * packet.time_base)
         index = packet.stream.index
         transcoder = self.transcoders.get(index)
         if transcoder is not None:
@@ -143,10 +144,13 @@ class _OpenSegment:
         output = self.outputs.get(index)
         if output is None:
             return False
-        # Per packet only integer ticks: the shift and the tick length are worked out once.
-        if index not in self.shifts:
-            self.shifts[index] = (round(self.origin / time_base), float(time_base))
-        shift, tick = self.shifts[index]
+        # Per packet only integer ticks: the shift and the tick length are worked out once
+        # (reading `time_base` makes a Fraction, which costs more than the rest).
+        shifts = self.shifts.get(index)
+        if shifts is None:
+            time_base: Fraction = packet.time_base
+            shifts = self.shifts[index] = (round(self.origin / time_base), float(time_base))
+        shift, tick = shifts
         dts = packet.dts - shift
         if dts < 0 or dts <= self.last_dts.get(output.index, -1):
             return False  # audio from before the first keyframe, or a repeated timestamp
@@ -169,11 +173,11 @@ class _OpenSegment:
         """Length of the media written so far."""
         return self.end_wall - self.start_wall
 
-    def close(self) -> tuple[int, float]:
+    def close_container(self) -> None:
+        """Write what the muxer still holds (the last fragment); the file stays open."""
         for transcoder in self.transcoders.values():
             transcoder.flush()
         self.container.close()
-        return self.file.finish(), self.end_wall
 
     def abort(self) -> None:
         try:
@@ -181,6 +185,47 @@ class _OpenSegment:
         except Exception:  # the file goes away anyway
             _LOGGER.debug("Closing an aborted segment failed", exc_info=True)
         self.file.abort()
+
+
+FINISH_QUEUE = 256
+"""Closed segments waiting for their fsync at most; beyond, a demux thread waits (a disk this
+far behind cannot keep up anyway)."""
+
+
+class SegmentFinisher:
+    """Finishes closed segments on one background thread, in the order they were closed.
+
+    Finishing is an fsync, a rename and the index entry: on a slow SD card the fsync alone
+    can take hundreds of milliseconds, which must never hold up a camera's demux thread
+    (its frames and its next packets). One thread serves every camera; it starts with the
+    first segment and stays (idle, it costs nothing).
+    """
+
+    def __init__(self) -> None:
+        self._jobs: queue.Queue[Callable[[], None]] = queue.Queue(FINISH_QUEUE)
+        self._thread: threading.Thread | None = None
+        self._start = threading.Lock()
+
+    def submit(self, job: Callable[[], None]) -> None:
+        """Run `job` on the finisher thread after the ones submitted before it."""
+        with self._start:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="segment-finisher", daemon=True
+                )
+                self._thread.start()
+        self._jobs.put(job)
+
+    def _run(self) -> None:
+        while True:
+            job = self._jobs.get()
+            try:
+                job()
+            except Exception:  # a job reports its own errors; this keeps the thread alive
+                _LOGGER.exception("Finishing a segment failed")
+
+
+FINISHER = SegmentFinisher()
 
 
 class SegmentRecorder:
@@ -211,6 +256,8 @@ class SegmentRecorder:
         self._transcode: frozenset[int] = frozenset()
         self._continue_at: float | None = None
         self._preroll: collections.deque[list[TimedPacket]] = collections.deque()
+        self._finishing = 0
+        self._finished = threading.Condition()
 
     def set_streams(self, streams: list[Any]) -> None:
         """Use these input streams as templates; closes any open segment (new stream = new file)."""
@@ -324,7 +371,8 @@ class SegmentRecorder:
             self.stats.packets_written += 1
 
     def close(self) -> None:
-        """Finish the open segment, if any, and report it for indexing."""
+        """Close the open segment, if any; it is synced, renamed and reported for indexing
+        on the finisher thread (`wait_finished` waits for that)."""
         segment, self._segment = self._segment, None
         if segment is None:
             return
@@ -332,19 +380,40 @@ class SegmentRecorder:
             segment.abort()
             return
         try:
-            size, end_wall = segment.close()
+            segment.close_container()
         except (OSError, av.error.FFmpegError) as exc:
             _LOGGER.error("Camera %s: cannot finish %s: %s", self.camera_id, segment.relpath, exc)
             segment.abort()
             return
-        self.stats.segments += 1
-        self.stats.bytes_written += size
-        self.on_segment(
-            RecordingSegment(
-                camera=self.camera_id,
-                start=segment.start_wall,
-                end=end_wall,
-                path=segment.relpath,
-                bytes=size,
+        with self._finished:
+            self._finishing += 1
+        FINISHER.submit(lambda: self._finish(segment))
+
+    def _finish(self, segment: _OpenSegment) -> None:
+        """Sync, rename and report one closed segment (finisher thread)."""
+        try:
+            size = segment.file.finish()
+        except OSError as exc:
+            _LOGGER.error("Camera %s: cannot finish %s: %s", self.camera_id, segment.relpath, exc)
+            segment.file.abort()
+            size = None
+        if size is not None:
+            self.stats.segments += 1
+            self.stats.bytes_written += size
+            self.on_segment(
+                RecordingSegment(
+                    camera=self.camera_id,
+                    start=segment.start_wall,
+                    end=segment.end_wall,
+                    path=segment.relpath,
+                    bytes=size,
+                )
             )
-        )
+        with self._finished:
+            self._finishing -= 1
+            self._finished.notify_all()
+
+    def wait_finished(self, timeout: float) -> bool:
+        """Wait until every closed segment is finished; False if some still are not."""
+        with self._finished:
+            return self._finished.wait_for(lambda: self._finishing == 0, timeout)

@@ -21,7 +21,8 @@ from typing import Any
 import av
 
 from hub import CameraConfig, CameraRuntime, LiveSubscription, RecordingSegment
-from plugins.pyav_source.frames import FrameSampler, WallClock, encode_jpeg
+from plugins.pyav_source.decoding import DetectionDecoder
+from plugins.pyav_source.frames import WallClock, encode_jpeg
 from plugins.pyav_source.live import LiveStream
 from plugins.pyav_source.opening import (
     CameraStreamError,
@@ -36,6 +37,8 @@ _LOGGER = logging.getLogger(__name__)
 
 # A timestamp further than this from the wall clock is a jump: re-anchor, new segment.
 SNAPSHOT_FRESH_SECONDS = 2.0
+FINISH_TIMEOUT = 2.0
+"""Longest a stopping camera waits for its last segment to be synced and indexed."""
 ARRIVAL_TIME_BASE = Fraction(1, 1000)
 
 
@@ -67,6 +70,7 @@ class PyAVSource:
         self._latest_time = 0.0
         self._lock = threading.Lock()
         self._snapshot_waiters: list[asyncio.Future[None]] = []
+        self._connections: list[_Connection] = []
         self.live = LiveStream(self.camera_id)
         self.recorder = SegmentRecorder(
             self.camera_id,
@@ -86,17 +90,22 @@ class PyAVSource:
         self.runtime.frames.bind(self._loop)
         self.live.bind(self._loop)
         done: asyncio.Future[None] = self._loop.create_future()
+        self._connections = []
         threads = [self._spawn(self._main_thread, done, "main")]
         if self.config.detect_url and self.config.detect.enabled:
             threads.append(self._spawn(self._detect_thread, done, "detect"))
+        watchdog = self._loop.create_task(self._watch_stalls(done))
         try:
             await asyncio.shield(done)
         finally:
+            watchdog.cancel()
             self._stop.set()
-            # Give the threads a moment to close the open segment cleanly.
+            # Give the threads a moment to close the open segment cleanly, and the finisher
+            # to sync and index it.
             deadline = time.monotonic() + 1.0
             for thread in threads:
                 await asyncio.to_thread(thread.join, max(0.0, deadline - time.monotonic()))
+            await asyncio.to_thread(self.recorder.wait_finished, FINISH_TIMEOUT)
 
     def _spawn(
         self, target: Callable[[], None], done: asyncio.Future[None], role: str
@@ -113,6 +122,25 @@ class PyAVSource:
         thread = threading.Thread(target=run, name=f"cam-{self.camera_id}-{role}", daemon=True)
         thread.start()
         return thread
+
+    async def _watch_stalls(self, done: asyncio.Future[None]) -> None:
+        """End the run when a connection delivers no video packet for `stall_seconds`.
+
+        FFmpeg's socket timeout catches a silent connection; this catches one that stays
+        alive (audio, keep-alives) with no video in it, without PyAV's read timeout (see
+        opening._stall_options). The stuck thread is abandoned: it touches nothing shared
+        when FFmpeg lets it go (its camera's RTSP session times out within a minute).
+        """
+        stall = self.config.stall_seconds
+        while not done.done():
+            await asyncio.sleep(min(1.0, stall / 4))
+            now = time.monotonic()
+            stuck = [c for c in self._connections if now - c.heard > stall]
+            if stuck:
+                for connection in self._connections:
+                    connection.abandoned = True
+                _settle(done, CameraStreamError("no data from the camera in time (stalled)"))
+                return
 
     def _call_soon(self, callback: Callable[..., Any], *args: Any) -> None:
         if self._loop is not None:
@@ -152,44 +180,35 @@ class PyAVSource:
                 self.stats.resolution = (video.codec_context.width, video.codec_context.height)
                 self.live.set_stream(video)
             connection = _Connection(self, streams, record, decode, paced=is_local_file(url))
+            # Files do not stall; the demo camera, fed by this process, has PyAV's timeout.
+            if not (connection.paced or url.startswith("demo://")):
+                self._connections.append(connection)
             try:
                 for packet in container.demux(*streams):
-                    if self._stop.is_set() or not connection.feed(packet):
+                    if self._stop.is_set() or connection.abandoned or not connection.feed(packet):
                         return
             except av.error.FFmpegError as exc:
                 raise CameraStreamError(describe_av_error(exc, url)) from None
             finally:
-                if record:
-                    self.recorder.close()
-                    self.live.stop()
+                if not connection.abandoned:  # else a new connection owns all this now
+                    connection.close()
+                    if record:
+                        self.recorder.close()
+                        self.live.stop()
 
-    def _decode(
-        self, packet: Any, wall: float, sampler: FrameSampler, clock: WallClock
-    ) -> tuple[int, int] | None:
-        size = None
-        try:
-            frames = packet.decode()
-        except av.error.FFmpegError as exc:
-            self._bad_packet(f"undecodable packet: {exc}")
-            return None
-        for frame in frames:
-            # A threaded decoder hands frames out a few packets late: date each by its own pts.
-            if frame.pts is not None:
-                wall = clock.at(float(frame.pts * frame.time_base), wall)
-            self.stats.frames_decoded += 1
-            size = (frame.width, frame.height)
-            self.stats.resolution = size
-            if self._snapshot_waiters:
-                self._latest, self._latest_time = frame, wall
-                with self._lock:
-                    waiters, self._snapshot_waiters = self._snapshot_waiters, []
-                for waiter in waiters:
-                    self._call_soon(_settle, waiter, None)
-            if self.runtime.frames.wanted and sampler.due(wall):
-                self._latest, self._latest_time = frame, wall
-                self.stats.detect_frames += 1
-                self.runtime.frames.put_threadsafe(sampler.make(frame, wall))
-        return size
+    def keep_latest(self, frame: Any, wall: float) -> None:
+        """Remember a decoded frame as the camera's current picture (demux thread)."""
+        self._latest, self._latest_time = frame, wall
+
+    def offer_snapshot(self, frame: Any, wall: float) -> None:
+        """A frame decoded now: it answers every snapshot waiting (demux thread)."""
+        if not self._snapshot_waiters:
+            return
+        self._latest, self._latest_time = frame, wall
+        with self._lock:
+            waiters, self._snapshot_waiters = self._snapshot_waiters, []
+        for waiter in waiters:
+            self._call_soon(_settle, waiter, None)
 
     def _bad_packet(self, reason: str) -> None:
         self.stats.bad_packets += 1
@@ -224,8 +243,13 @@ class PyAVSource:
     # ------------------------------------------------------------ snapshots
 
     async def async_snapshot(self, timeout: float = 10.0) -> bytes | None:
-        """A JPEG of the newest frame, decoding one if none is fresh enough."""
-        if self._latest is None or time.time() - self._latest_time > SNAPSHOT_FRESH_SECONDS:
+        """A JPEG of the newest frame, decoding one if none is fresh enough.
+
+        While the camera decodes keyframes only (adaptive, idle) the newest frame may be a
+        GOP old: then the source wakes up and answers with the picture of now.
+        """
+        stale = self._latest is None or time.time() - self._latest_time > SNAPSHOT_FRESH_SECONDS
+        if stale or self.runtime.decode.mode != "full":
             waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             with self._lock:
                 self._snapshot_waiters.append(waiter)
@@ -242,7 +266,7 @@ class PyAVSource:
 
 
 class _Connection:
-    """Per-connection state of the demux loop: clocks, decoding switch, picture size."""
+    """Per-connection state of the demux loop: clocks, the detection decoder, online."""
 
     def __init__(
         self, source: PyAVSource, streams: list[Any], record: bool, decode: bool, paced: bool
@@ -251,15 +275,16 @@ class _Connection:
         self.streams = streams
         self.video = streams[0]
         self.record = record
-        self.decode = decode
         self.paced = paced
         self.clock = WallClock(paced)
-        config = source.config.detect
-        self.sampler = FrameSampler(source.camera_id, config.fps, config.height)
-        self.decoding = False
+        self.decoder = DetectionDecoder(source, self.video, self.clock) if decode else None
         self.online = False
-        self.size = (self.video.codec_context.width, self.video.codec_context.height)
+        self.heard = time.monotonic()
+        """When the last video packet came (monotonic), for the stall watchdog."""
+        self.abandoned = False
+        """Set by the watchdog: this connection is stuck and must touch nothing shared."""
         self.last_dts: dict[int, int] = {}
+        self.ticks: dict[int, float] = {}
         # Streams of bare JPEGs over HTTP carry no timestamps: use the arrival time.
         self.arrival_clock = self.video.codec_context.name == "mjpeg" and not paced
         self.started: float | None = None
@@ -278,12 +303,14 @@ class _Connection:
         if self.paced and wall > now and source._stop.wait(wall - now):
             return False
         is_video = packet.stream is self.video
+        if is_video:
+            self.heard = time.monotonic()  # audio alone does not keep a camera alive
         if not self.online and is_video:
             self.online = True
             source._call_soon(source.hub.cameras.mark_online, source.camera_id)
         # Decode first: muxing re-targets the packet at the recorder's stream.
-        if self.decode and is_video:
-            self._maybe_decode(packet, wall)
+        if self.decoder is not None and is_video:
+            self.decoder.handle(packet, wall)
         if self.record:
             if is_video:
                 source.live.feed(packet)  # a copy is muxed; the recorder keeps the original
@@ -305,11 +332,15 @@ class _Connection:
     def _wall(self, packet: Any, now: float) -> float:
         """Wall time of a packet; a timestamp jump either way starts a new segment."""
         index = packet.stream.index
-        backwards = packet.dts < self.last_dts.get(index, packet.dts)
-        self.last_dts[index] = packet.dts
+        dts = packet.dts
+        backwards = dts < self.last_dts.get(index, dts)
+        self.last_dts[index] = dts
         if backwards:
             self.clock.reset()
-        wall, jumped = self.clock.wall(float(packet.dts * packet.time_base), now)
+        tick = self.ticks.get(index)
+        if tick is None:  # a stream's time base is fixed; reading it makes a Fraction
+            tick = self.ticks[index] = float(packet.time_base)
+        wall, jumped = self.clock.wall(dts * tick, now)
         if jumped or backwards:
             _LOGGER.warning(
                 "Camera %s: timestamps jumped %s; starting a new segment",
@@ -320,26 +351,10 @@ class _Connection:
                 self.source.recorder.set_streams(self.streams)
         return wall
 
-    def _maybe_decode(self, packet: Any, wall: float) -> None:
-        source = self.source
-        want = source.runtime.frames.wanted or bool(source._snapshot_waiters)
-        if want and not self.decoding and packet.is_keyframe:
-            self.decoding = True
-        elif not want:
-            self.decoding = False
-        if not self.decoding:
-            return
-        new_size = source._decode(packet, wall, self.sampler, self.clock)
-        if new_size is None or new_size == self.size:
-            return
-        # The recorder cuts its segment on the new SPS; here it only matters for the log.
-        _LOGGER.warning(
-            "Camera %s: resolution changed %sx%s -> %sx%s",
-            source.camera_id,
-            *self.size,
-            *new_size,
-        )
-        self.size = new_size
+    def close(self) -> None:
+        """The connection ended."""
+        if self.decoder is not None:
+            self.decoder.close()
 
 
 def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:

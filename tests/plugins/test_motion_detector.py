@@ -8,8 +8,11 @@ import numpy as np
 import pytest
 
 from hub.detection.polygons import polygon_mask
-from plugins.motion.detector import ACTIVITY_FRAMES, Box, MotionDetector
+from plugins.motion.detector import ACTIVITY_SECONDS, NOMINAL_INTERVAL, Box, MotionDetector
 from tests.plugins.motion_scenes import Scene, SceneFrame, box_iou
+
+ACTIVITY_FRAMES = round(ACTIVITY_SECONDS / NOMINAL_INTERVAL)
+"""Frames a pixel counts as moving after it changed, at the 5 fps `detect` assumes."""
 
 WIDTH, HEIGHT = 640, 360
 CALIBRATION = 30
@@ -382,3 +385,50 @@ def test_frame_height_sets_the_working_scale(frame_height: int) -> None:
         assert len(boxes) == 1
         ious.append(box_iou(boxes[0], frame.box))
     assert np.mean(ious) >= 0.6
+
+
+# -- frames seconds apart (adaptive decoding: one frame per keyframe while idle) -------
+
+
+KEYFRAME_SECONDS = 2.0
+
+
+def test_keyframes_seconds_apart_find_a_walker_and_forget_it_in_seconds_not_frames() -> None:
+    scene = Scene(WIDTH, HEIGHT, seed=3)
+    detector = MotionDetector()
+    clock = 1000.0
+    for frame in scene.static(CALIBRATION):  # a minute of an empty room, one frame per 2 s
+        boxes = detector.detect_at(frame.gray, clock)
+        assert boxes == [] or detector.calibrating
+        clock += KEYFRAME_SECONDS
+    assert not detector.calibrating
+    # Between keyframes the figure walks far; each keyframe still shows it, and only it.
+    walk = list(scene.crossing(8))
+    for frame in walk[:5]:
+        boxes = detector.detect_at(frame.gray, clock)
+        clock += KEYFRAME_SECONDS
+        assert frame.box is not None
+        assert len(boxes) == 1 and best_iou(boxes, frame.box) > 0.5, boxes
+    # It stops: it is part of the scene once ACTIVITY_SECONDS have passed, a few keyframes
+    # (at 5 fps the same would take ACTIVITY_FRAMES frames; counted in frames, 50 s here).
+    stopped = scene.walk_position(4 / 7)
+    reported = []
+    for _ in range(8):
+        reported.append(bool(detector.detect_at(scene.render(stopped).gray, clock)))
+        clock += KEYFRAME_SECONDS
+    settled = int(ACTIVITY_SECONDS / KEYFRAME_SECONDS) + 1
+    assert reported[0] and not any(reported[settled:]), reported
+
+
+def test_frames_replayed_from_before_the_last_are_taken_in_stride() -> None:
+    scene = Scene(WIDTH, HEIGHT, seed=5)
+    detector = calibrated(scene)
+    walk = list(scene.crossing(40))
+    # The keyframe at t=20 shows the figure; then the source replays t=18.0..19.8 (older).
+    detector.detect_at(walk[20].gray, 20.0)
+    for i, frame in enumerate(walk[10:20]):
+        boxes = detector.detect_at(frame.gray, 18.0 + i / 5)
+        assert frame.box is not None and best_iou(boxes, frame.box) > 0.4
+    for i, frame in enumerate(walk[21:30]):  # and live frames again after the keyframe
+        boxes = detector.detect_at(frame.gray, 20.2 + i / 5)
+        assert frame.box is not None and best_iou(boxes, frame.box) > 0.4

@@ -182,3 +182,19 @@ def test_pull_point_addresses_absolute_relative_and_missing():
     )
     assert pull_point_url("", events) is None
     assert pull_point_url("mailto:x@y", events) is None
+
+
+async def test_the_cameras_own_motion_wakes_an_idle_camera_at_once(make_hub, sim):
+    # The hub looks for motion itself (adaptive, idle on keyframes); the camera's own motion
+    # event has it decode every frame without waiting for the next keyframe to show it.
+    hub = await _started(make_hub, camera_yaml(sim, motion="hub"))
+    try:
+        decode = hub.cameras["porch"].decode
+        await wait_until(lambda: sim.subscriptions, 10, "a pull-point subscription")
+        await wait_until(lambda: decode.mode == "idle", 20, "an idle camera")
+        sim.push_event(CELL_MOTION, {"IsMotion": "true"})
+        await wait_until(lambda: "camera motion" in decode.reasons(), 10, "a wake-up asked")
+        await wait_until(lambda: decode.mode == "full", 10, "every frame decoded")
+        assert decode.wakeups >= 1
+    finally:
+        await hub.async_stop()

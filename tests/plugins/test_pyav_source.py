@@ -153,7 +153,9 @@ async def test_detection_frames_arrive_at_detect_fps_and_drops_are_counted(tmp_p
     hub = hub_at(
         tmp_path,
         "cameras:\n  yard:\n    url: demo://\n    record:\n      mode: 'off'\n"
-        "    detect:\n      fps: 4\n      height: 180\n",
+        # Every frame: an idle camera (adaptive) would send one per keyframe (see
+        # tests/plugins/test_adaptive_decoding.py).
+        "    detect:\n      fps: 4\n      height: 180\n      decode: always\n",
     )
     feed = hub.cameras["yard"].frames
     slot = feed.attach()

@@ -74,6 +74,10 @@ class Mount:
     shared: bool = True
     resize_after: float | None = None
     resize_to: tuple[int, int] | None = None
+    clip: str | None = None
+    """A file from `write_clip`: sent at `fps` and looped instead of a live test pattern."""
+    start_delay: float | None = None
+    """Seconds before a clip starts (mounts of one clip then have staggered keyframes)."""
 
     @property
     def keyframe_interval(self) -> int:
@@ -83,6 +87,16 @@ class Mount:
         spec = {k: v for k, v in asdict(self).items() if v is not None}
         spec["gop"] = self.keyframe_interval
         return json.dumps(spec)
+
+
+def write_clip(path: Path, access_units: Iterable[bytes]) -> Path:
+    """Write H.264 access units (Annex B, the first a keyframe with SPS/PPS) for a `clip`
+    mount: each as a 4-byte big-endian length and its bytes."""
+    with open(path, "wb") as out:
+        for unit in access_units:
+            out.write(len(unit).to_bytes(4, "big"))
+            out.write(unit)
+    return path
 
 
 @dataclass(frozen=True)

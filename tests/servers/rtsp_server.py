@@ -30,6 +30,17 @@ Mount keys (all but ``path`` optional):
     shared        true (default): all clients share one pipeline and encoder
     resize_after  seconds after the pipeline starts to change the frame size
     resize_to     the new size, [w, h] or "WxH"; x264 then emits a new SPS
+    clip          instead of a test pattern encoded live, a file of H.264 access
+                  units sent at ``fps`` and looped for ever (a real scene, encoded
+                  like a camera, at no encoding cost to the server): each unit is
+                  a 4-byte big-endian length and the Annex B bytes, every loop
+                  starting with a keyframe (``fixtures.write_clip`` writes one);
+                  each loop start prints ``{"event": "clip_loop", "path": ...,
+                  "time": <epoch seconds>}``, the time the loop's first unit is
+                  due (unit k is sent at time + k / fps)
+    start_delay   seconds of pause after a clip's first unit (default 0): many
+                  mounts of one clip then have their keyframes at different
+                  times, as independent cameras do
 
 Other options: ``--port`` (0 = a free port), ``--auth basic|digest`` with
 ``--user``/``--password`` (every mount then needs credentials),
@@ -48,6 +59,7 @@ import json
 import os
 import signal
 import sys
+import time
 from typing import Any
 
 EXIT_USAGE = 2
@@ -71,6 +83,8 @@ ELEMENT_PACKAGES = {
     "voaacenc": "gstreamer1.0-plugins-bad",
     "aacparse": "gstreamer1.0-plugins-good",
     "rtpmp4gpay": "gstreamer1.0-plugins-good",
+    "appsrc": "gstreamer1.0-plugins-base",
+    "h264parse": "gstreamer1.0-plugins-bad",
 }
 
 # UDP ports (RTP even, RTCP odd) for UDP clients; a taken one is skipped.
@@ -88,6 +102,8 @@ MOUNT_KEYS = {
     "shared",
     "resize_after",
     "resize_to",
+    "clip",
+    "start_delay",
 }
 
 
@@ -162,6 +178,16 @@ def parse_mount(text: str) -> dict[str, object]:
     if bitrate is None:
         # Roughly what a home camera spends; the ball pattern needs far less anyway.
         bitrate = max(256, min(8000, width * height * fps // 6000))
+    clip = raw.get("clip")
+    clip = str(clip) if clip not in (None, "") else None
+    if clip is not None and (audio is not None or resize_to is not None):
+        raise UsageError(f"mount {path}: a clip has no audio and is not resized")
+    if clip is not None and not os.path.isfile(clip):
+        raise UsageError(f"mount {path}: clip {clip!r} is not a file")
+    try:
+        start_delay = float(raw.get("start_delay") or 0.0)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"mount {path}: start_delay: {exc}") from exc
     return {
         "path": path,
         "width": width,
@@ -174,11 +200,19 @@ def parse_mount(text: str) -> dict[str, object]:
         "shared": _bool(raw.get("shared", True)),
         "resize_after": resize_after,
         "resize_to": resize_to,
+        "clip": clip,
+        "start_delay": start_delay,
     }
 
 
 def launch_line(mount: dict[str, object]) -> str:
     """The gst-launch description of one mount's media (payloaders pay0, pay1)."""
+    if mount["clip"] is not None:
+        return (
+            "( appsrc name=clip is-live=true format=time do-timestamp=true"
+            ' caps="video/x-h264,stream-format=byte-stream,alignment=au"'
+            " ! h264parse ! rtph264pay name=pay0 pt=96 config-interval=1 )"
+        )
     w, h, fps = mount["width"], mount["height"], mount["fps"]
     video = (
         f"videotestsrc is-live=true pattern={mount['pattern']}"
@@ -211,6 +245,8 @@ def launch_line(mount: dict[str, object]) -> str:
 def needed_elements(mounts: list[dict[str, object]]) -> list[str]:
     names = ["videotestsrc", "videoscale", "capsfilter", "videoconvert", "x264enc", "rtph264pay"]
     for mount in mounts:
+        if mount["clip"] is not None:
+            names += ["appsrc", "h264parse"]
         if mount["audio"]:
             names.append("audiotestsrc")
         if mount["audio"] == "pcma":
@@ -372,6 +408,9 @@ def _on_media_configure(mount: dict[str, object], GLib: Any, Gst: Any) -> Any:
 
     def on_configure(factory: Any, media: Any) -> None:
         emit(event="media", path=mount["path"])
+        if mount["clip"] is not None:
+            _feed_clip(mount, media, GLib, Gst)
+            return
         if mount["resize_to"] is None:
             return
         new_w, new_h = mount["resize_to"]
@@ -388,6 +427,61 @@ def _on_media_configure(mount: dict[str, object], GLib: Any, Gst: Any) -> Any:
         GLib.timeout_add(int(float(mount["resize_after"]) * 1000), resize)
 
     return on_configure
+
+
+_CLIPS: dict[str, list[bytes]] = {}
+
+
+def read_clip(path: str) -> list[bytes]:
+    """The access units of a clip file (4-byte big-endian length, then the bytes); read once
+    however many mounts send it."""
+    if path in _CLIPS:
+        return _CLIPS[path]
+    units = []
+    with open(path, "rb") as clip:
+        data = clip.read()
+    at = 0
+    while at + 4 <= len(data):
+        size = int.from_bytes(data[at : at + 4], "big")
+        units.append(data[at + 4 : at + 4 + size])
+        at += 4 + size
+    if not units or at != len(data):
+        raise UsageError(f"clip {path!r} is empty or truncated")
+    _CLIPS[path] = units
+    return units
+
+
+def _feed_clip(mount: dict[str, object], media: Any, GLib: Any, Gst: Any) -> None:
+    """Push the clip's access units into the media's appsrc at `fps`, looping, until the
+    media is unprepared (its last client left). Each push is scheduled from the start time,
+    so timers never drift. A push refused while the media changes state (flushing, as a
+    client starts playing) is not the end: the next one goes on schedule."""
+    appsrc = media.get_element().get_by_name("clip")
+    gone = [False]
+    media.connect("unprepared", lambda *_: gone.__setitem__(0, True))
+    units = read_clip(str(mount["clip"]))
+    interval = 1.0 / float(str(mount["fps"]))
+    # The first unit goes at once (a client's DESCRIBE waits for it); the delay comes after
+    # it, once, so that the keyframes of mounts with different delays never line up.
+    delay = float(str(mount["start_delay"]))
+    started = time.monotonic() + delay
+    sent = [0]
+
+    def push() -> bool:
+        index = sent[0] % len(units)
+        if index == 0:
+            # When the loop's first unit is due: its unit k goes at `time` + k / fps.
+            due = started + sent[0] * interval
+            emit(event="clip_loop", path=mount["path"], time=time.time() + due - time.monotonic())
+        if gone[0]:
+            return GLib.SOURCE_REMOVE
+        appsrc.emit("push-buffer", Gst.Buffer.new_wrapped(units[index]))
+        sent[0] += 1
+        wait = started + sent[0] * interval - time.monotonic()
+        GLib.timeout_add(max(0, round(wait * 1000)), push)
+        return GLib.SOURCE_REMOVE
+
+    GLib.idle_add(push)
 
 
 if __name__ == "__main__":

@@ -244,3 +244,25 @@ def test_url_quotes_credentials():
     assert server.url("cam1") == "rtsp://127.0.0.1:5554/cam1"
     assert server.url("/cam1", "a b", "p@ss:/") == "rtsp://a%20b:p%40ss%3A%2F@127.0.0.1:5554/cam1"
     server.close()
+
+
+def test_a_clip_mount_sends_a_real_scene_looped_at_its_frame_rate(rtsp_server, tmp_path):
+    pytest.importorskip("skimage")
+    from tests.plugins.still_scenes import StillScene
+    from tests.servers.fixtures import write_clip
+
+    scene = StillScene(width=320, height=180, fps=10, static_seconds=2.0, walk_seconds=0)
+    clip = write_clip(tmp_path / "still.clip", scene.access_units())
+    server = rtsp_server(Mount("/still", fps=10, clip=str(clip)))
+    with open_rtsp(server.url("/still"), FAST) as container:
+        (video,) = container.streams.video
+        got = [p for p in packets(container, 5.0) if p.kind == "video"]
+        assert (video.codec_context.width, video.codec_context.height) == (320, 180)
+    # Looped: the 2 s clip came round at least once more, keyframe every 20 frames (2 s).
+    assert len([e for e in server.events if e["event"] == "clip_loop"]) >= 2
+    keyframes = [i for i, p in enumerate(got) if p.keyframe]
+    assert len(keyframes) >= 2 and {b - a for a, b in itertools.pairwise(keyframes)} == {20}
+    dts = [p.dts for p in got if p.dts is not None]
+    assert all(a < b for a, b in itertools.pairwise(dts))  # on across the loop
+    steps = sorted(b - a for a, b in itertools.pairwise(dts))
+    assert 8000 <= steps[len(steps) // 2] <= 10000  # 10 fps in a 90 kHz clock

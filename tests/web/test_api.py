@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from hub.cameras.discovery import DiscoveredDevice
@@ -104,6 +106,12 @@ async def test_metrics_exposes_counters(client_for):
     assert "camhub_bus_published_total" in text
     assert 'camhub_plugin_failures_total{plugin="log_notifier",state="active"} 0' in text
     assert 'camhub_camera_online{camera="a"} 0' in text
+    # Adaptive decoding: one gauge per mode, exactly one of them 1; frames decoded per second.
+    modes = re.findall(r'camhub_camera_decode_mode\{camera="a",mode="(\w+)"\} (\d)', text)
+    assert sorted(m for m, _ in modes) == ["full", "idle", "off"]
+    assert sum(int(v) for _, v in modes) == 1
+    assert re.search(r'camhub_camera_decoded_fps\{camera="a"\} \d+\.\d\d', text)
+    assert 'camhub_camera_decode_wakeups_total{camera="a"} 0' in text
 
 
 async def test_panel_is_served_offline_with_a_strict_csp(client_for):

@@ -144,6 +144,30 @@ async def test_record_holds_recording_and_keeps_the_event(auto_hub):
     )
 
 
+WATCH = """\
+automations:
+  - id: a
+    triggers:
+      - type: webhook
+        webhook_id: watch-test-0123456789
+    actions:
+      - type: watch
+        camera: porch
+        seconds: 120
+"""
+
+
+async def test_watch_has_the_camera_decode_every_frame_for_a_while(auto_hub):
+    hub = await auto_hub(WATCH)
+    decode = hub.cameras["porch"].decode
+    assert not decode.full_wanted()  # adaptive, and nobody asked
+    run(hub)
+    [trace] = await wait_traces(hub, "a", 1)
+    assert trace["state"] == "finished", trace
+    assert decode.full_wanted()
+    assert 119 <= decode.reasons()["automation a"] <= 120
+
+
 SNAPSHOT = """\
 cameras:
   yard:

@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import time
 
+import numpy as np
 import pytest
 
+from hub.detection.frames import Frame
+from hub.detection.motion import CameraMotion
 from hub.events import MotionEnded, MotionStarted
 from hub.hookspecs import hookimpl
 from tests.helpers import wait_for_state, wait_until
@@ -49,6 +52,9 @@ cameras:
     url: demo://
     detect:
       fps: 5
+      # The scripted detector sees motion in any frame while `moving` is set, so frames
+      # replayed on waking (adaptive) would date the motion before it was switched on.
+      decode: always
     motion:
       end_after: 1
     record:
@@ -162,3 +168,53 @@ async def test_disarmed_camera_examines_no_frames_and_rearms(make_hub):
     hub.async_set_mode("away")
     assert hub.mode == "away"
     await hub.async_stop()
+
+
+class Timed:
+    """A motion detector that takes frame times (`detect_at`) and sees motion from `since`."""
+
+    def __init__(self, since: float) -> None:
+        self.since = since
+        self.times: list[float] = []
+
+    def detect(self, gray):  # pragma: no cover - the loop prefers detect_at
+        raise AssertionError("detect_at should be used")
+
+    def detect_at(self, gray, time):
+        self.times.append(time)
+        return [(1, 1, 5, 5)] if time >= self.since else []
+
+
+async def test_replayed_frames_move_the_motion_start_back_and_keep_every_frame_decoded(make_hub):
+    hub = make_hub("plugins:\n  disabled: [pyav_source]\n" + CONFIG)
+    detector = Timed(since=1000.5)
+    hub.plugins.register(Provider(detector), "scripted")
+    await hub.async_start()
+    try:
+        runtime = hub.cameras["yard"]
+        loop = CameraMotion(hub, runtime, detector)
+        loop.task = asyncio.create_task(loop.async_run())
+        await wait_until(lambda: runtime.frames.wanted)
+        gray = np.zeros((8, 8), np.uint8)
+
+        def frame(when: float, replayed: bool = False) -> Frame:
+            return Frame("yard", when, gray, lambda: gray, replayed=replayed)
+
+        # Idle: keyframes at 998 and 1000 (still), 1002 (moving): the event starts there.
+        for when in (998.0, 1000.0, 1002.0):
+            runtime.frames.put(frame(when))
+            await wait_until(lambda when=when: detector.times[-1:] == [when])
+        assert loop.event_id is not None and loop.started == 1002.0
+        assert runtime.decode.reasons().get("motion", 0) > 0  # woken: every frame now
+        # Waking, the source replays 1000-2002 at 5 fps: the motion began at 1000.6.
+        runtime.frames.replay([frame(1000.0 + i / 5, replayed=True) for i in range(10)])
+        await wait_until(lambda: detector.times[-1] == 1001.8)
+        assert loop.started == pytest.approx(1000.6)
+        assert runtime.motion.intervals[-1][0] == pytest.approx(1000.6)
+        assert loop.last_motion == 1002.0  # older frames do not make it end sooner
+    finally:
+        loop.stop()
+        await asyncio.gather(loop.task, return_exceptions=True)
+        await hub.async_stop()
+    rows = await _rows(make_hub, "SELECT * FROM events")
+    assert [(r["kind"], r["start"]) for r in rows] == [("motion", pytest.approx(1000.6))]

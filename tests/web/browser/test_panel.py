@@ -301,6 +301,9 @@ def test_desktop_pages_and_a_viewer_sees_less(demo_hub, make_page):
 
     assert demo_hub.api("GET", "/api/cameras")[0] == 401  # the API itself needs a session
     page.goto("/#/system")
+    decoding = page.get_by_test_id("decode-yard")
+    expect(decoding).to_contain_text("adaptive")  # the default
+    expect(decoding.locator(".badge")).to_have_attribute("data-state", re.compile("^(idle|full)$"))
     page.get_by_test_id("user-list").wait_for()
     page.get_by_label("User name").fill("kid")
     page.get_by_label("Password", exact=True).fill("viewer password 1")

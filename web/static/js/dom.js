@@ -56,6 +56,8 @@ const TONES = {
   expired: "muted",
   admin: "info",
   viewer: "muted",
+  idle: "ok",
+  full: "info",
 };
 
 /** A badge whose state is written as text too: colour is only a second cue. */

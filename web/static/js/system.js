@@ -94,6 +94,55 @@ async function pluginsSection() {
   );
 }
 
+const DECODE_TEXT = { idle: "keyframes only", full: "every frame", off: "nothing" };
+
+/** Adaptive decoding, per camera: what it decodes now, how many frames a second, and why. */
+async function decodingSection() {
+  const { cameras } = await get("/api/cameras");
+  const rows = cameras.map((c) => {
+    const d = c.decode ?? {};
+    const why = Object.keys(d.reasons ?? {}).join(", ");
+    return el(
+      "tr",
+      { "data-testid": `decode-${c.id}` },
+      el("th", { scope: "row", text: c.name }),
+      el("td", { text: d.setting ?? "?" }),
+      el("td", {}, badge(d.mode), el("span", { className: "hint", text: ` ${DECODE_TEXT[d.mode] ?? ""}` })),
+      el("td", { className: "num", "data-testid": "decode-fps", text: Number.isFinite(d.fps) ? d.fps.toFixed(1) : "—" }),
+      el("td", { className: "num", text: String(d.wakeups ?? 0) }),
+      el("td", { text: why || "—" }),
+    );
+  });
+  return section(
+    "Decoding",
+    "decoding",
+    el("p", {
+      className: "muted",
+      text: "Adaptive cameras decode keyframes only while nothing moves, and every frame from the first keyframe that shows motion until it has been quiet for detect.idle_after seconds.",
+    }),
+    cameras.length
+      ? el(
+          "div",
+          { className: "table-wrap" },
+          el(
+            "table",
+            {},
+            el(
+              "thead",
+              {},
+              el(
+                "tr",
+                {},
+                ["Camera", "Setting", "Now", "Decoded frames/s", "Wake-ups", "Why every frame"].map((h) => el("th", { scope: "col", text: h })),
+              ),
+            ),
+            el("tbody", {}, rows),
+          ),
+        )
+      : el("p", { className: "muted", text: "No cameras." }),
+  );
+}
+
 async function storageSection() {
   const data = await get("/api/storage");
   const r = data.retention ?? {};
@@ -264,7 +313,7 @@ export async function render(container, ctx, params = []) {
         el("a", { href: "#/system/privacy", text: "Storage privacy" }),
       ),
     );
-  const parts = [modeSection(ctx), healthSection(), pluginsSection()];
+  const parts = [modeSection(ctx), healthSection(), decodingSection(), pluginsSection()];
   if (ctx.isAdmin()) parts.push(storageSection(), notificationsSection(), usersSection(ctx));
   const grid = el("div", { className: "grid-2" });
   container.append(grid);
