@@ -54,6 +54,7 @@ from hub.detection.decoders import (
 )
 from hub.detection.frames import Frame, Gray
 from hub.detection.letterbox import PAD_VALUE, Letterbox, draw_letterboxed
+from hub.detection.model_files import find_model_file, read_labels
 from hub.detection.motion import Box, MotionDetector, TimedMotionDetector
 from hub.detection.object_detector import RGB, Detection, DetectorError, ObjectDetector
 from hub.detection.outlines import Outline, draw_outlines
@@ -197,6 +198,7 @@ __all__ = [
     "draw_letterboxed",
     "draw_outlines",
     "find_layout",
+    "find_model_file",
     "hookimpl",
     "merge_devices",
     "new_id",
@@ -204,6 +206,7 @@ __all__ = [
     "pick_streams",
     "polygon_mask",
     "raise_for_status",
+    "read_labels",
     "redact_url",
     "redaction_required",
     "render_template",

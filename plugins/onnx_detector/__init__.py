@@ -9,10 +9,9 @@ missing; the detector is then reported as a problem and cameras keep motion.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hub import DetectorError, TypeSpec, hookimpl
+from hub import TypeSpec, find_model_file, hookimpl, read_labels
 from plugins.onnx_detector import bundled
 from plugins.onnx_detector.coco import COCO_LABELS
 from plugins.onnx_detector.detector import OnnxDetector
@@ -33,40 +32,7 @@ __all__ = [
     "OnnxDetector",
     "OnnxDetectorOptions",
     "bundled",
-    "find_file",
-    "read_labels",
 ]
-
-
-def find_file(hub: Hub, name: str, what: str) -> Path:
-    """A user-given file: absolute, else in `<data dir>/models`, else next to the config file."""
-    path = Path(name).expanduser()
-    if path.is_absolute():
-        candidates = [path]
-    else:
-        candidates = [hub.models_dir / path]
-        if hub.loaded.path is not None:
-            candidates.append(hub.loaded.path.parent / path)
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
-    looked = " or ".join(str(candidate) for candidate in candidates)
-    raise DetectorError(f"{what} {name} not found (looked for {looked})")
-
-
-def read_labels(path: Path) -> tuple[str, ...]:
-    """Class names from a text file, one per line; line N (from 0) names class N."""
-    try:
-        lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DetectorError(f"cannot read labels file {path}: {exc}") from exc
-    while lines and not lines[-1]:
-        lines.pop()
-    if not lines:
-        raise DetectorError(f"labels file {path} is empty")
-    if "" in lines:
-        raise DetectorError(f"labels file {path}: line {lines.index('') + 1} is empty")
-    return tuple(lines)
 
 
 def _create(hub: Hub, detector_id: str, options: OnnxDetectorOptions) -> OnnxDetector:
@@ -78,13 +44,13 @@ def _create(hub: Hub, detector_id: str, options: OnnxDetectorOptions) -> OnnxDet
         if input_range == "auto":
             input_range = bundled.INPUT_RANGE
     else:
-        model = find_file(hub, options.model, "model file")
+        model = find_model_file(hub, options.model, "model file")
         default_labels = COCO_LABELS
         description = f"model {model.name}"
     if options.labels is None:
         labels = default_labels
     elif isinstance(options.labels, str):
-        labels = read_labels(find_file(hub, options.labels, "labels file"))
+        labels = read_labels(find_model_file(hub, options.labels, "labels file"))
     else:
         labels = tuple(options.labels)
     return OnnxDetector(

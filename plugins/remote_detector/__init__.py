@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from hub import DetectorError, TypeSpec, hookimpl
+from hub import TypeSpec, find_model_file, hookimpl, read_labels
 from plugins.remote_detector.detector import DeepStackDetector
 from plugins.remote_detector.kserve import KServeDetector
 from plugins.remote_detector.kserve_options import KServeOptions
@@ -14,9 +13,6 @@ from plugins.remote_detector.options import DeepStackOptions
 __version__ = "1.1.0"
 
 __all__ = ["DeepStackDetector", "DeepStackOptions", "KServeDetector", "KServeOptions"]
-
-MODELS_DIRNAME = "models"
-"""Folder of the data dir where a relative `labels` file is looked up first."""
 
 
 def _create(hub: Any, detector_id: str, options: DeepStackOptions) -> DeepStackDetector:
@@ -28,35 +24,8 @@ def _create_kserve(hub: Any, detector_id: str, options: KServeOptions) -> KServe
     if isinstance(options.labels, list):
         labels = tuple(options.labels)
     elif isinstance(options.labels, str):
-        labels = read_labels(_find_labels(hub, options.labels))
+        labels = read_labels(find_model_file(hub, options.labels, "labels file"))
     return KServeDetector(detector_id, options, labels, hub)
-
-
-def _find_labels(hub: Any, name: str) -> Path:
-    """A labels file: absolute, else in `<data dir>/models`, else next to the config file."""
-    path = Path(name).expanduser()
-    candidates = [path] if path.is_absolute() else [hub.data_dir / MODELS_DIRNAME / path]
-    config_path = getattr(getattr(hub, "loaded", None), "path", None)
-    if not path.is_absolute() and config_path is not None:
-        candidates.append(config_path.parent / path)
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
-    looked = " or ".join(str(candidate) for candidate in candidates)
-    raise DetectorError(f"labels file {name} not found (looked for {looked})")
-
-
-def read_labels(path: Path) -> tuple[str, ...]:
-    """Class names from a text file, one per line; line N (from 0) names class N."""
-    try:
-        lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DetectorError(f"cannot read labels file {path}: {exc}") from exc
-    while lines and not lines[-1]:
-        lines.pop()
-    if not lines or "" in lines:
-        raise DetectorError(f"labels file {path} is empty or has an empty line")
-    return tuple(lines)
 
 
 @hookimpl
