@@ -19,9 +19,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import aiohttp
+import numpy as np
 from yarl import URL
 
-from hub import DetectorError, redact_url
+from hub import RGB, DetectorError, redact_url
 from plugins.remote_detector.breaker import CircuitBreaker
 from plugins.remote_detector.options import RemoteOptions
 
@@ -81,6 +82,23 @@ class RemoteClient:
         self._last_error_at: float | None = None
         self.state = StateSink(hub, f"detector.{detector_id}")
         self.state.set("unknown", url=redact_url(str(endpoint)))
+
+    def _check_images(self, images: list[RGB], allow_empty: bool) -> None:
+        """DetectorError unless every image is H x W x 3 uint8 RGB (with rows, unless
+        `allow_empty`): a caller's mistake, said before anything is sent."""
+        for image in images:
+            if not (
+                isinstance(image, np.ndarray)
+                and image.dtype == np.uint8
+                and image.ndim == 3
+                and image.shape[2] == 3
+                and (allow_empty or image.shape[0] > 0)
+            ):
+                raise DetectorError(
+                    f"detector {self.detector_id}: expected H x W x 3 uint8 RGB images, "
+                    f"got {getattr(image, 'dtype', type(image).__name__)} "
+                    f"{getattr(image, 'shape', '')}"
+                )
 
     @property
     def session(self) -> aiohttp.ClientSession | None:

@@ -92,13 +92,7 @@ class DeepStackDetector(RemoteClient):
     async def async_detect(self, images: list[RGB]) -> list[list[Detection]]:
         """Detections for each image, in order; DetectorError if any image got no answer."""
         self._counts["calls"] += 1
-        for image in images:
-            if not _is_rgb(image):
-                raise DetectorError(
-                    f"detector {self.detector_id}: expected H x W x 3 uint8 RGB images, "
-                    f"got {getattr(image, 'dtype', type(image).__name__)} "
-                    f"{getattr(image, 'shape', '')}"
-                )
+        self._check_images(images, allow_empty=False)
         if self._closed:
             raise DetectorError(f"detector {self.detector_id} is shut down")
         if not images:
@@ -149,17 +143,6 @@ class DeepStackDetector(RemoteClient):
         )
         answer = _decode_answer(status, body, bool(self._secret))
         return parse_predictions(answer, width, height, self.options.min_confidence)
-
-
-def _is_rgb(image: Any) -> bool:
-    return (
-        isinstance(image, np.ndarray)
-        and image.dtype == np.uint8
-        and image.ndim == 3
-        and image.shape[2] == 3
-        and image.shape[0] > 0
-        and image.shape[1] > 0
-    )
 
 
 def _decode_answer(status: int, body: bytes, has_key: bool) -> Any:

@@ -174,13 +174,7 @@ class KServeDetector(RemoteClient):
     async def async_detect(self, images: list[RGB]) -> list[list[Detection]]:
         """Detections for each image, in order; DetectorError when the server gave none."""
         self._counts["calls"] += 1
-        for image in images:
-            if not _is_rgb(image):
-                raise DetectorError(
-                    f"detector {self.detector_id}: expected H x W x 3 uint8 RGB images, "
-                    f"got {getattr(image, 'dtype', type(image).__name__)} "
-                    f"{getattr(image, 'shape', '')}"
-                )
+        self._check_images(images, allow_empty=True)
         results: list[list[Detection]] = [[] for _ in images]
         todo = [index for index, image in enumerate(images) if image.size]
         if not todo:
@@ -433,12 +427,3 @@ def _json(body: bytes) -> Any:
     except ValueError:
         snippet = body[:80].decode("utf-8", "replace").strip()
         raise ProtocolError(f"answered with something that is not JSON: {snippet!r}") from None
-
-
-def _is_rgb(image: Any) -> bool:
-    return (
-        isinstance(image, np.ndarray)
-        and image.dtype == np.uint8
-        and image.ndim == 3
-        and image.shape[2] == 3
-    )
