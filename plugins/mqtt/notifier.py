@@ -38,7 +38,7 @@ from plugins.mqtt.discovery import (
     camera_configs,
 )
 from plugins.mqtt.options import MqttOptions
-from plugins.mqtt.site import SiteLink
+from plugins.mqtt.site import LISTENED, SiteLink
 from plugins.mqtt.stills import StillPublisher
 
 _LOGGER = logging.getLogger(__name__)
@@ -50,17 +50,6 @@ INDEX_READ_TIMEOUT = 5.0
 STOP_TIMEOUT = 0.5
 KNOWN_EVENTS = 1000
 """Event ids remembered to find the camera of a notification's snapshot."""
-LISTENED = (
-    MotionStarted,
-    MotionEnded,
-    EventStarted,
-    EventEnded,
-    StateChanged,
-    CameraAdded,
-    CameraChanged,
-    CameraRemoved,
-)
-"""Bus events a notifier acts on."""
 
 
 def backoff_delay(attempt: int) -> float:

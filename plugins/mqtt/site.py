@@ -68,6 +68,7 @@ LISTENED = (
     CameraChanged,
     CameraRemoved,
 )
+"""Bus events the notifier and the site link act on."""
 
 
 def default_hub_name() -> str:
