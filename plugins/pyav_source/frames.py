@@ -8,6 +8,7 @@ from typing import Any
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from hub import Frame, Outline, draw_outlines
 
@@ -85,10 +86,10 @@ class FrameSampler:
         width = max(2, round(frame.width * height / frame.height / 2) * 2)
         source_size = (frame.width, frame.height)
         if replayed:
-            frame = frame.reformat(width=width, height=height, format="yuv420p")
+            frame = reformat(frame, width=width, height=height, format="yuv420p")
         luma = luma_plane(frame)
         if luma is None:
-            small = frame.reformat(width=width, height=height, format="gray")
+            small = reformat(frame, width=width, height=height, format="gray")
             gray = np.ascontiguousarray(small.to_ndarray())
         else:
             # Nearest-neighbour picks from the decoder's own luma plane: no colour
@@ -98,7 +99,7 @@ class FrameSampler:
             gray = np.ascontiguousarray(luma[rows][:, cols])
 
         def rgb() -> np.ndarray:
-            out = frame.reformat(width=width, height=height, format="rgb24")
+            out = reformat(frame, width=width, height=height, format="rgb24")
             return np.ascontiguousarray(out.to_ndarray())
 
         return Frame(
@@ -153,6 +154,19 @@ def luma_plane(frame: Any) -> Any:
     return data.reshape(plane.height, plane.line_size)[:, : frame.width]
 
 
+def reformat(frame: Any, **options: Any) -> Any:
+    """`frame.reformat(**options)`, with a scaler of its own.
+
+    A decoded frame is shared between threads: the demux thread scales it for detection,
+    the object loop asks for its RGB, snapshots and stills encode it as JPEG. PyAV's
+    `frame.reformat` keeps one scaler per frame, and two threads using it at once deadlock
+    inside FFmpeg (PyAV 18, FFmpeg 8): the executor threads then never come back, a
+    camera's pictures stop and the hub cannot exit. A scaler per call costs what the
+    frame's own would (it is made on first use either way).
+    """
+    return VideoReformatter().reformat(frame, **options)
+
+
 def encode_jpeg(frame: Any, quality: int = 4) -> bytes:
     """JPEG bytes of a decoded frame (PyAV's mjpeg encoder; `quality` 2 best .. 31 worst)."""
     codec = av.CodecContext.create("mjpeg", "w")
@@ -160,7 +174,7 @@ def encode_jpeg(frame: Any, quality: int = 4) -> bytes:
     codec.pix_fmt = "yuvj420p"
     codec.time_base = Fraction(1, 25)
     codec.options = {"qmin": str(quality), "qmax": str(quality)}
-    converted = frame.reformat(format="yuvj420p")
+    converted = reformat(frame, format="yuvj420p")
     converted.pts = 0
     data = b"".join(bytes(p) for p in codec.encode(converted))
     data += b"".join(bytes(p) for p in codec.encode(None))
@@ -171,9 +185,9 @@ def encode_snapshot(frame: Any, outlines: Sequence[Outline], width: int | None =
     """JPEG of a decoded frame with outlines drawn, scaled down to `width` if given."""
     if width is not None and width < frame.width:
         height = max(2, round(frame.height * width / frame.width / 2) * 2)
-        frame = frame.reformat(width=width, height=height)
+        frame = reformat(frame, width=width, height=height)
     if not outlines:
         return encode_jpeg(frame)
-    rgb = np.ascontiguousarray(frame.to_ndarray(format="rgb24"))
+    rgb = np.ascontiguousarray(reformat(frame, format="rgb24").to_ndarray())
     draw_outlines(rgb, outlines)
     return encode_jpeg(av.VideoFrame.from_ndarray(rgb, format="rgb24"))

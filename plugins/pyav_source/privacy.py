@@ -25,6 +25,7 @@ import av
 import numpy as np
 
 from hub import CameraError, polygon_mask
+from plugins.pyav_source.frames import reformat
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ class FrameMasker:
 
     def apply(self, frame: Any) -> Any:
         """A masked yuv420p copy of a decoded frame (the decoder's own stays a clean reference)."""
-        picture = frame.to_ndarray(format="yuv420p")
+        picture = reformat(frame, format="yuv420p").to_ndarray()  # shared: see reformat
         h = self.height
         ch, cw = self.chroma_shape
         luma = picture[:h].reshape(-1)

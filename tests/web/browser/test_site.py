@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import time
 
-import pytest
 from playwright.sync_api import expect
 
 from tests.web.browser.conftest import (
@@ -35,11 +34,6 @@ notifiers:
 """
 
 
-@pytest.mark.skip(
-    reason="regressed when the bundled detector landed: the peer hub's stills and events stop "
-    "reaching the panel in a full hub process (the MQTT-level site tests pass); issue 20 stays "
-    "open until this passes again"
-)
 def test_the_panel_shows_the_other_hub_of_the_site(tmp_path, mqtt_broker, make_page):
     broker = mqtt_broker()
     barn = start_hub(
