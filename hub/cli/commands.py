@@ -6,10 +6,12 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import faulthandler
 import getpass
 import logging
 import os
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -162,6 +164,36 @@ def _print_ready(ready: Any) -> None:
         )
 
 
+EXIT_GRACE_SECONDS = 10.0
+"""Once the hub has stopped, how long the process may take to end before it is ended."""
+
+
+def _exit_if_stuck(seconds: float) -> None:
+    """End the process if it is still alive `seconds` from now.
+
+    The hub has stopped by then; what is left is Python's exit, which waits for every
+    worker thread. A thread stuck in native code (a codec, a driver) would keep a stopped
+    hub alive for good and a service manager waiting: print every thread's stack for the
+    bug report and exit with status 1 instead.
+    """
+
+    def end() -> None:
+        names = sorted(t.name for t in threading.enumerate() if t is not threading.current_thread())
+        print(
+            f"camhub: still running {seconds:.0f} s after stopping (threads: "
+            f"{', '.join(names)}); their stacks follow, then the process ends",
+            file=sys.stderr,
+            flush=True,
+        )
+        faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+        os._exit(1)
+
+    timer = threading.Timer(seconds, end)
+    timer.daemon = True
+    timer.name = "exit-watchdog"
+    timer.start()
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Start the hub with its panel; return when stopped by a signal."""
     loaded = _with_server(_load(args), args.host, args.port)
@@ -189,8 +221,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         pid_file.write_text(f"{os.getpid()}\n", encoding="utf-8")
         _print_ready(info)
 
+    async def serve() -> None:
+        try:
+            await server.async_serve(hub, ready)
+        finally:
+            _exit_if_stuck(EXIT_GRACE_SECONDS)
+
     try:
-        asyncio.run(server.async_serve(hub, ready))
+        asyncio.run(serve())
     finally:
         # A data dir that could not be made has no pid file either: that error is the news.
         with contextlib.suppress(OSError):

@@ -259,3 +259,42 @@ def test_automations_reload_makes_the_running_hub_apply_the_file(write_config, t
         process.send_signal(signal.SIGTERM)
         process.communicate(timeout=10)
     assert not (data / "camhub.pid").exists()
+
+
+STUCK_PLUGIN = """
+import threading
+
+from hub import hookimpl
+
+
+@hookimpl
+def startup(hub):
+    # A worker that never ends, as a thread stuck in native code would be.
+    threading.Thread(target=threading.Event().wait, name="stuck-worker").start()
+"""
+
+
+def test_a_stopped_hub_with_a_stuck_thread_still_exits(tmp_path, write_config):
+    """Python's exit waits for every thread: one that never ends must not keep a stopped hub
+    alive for good. It ends EXIT_GRACE_SECONDS after the stop, with the threads' stacks."""
+    plugins_dir = tmp_path / "local"
+    plugins_dir.mkdir()
+    (plugins_dir / "stuck.py").write_text(STUCK_PLUGIN, encoding="utf-8")
+    port = free_port()
+    config = write_config(
+        f"server:\n  host: 127.0.0.1\n  port: {port}\nplugins_dir: {plugins_dir}\n"
+    )
+    process = start(["run", "--config", str(config), "--data", str(tmp_path / "data")])
+    try:
+        wait_for_line(process, "panel at")
+        stopped_at = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=40)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 1, output
+    assert time.monotonic() - stopped_at < 30
+    assert "camhub: still running 10 s after stopping" in output and "stuck-worker" in output
+    assert 'File "' in output  # the stacks, for the bug report
