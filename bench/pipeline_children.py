@@ -89,7 +89,7 @@ def floor_child(spec: dict[str, Any]) -> None:
     ]
     for thread in threads:
         thread.start()
-    deadline = time.monotonic() + READY_TIMEOUT
+    deadline = time.monotonic() + READY_TIMEOUT + len(urls)  # as the hub gets (see _hub)
     for event in ready:
         event.wait(max(0.0, deadline - time.monotonic()))
     if errors or not all(e.is_set() for e in ready):
