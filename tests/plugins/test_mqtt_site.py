@@ -17,7 +17,8 @@ from tests.web_clients import AuthedClient
 JPEG_MAGIC = b"\xff\xd8"
 
 
-def site_config(port: int, name: str, camera: str, extra: str = "") -> str:
+def site_notifier(port: int, name: str, still_interval: float = 1) -> str:
+    """The `notifiers` section of a hub called `name` in site `home` on the broker at `port`."""
     return f"""
 notifiers:
   broker:
@@ -29,8 +30,12 @@ notifiers:
     site: home
     hub_name: {name}
     panel_url: http://{name}.lan:8470
-    still_interval: 1
-cameras:
+    still_interval: {still_interval:g}
+"""
+
+
+def site_config(port: int, name: str, camera: str, extra: str = "") -> str:
+    return f"""{site_notifier(port, name)}cameras:
   {camera}:
     name: {camera.title()}
     url: demo://

@@ -8,6 +8,7 @@ import time
 
 from playwright.sync_api import expect
 
+from tests.plugins.test_mqtt_site import site_notifier
 from tests.web.browser.conftest import (
     DEMO_URL,
     create_admin,
@@ -19,19 +20,7 @@ from tests.web.browser.conftest import (
 
 
 def site_config(port: int, name: str) -> str:
-    return f"""
-notifiers:
-  broker:
-    type: mqtt
-    host: 127.0.0.1
-    port: {port}
-    topic_prefix: camhub-{name}
-    discovery: false
-    site: home
-    hub_name: {name}
-    panel_url: http://{name}.lan:8470
-    still_interval: 2
-"""
+    return site_notifier(port, name, still_interval=2)
 
 
 def test_the_panel_shows_the_other_hub_of_the_site(tmp_path, mqtt_broker, make_page):
