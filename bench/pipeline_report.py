@@ -275,14 +275,19 @@ def print_scene_summary(
 
 def print_many(cameras: int, phases: dict[str, Any], args: argparse.Namespace) -> None:
     """The many-camera idle run: keyframes only, recorded and watched."""
-    key, hub = phases["floor_key"], phases["hub_adaptive"]
+    key, hub = phases.get("floor_key"), phases["hub_adaptive"]
     loss = recording_loss(hub)
-    floor_cpu, hub_cpu = per_camera_cpu(key, cameras), per_camera_cpu(hub, cameras)
+    hub_cpu = per_camera_cpu(hub, cameras)
+    floor_cpu = per_camera_cpu(key, cameras) if key is not None else None
     print(f"\nSummary, {cameras} idle cameras recorded and watched (adaptive)")
     lines = [
-        ("floor, keyframes only: CPU per camera", _pct(floor_cpu), ""),
+        ("floor, keyframes only: CPU per camera", _pct(floor_cpu) if floor_cpu else "failed", ""),
         ("hub, adaptive: CPU per camera", _pct(hub_cpu), ""),
-        ("ratio hub / floor keyframes", f"{hub_cpu / floor_cpu:.2f}", f"<= {TARGET_IDLE_RATIO}"),
+        (
+            "ratio hub / floor keyframes",
+            f"{hub_cpu / floor_cpu:.2f}" if floor_cpu else "n/a",
+            f"<= {TARGET_IDLE_RATIO}",
+        ),
         ("hub, adaptive: whole process", _pct(hub["cpu_core_fraction"]), "of one core"),
         (
             "event-loop lag p50 / p95 / max ms",
@@ -299,7 +304,12 @@ def print_many(cameras: int, phases: dict[str, Any], args: argparse.Namespace) -
         ),
         ("decode modes at the end", modes(hub), "all idle"),
         ("decoded frames/s per camera", f"{decoded_fps(hub):.2f}", ""),
-        ("machine busy: floor / hub", f"{key['machine_busy']:.0%} / {hub['machine_busy']:.0%}", ""),
+        (
+            "machine busy: floor / hub",
+            (f"{key['machine_busy']:.0%}" if key is not None else "-")
+            + f" / {hub['machine_busy']:.0%}",
+            "",
+        ),
     ]
     width = max(len(line[0]) for line in lines)
     for label, value, target in lines:
