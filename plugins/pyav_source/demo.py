@@ -153,17 +153,19 @@ class DemoScene:
         walk_time: float,
     ) -> None:
         pose = self._pose_at(walk_time)
-        # Clip the canvas's columns to the picture while it enters and leaves (x is even).
-        left, right = max(0, -x), self._figure_w - max(0, x + self._figure_w - self.width)
+        px, py = x + pose.patch_x, self._feet_y - self._figure_h + pose.patch_y
+        height, width = pose.alpha.shape
+        # Clip the patch's columns to the picture while it enters and leaves; all even, so
+        # the chroma planes line up.
+        left, right = max(0, -px), width - max(0, px + width - self.width)
         if right <= left:
             return
-        x0, x1 = x + left, x + right
-        y0, y1 = self._feet_y - self._figure_h, self._feet_y
-        luma = y_plane[y0:y1, x0:x1]
+        x0, x1, y1 = px + left, px + right, py + height
+        luma = y_plane[py:y1, x0:x1]
         luma[:] = pose.blend_luma(luma, slice(left, right))
         half = slice(left // 2, right // 2)
         for plane, premultiplied in ((u_plane, pose.u), (v_plane, pose.v)):
-            chroma = plane[y0 // 2 : y1 // 2, x0 // 2 : x1 // 2]
+            chroma = plane[py // 2 : y1 // 2, x0 // 2 : x1 // 2]
             chroma[:] = pose.blend_chroma(chroma, premultiplied, half)
 
 
@@ -171,52 +173,66 @@ class DemoScene:
 class _WalkerPose:
     """One drawing of the walker, ready to lay over the garden's yuv420p planes.
 
-    Colours are premultiplied by coverage, so blending is `background * (1 - alpha) + colour`.
+    Kept as 8-bit planes of an even-aligned patch around the drawing (a camera keeps 24 of
+    these for as long as it runs). Colours are premultiplied by coverage, so blending is
+    `background * (1 - alpha) + colour`.
     """
 
-    y: NDArray[np.float32]
-    u: NDArray[np.float32]
-    v: NDArray[np.float32]
-    alpha: NDArray[np.float32]
-    alpha_half: NDArray[np.float32]
-    shade: NDArray[np.float32]
-    """Share of the lawn's light left under the walker's contact shadow (1: none)."""
+    patch_x: int
+    patch_y: int
+    """Where the patch sits on the walker's canvas (even)."""
+    y: NDArray[np.uint8]
+    u: NDArray[np.uint8]
+    v: NDArray[np.uint8]
+    alpha: NDArray[np.uint8]
+    """Coverage, 0..255."""
+    alpha_half: NDArray[np.uint8]
+    shadow: NDArray[np.uint8]
+    """Share of the lawn's light the contact shadow takes away, 0..255."""
     box: Box
-    """Tight box of what the drawing changes, in canvas pixels."""
+    """Tight box of what the drawing changes, on the walker's canvas."""
 
     @classmethod
     def draw(cls, height: int, phase: float) -> _WalkerPose:
         rgb, alpha = draw_walker(height, phase)
         # Drop the faintest anti-aliasing so the box is tight and nothing outside it changes.
         alpha = np.where(alpha < 0.04, np.float32(0), alpha)
-        shade = contact_shadow(alpha)
-        premultiplied = rgb * alpha[..., None]
-        luma, cb, cr = _rgb_to_yuv_offsets(premultiplied)
-        w_half = alpha.shape[1] // 2
-        alpha_half = alpha.reshape(height // 2, 2, w_half, 2).mean(axis=(1, 3))
-        changed = (alpha > 0) | (shade < 1)
+        light = contact_shadow(alpha)
+        changed = (alpha > 0) | (light < 1)
         rows, cols = np.nonzero(changed.any(axis=1))[0], np.nonzero(changed.any(axis=0))[0]
         box = (int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
+        px0, py0 = box[0] // 2 * 2, box[1] // 2 * 2
+        px1, py1 = _even_up(box[2]), _even_up(box[3])
+        alpha, light = alpha[py0:py1, px0:px1], light[py0:py1, px0:px1]
+        luma, cb, cr = _rgb_to_yuv_offsets(rgb[py0:py1, px0:px1] * alpha[..., None])
+        alpha_half = _half(alpha)
+
+        def byte(plane: NDArray[np.float32]) -> NDArray[np.uint8]:
+            return np.clip(np.rint(plane), 0, 255).astype(np.uint8)
+
         return cls(
-            16 * alpha + luma,
-            128 * alpha_half + _half(cb),
-            128 * alpha_half + _half(cr),
-            alpha,
-            alpha_half,
-            shade,
+            px0,
+            py0,
+            byte(16 * alpha + luma),
+            byte(128 * alpha_half + _half(cb)),
+            byte(128 * alpha_half + _half(cr)),
+            byte(255 * alpha),
+            byte(255 * alpha_half),
+            byte(255 * (1 - light)),
             box,
         )
 
     def blend_luma(self, background: NDArray[np.uint8], cols: slice) -> NDArray[np.uint8]:
-        alpha = self.alpha[:, cols]
-        lawn = 16 + (background - np.float32(16)) * self.shade[:, cols]
+        alpha = self.alpha[:, cols] / np.float32(255)
+        light = 1 - self.shadow[:, cols] / np.float32(255)
+        lawn = 16 + (background - np.float32(16)) * light
         blended: NDArray[np.uint8] = np.rint(lawn * (1 - alpha) + self.y[:, cols]).astype(np.uint8)
         return blended
 
     def blend_chroma(
-        self, background: NDArray[np.uint8], premultiplied: NDArray[np.float32], cols: slice
+        self, background: NDArray[np.uint8], premultiplied: NDArray[np.uint8], cols: slice
     ) -> NDArray[np.uint8]:
-        alpha = self.alpha_half[:, cols]
+        alpha = self.alpha_half[:, cols] / np.float32(255)
         blended: NDArray[np.uint8] = np.rint(
             background * (1 - alpha) + premultiplied[:, cols]
         ).astype(np.uint8)
@@ -243,6 +259,10 @@ def _half(plane: NDArray[np.float32]) -> NDArray[np.float32]:
 
 def _even(value: float) -> int:
     return 2 * round(value / 2)
+
+
+def _even_up(value: int) -> int:
+    return value + value % 2
 
 
 def _garden_yuv420p(width: int, height: int, seed: int) -> NDArray[np.uint8]:
