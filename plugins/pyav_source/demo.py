@@ -120,7 +120,8 @@ class DemoScene:
     def _figure_x(self, t: float) -> int | None:
         """Left edge of the walker's canvas (may be off-picture) at `t`, or None between walks."""
         walked = self._walk_time(t)
-        if walked >= self.walk_seconds:
+        # Nobody before the first walk, even when it is more than a period away.
+        if t < self.first_walk or walked >= self.walk_seconds:
             return None
         progress = walked / self.walk_seconds
         return _even(-self._figure_w + progress * (self.width + self._figure_w))

@@ -86,6 +86,15 @@ def test_figure_walks_left_to_right_and_figure_box_is_tight() -> None:
     assert np.array_equal(walking, empty)
 
 
+def test_nobody_walks_before_the_first_walk_however_far_off() -> None:
+    # `demo://?first=3600` is how tests ask for an empty garden: no walk an hour's worth of
+    # periods early.
+    scene = DemoScene(first_walk=3600.0)
+    assert all(scene.figure_box(i / 2) is None for i in range(120))
+    assert np.array_equal(scene.frame(1.0), scene.frame(59.0))
+    assert scene.figure_box(3602.0) is not None
+
+
 def test_sensor_noise_is_off_by_default_and_deterministic_when_on() -> None:
     noisy = DemoScene(sensor_noise=2)
     assert np.array_equal(noisy.frame(0.3), noisy.frame(0.3))
