@@ -1,4 +1,4 @@
-"""The `demo://` camera: a synthetic garden a figure walks through, as live H.264 in MPEG-TS."""
+"""The `demo://` camera: a synthetic garden a person walks through, as live H.264 in MPEG-TS."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import select
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import BinaryIO, Protocol
 
@@ -18,16 +19,16 @@ import av
 import numpy as np
 from numpy.typing import NDArray
 
+from plugins.pyav_source.demo_walker import canvas_width, contact_shadow, draw_walker
+
 _LOGGER = logging.getLogger(__name__)
 
 Box = tuple[int, int, int, int]
 """(x0, y0, x1, y1) in pixels; x1 and y1 are exclusive."""
 
-# Luma of the figure's parts: all well below the lawn and path, so motion is obvious.
-_HEAD_Y, _TORSO_Y, _LEGS_Y = 70, 45, 35
-# A dark blue coat, in the U/V planes.
-_FIGURE_U, _FIGURE_V = 140, 120
 _STEPS_PER_SECOND = 1.8
+_POSES_PER_CYCLE = 24
+"""Gait phases drawn per cycle (two steps); frames reuse them, so a walk costs 24 drawings."""
 
 # x264 settings for a Raspberry Pi: the cheapest preset, no lookahead or B-frames (so each
 # frame leaves the encoder at once), and one thread (slice threads cost more CPU than they
@@ -45,13 +46,17 @@ _X264_OPTIONS = {
 
 
 class DemoScene:
-    """A static garden with a house and a path, and a dark figure walking through it now and then.
+    """A static garden with a house and a path, and a person walking through it now and then.
+
+    The walker (see demo_walker.py) is drawn to look enough like a person, dressed darker than
+    the lawn, that the bundled COCO model scores it a `person` well above the default minimum.
 
     Walks start at `first_walk + k * period` seconds and take `walk_seconds` to cross from the
     left edge to the right edge; the first one waits a few seconds so that a motion detector
     has seen the empty garden first. `frame(t)` is a pure function of `t`, so tests can predict it;
-    `figure_box(t)` says where the figure is. `sensor_noise` adds per-frame grain of that many
-    luma levels (deterministic in `t`); it is off by default because it looks like motion.
+    `figure_box(t)` says where the walker is, tight around it. `sensor_noise` adds per-frame
+    grain of that many luma levels (deterministic in `t`); it is off by default because it
+    looks like motion.
     """
 
     def __init__(
@@ -75,12 +80,9 @@ class DemoScene:
         self._background = _garden_yuv420p(width, height, seed)
         # Even sizes and positions keep the figure aligned with the half-size chroma planes.
         self._figure_h = _even(0.42 * height)
-        self._figure_w = _even(0.3 * self._figure_h)
+        self._figure_w = canvas_width(self._figure_h)
         self._feet_y = _even(0.95 * height)
-        head = _even(0.2 * self._figure_h)
-        yy, xx = np.mgrid[0:head, 0:head]
-        radius = head / 2
-        self._head_mask = (yy + 0.5 - radius) ** 2 + (xx + 0.5 - radius) ** 2 <= radius**2
+        self._poses: dict[int, _WalkerPose] = {}
 
     def frame(self, t: float) -> NDArray[np.uint8]:
         """The picture at `t` seconds: Y, U, V planes stacked, shape (height * 3 // 2, width).
@@ -100,22 +102,26 @@ class DemoScene:
         return buf.reshape(self.height * 3 // 2, self.width)
 
     def figure_box(self, t: float) -> Box | None:
-        """Where the figure is drawn at `t`, clipped to the picture; None when it is not in view."""
+        """Where the figure is drawn at `t` (tight around it and its shadow), clipped to the
+        picture; None when it is not in view."""
         x = self._figure_x(t)
         if x is None:
             return None
-        x0, x1 = max(x, 0), min(x + self._figure_w, self.width)
+        bx0, by0, bx1, by1 = self._pose_at(self._walk_time(t)).box
+        x0, x1 = max(x + bx0, 0), min(x + bx1, self.width)
         if x1 <= x0:
             return None
-        return x0, self._feet_y - self._figure_h, x1, self._feet_y
+        top = self._feet_y - self._figure_h
+        return x0, top + by0, x1, top + by1
 
     def _walk_time(self, t: float) -> float:
         return (t - self.first_walk) % self.period
 
     def _figure_x(self, t: float) -> int | None:
-        """Left edge of the figure (may be off-picture) at `t`, or None between walks."""
+        """Left edge of the walker's canvas (may be off-picture) at `t`, or None between walks."""
         walked = self._walk_time(t)
-        if walked >= self.walk_seconds:
+        # Nobody before the first walk, even when it is more than a period away.
+        if t < self.first_walk or walked >= self.walk_seconds:
             return None
         progress = walked / self.walk_seconds
         return _even(-self._figure_w + progress * (self.width + self._figure_w))
@@ -129,23 +135,15 @@ class DemoScene:
             buf[y_size + c_size :].reshape(h // 2, w // 2),
         )
 
-    def _sprite(self, walk_time: float) -> NDArray[np.uint8]:
-        """The figure's luma, 0 where transparent, with its legs mid-stride."""
-        fh, fw = self._figure_h, self._figure_w
-        sprite = np.zeros((fh, fw), np.uint8)
-        head = self._head_mask.shape[0]
-        head_x = (fw - head) // 2
-        sprite[:head, head_x : head_x + head][self._head_mask] = _HEAD_Y
-        hips = round(0.6 * fh)
-        shoulder = round(0.18 * fw)
-        sprite[head + 1 : hips, shoulder : fw - shoulder] = _TORSO_Y
-        # Seen from the side the legs scissor: two bars swinging in opposite phase.
-        leg_w = max(2, round(0.24 * fw))
-        leg_x = (fw - leg_w) // 2
-        swing = round(0.22 * fw * math.sin(2 * math.pi * _STEPS_PER_SECOND / 2 * walk_time))
-        for offset in (swing, -swing):
-            sprite[hips:, leg_x + offset : leg_x + offset + leg_w] = _LEGS_Y
-        return sprite
+    def _pose_at(self, walk_time: float) -> _WalkerPose:
+        """The walker's drawing at `walk_time`, rounded to one of the cycle's poses."""
+        cycles = walk_time * _STEPS_PER_SECOND / 2
+        index = round(cycles * _POSES_PER_CYCLE) % _POSES_PER_CYCLE
+        pose = self._poses.get(index)
+        if pose is None:
+            phase = 2 * math.pi * index / _POSES_PER_CYCLE
+            pose = self._poses[index] = _WalkerPose.draw(self._figure_h, phase)
+        return pose
 
     def _draw_figure(
         self,
@@ -155,20 +153,117 @@ class DemoScene:
         x: int,
         walk_time: float,
     ) -> None:
-        sprite = self._sprite(walk_time)
-        # Clip the sprite's columns to the picture while it enters and leaves.
-        left, right = max(0, -x), self._figure_w - max(0, x + self._figure_w - self.width)
-        mask = sprite[:, left:right] > 0
-        x0, x1 = x + left, x + right
-        y0, y1 = self._feet_y - self._figure_h, self._feet_y
-        y_plane[y0:y1, x0:x1][mask] = sprite[:, left:right][mask]
-        chroma_mask = mask[::2, ::2]
-        u_plane[y0 // 2 : y1 // 2, x0 // 2 : x1 // 2][chroma_mask] = _FIGURE_U
-        v_plane[y0 // 2 : y1 // 2, x0 // 2 : x1 // 2][chroma_mask] = _FIGURE_V
+        pose = self._pose_at(walk_time)
+        px, py = x + pose.patch_x, self._feet_y - self._figure_h + pose.patch_y
+        height, width = pose.alpha.shape
+        # Clip the patch's columns to the picture while it enters and leaves; all even, so
+        # the chroma planes line up.
+        left, right = max(0, -px), width - max(0, px + width - self.width)
+        if right <= left:
+            return
+        x0, x1, y1 = px + left, px + right, py + height
+        luma = y_plane[py:y1, x0:x1]
+        luma[:] = pose.blend_luma(luma, slice(left, right))
+        half = slice(left // 2, right // 2)
+        for plane, premultiplied in ((u_plane, pose.u), (v_plane, pose.v)):
+            chroma = plane[py // 2 : y1 // 2, x0 // 2 : x1 // 2]
+            chroma[:] = pose.blend_chroma(chroma, premultiplied, half)
+
+
+@dataclass(frozen=True)
+class _WalkerPose:
+    """One drawing of the walker, ready to lay over the garden's yuv420p planes.
+
+    Kept as 8-bit planes of an even-aligned patch around the drawing (a camera keeps 24 of
+    these for as long as it runs). Colours are premultiplied by coverage, so blending is
+    `background * (1 - alpha) + colour`.
+    """
+
+    patch_x: int
+    patch_y: int
+    """Where the patch sits on the walker's canvas (even)."""
+    y: NDArray[np.uint8]
+    u: NDArray[np.uint8]
+    v: NDArray[np.uint8]
+    alpha: NDArray[np.uint8]
+    """Coverage, 0..255."""
+    alpha_half: NDArray[np.uint8]
+    shadow: NDArray[np.uint8]
+    """Share of the lawn's light the contact shadow takes away, 0..255."""
+    box: Box
+    """Tight box of what the drawing changes, on the walker's canvas."""
+
+    @classmethod
+    def draw(cls, height: int, phase: float) -> _WalkerPose:
+        rgb, alpha = draw_walker(height, phase)
+        # Drop the faintest anti-aliasing so the box is tight and nothing outside it changes.
+        alpha = np.where(alpha < 0.04, np.float32(0), alpha)
+        light = contact_shadow(alpha)
+        changed = (alpha > 0) | (light < 1)
+        rows, cols = np.nonzero(changed.any(axis=1))[0], np.nonzero(changed.any(axis=0))[0]
+        box = (int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
+        px0, py0 = box[0] // 2 * 2, box[1] // 2 * 2
+        px1, py1 = _even_up(box[2]), _even_up(box[3])
+        alpha, light = alpha[py0:py1, px0:px1], light[py0:py1, px0:px1]
+        luma, cb, cr = _rgb_to_yuv_offsets(rgb[py0:py1, px0:px1] * alpha[..., None])
+        alpha_half = _half(alpha)
+
+        def byte(plane: NDArray[np.float32]) -> NDArray[np.uint8]:
+            return np.clip(np.rint(plane), 0, 255).astype(np.uint8)
+
+        return cls(
+            px0,
+            py0,
+            byte(16 * alpha + luma),
+            byte(128 * alpha_half + _half(cb)),
+            byte(128 * alpha_half + _half(cr)),
+            byte(255 * alpha),
+            byte(255 * alpha_half),
+            byte(255 * (1 - light)),
+            box,
+        )
+
+    def blend_luma(self, background: NDArray[np.uint8], cols: slice) -> NDArray[np.uint8]:
+        alpha = self.alpha[:, cols] / np.float32(255)
+        light = 1 - self.shadow[:, cols] / np.float32(255)
+        lawn = 16 + (background - np.float32(16)) * light
+        blended: NDArray[np.uint8] = np.rint(lawn * (1 - alpha) + self.y[:, cols]).astype(np.uint8)
+        return blended
+
+    def blend_chroma(
+        self, background: NDArray[np.uint8], premultiplied: NDArray[np.uint8], cols: slice
+    ) -> NDArray[np.uint8]:
+        alpha = self.alpha_half[:, cols] / np.float32(255)
+        blended: NDArray[np.uint8] = np.rint(
+            background * (1 - alpha) + premultiplied[:, cols]
+        ).astype(np.uint8)
+        return blended
+
+
+def _rgb_to_yuv_offsets(
+    rgb: NDArray[np.float32],
+) -> tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.float32]]:
+    """BT.601 limited range Y', Cb, Cr of full-size RGB, without the +16/+128 offsets."""
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    luma = 0.257 * r + 0.504 * g + 0.098 * b
+    cb = -0.148 * r - 0.291 * g + 0.439 * b
+    cr = 0.439 * r - 0.368 * g - 0.071 * b
+    return luma.astype(np.float32), cb.astype(np.float32), cr.astype(np.float32)
+
+
+def _half(plane: NDArray[np.float32]) -> NDArray[np.float32]:
+    """The mean of each 2x2 block: full-size to chroma size."""
+    h, w = plane.shape
+    means: NDArray[np.float32] = plane.reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3))
+    return means
 
 
 def _even(value: float) -> int:
     return 2 * round(value / 2)
+
+
+def _even_up(value: int) -> int:
+    return value + value % 2
 
 
 def _garden_yuv420p(width: int, height: int, seed: int) -> NDArray[np.uint8]:
@@ -211,13 +306,10 @@ def _garden_yuv420p(width: int, height: int, seed: int) -> NDArray[np.uint8]:
     np.clip(rgb, 0, 255, out=rgb)
 
     # BT.601 limited range, what H.264 decoders assume when nothing says otherwise.
-    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
-    luma = 16 + 0.257 * r + 0.504 * g + 0.098 * b
-    half = rgb.reshape(height // 2, 2, width // 2, 2, 3).mean(axis=(1, 3))
-    hr, hg, hb = half[..., 0], half[..., 1], half[..., 2]
-    cb = 128 - 0.148 * hr - 0.291 * hg + 0.439 * hb
-    cr = 128 + 0.439 * hr - 0.368 * hg - 0.071 * hb
-    planes = [np.rint(p).astype(np.uint8).ravel() for p in (luma, cb, cr)]
+    luma, cb, cr = _rgb_to_yuv_offsets(rgb)
+    planes = [
+        np.rint(p).astype(np.uint8).ravel() for p in (16 + luma, 128 + _half(cb), 128 + _half(cr))
+    ]
     return np.concatenate(planes)
 
 

@@ -65,17 +65,34 @@ def test_scene_is_a_pure_function_of_time_and_still_between_walks() -> None:
     assert scene.figure_box(11.5) == scene.figure_box(1.5)
 
 
-def test_figure_walks_left_to_right_and_is_darker_than_the_garden() -> None:
+def test_figure_walks_left_to_right_and_figure_box_is_tight() -> None:
     scene = walk_scene()
     boxes = [scene.figure_box(1 + i / FPS) for i in range(1, 20)]
     lefts = [box[0] for box in boxes if box is not None]
     assert len(lefts) == 19 and lefts == sorted(lefts) and lefts[-1] > lefts[0] + 400
     x0, y0, x1, y1 = scene.figure_box(2.0) or (0, 0, 0, 0)
+    assert 0.35 * 360 < y1 - y0 < 0.45 * 360 and 0.25 < (x1 - x0) / (y1 - y0) < 0.6
     empty, walking = scene.frame(0.0)[:360], scene.frame(2.0)[:360]
-    assert walking[y0:y1, x0:x1].mean() < empty[y0:y1, x0:x1].mean() - 30
+    changed = walking != empty
+    # A walker, not a box: much of the box is lawn between legs and arms, but each of its
+    # edges touches the drawing.
+    assert 0.3 < changed[y0:y1, x0:x1].mean() < 0.8
+    assert changed[y0].any() and changed[y1 - 1].any()
+    assert changed[y0:y1, x0].any() and changed[y0:y1, x1 - 1].any()
+    # Dressed darker than the lawn, so motion is obvious.
+    assert walking[changed].mean() < empty[changed].mean() - 30
     # Nothing outside the box changes.
     walking[y0:y1, x0:x1] = empty[y0:y1, x0:x1]
     assert np.array_equal(walking, empty)
+
+
+def test_nobody_walks_before_the_first_walk_however_far_off() -> None:
+    # `demo://?first=3600` is how tests ask for an empty garden: no walk an hour's worth of
+    # periods early.
+    scene = DemoScene(first_walk=3600.0)
+    assert all(scene.figure_box(i / 2) is None for i in range(120))
+    assert np.array_equal(scene.frame(1.0), scene.frame(59.0))
+    assert scene.figure_box(3602.0) is not None
 
 
 def test_sensor_noise_is_off_by_default_and_deterministic_when_on() -> None:
@@ -114,7 +131,7 @@ def test_decoded_frames_show_the_figure_where_figure_box_says() -> None:
         inside += 1
         x0, y0, x1, y1 = box
         region = (slice(y0, y1), slice(x0, x1))
-        assert empty[region].mean() - luma(frame)[region].mean() > 30, f"frame {i}"
+        assert np.abs(empty[region] - luma(frame)[region]).mean() > 12, f"frame {i}"
     assert inside >= 15
 
     still = [i for i in range(40) if scene.figure_box(i / FPS) is None]
@@ -182,17 +199,3 @@ def test_writer_ends_when_the_reader_goes_away() -> None:
     assert not demo_thread_alive()
     stop()
     assert open_fds() == before
-
-
-def test_cpu_per_second_of_video() -> None:
-    """Not a pass/fail: prints what encoding 640x360 at 10 fps costs on this machine."""
-    walking = DemoScene(period=10.0, walk_seconds=8.0, first_walk=0.0)  # figure in 80% of frames
-    static = DemoScene(period=100.0, first_walk=50.0)  # no walk in the first 10 s
-    for label, chosen in (("static", static), ("walking", walking)):
-        started = time.process_time()
-        data = encode(10.0, chosen)
-        cpu = (time.process_time() - started) / 10.0
-        print(
-            f"\ndemo 640x360@10 {label}: {cpu * 1000:.1f} ms CPU per second of video "
-            f"({cpu:.2%} of a core), {len(data) * 8 / 10 / 1000:.0f} kbit/s"
-        )

@@ -163,7 +163,7 @@ async def test_discovery_configs_are_retained_in_home_assistant_shape(mqtt_broke
     )
 
 
-async def test_demo_figure_turns_motion_on_then_off(mqtt_broker, make_hub):
+async def test_demo_walker_turns_motion_on_then_off_and_is_a_person_event(mqtt_broker, make_hub):
     broker = mqtt_broker()
     cameras = (
         "  garden:\n    url: demo://?first=1&walk=2&period=60\n"
@@ -173,13 +173,23 @@ async def test_demo_figure_turns_motion_on_then_off(mqtt_broker, make_hub):
         watching(broker.port, "camhub/garden/#") as watcher,
         running(make_hub(config(broker.port, cameras))),
     ):
+
+        def events() -> list[object]:
+            return [json.loads(p) for p in watcher.payloads("camhub/garden/event")]
+
         await wait_until(
-            lambda: b"OFF" in watcher.payloads("camhub/garden/motion")[1:], 25, "motion ON, OFF"
+            lambda: (
+                b"OFF" in watcher.payloads("camhub/garden/motion")[1:]
+                and {"event_type": "person"} in events()
+            ),
+            25,
+            "motion ON, OFF and a person event",
         )
         motion = watcher.payloads("camhub/garden/motion")
         assert motion[0] == b"OFF"  # the state on connect
         assert b"ON" in motion and motion.index(b"ON") < len(motion) - 1
-        assert json.loads(watcher.last("camhub/garden/event") or b"{}") == {"event_type": "motion"}
+        # Motion first; the bundled model then sees the walker as a person.
+        assert events()[0] == {"event_type": "motion"}
 
 
 async def test_everything_arrives_after_the_broker_is_killed_and_restarted(mqtt_broker, make_hub):

@@ -61,6 +61,20 @@ async def test_with_no_detectors_section_cameras_use_the_bundled_model(make_hub)
         await hub.async_stop()
 
 
+async def test_the_demo_walker_is_a_person_event_with_the_bundled_model(make_hub):
+    # What a first run shows: the demo camera's walker, seen by the bundled model as a person
+    # with the default minimum score, tracked into an event (not only motion).
+    hub = make_hub(TWO_CAMERAS)
+    started = hub.bus.subscribe("t", (EventStarted,))
+    await hub.async_start()
+    try:
+        event = await asyncio.wait_for(started.get(), 60)
+        assert (event.camera, event.label) == ("porch", "person")
+        assert event.top_score >= hub.cameras["porch"].config.objects.min_score_for("person")
+    finally:
+        await hub.async_stop()
+
+
 async def test_objects_off_everywhere_loads_no_model(make_hub):
     hub = make_hub("objects:\n  enabled: false\n" + TWO_CAMERAS)
     await hub.async_start()

@@ -43,7 +43,7 @@ class Options(PluginOptions):
 
 
 class CentreFinder:
-    """Finds the demo's walker (dark blue pixels) as a person, plus a cat to be filtered out."""
+    """Finds the demo's walker (its dark blue jacket) as a person, plus a cat to be filtered out."""
 
     def __init__(self) -> None:
         self.calls: list[list[tuple[int, int]]] = []
@@ -58,7 +58,7 @@ class CentreFinder:
         for image in images:
             rgb = image.astype(int)
             r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
-            walker = (rgb.sum(axis=2) < 200) & (b >= r + 20) & (b >= g + 10)  # a dark blue coat
+            walker = (rgb.sum(axis=2) < 200) & (b >= r + 20) & (b >= g + 10)  # a dark blue jacket
             ys, xs = np.nonzero(walker)
             if len(xs) < 20:
                 answers.append([Detection("cat", 0.99, (0, 0, 10, 10))])

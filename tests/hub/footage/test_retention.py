@@ -408,12 +408,14 @@ async def test_deleting_everything_leaves_the_footage_root(start_hub):
 # ------------------------------------------------------------------ the recorder obeys
 
 
+# An empty garden: the walker's person events would write snapshots into the footage
+# folder while the test watches it for recording files.
 DEMO = """
 storage:
   min_free_gb: 0.5
 cameras:
   yard:
-    url: demo://
+    url: demo://?first=3600
     record:
       mode: continuous
       segment_seconds: 1

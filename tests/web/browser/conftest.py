@@ -67,20 +67,29 @@ class RunningHub:
             return exc.code, exc.read().decode()
 
 
-def start_hub(directory: Path, config: str, host: str | None = "127.0.0.1") -> RunningHub:
-    """`camhub run` on a free port; `host=None` leaves the default (every address)."""
+def start_hub(directory: Path, config: str | None, host: str | None = "127.0.0.1") -> RunningHub:
+    """`camhub run` on a free port; `host=None` leaves the default (every address).
+
+    `config=None` runs with no config file at all: the embedded default a first run gets
+    (the demo camera, detection on), with the port and address given on the command line.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    path = directory / "config.yaml"
-    listen = f"  host: {host}\n" if host else ""
-    path.write_text(f"server:\n{listen}  port: {port}\n{config}", encoding="utf-8")
+    arguments = ["--data", str(directory / "data")]
+    if config is None:
+        arguments += ["--port", str(port)] + (["--host", host] if host else [])
+    else:
+        path = directory / "config.yaml"
+        listen = f"  host: {host}\n" if host else ""
+        path.write_text(f"server:\n{listen}  port: {port}\n{config}", encoding="utf-8")
+        arguments += ["--config", str(path)]
     log = directory / "camhub.log"
     camhub = Path(sys.executable).with_name("camhub")
     command = [str(camhub)] if camhub.exists() else [sys.executable, "-m", "hub.cli"]
     env = {**os.environ, DISABLE_AUTOLOAD_ENV: "1"}
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [*command, "run", "--config", str(path), "--data", str(directory / "data")],
+            [*command, "run", *arguments],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,
@@ -152,7 +161,7 @@ def browser() -> Iterator[object]:
 
 @pytest.fixture(scope="module")
 def demo_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub]:
-    """A hub with the demo camera (motion events, recording around them) and an admin;
+    """A hub with the demo camera (motion and person events, recording around them) and an admin;
     per module, so its camera stops using CPU when the module's tests are done."""
     config = f"""
 cameras:

@@ -1,5 +1,6 @@
 """A homeowner's first hour in a real chromium: setting up from another device with the code
-the hub printed, a recipe built with pickers only, and the phone layout."""
+the hub printed and seeing the demo camera's person event, a recipe built with pickers only,
+and the phone layout."""
 
 from __future__ import annotations
 
@@ -56,8 +57,11 @@ def house(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub]:
     stop_hub(hub)
 
 
-def test_first_run_setup_from_another_address_with_the_code_from_the_log(make_page, tmp_path: Path):
-    hub = start_hub(tmp_path / "hub", "cameras: {}\n", host=None)
+def test_first_run_setup_from_another_address_then_the_demo_shows_a_person(
+    make_page, tmp_path: Path
+):
+    # No config file: the embedded default, as `camhub run` starts the first time.
+    hub = start_hub(tmp_path / "hub", None, host=None)
     try:
         url = hub.url.replace("127.0.0.1", OTHER_ADDRESS)
         page = make_page(url)
@@ -85,6 +89,15 @@ def test_first_run_setup_from_another_address_with_the_code_from_the_log(make_pa
         form.get_by_role("button", name="Create administrator").click()
         expect(page.get_by_test_id("account-name")).to_have_text("admin (admin)")
         assert hub.api("GET", "/api/auth/setup")[1]["needed"] is False
+
+        # The demo camera's walker is what a new owner sees first: a person event, found by
+        # the bundled model (its first walk starts 5 s in, the next 30 s later).
+        page.goto("/#/events")
+        person = page.get_by_test_id("event-label").filter(has_text="person").first
+        person.wait_for(timeout=120_000)
+        row = page.locator(".event-row").filter(has=person)
+        assert row.get_by_test_id("event-score").inner_text().endswith("%")
+        shot(page, "first-run-person")
     finally:
         stop_hub(hub)
 
