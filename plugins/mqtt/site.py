@@ -178,8 +178,12 @@ class SiteLink:
             try:
                 async with self._new_client() as client:
                     attempt = 0
+                    # Known before the announcement: a stop that comes while it is under way
+                    # (peers may already have heard `online`) must still say `offline`, as a
+                    # clean disconnect cancels the last will.
+                    self._client = client
                     await self._async_on_connect(client)
-                    self._client, self.connected = client, True
+                    self.connected = True
                     _LOGGER.info(
                         "MQTT %s: in site %s as %s", self.notifier_id, self.options.site, self.name
                     )
