@@ -93,6 +93,7 @@ from hub.footage.store import (
     FootageStore,
 )
 from hub.hookspecs import hookimpl
+from hub.native_memory import release_free_memory
 from hub.notify.message import (
     Message,
     Notifier,
@@ -209,6 +210,7 @@ __all__ = [
     "read_labels",
     "redact_url",
     "redaction_required",
+    "release_free_memory",
     "render_template",
     "shape_text",
     "validation_issues",
