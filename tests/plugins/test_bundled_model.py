@@ -5,11 +5,20 @@ from __future__ import annotations
 import hashlib
 
 import numpy as np
+import onnxruntime as ort
 import pytest
 from skimage import data
 
 import plugins.onnx_detector as onnx_detector
-from hub import DetectorError, coco_id_labels, decode_anchor_boxes
+from hub import (
+    PAD_VALUE,
+    Detection,
+    DetectorError,
+    Letterbox,
+    coco_id_labels,
+    decode_anchor_boxes,
+    draw_letterboxed,
+)
 from hub.detection.tracker import iou
 from plugins.onnx_detector import OnnxDetector, OnnxDetectorOptions, bundled
 from tests.plugins.person_clips import ASTRONAUT_PERSON, background
@@ -55,7 +64,7 @@ def test_the_bundled_model_reads_as_a_dense_ssd_head(detector):
     assert detector.layout.kind == "ssd_scores" and detector.layout.num_classes == 91
     assert detector.input.describe() == "320x320 float32 NHWC"
     assert detector.input_range == "-1..1" and detector.nms_iou == 0.6
-    assert detector.options.threads == 1 and detector.batch_size == 4
+    assert detector.options.threads == 1 and detector.batch_size == 1
 
 
 def best(found, label):
@@ -86,15 +95,50 @@ def test_no_person_on_an_empty_outdoor_picture(detector):
         assert not [d for d in found if d.label == "person" and d.score >= 0.4], found
 
 
-def test_regions_run_in_one_batch_give_what_they_give_one_by_one(detector):
+def same_detections(a: list[Detection], b: list[Detection]) -> None:
+    assert [d.label for d in a] == [d.label for d in b]
+    assert [d.box for d in a] == [pytest.approx(d.box, abs=1e-3) for d in b]
+    assert [d.score for d in a] == pytest.approx([d.score for d in b], abs=1e-5)
+
+
+def test_regions_run_one_at_a_time_by_default(detector):
+    # A batch is no faster on a CPU and its buffers cost memory (docs/performance.md).
     pictures = [data.astronaut(), data.chelsea(), data.coffee()]
-    alone = [detector.detect([p])[0] for p in pictures]
     runs = detector.runs
     together = detector.detect(pictures)
-    assert detector.runs == runs + 1
-    for one, batched in zip(alone, together, strict=True):
-        assert [(d.label, d.box) for d in one] == [(d.label, d.box) for d in batched]
-        assert [d.score for d in one] == pytest.approx([d.score for d in batched], abs=1e-5)
+    assert detector.runs == runs + 3
+    for picture, found in zip(pictures, together, strict=True):
+        same_detections(found, detector.detect([picture])[0])
+
+
+def test_regions_run_in_one_batch_give_what_they_give_one_by_one(detector):
+    batching = OnnxDetector(
+        bundled.MODEL_PATH,
+        bundled.labels(),
+        OnnxDetectorOptions(max_batch=4),
+        default_labels=True,
+        input_range=bundled.INPUT_RANGE,
+    )
+    assert batching.batch_size == 4
+    pictures = [data.astronaut(), data.chelsea(), data.coffee()]
+    together = batching.detect(pictures)
+    assert batching.runs == 1
+    for picture, batched in zip(pictures, together, strict=True):
+        same_detections(detector.detect([picture])[0], batched)
+
+
+def test_the_memory_saving_session_answers_like_onnx_runtime_defaults(detector):
+    # The session the detector opens (no memory pattern, heap trimmed) against one with
+    # every ONNX Runtime default, on the same letterboxed photographs.
+    plain = ort.InferenceSession(str(bundled.MODEL_PATH), providers=["CPUExecutionProvider"])
+    for picture in (data.astronaut(), data.chelsea(), data.coffee(), data.rocket()):
+        box = Letterbox.fit(picture.shape[1], picture.shape[0], 320, 320)
+        image = np.full((1, 320, 320, 3), PAD_VALUE / 127.5 - 1, np.float32)
+        draw_letterboxed(picture, box, image[0].transpose(2, 0, 1), 1 / 127.5, -1.0)
+        ours = detector.session.run(["boxes", "class_scores"], {"image": image})
+        theirs = plain.run(["boxes", "class_scores"], {"image": image})
+        for mine, reference in zip(ours, theirs, strict=True):
+            assert np.abs(mine - reference).max() < 1e-4
 
 
 def test_the_in_graph_boxes_are_the_anchor_decoding(detector):

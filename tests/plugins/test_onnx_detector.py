@@ -277,7 +277,7 @@ async def test_a_model_that_cannot_batch_runs_one_image_at_a_time(hub, tmp_path)
     model = constant_model(
         tmp_path / "v8.onnx", {"output0": rows}, input_shape=("batch", 3, 64, 64), per_image=False
     )
-    detector = build(hub, model=str(model), labels=["thing"])
+    detector = build(hub, model=str(model), labels=["thing"], max_batch=4)
     assert detector.batch_size == 1
 
     found = await detector.async_detect([picture(64, 64)] * 3)
