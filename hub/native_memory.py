@@ -31,8 +31,8 @@ def _malloc_trim() -> Callable[[int], int] | None:
 def release_free_memory() -> bool:
     """Give free heap pages of every thread's heap back to the OS; False where it cannot.
 
-    Costs a few milliseconds (it walks the heaps), so call it after a big one-off
-    release such as opening a model, not on every frame.
+    It walks every heap (well under a millisecond after loading a model here): call it
+    after a big one-off release such as opening a model, not on every frame.
     """
     trim = _malloc_trim()
     if trim is None:
