@@ -29,13 +29,9 @@ from tests.plugins.person_clips import ASTRONAUT_PERSON, background
 CHELSEA_CAT = (0.0, 0.0, 380.0, 300.0)
 
 
-@pytest.fixture(scope="module")
-def detector() -> OnnxDetector:
-    """The bundled model with the options the hub gives it when no detector is configured."""
-    (spec,) = onnx_detector.detector_types()
-    built = spec.create(None, "coco", OnnxDetectorOptions())
-    assert isinstance(built, OnnxDetector)
-    return built
+@pytest.fixture
+def detector(bundled_detector: OnnxDetector) -> OnnxDetector:
+    return bundled_detector
 
 
 def test_the_shipped_files_are_the_pinned_ones():

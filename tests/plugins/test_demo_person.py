@@ -17,12 +17,11 @@ import numpy as np
 import pytest
 
 import plugins.motion as motion_plugin
-import plugins.onnx_detector as onnx_detector
 from hub import CameraConfig
 from hub.detection.frames import Frame
 from hub.detection.objects import regions_for
 from hub.detection.tracker import Box, iou
-from plugins.onnx_detector import OnnxDetector, OnnxDetectorOptions
+from plugins.onnx_detector import OnnxDetector
 from plugins.pyav_source.demo import DemoScene, write_demo_stream
 from plugins.pyav_source.frames import FrameSampler
 
@@ -45,13 +44,9 @@ class Look:
     people: list[tuple[float, Box]]
 
 
-@pytest.fixture(scope="module")
-def detector() -> OnnxDetector:
-    """The bundled model with the options the hub gives it when no detector is configured."""
-    (spec,) = onnx_detector.detector_types()
-    built = spec.create(None, "coco", OnnxDetectorOptions())
-    assert isinstance(built, OnnxDetector)
-    return built
+@pytest.fixture
+def detector(bundled_detector: OnnxDetector) -> OnnxDetector:
+    return bundled_detector
 
 
 def detection_frames(scene: DemoScene, seconds: float) -> list[Frame]:
