@@ -2,7 +2,7 @@
 // Audit log (admins): who did what, filtered and paged, as CSV, and whether the hash chain holds.
 
 import { get } from "./api.js";
-import { badge, clear, el, field, formatTime, notify } from "./dom.js";
+import { badge, clear, dataTable, el, field, formatTime, notify } from "./dom.js";
 
 const PAGE = 50;
 
@@ -83,25 +83,7 @@ export async function render(container) {
     filters,
     el("p", { className: "toolbar" }, previous, next, csv),
     summary,
-    el(
-      "div",
-      { className: "table-wrap" },
-      el(
-        "table",
-        { "data-testid": "audit-table" },
-        el("caption", { className: "visually-hidden", text: "Audit log, newest first" }),
-        el(
-          "thead",
-          {},
-          el(
-            "tr",
-            {},
-            ["Time", "User", "Action", "Target", "From", "Details"].map((h) => el("th", { scope: "col", text: h })),
-          ),
-        ),
-        body,
-      ),
-    ),
+    dataTable(["Time", "User", "Action", "Target", "From", "Details"], { "data-testid": "audit-table" }, body, "Audit log, newest first"),
   );
   const [verified] = await Promise.all([get("/api/audit/verify").catch((error) => ({ error: error.message })), load()]);
   if (verified.error) chain.append(badge("unknown"), ` The chain could not be checked: ${verified.error}`);

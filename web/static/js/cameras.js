@@ -2,7 +2,7 @@
 // Cameras: state, frame rate and drops; adding discovered devices or by URL; zones and masks.
 
 import { ApiError, del, get, patch, post, put } from "./api.js";
-import { badge, button, clear, el, field, notify, plural } from "./dom.js";
+import { badge, button, clear, dataTable, el, field, notify, plural } from "./dom.js";
 import { showFieldErrors } from "./forms.js";
 import { toYaml } from "./yaml.js";
 
@@ -86,24 +86,11 @@ async function renderList(container, ctx) {
   container.append(el("h1", { tabindex: "-1", text: "Cameras" }));
   const body = el("tbody");
   container.append(
-    el(
-      "div",
-      { className: "table-wrap" },
-      el(
-        "table",
-        { className: "stack-on-phone", "data-testid": "camera-table" },
-        el("caption", { className: "visually-hidden", text: "Cameras and their state" }),
-        el(
-          "thead",
-          {},
-          el(
-            "tr",
-            {},
-            ["Camera", "State", "Detection", "Recording", "Objects", "Frames/s", "Drops", "Video", ""].map((h) => el("th", { scope: "col", text: h })),
-          ),
-        ),
-        body,
-      ),
+    dataTable(
+      ["Camera", "State", "Detection", "Recording", "Objects", "Frames/s", "Drops", "Video", ""],
+      { className: "stack-on-phone", "data-testid": "camera-table" },
+      body,
+      "Cameras and their state",
     ),
   );
   const editor = el("section", { hidden: true, "aria-labelledby": "edit-title", "data-testid": "camera-editor" });

@@ -17,6 +17,36 @@ export function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+/**
+ * A table that scrolls sideways on a narrow screen: column headings, the table's own
+ * attributes, its body (a tbody), and a caption for screen readers.
+ * @param {string[]} headings
+ * @param {Record<string, any>} attrs
+ * @param {HTMLElement} body
+ * @param {string} [caption]
+ */
+export function dataTable(headings, attrs, body, caption) {
+  return el(
+    "div",
+    { className: "table-wrap" },
+    el(
+      "table",
+      attrs,
+      caption ? el("caption", { className: "visually-hidden", text: caption }) : null,
+      el(
+        "thead",
+        {},
+        el(
+          "tr",
+          {},
+          headings.map((h) => el("th", { scope: "col", text: h })),
+        ),
+      ),
+      body,
+    ),
+  );
+}
+
 export function clear(node, ...children) {
   node.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
   return node;

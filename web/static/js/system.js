@@ -3,7 +3,7 @@
 // log and storage privacy pages load on demand (#/system/audit, #/system/privacy).
 
 import { ApiError, del, get, patch, post, put } from "./api.js";
-import { badge, button, clear, el, field, formatBytes, formatDuration, formatTime, notify, plural } from "./dom.js";
+import { badge, button, clear, dataTable, el, field, formatBytes, formatDuration, formatTime, notify, plural } from "./dom.js";
 
 const MODES = ["home", "away", "night", "vacation"];
 
@@ -60,33 +60,20 @@ async function pluginsSection() {
   return section(
     "Plugins",
     "plugins",
-    el(
-      "div",
-      { className: "table-wrap" },
+    dataTable(
+      ["Plugin", "Version", "State", "Source"],
+      {},
       el(
-        "table",
+        "tbody",
         {},
-        el(
-          "thead",
-          {},
+        plugins.map((p) =>
           el(
             "tr",
             {},
-            ["Plugin", "Version", "State", "Source"].map((h) => el("th", { scope: "col", text: h })),
-          ),
-        ),
-        el(
-          "tbody",
-          {},
-          plugins.map((p) =>
-            el(
-              "tr",
-              {},
-              el("th", { scope: "row", text: p.name }),
-              el("td", { text: p.version ?? "?" }),
-              el("td", {}, badge(p.state), p.error ? el("div", { className: "hint", text: p.error }) : null),
-              el("td", { text: p.source }),
-            ),
+            el("th", { scope: "row", text: p.name }),
+            el("td", { text: p.version ?? "?" }),
+            el("td", {}, badge(p.state), p.error ? el("div", { className: "hint", text: p.error }) : null),
+            el("td", { text: p.source }),
           ),
         ),
       ),
@@ -121,24 +108,7 @@ async function decodingSection() {
       text: "Adaptive cameras decode keyframes only while nothing moves, and every frame from the first keyframe that shows motion until it has been quiet for detect.idle_after seconds.",
     }),
     cameras.length
-      ? el(
-          "div",
-          { className: "table-wrap" },
-          el(
-            "table",
-            {},
-            el(
-              "thead",
-              {},
-              el(
-                "tr",
-                {},
-                ["Camera", "Setting", "Now", "Decoded frames/s", "Wake-ups", "Why every frame"].map((h) => el("th", { scope: "col", text: h })),
-              ),
-            ),
-            el("tbody", {}, rows),
-          ),
-        )
+      ? dataTable(["Camera", "Setting", "Now", "Decoded frames/s", "Wake-ups", "Why every frame"], {}, el("tbody", {}, rows))
       : el("p", { className: "muted", text: "No cameras." }),
   );
 }
@@ -157,33 +127,20 @@ async function storageSection() {
       data.paused ? el("strong", { text: " · recording paused: disk full" }) : null,
     ),
     el("p", { className: "muted", text: `Kept for all cameras: ${rule(r.max_days, r.max_gb)}; at least ${r.min_free_gb ?? "?"} GB stay free.` }),
-    el(
-      "div",
-      { className: "table-wrap" },
+    dataTable(
+      ["Camera", "Footage", "Oldest", "Retention"],
+      {},
       el(
-        "table",
+        "tbody",
         {},
-        el(
-          "thead",
-          {},
+        (data.cameras ?? []).map((c) =>
           el(
             "tr",
             {},
-            ["Camera", "Footage", "Oldest", "Retention"].map((h) => el("th", { scope: "col", text: h })),
-          ),
-        ),
-        el(
-          "tbody",
-          {},
-          (data.cameras ?? []).map((c) =>
-            el(
-              "tr",
-              {},
-              el("th", { scope: "row", text: c.camera }),
-              el("td", { text: formatBytes(c.bytes) }),
-              el("td", { text: formatTime(c.oldest, true) }),
-              el("td", { text: rule(r.cameras?.[c.camera]?.max_days, r.cameras?.[c.camera]?.max_gb) }),
-            ),
+            el("th", { scope: "row", text: c.camera }),
+            el("td", { text: formatBytes(c.bytes) }),
+            el("td", { text: formatTime(c.oldest, true) }),
+            el("td", { text: rule(r.cameras?.[c.camera]?.max_days, r.cameras?.[c.camera]?.max_gb) }),
           ),
         ),
       ),
