@@ -458,8 +458,10 @@ async def indexed_segments(data_dir: Path, config_empty: str) -> dict[str, list[
 
 def hub_child(spec: dict[str, Any]) -> None:
     from hub.extensions.manager import DISABLE_AUTOLOAD_ENV
+    from hub.native_memory import limit_heap_arenas
 
     os.environ[DISABLE_AUTOLOAD_ENV] = "1"
+    limit_heap_arenas()  # as `camhub run` does, before any thread
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     config = Path(spec["data_dir"]).with_suffix(".yaml")
     motion = spec["motion"] and spec["consume"]
@@ -492,8 +494,10 @@ async def idle_child_async(spec: dict[str, Any]) -> None:
 
 def idle_child(spec: dict[str, Any]) -> None:
     from hub.extensions.manager import DISABLE_AUTOLOAD_ENV
+    from hub.native_memory import limit_heap_arenas
 
     os.environ[DISABLE_AUTOLOAD_ENV] = "1"
+    limit_heap_arenas()  # as `camhub run` does, before any thread
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     asyncio.run(idle_child_async(spec))
 

@@ -34,6 +34,7 @@ from hub.config.loading import ConfigError, LoadedConfig, default_config, load_c
 from hub.config.models import DEFAULT_PORT
 from hub.core import Hub, HubStartError, default_data_dir, load_plugins
 from hub.footage.keyring import KeyringError
+from hub.native_memory import limit_heap_arenas
 from hub.security.redact import RedactingFilter, Redactor
 
 _LOGGER = logging.getLogger("camhub")
@@ -196,6 +197,7 @@ def _exit_if_stuck(seconds: float) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Start the hub with its panel; return when stopped by a signal."""
+    limit_heap_arenas()  # before any worker thread: see hub/native_memory.py
     loaded = _with_server(_load(args), args.host, args.port)
     redactor = Redactor(loaded.secret_values)
     _setup_logging(args.verbose, loaded.config.logging.level, redactor)
