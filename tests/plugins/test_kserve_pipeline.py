@@ -72,6 +72,8 @@ cameras:
     detect:
       fps: {FPS}
       height: 240
+    motion:
+      end_after: 1  # passes are 4.5 s apart: the default 5 s could merge them into one
     objects:
       max_fps: {FPS}
       end_after: 0.8
