@@ -38,7 +38,7 @@ from plugins.mqtt.discovery import (
     camera_configs,
 )
 from plugins.mqtt.options import MqttOptions
-from plugins.mqtt.site import LISTENED, SiteLink
+from plugins.mqtt.site import LISTENED, SiteLink, mqtt_client
 from plugins.mqtt.stills import StillPublisher
 
 _LOGGER = logging.getLogger(__name__)
@@ -139,15 +139,11 @@ class MqttNotifier:
             self._task = None
 
     def _new_client(self) -> aiomqtt.Client:
-        return aiomqtt.Client(
-            self.options.host,
-            self.options.port,
-            username=self.options.username,
-            password=self.options.password,
+        return mqtt_client(
+            self.options,
+            self._tls,
+            self.topics.availability,
             identifier=self.options.client_id,
-            keepalive=self.options.keepalive,
-            tls_context=self._tls,
-            will=aiomqtt.Will(self.topics.availability, OFFLINE, qos=1, retain=True),
             timeout=PUBLISH_TIMEOUT,
         )
 

@@ -76,6 +76,26 @@ def default_hub_name() -> str:
     return clean_level(socket.gethostname().split(".")[0]) or "camhub"
 
 
+def mqtt_client(
+    options: MqttOptions,
+    tls: ssl.SSLContext | None,
+    availability_topic: str,
+    **extra: Any,
+) -> aiomqtt.Client:
+    """A client of the configured broker whose last will says `offline` on
+    `availability_topic` (the notifier's connection and the site link's each have one)."""
+    return aiomqtt.Client(
+        options.host,
+        options.port,
+        username=options.username,
+        password=options.password,
+        keepalive=options.keepalive,
+        tls_context=tls,
+        will=aiomqtt.Will(availability_topic, OFFLINE, qos=1, retain=True),
+        **extra,
+    )
+
+
 def clean_level(text: str) -> str:
     """`text` without the characters an MQTT topic level cannot hold."""
     return "".join(c for c in text if c not in "/+#\x00").strip()
@@ -160,14 +180,10 @@ class SiteLink:
         self._task = self._info_task = None
 
     def _new_client(self) -> aiomqtt.Client:
-        return aiomqtt.Client(
-            self.options.host,
-            self.options.port,
-            username=self.options.username,
-            password=self.options.password,
-            keepalive=self.options.keepalive,
-            tls_context=self._tls,
-            will=aiomqtt.Will(f"{self.mine}/availability", OFFLINE, qos=1, retain=True),
+        return mqtt_client(
+            self.options,
+            self._tls,
+            f"{self.mine}/availability",
             timeout=5.0,
             max_queued_incoming_messages=1000,
         )
