@@ -192,19 +192,7 @@ class ObjectTrigger(_Trigger):
         assert isinstance(event, PeerEvent)
         if event.kind != "object" or not peer_matches(self.options.hub, self.options.camera, event):
             return
-        if event.phase == "end":
-            waiting = self._waiting.pop(event.event_id, None)
-            if waiting is not None:
-                waiting.cancel()
-            return
-        if event.event_id in self._fired or not self._matches(event):
-            return
-        due = event.start + self.options.min_duration
-        if self.engine.clock.now() >= due:
-            self._fire(event)
-        elif event.event_id not in self._waiting:
-            task = self.spawn(self._fire_at(due, event), f"object-trigger:{self.automation_id}")
-            self._waiting[event.event_id] = task
+        self._on_change(event, ended=event.phase == "end")
 
     def _matches(self, event: ObjectEventChanged | PeerEvent) -> bool:
         options = self.options
@@ -216,7 +204,12 @@ class ObjectTrigger(_Trigger):
 
     def _on_event(self, event: Event) -> None:
         assert isinstance(event, ObjectEventChanged)
-        if isinstance(event, EventEnded):
+        self._on_change(event, ended=isinstance(event, EventEnded))
+
+    def _on_change(self, event: ObjectEventChanged | PeerEvent, ended: bool) -> None:
+        """Fire once the event has lasted `min_duration` (at once, or at its time); an event
+        that ends first cancels the wait."""
+        if ended:
             waiting = self._waiting.pop(event.event_id, None)
             if waiting is not None:
                 waiting.cancel()
